@@ -1,0 +1,89 @@
+import Foundation
+
+/// A JSON document held as a value: layer configs inside model descriptions, metadata.
+public enum JSONValue: Codable, Sendable, Equatable, Hashable {
+  case null
+  case bool(Bool)
+  case number(Double)
+  case string(String)
+  case array([JSONValue])
+  case object([String: JSONValue])
+
+  public init(from decoder: Decoder) throws {
+    let container = try decoder.singleValueContainer()
+    if container.decodeNil() {
+      self = .null
+    } else if let value = try? container.decode(Bool.self) {
+      self = .bool(value)
+    } else if let value = try? container.decode(Double.self) {
+      self = .number(value)
+    } else if let value = try? container.decode(String.self) {
+      self = .string(value)
+    } else if let value = try? container.decode([JSONValue].self) {
+      self = .array(value)
+    } else if let value = try? container.decode([String: JSONValue].self) {
+      self = .object(value)
+    } else {
+      throw DecodingError.dataCorruptedError(in: container, debugDescription: "not a JSON value")
+    }
+  }
+
+  public func encode(to encoder: Encoder) throws {
+    var container = encoder.singleValueContainer()
+    switch self {
+    case .null: try container.encodeNil()
+    case .bool(let value): try container.encode(value)
+    case .number(let value): try container.encode(value)
+    case .string(let value): try container.encode(value)
+    case .array(let value): try container.encode(value)
+    case .object(let value): try container.encode(value)
+    }
+  }
+
+  /// The JSON form of an `Encodable` value.
+  public init(encoding value: some Encodable) throws {
+    let data = try JSONEncoder().encode(value)
+    self = try JSONDecoder().decode(JSONValue.self, from: data)
+  }
+
+  /// Decodes a `Decodable` value from this JSON.
+  ///
+  /// - Throws: `PlexusError.invalidConfiguration` with the decoder's explanation and `context`.
+  public func decode<T: Decodable>(_ type: T.Type, context: String) throws -> T {
+    do {
+      let data = try JSONEncoder().encode(self)
+      return try JSONDecoder().decode(T.self, from: data)
+    } catch let error as DecodingError {
+      throw PlexusError.invalidConfiguration("\(context): \(JSONValue.explain(error))")
+    }
+  }
+
+  /// The value under `key` of an object.
+  public subscript(key: String) -> JSONValue? {
+    if case .object(let members) = self { return members[key] }
+    return nil
+  }
+
+  /// A readable explanation of a decoding error with its coding path.
+  public static func explain(_ error: DecodingError) -> String {
+    func path(_ context: DecodingError.Context) -> String {
+      let components = context.codingPath.map { key in
+        key.intValue.map { "[\($0)]" } ?? ".\(key.stringValue)"
+      }
+      return components.isEmpty ? "at the top level" : "at \(components.joined())"
+    }
+    switch error {
+    case .keyNotFound(let key, let context):
+      return "missing key '\(key.stringValue)' \(path(context))"
+    case .typeMismatch(let type, let context):
+      return "expected \(type) \(path(context)): \(context.debugDescription)"
+    case .valueNotFound(let type, let context):
+      return "expected a value of type \(type) \(path(context))"
+    case .dataCorrupted(let context):
+      let underlying = (context.underlyingError as NSError?)?.userInfo[NSDebugDescriptionErrorKey] as? String
+      return "malformed data \(path(context)): \(underlying ?? context.debugDescription)"
+    @unknown default:
+      return "\(error)"
+    }
+  }
+}

@@ -1,0 +1,103 @@
+#if canImport(Accelerate)
+  import Accelerate
+#else
+  import CBLAS
+#endif
+
+/// Matrix products through the platform BLAS (OpenBLAS on Linux, Accelerate on Apple).
+public enum BLAS {
+  /// Computes `C = alpha * op(A) * op(B) + beta * C` on raw row-major buffers.
+  ///
+  /// `op(A)` is `m x k`, `op(B)` is `k x n`, and `C` is `m x n`. `lda`, `ldb` and `ldc` are the
+  /// row strides of the stored (untransposed) matrices.
+  @inlinable
+  public static func gemm(
+    transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
+    alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
+    b: UnsafePointer<Float>, ldb: Int,
+    beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int
+  ) {
+    guard m > 0, n > 0 else { return }
+    guard k > 0 else {
+      // An empty inner dimension gives alpha * 0: only the beta scaling remains.
+      for row in 0..<m {
+        for column in 0..<n { c[row * ldc + column] = beta == 0 ? 0 : beta * c[row * ldc + column] }
+      }
+      return
+    }
+    cblas_sgemm(
+      CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
+      Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+  }
+
+  /// Computes `y += alpha * x` for `count` elements.
+  @inlinable
+  public static func axpy(
+    count: Int, alpha: Float, x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>
+  ) {
+    guard count > 0 else { return }
+    cblas_saxpy(Int32(count), alpha, x, 1, y, 1)
+  }
+
+  /// Sets the number of threads the BLAS library may use (no effect with Accelerate).
+  public static func setThreadCount(_ count: Int) {
+    #if !canImport(Accelerate)
+      openblas_set_num_threads(Int32(Swift.max(1, count)))
+    #endif
+  }
+}
+
+extension Tensor {
+  /// Computes `c = alpha * op(a) * op(b) + beta * c` for rank-2 tensors.
+  ///
+  /// With `beta == 1` the product accumulates into `c`.
+  ///
+  /// - Precondition: the operands are rank 2 and their shapes agree (an internal invariant:
+  ///   layers validate shapes at build time).
+  public static func matmul(
+    _ a: Tensor, _ b: Tensor, transposeA: Bool = false, transposeB: Bool = false,
+    into c: inout Tensor, alpha: Float = 1, beta: Float = 0
+  ) {
+    precondition(a.rank == 2 && b.rank == 2 && c.rank == 2, "matmul needs rank-2 tensors")
+    let m = transposeA ? a.shape[1] : a.shape[0]
+    let k = transposeA ? a.shape[0] : a.shape[1]
+    let kB = transposeB ? b.shape[1] : b.shape[0]
+    let n = transposeB ? b.shape[0] : b.shape[1]
+    precondition(k == kB && c.shape == [m, n], "matmul shapes \(a.shape) x \(b.shape) -> \(c.shape) disagree")
+    c.withUnsafeMutableBufferPointer { cBuffer in
+      a.withUnsafeBufferPointer { aBuffer in
+        b.withUnsafeBufferPointer { bBuffer in
+          BLAS.gemm(
+            transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
+            a: aBuffer.baseAddress!, lda: a.shape[1], b: bBuffer.baseAddress!, ldb: b.shape[1],
+            beta: beta, c: cBuffer.baseAddress!, ldc: n)
+        }
+      }
+    }
+  }
+
+  /// Returns `op(a) * op(b)` for rank-2 tensors.
+  public static func matmul(
+    _ a: Tensor, _ b: Tensor, transposeA: Bool = false, transposeB: Bool = false
+  ) -> Tensor {
+    let m = transposeA ? a.shape[1] : a.shape[0]
+    let n = transposeB ? b.shape[0] : b.shape[1]
+    var c = Tensor.zeros([m, n])
+    matmul(a, b, transposeA: transposeA, transposeB: transposeB, into: &c)
+    return c
+  }
+
+  /// The transpose of a rank-2 tensor.
+  public func transposed() -> Tensor {
+    precondition(rank == 2, "transposed() needs a rank-2 tensor, got \(shape)")
+    let rows = shape[0]
+    let columns = shape[1]
+    return Tensor(shape: [columns, rows]) { destination in
+      for row in 0..<rows {
+        for column in 0..<columns {
+          destination[column * rows + row] = storage.pointer[row * columns + column]
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,12 @@
+import PlexusCore
+
+/// Registration of the layers of PlexusPerceptron.
+public enum PerceptronLayers {
+  /// The module name reported in registry errors.
+  public static let module = "PlexusPerceptron"
+
+  /// Registers the perceptron family's layers (`plexus.dense`).
+  public static func register(in registry: LayerRegistry) {
+    registry.registerBuiltIn(Dense.self, module: module)
+  }
+}
