@@ -12,6 +12,7 @@ let package = Package(
   products: [
     .library(name: "PlexusCore", targets: ["PlexusCore"]),
     .library(name: "PlexusPerceptron", targets: ["PlexusPerceptron"]),
+    .library(name: "Plexus", targets: ["Plexus"]),
   ],
   dependencies: [],
   targets: [
@@ -42,6 +43,13 @@ let package = Package(
     .target(
       name: "PlexusPerceptron",
       dependencies: ["PlexusCore"],
+      swiftSettings: strictSettings
+    ),
+
+    // The umbrella: re-exports every module.
+    .target(
+      name: "Plexus",
+      dependencies: ["PlexusCore", "PlexusPerceptron"],
       swiftSettings: strictSettings
     ),
 
