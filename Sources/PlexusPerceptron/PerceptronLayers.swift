@@ -5,8 +5,9 @@ public enum PerceptronLayers {
   /// The module name reported in registry errors.
   public static let module = "PlexusPerceptron"
 
-  /// Registers the perceptron family's layers (`plexus.dense`).
+  /// Registers the perceptron family's layers: `plexus.dense` and `plexus.perceptron`.
   public static func register(in registry: LayerRegistry) {
     registry.registerBuiltIn(Dense.self, module: module)
+    registry.registerBuiltIn(Perceptron.self, module: module)
   }
 }
