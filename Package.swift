@@ -13,8 +13,12 @@ let package = Package(
     .library(name: "PlexusCore", targets: ["PlexusCore"]),
     .library(name: "PlexusPerceptron", targets: ["PlexusPerceptron"]),
     .library(name: "Plexus", targets: ["Plexus"]),
+    .library(name: "PlexusCommands", targets: ["PlexusCommands"]),
+    .executable(name: "plexus", targets: ["PlexusTool"]),
   ],
-  dependencies: [],
+  dependencies: [
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
+  ],
   targets: [
     // System libraries.
     .systemLibrary(
@@ -53,6 +57,22 @@ let package = Package(
       swiftSettings: strictSettings
     ),
 
+    // The `plexus` command-line tool: the commands live in a library so tests can run them
+    // in-process; the executable only starts them.
+    .target(
+      name: "PlexusCommands",
+      dependencies: [
+        "Plexus",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ],
+      swiftSettings: strictSettings
+    ),
+    .executableTarget(
+      name: "PlexusTool",
+      dependencies: ["PlexusCommands"],
+      swiftSettings: strictSettings
+    ),
+
     // Shared test helpers (gradient checks, layer harness).
     .target(
       name: "PlexusTestSupport",
@@ -70,6 +90,11 @@ let package = Package(
     .testTarget(
       name: "PlexusPerceptronTests",
       dependencies: ["PlexusCore", "PlexusPerceptron", "PlexusTestSupport"],
+      swiftSettings: strictSettings
+    ),
+    .testTarget(
+      name: "PlexusToolTests",
+      dependencies: ["PlexusCommands", "Plexus", "PlexusTestSupport"],
       swiftSettings: strictSettings
     ),
   ]

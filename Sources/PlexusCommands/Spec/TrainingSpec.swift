@@ -1,0 +1,412 @@
+import Foundation
+import Plexus
+
+/// A training run described in JSON: the model's layers, the loss, the optimizer, the data and
+/// the training settings. `plexus train SPEC.json` reads one.
+///
+/// ```json
+/// {
+///   "name": "digits-mlp",
+///   "inputShape": [64],
+///   "layers": [
+///     {"type": "plexus.dense", "name": "hidden_1", "config": {"units": 128, "activation": "relu"}},
+///     {"type": "plexus.dense", "config": {"units": 10}}
+///   ],
+///   "loss": "softmax_cross_entropy",
+///   "optimizer": {"type": "adam", "learningRate": 0.001},
+///   "epochs": 20, "batchSize": 32, "seed": 42, "validationSplit": 0.1,
+///   "data": {"source": "digits"}
+/// }
+/// ```
+///
+/// Each layer is exactly a ``LayerDescription`` (its registered type, an optional name and its
+/// config); the loss and the optimizer are a name or a flat object `{"type": ..., ...}` with
+/// their parameters, as `LossFunction` and `OptimizerConfig` encode. Paths in `data` are
+/// relative to the spec file.
+public struct TrainingSpec: Sendable, Equatable {
+  /// The model's name.
+  public var name: String?
+  /// The per-sample input shape; when absent it is taken from the data.
+  public var inputShape: [Int]?
+  /// The layers in order. A description with an empty name is named by the model
+  /// (`dense_1`, ...).
+  public var layers: [LayerDescription]
+  /// The loss function.
+  public var loss: ComponentSpec
+  /// The optimizer.
+  public var optimizer: ComponentSpec
+  /// The number of passes over the training data.
+  public var epochs: Int
+  /// The number of samples per batch.
+  public var batchSize: Int
+  /// The seed of weight initialization, shuffling and dropout.
+  public var seed: UInt64
+  /// The fraction of the training data held out for validation after each epoch, in `[0, 1)`.
+  public var validationSplit: Double
+  /// Whether the training data is shuffled every epoch.
+  public var shuffle: Bool
+  /// Where the data comes from.
+  public var data: DataSpec
+
+  /// The keys a spec may have.
+  public static let keys = [
+    "name", "inputShape", "layers", "loss", "optimizer", "epochs", "batchSize", "seed",
+    "validationSplit", "shuffle", "data",
+  ]
+
+  /// Creates a spec.
+  public init(
+    name: String? = nil, inputShape: [Int]? = nil, layers: [LayerDescription], loss: ComponentSpec,
+    optimizer: ComponentSpec, epochs: Int = 10, batchSize: Int = 32, seed: UInt64 = 0,
+    validationSplit: Double = 0, shuffle: Bool = true, data: DataSpec
+  ) {
+    self.name = name
+    self.inputShape = inputShape
+    self.layers = layers
+    self.loss = loss
+    self.optimizer = optimizer
+    self.epochs = epochs
+    self.batchSize = batchSize
+    self.seed = seed
+    self.validationSplit = validationSplit
+    self.shuffle = shuffle
+    self.data = data
+  }
+
+  /// Reads a spec from a file; relative data paths are resolved against the file's folder.
+  ///
+  /// - Throws: `SpecError` naming the file and the JSON path of the first problem;
+  ///   `PlexusError.io` when the file cannot be read.
+  public static func load(contentsOf url: URL) throws -> TrainingSpec {
+    let data: Data
+    do {
+      data = try Data(contentsOf: url)
+    } catch {
+      throw PlexusError.io("cannot read spec file '\(url.path)': \(error.localizedDescription)")
+    }
+    do {
+      return try decode(data, baseDirectory: url.deletingLastPathComponent())
+    } catch var error as SpecError {
+      error.file = url.path
+      throw error
+    }
+  }
+
+  /// Decodes a spec from JSON text.
+  ///
+  /// - Parameter baseDirectory: the folder relative data paths are resolved against.
+  /// - Throws: `SpecError` naming the JSON path of the first problem and what was expected.
+  public static func decode(_ json: Data, baseDirectory: URL) throws -> TrainingSpec {
+    let root = try JSONCursor.parse(json)
+    try root.requireKeys(in: keys)
+
+    let name = try root.optional("name")?.string()
+    let inputShape = try root.optional("inputShape").map { cursor -> [Int] in
+      let dimensions = try cursor.array().map {
+        try $0.int(in: 1...Int.max, expected: "a positive dimension")
+      }
+      guard !dimensions.isEmpty else {
+        throw cursor.error("expected a non-empty array of positive dimensions")
+      }
+      return dimensions
+    }
+
+    let layersCursor = try root.required("layers", expected: "an array of layer descriptions")
+    let layerCursors = try layersCursor.array()
+    guard !layerCursors.isEmpty else { throw layersCursor.error("expected at least one layer") }
+    var layers: [LayerDescription] = []
+    var names: [String: String] = [:]
+    for cursor in layerCursors {
+      try cursor.requireKeys(in: ["type", "name", "config"])
+      let type = try cursor.required(
+        "type", expected: "a registered layer type name such as 'plexus.dense'"
+      )
+      .string()
+      let layerName = try cursor.optional("name")?.string() ?? ""
+      if !layerName.isEmpty {
+        if let previous = names[layerName] {
+          throw SpecError(
+            path: cursor.path + ".name",
+            message: "layer name '\(layerName)' is already used by \(previous)")
+        }
+        names[layerName] = cursor.path
+      }
+      let config = try cursor.optional("config")
+      if let config { _ = try config.object() }
+      layers.append(
+        LayerDescription(type: type, name: layerName, config: config?.value ?? .object([:])))
+    }
+
+    let loss = try ComponentSpec(
+      try root.required("loss", expected: "a loss name or {\"type\": ..., ...}"))
+    let optimizer = try ComponentSpec(
+      try root.required("optimizer", expected: "an optimizer name or {\"type\": ..., ...}"))
+    let epochs =
+      try root.optional("epochs")?.int(in: 1...1_000_000, expected: "a positive number of epochs")
+      ?? 10
+    let batchSize =
+      try root.optional("batchSize")?.int(in: 1...1 << 24, expected: "a positive batch size") ?? 32
+    let seed = try root.optional("seed")?.seed() ?? 0
+    var validationSplit = 0.0
+    if let cursor = try root.optional("validationSplit") {
+      validationSplit = try cursor.double()
+      guard validationSplit >= 0, validationSplit < 1 else {
+        throw cursor.error("expected a fraction in [0, 1), found \(validationSplit)")
+      }
+    }
+    let shuffle = try root.optional("shuffle")?.bool() ?? true
+    let data = try DataSpec(
+      try root.required("data", expected: "a data source such as {\"source\": \"digits\"}"),
+      baseDirectory: baseDirectory)
+
+    return TrainingSpec(
+      name: name, inputShape: inputShape, layers: layers, loss: loss, optimizer: optimizer,
+      epochs: epochs,
+      batchSize: batchSize, seed: seed, validationSplit: validationSplit, shuffle: shuffle,
+      data: data)
+  }
+
+  /// Creates the model's layers through `registry` (unbuilt).
+  ///
+  /// - Throws: `SpecError` at `$.layers[i].type` for a type no registered module provides (the
+  ///   message names the module that does), at `$.layers[i].config` for a malformed config.
+  public func makeModel(registry: LayerRegistry) throws -> Sequential {
+    let model = Sequential(name: name ?? "")
+    for (index, description) in layers.enumerated() {
+      do {
+        model.add(try registry.makeLayer(from: description))
+      } catch let error as PlexusError {
+        switch error {
+        case .unknownLayerType:
+          throw SpecError(path: "$.layers[\(index)].type", message: error.description)
+        default:
+          throw SpecError(path: "$.layers[\(index)].config", message: error.description)
+        }
+      }
+    }
+    return model
+  }
+
+  /// Creates the model and builds it for `inputShape` with the spec's seed.
+  ///
+  /// - Throws: as `makeModel(registry:)`, and `SpecError` at `$.layers[i]` naming the first
+  ///   layer that cannot take its input shape.
+  public func buildModel(registry: LayerRegistry, inputShape: [Int], seed: UInt64? = nil) throws
+    -> Sequential
+  {
+    let model = try makeModel(registry: registry)
+    do {
+      try model.build(inputShape: inputShape, seed: seed ?? self.seed)
+    } catch let error as PlexusError {
+      if case .shapeMismatch(let layer, _, _) = error,
+        let index = model.layers.firstIndex(where: { $0.name == layer })
+      {
+        throw SpecError(path: "$.layers[\(index)]", message: error.description)
+      }
+      throw SpecError(
+        path: self.inputShape == nil ? "$.layers" : "$.inputShape", message: error.description)
+    }
+    return model
+  }
+}
+
+/// A loss or an optimizer in a spec: its type name and its JSON as written.
+///
+/// Written either as a bare name (`"softmax_cross_entropy"`, `"adam"`) or as a flat object
+/// whose `type` names it and whose other keys are its parameters
+/// (`{"type": "adam", "learningRate": 0.001}`), as `LossFunction` and `OptimizerConfig`
+/// encode.
+public struct ComponentSpec: Sendable, Equatable {
+  /// The type name (`adam`, `softmax_cross_entropy`).
+  public var type: String
+  /// The parameters besides `type` (an empty object for a bare name).
+  public var parameters: [String: JSONValue]
+  /// The JSON path of the component in its spec, for error messages.
+  public var path: String
+
+  /// Creates a component.
+  public init(type: String, parameters: [String: JSONValue] = [:], path: String = "$") {
+    self.type = type
+    self.parameters = parameters
+    self.path = path
+  }
+
+  /// The component as a flat JSON object: `{"type": ..., parameters...}`.
+  public var object: JSONValue {
+    var members = parameters
+    members["type"] = .string(type)
+    return .object(members)
+  }
+
+  init(_ cursor: JSONCursor) throws {
+    if case .string(let name) = cursor.value {
+      self.init(type: name, path: cursor.path)
+      return
+    }
+    guard case .object(var members) = cursor.value else {
+      throw cursor.error(
+        "expected a name or an object such as {\"type\": ..., ...}, found \(cursor.typeDescription)"
+      )
+    }
+    let type = try cursor.required("type", expected: "a type name").string()
+    members["type"] = nil
+    self.init(type: type, parameters: members, path: cursor.path)
+  }
+}
+
+/// Where the training data comes from.
+public enum DataSpec: Sendable, Equatable {
+  /// The bundled 8x8 digits set with its standard train/test split.
+  case digits
+  /// NumPy `.npy` files: features `[N, ...]` and labels `[N]` (class indices) or `[N, K]`.
+  case npy(NumpySource)
+  /// A CSV file with one sample per row and a label column.
+  case csv(CSVSource)
+
+  /// `.npy` files of a data spec.
+  public struct NumpySource: Sendable, Equatable {
+    /// The training features.
+    public var features: URL
+    /// The training labels.
+    public var labels: URL
+    /// Held-out test features, when given as a file (always with `testLabels`).
+    public var testFeatures: URL?
+    /// Held-out test labels, when given as a file (always with `testFeatures`).
+    public var testLabels: URL?
+    /// The fraction of the samples held out for testing when no test files are given.
+    public var testFraction: Double
+
+    /// Creates a source.
+    public init(
+      features: URL, labels: URL, testFeatures: URL? = nil, testLabels: URL? = nil,
+      testFraction: Double = 0.2
+    ) {
+      self.features = features
+      self.labels = labels
+      self.testFeatures = testFeatures
+      self.testLabels = testLabels
+      self.testFraction = testFraction
+    }
+  }
+
+  /// A CSV file of a data spec.
+  public struct CSVSource: Sendable, Equatable {
+    /// The CSV file.
+    public var path: URL
+    /// The column that holds the label.
+    public var labelColumn: CSVColumn
+    /// Whether the first row names the columns.
+    public var hasHeader: Bool
+    /// The field separator.
+    public var delimiter: Character
+    /// A held-out test file with the same columns.
+    public var testPath: URL?
+    /// The fraction of the rows held out for testing when no test file is given.
+    public var testFraction: Double
+
+    /// Creates a source.
+    public init(
+      path: URL, labelColumn: CSVColumn, hasHeader: Bool = true, delimiter: Character = ",",
+      testPath: URL? = nil,
+      testFraction: Double = 0.2
+    ) {
+      self.path = path
+      self.labelColumn = labelColumn
+      self.hasHeader = hasHeader
+      self.delimiter = delimiter
+      self.testPath = testPath
+      self.testFraction = testFraction
+    }
+  }
+
+  /// A CSV column named by its header or by its zero-based index.
+  public enum CSVColumn: Sendable, Equatable {
+    /// The column with this header.
+    case name(String)
+    /// The column at this zero-based index (negative counts from the end: `-1` is the last).
+    case index(Int)
+  }
+
+  /// The accepted `source` values.
+  public static let sources = ["digits", "npy", "csv"]
+
+  init(_ cursor: JSONCursor, baseDirectory: URL) throws {
+    let sourceCursor = try cursor.required(
+      "source", expected: "one of \(Self.sources.joined(separator: ", "))")
+    let source = try sourceCursor.string()
+    func path(_ key: String, required: Bool) throws -> URL? {
+      let member =
+        required ? try cursor.required(key, expected: "a file path") : try cursor.optional(key)
+      guard let member else { return nil }
+      let text = try member.string()
+      guard !text.isEmpty else { throw member.error("expected a file path, found an empty string") }
+      return URL(fileURLWithPath: text, relativeTo: baseDirectory).standardizedFileURL
+    }
+    func testFraction() throws -> Double {
+      guard let member = try cursor.optional("testFraction") else { return 0.2 }
+      let fraction = try member.double()
+      guard fraction > 0, fraction < 1 else {
+        throw member.error("expected a fraction in (0, 1), found \(fraction)")
+      }
+      return fraction
+    }
+    switch source {
+    case "digits":
+      try cursor.requireKeys(in: ["source"])
+      self = .digits
+    case "npy":
+      try cursor.requireKeys(in: [
+        "source", "features", "labels", "testFeatures", "testLabels", "testFraction",
+      ])
+      let features = try path("features", required: true)
+      let labels = try path("labels", required: true)
+      let testFeatures = try path("testFeatures", required: false)
+      let testLabels = try path("testLabels", required: false)
+      guard (testFeatures == nil) == (testLabels == nil) else {
+        throw cursor.error("give both 'testFeatures' and 'testLabels', or neither")
+      }
+      guard let features, let labels else {
+        throw cursor.error("missing key 'features' or 'labels'")
+      }
+      self = .npy(
+        NumpySource(
+          features: features, labels: labels, testFeatures: testFeatures, testLabels: testLabels,
+          testFraction: try testFraction()))
+    case "csv":
+      try cursor.requireKeys(in: [
+        "source", "path", "labelColumn", "header", "delimiter", "testPath", "testFraction",
+      ])
+      guard let file = try path("path", required: true) else {
+        throw cursor.error("missing key 'path'")
+      }
+      let columnCursor = try cursor.required(
+        "labelColumn", expected: "a column name or a zero-based index")
+      let column: CSVColumn
+      switch columnCursor.value {
+      case .string(let name): column = .name(name)
+      case .number:
+        column = .index(try columnCursor.int(expected: "a column name or an integer index"))
+      default:
+        throw columnCursor.error(
+          "expected a column name or a zero-based index, found \(columnCursor.typeDescription)")
+      }
+      let hasHeader = try cursor.optional("header")?.bool() ?? true
+      var delimiter: Character = ","
+      if let member = try cursor.optional("delimiter") {
+        let text = try member.string()
+        guard text.count == 1, let first = text.first else {
+          throw member.error(
+            "expected a single-character delimiter, found \(member.typeDescription)")
+        }
+        delimiter = first
+      }
+      self = .csv(
+        CSVSource(
+          path: file, labelColumn: column, hasHeader: hasHeader, delimiter: delimiter,
+          testPath: try path("testPath", required: false), testFraction: try testFraction()))
+    default:
+      throw sourceCursor.error(
+        "unknown data source '\(source)'; expected one of \(Self.sources.joined(separator: ", "))")
+    }
+  }
+}

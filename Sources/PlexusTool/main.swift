@@ -1,0 +1,3 @@
+import PlexusCommands
+
+PlexusCommand.main()
