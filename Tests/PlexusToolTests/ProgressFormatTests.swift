@@ -72,25 +72,25 @@ private final class ManualClock {
   var now = 100.0
 }
 
-@Suite struct ProgressReporterTests {
-  private func run(_ reporter: ProgressReporter, clock: ManualClock) {
-    reporter.trainingBegan(epochs: 2, batchesPerEpoch: 3)
+@Suite struct ProgressDisplayTests {
+  private func run(_ display: ProgressDisplay, clock: ManualClock) {
+    display.trainingBegan(epochs: 2, batchesPerEpoch: 3)
     for epoch in 1...2 {
-      reporter.epochBegan(epoch)
-      for _ in 0..<3 {
+      display.epochBegan(epoch)
+      for batch in 1...3 {
         clock.now += 0.5
-        reporter.batchEnded(samples: 10, loss: 1, correct: 5)
+        display.batchEnded(batch, samples: 10 * batch, loss: 1, accuracy: 0.5)
       }
-      reporter.epochEnded()
+      display.epochEnded()
     }
   }
 
   @Test func logsPrintOneLinePerEpoch() {
     let console = CapturedOutput(isTerminal: false)
     let clock = ManualClock()
-    let reporter = ProgressReporter(console: console, clock: { clock.now })
-    #expect(reporter.mode == .epochs)
-    run(reporter, clock: clock)
+    let display = ProgressDisplay(console: console, clock: { clock.now })
+    #expect(display.mode == .epochs)
+    run(display, clock: clock)
     #expect(
       console.text == """
         epoch 1/2  loss 1.0000  accuracy 50.00%  20 samples/s  1.5s
@@ -102,9 +102,9 @@ private final class ManualClock {
   @Test func terminalsRedrawALiveLine() {
     let console = CapturedOutput(isTerminal: true)
     let clock = ManualClock()
-    let reporter = ProgressReporter(console: console, clock: { clock.now })
-    #expect(reporter.mode == .live)
-    run(reporter, clock: clock)
+    let display = ProgressDisplay(console: console, clock: { clock.now })
+    #expect(display.mode == .live)
+    run(display, clock: clock)
     let lines = console.text.split(separator: "\n", omittingEmptySubsequences: false)
     #expect(lines.count == 3)
     #expect(
@@ -119,8 +119,8 @@ private final class ManualClock {
   @Test func quietPrintsNothing() {
     let console = CapturedOutput(isTerminal: true)
     let clock = ManualClock()
-    let reporter = ProgressReporter(console: console, quiet: true, clock: { clock.now })
-    run(reporter, clock: clock)
+    let display = ProgressDisplay(console: console, quiet: true, clock: { clock.now })
+    run(display, clock: clock)
     #expect(console.text.isEmpty)
   }
 }

@@ -2,14 +2,14 @@ import Foundation
 
 /// Shows training progress on a console.
 ///
-/// On a terminal it redraws one live line per batch (epoch, bar, batch, loss, accuracy,
+/// On a terminal it redraws one live line as batches end (epoch, bar, batch, loss, accuracy,
 /// samples/s, ETA), at most every `refreshInterval` seconds, and leaves one line per epoch.
 /// Elsewhere (a log file, a pipe, CI) it prints only the per-epoch lines. When quiet it
 /// prints nothing.
-public final class ProgressReporter {
-  /// How the reporter writes.
+public final class ProgressDisplay {
+  /// How the display writes.
   public enum Mode: Sendable, Equatable {
-    /// Live line plus per-epoch lines.
+    /// A live line plus per-epoch lines.
     case live
     /// Per-epoch lines only.
     case epochs
@@ -27,18 +27,17 @@ public final class ProgressReporter {
   private var trainingStart = 0.0
   private var epochStart = 0.0
   private var lastDraw = -Double.infinity
-  private var lossTotal = 0.0
-  private var correct = 0
-  private var hasAccuracy = false
-  private var samples = 0
-  private var batch = 0
   private var epoch = 0
+  private var batch = 0
+  private var samples = 0
+  private var loss: Double?
+  private var accuracy: Double?
   private var drewLiveLine = false
 
-  /// Creates a reporter; the mode follows the console (live on a terminal) unless `quiet`.
+  /// Creates a display; the mode follows the console (live on a terminal) unless `quiet`.
   ///
   /// - Parameters:
-  ///   - clock: seconds from any fixed origin (injected by tests); a monotonic clock by default.
+  ///   - clock: seconds from any fixed origin (tests inject one); a monotonic clock by default.
   ///   - refreshInterval: the least time between two redraws of the live line.
   public init(
     console: any Console, quiet: Bool = false, clock: (() -> Double)? = nil,
@@ -46,7 +45,7 @@ public final class ProgressReporter {
   ) {
     self.console = console
     self.mode = quiet ? .quiet : (console.isTerminal ? .live : .epochs)
-    self.clock = clock ?? ProgressReporter.monotonicSeconds
+    self.clock = clock ?? ProgressDisplay.monotonicSeconds
     self.refreshInterval = refreshInterval
   }
 
@@ -66,54 +65,52 @@ public final class ProgressReporter {
     self.epoch = epoch
     epochStart = clock()
     lastDraw = -Double.infinity
-    lossTotal = 0
-    correct = 0
-    hasAccuracy = false
-    samples = 0
     batch = 0
+    samples = 0
+    loss = nil
+    accuracy = nil
   }
 
-  /// Records a finished batch: its size, mean loss and (for classification) correct count.
-  public func batchEnded(samples batchSamples: Int, loss: Double, correct batchCorrect: Int?) {
-    batch += 1
-    samples += batchSamples
-    lossTotal += loss * Double(batchSamples)
-    if let batchCorrect {
-      correct += batchCorrect
-      hasAccuracy = true
-    }
+  /// Records that batch `batch` (from 1) of the epoch ended.
+  ///
+  /// - Parameters:
+  ///   - samples: the samples done in this epoch so far.
+  ///   - loss: the epoch's running mean loss.
+  ///   - accuracy: the epoch's running accuracy (classification only).
+  public func batchEnded(_ batch: Int, samples: Int, loss: Double?, accuracy: Double?) {
+    self.batch = batch
+    self.samples = samples
+    self.loss = loss
+    self.accuracy = accuracy
     guard mode == .live else { return }
     let now = clock()
     guard now - lastDraw >= refreshInterval || batch == batches else { return }
     lastDraw = now
-    let state = currentState(now: now)
-    console.write("\r" + ProgressFormat.progressLine(state) + "\u{1B}[K")
+    console.write("\r" + ProgressFormat.progressLine(state(now: now)) + "\u{1B}[K")
     drewLiveLine = true
   }
 
-  /// The live state now (exposed for tests and embedding).
-  public func currentState(now: Double? = nil) -> ProgressState {
+  /// The live state at time `now` (by default, the display's clock now).
+  public func state(now: Double? = nil) -> ProgressState {
     let time = now ?? clock()
     return ProgressState(
-      epoch: epoch, epochs: epochs, batch: batch, batches: batches,
-      loss: samples > 0 ? lossTotal / Double(samples) : nil,
-      accuracy: hasAccuracy && samples > 0 ? Double(correct) / Double(samples) : nil,
+      epoch: epoch, epochs: epochs, batch: batch, batches: batches, loss: loss, accuracy: accuracy,
       epochSamples: samples, epochElapsed: time - epochStart, totalElapsed: time - trainingStart)
   }
 
-  /// Ends the epoch with its final figures (validation figures when a split is used) and
-  /// prints its line.
+  /// Ends the epoch with its final figures and prints its line. Figures not given are the
+  /// last running ones.
   @discardableResult
   public func epochEnded(
     loss: Double? = nil, accuracy: Double? = nil, validationLoss: Double? = nil,
     validationAccuracy: Double? = nil
   ) -> EpochSummary {
-    let state = currentState()
+    let now = state()
     let summary = EpochSummary(
-      epoch: epoch, epochs: epochs, loss: loss ?? state.loss ?? .nan,
-      accuracy: accuracy ?? state.accuracy,
+      epoch: epoch, epochs: epochs, loss: loss ?? self.loss ?? .nan,
+      accuracy: accuracy ?? self.accuracy,
       validationLoss: validationLoss, validationAccuracy: validationAccuracy, samples: samples,
-      elapsed: state.epochElapsed)
+      elapsed: now.epochElapsed)
     switch mode {
     case .quiet: break
     case .epochs: console.line(ProgressFormat.epochLine(summary))
