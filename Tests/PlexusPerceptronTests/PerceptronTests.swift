@@ -41,6 +41,16 @@ private func separableSet(
     #expect(output.scalars == labels.map(Float.init))
   }
 
+  @Test func readmeExampleConvergesAsDocumented() throws {
+    // The README's example: AND from zero weights, samples in order, learning rate 1.
+    let perceptron = Perceptron(units: 1)
+    let inputs = try Tensor(shape: [4, 2], scalars: truthTableInputs)
+    let result = try perceptron.train(inputs: inputs, labels: [0, 0, 0, 1], maximumEpochs: 20)
+    #expect(result.description == "converged after 6 epochs")
+    #expect(perceptron.kernel?.value.scalars == [2, 1])
+    #expect(perceptron.bias?.value.scalars == [-3])
+  }
+
   @Test func reportsNonConvergenceOnXOR() throws {
     let perceptron = Perceptron(units: 1)
     let inputs = try Tensor(shape: [4, 2], scalars: truthTableInputs)
