@@ -35,6 +35,7 @@ let package = Package(
         "CZlib",
         .target(name: "CBLAS", condition: .when(platforms: [.linux])),
       ],
+      exclude: ["Data/DIGITS-PROVENANCE.md"],
       swiftSettings: strictSettings,
       linkerSettings: [.linkedFramework("Accelerate", .when(platforms: [.macOS, .iOS]))]
     ),
