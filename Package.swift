@@ -66,6 +66,7 @@ let package = Package(
     .testTarget(
       name: "PlexusCoreTests",
       dependencies: ["PlexusCore", "PlexusTestSupport"],
+      resources: [.copy("Fixtures")],
       swiftSettings: strictSettings
     ),
     .testTarget(
