@@ -169,11 +169,11 @@ public enum NumPy {
     }
 
     // Header dictionary.
-    var parser = HeaderParser(bytes: bytes, start: headerStart, end: dataStart, source: source)
+    var parser = NumPyHeaderParser(bytes: bytes, start: headerStart, end: dataStart, source: source)
     let entries = try parser.parseDictionary()
-    var descriptor: (value: HeaderValue, offset: Int)?
-    var fortranOrder: (value: HeaderValue, offset: Int)?
-    var shapeEntry: (value: HeaderValue, offset: Int)?
+    var descriptor: (value: NumPyHeaderValue, offset: Int)?
+    var fortranOrder: (value: NumPyHeaderValue, offset: Int)?
+    var shapeEntry: (value: NumPyHeaderValue, offset: Int)?
     for entry in entries {
       switch entry.key {
       case "descr": descriptor = (entry.value, entry.valueOffset)
@@ -230,7 +230,7 @@ public enum NumPy {
   }
 
   private static func dataType(
-    _ value: HeaderValue, failure: (String) -> PlexusError
+    _ value: NumPyHeaderValue, failure: (String) -> PlexusError
   ) throws -> DType {
     let text: String
     switch value {
@@ -311,7 +311,7 @@ public struct NumPyArray: Sendable, Equatable {
 // MARK: - Header dictionary parser
 
 /// A value in an `.npy` header dictionary (a Python literal).
-enum HeaderValue: Equatable, CustomStringConvertible {
+fileprivate enum NumPyHeaderValue: Equatable, CustomStringConvertible {
   case string(String)
   case boolean(Bool)
   case integer(Int)
@@ -334,11 +334,11 @@ enum HeaderValue: Equatable, CustomStringConvertible {
 }
 
 /// Parses the Python dictionary literal of an `.npy` header, reporting file byte offsets.
-struct HeaderParser {
+fileprivate struct NumPyHeaderParser {
   struct Entry {
     let key: String
     let keyOffset: Int
-    let value: HeaderValue
+    let value: NumPyHeaderValue
     let valueOffset: Int
   }
 
@@ -447,7 +447,7 @@ struct HeaderParser {
     return String(decoding: content, as: UTF8.self)
   }
 
-  private mutating func parseValue() throws -> HeaderValue {
+  private mutating func parseValue() throws -> NumPyHeaderValue {
     guard let byte = current else { throw failure("expected a value, found the end of the header") }
     switch byte {
     case UInt8(ascii: "'"), UInt8(ascii: "\""):
@@ -502,7 +502,7 @@ struct HeaderParser {
   }
 
   /// Parses `()`, `(n,)` or `(n, m, ...)` with an optional trailing comma.
-  private mutating func parseTuple() throws -> HeaderValue {
+  private mutating func parseTuple() throws -> NumPyHeaderValue {
     let start = position
     position += 1
     var values: [Int] = []
