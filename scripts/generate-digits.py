@@ -58,7 +58,7 @@ extension Digits {{
   public static let payloadByteCount = {len(payload)}
 
   /// The CRC32 (zlib) of the decompressed payload.
-  public static let payloadCRC32: UInt32 = 0x{crc:08X}
+  public static let payloadCRC32: UInt32 = 0x{crc >> 16:04X}_{crc & 0xFFFF:04X}
 
   /// The zlib-deflated payload, base64-encoded ({len(compressed)} bytes before encoding); see
   /// ``decode(compressedBase64:byteCount:crc32:)``.

@@ -70,7 +70,8 @@ public enum CSV {
       delimiter != "\r", delimiter != "\r\n"
     else {
       throw PlexusError.invalidArgument(
-        "CSV delimiter must be an ASCII character other than a quote or a line end, found \(delimiter.debugDescription)")
+        "CSV delimiter must be an ASCII character other than a quote or a line end, found \(delimiter.debugDescription)"
+      )
     }
     let bytes = [UInt8](data)
     return try bytes.withUnsafeBufferPointer { buffer in
@@ -86,14 +87,14 @@ public enum CSV {
 }
 
 /// One CSV record: the byte ranges of its fields (quotes excluded) and where it starts.
-fileprivate struct CSVRecord {
+private struct CSVRecord {
   var fields: [Range<Int>] = []
   var quoted: [Bool] = []
   var line = 1
 }
 
 /// Splits CSV bytes into records, following RFC 4180 quoting.
-fileprivate struct CSVRecordParser {
+private struct CSVRecordParser {
   let buffer: UnsafeBufferPointer<UInt8>
   let delimiter: UInt8
   let source: String
@@ -150,7 +151,8 @@ fileprivate struct CSVRecordParser {
           while true {
             guard position < buffer.count else {
               throw PlexusError.invalidData(
-                "\(source): line \(openLine), column \(column): the quote that opens this field is never closed")
+                "\(source): line \(openLine), column \(column): the quote that opens this field is never closed"
+              )
             }
             let byte = buffer[position]
             if byte == CSVRecordParser.quote {
@@ -174,11 +176,13 @@ fileprivate struct CSVRecordParser {
           while position < buffer.count, isBlank(buffer[position]) { position += 1 }
           if position < buffer.count, buffer[position] != delimiter, !isLineEnd(buffer[position]) {
             throw PlexusError.invalidData(
-              "\(source): line \(line), column \(column): unexpected character after the closing quote; expected the delimiter or a line end")
+              "\(source): line \(line), column \(column): unexpected character after the closing quote; expected the delimiter or a line end"
+            )
           }
         } else {
           let start = position
-          while position < buffer.count, buffer[position] != delimiter, !isLineEnd(buffer[position]) {
+          while position < buffer.count, buffer[position] != delimiter, !isLineEnd(buffer[position])
+          {
             position += 1
           }
           record.fields.append(start..<position)
@@ -210,7 +214,7 @@ fileprivate struct CSVRecordParser {
 }
 
 /// Turns records into features and labels, checking every cell.
-fileprivate struct CSVDatasetBuilder {
+private struct CSVDatasetBuilder {
   let source: String
   let labelColumn: CSV.LabelColumn
   let hasHeader: Bool?
@@ -230,7 +234,9 @@ fileprivate struct CSVDatasetBuilder {
     }
   }
 
-  private func text(_ range: Range<Int>, _ buffer: UnsafeBufferPointer<UInt8>, quoted: Bool) -> String {
+  private func text(_ range: Range<Int>, _ buffer: UnsafeBufferPointer<UInt8>, quoted: Bool)
+    -> String
+  {
     let raw = String(decoding: UnsafeBufferPointer(rebasing: buffer[range]), as: UTF8.self)
     return quoted ? raw.replacingOccurrences(of: "\"\"", with: "\"") : raw
   }
@@ -252,7 +258,8 @@ fileprivate struct CSVDatasetBuilder {
         return nil
       }
     }
-    let string = String(decoding: UnsafeBufferPointer(rebasing: buffer[lower..<upper]), as: UTF8.self)
+    let string = String(
+      decoding: UnsafeBufferPointer(rebasing: buffer[lower..<upper]), as: UTF8.self)
     guard let value = Double(string), value.isFinite else { return nil }
     let single = Float(value)
     return single.isFinite ? single : nil
@@ -265,7 +272,8 @@ fileprivate struct CSVDatasetBuilder {
     case .index(let index):
       guard index < count else {
         throw PlexusError.invalidArgument(
-          "\(source): label column index \(index) is out of range: line \(line) has \(count) columns (indices 0...\(count - 1))")
+          "\(source): label column index \(index) is out of range: line \(line) has \(count) columns (indices 0...\(count - 1))"
+        )
       }
       labelIndex = index
     case .named(let name):
@@ -276,7 +284,8 @@ fileprivate struct CSVDatasetBuilder {
       let trimmed = header.map { $0.trimmingCharacters(in: .whitespaces) }
       guard let index = trimmed.firstIndex(of: name) else {
         throw PlexusError.invalidArgument(
-          "\(source): no column named '\(name)' in the header on line \(line); columns: \(trimmed.map { "'\($0)'" }.joined(separator: ", "))")
+          "\(source): no column named '\(name)' in the header on line \(line); columns: \(trimmed.map { "'\($0)'" }.joined(separator: ", "))"
+        )
       }
       labelIndex = index
     }
@@ -287,7 +296,8 @@ fileprivate struct CSVDatasetBuilder {
     if columnCount == nil {
       guard count >= 2 else {
         throw PlexusError.invalidData(
-          "\(source): line \(record.line) has \(count) column; a dataset needs a label column and at least one feature column")
+          "\(source): line \(record.line) has \(count) column; a dataset needs a label column and at least one feature column"
+        )
       }
       columnCount = count
       firstLine = record.line
@@ -301,7 +311,8 @@ fileprivate struct CSVDatasetBuilder {
     }
     guard count == columnCount else {
       throw PlexusError.invalidData(
-        "\(source): line \(record.line) has \(count) fields, expected \(columnCount ?? 0) as on line \(firstLine)")
+        "\(source): line \(record.line) has \(count) fields, expected \(columnCount ?? 0) as on line \(firstLine)"
+      )
     }
     for (column, range) in record.fields.enumerated() {
       guard let value = number(range, buffer) else {
@@ -310,7 +321,8 @@ fileprivate struct CSVDatasetBuilder {
           cell.trimmingCharacters(in: .whitespaces).isEmpty
           ? "empty cell" : "non-numeric cell \(cell.prefix(40).debugDescription)"
         throw PlexusError.invalidData(
-          "\(source): line \(record.line), column \(column + 1): \(what); expected a finite decimal number")
+          "\(source): line \(record.line), column \(column + 1): \(what); expected a finite decimal number"
+        )
       }
       if column == labelIndex {
         labels.append(value)

@@ -104,7 +104,8 @@ public struct Dataset: Sendable {
     }
     if let (index, value) = bad {
       let problem =
-        !value.isFinite ? "is not finite" : value.rounded() != value ? "is not an integer" : "is out of range"
+        !value.isFinite
+        ? "is not finite" : value.rounded() != value ? "is not an integer" : "is out of range"
       throw PlexusError.invalidData(
         "class label at index \(index) is \(value), which \(problem); expected an integer in "
           + "0..<\(classCount)")
@@ -189,7 +190,8 @@ public struct Dataset: Sendable {
   }
 
   /// A uniform integer in `0..<bound` (Lemire's nearly divisionless method, unbiased).
-  private static func uniform(below bound: UInt64, using generator: inout SeededGenerator) -> UInt64 {
+  private static func uniform(below bound: UInt64, using generator: inout SeededGenerator) -> UInt64
+  {
     var product = generator.next().multipliedFullWidth(by: bound)
     if product.low < bound {
       let threshold = (0 &- bound) % bound

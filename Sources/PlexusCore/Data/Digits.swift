@@ -137,7 +137,8 @@ public enum Digits {
     }
     guard crc == expectedCRC32 else {
       throw PlexusError.invalidData(
-        "\(name) has CRC32 0x\(String(crc, radix: 16)), expected 0x\(String(expectedCRC32, radix: 16))")
+        "\(name) has CRC32 0x\(String(crc, radix: 16)), expected 0x\(String(expectedCRC32, radix: 16))"
+      )
     }
     return output
   }

@@ -10,7 +10,7 @@ extension Digits {
   public static let payloadByteCount = 116805
 
   /// The CRC32 (zlib) of the decompressed payload.
-  public static let payloadCRC32: UInt32 = 0xB89DAEA8
+  public static let payloadCRC32: UInt32 = 0xB89D_AEA8
 
   /// The zlib-deflated payload, base64-encoded (44227 bytes before encoding); see
   /// ``decode(compressedBase64:byteCount:crc32:)``.

@@ -145,27 +145,38 @@ public enum NumPy {
     // Magic and version.
     let magicLength = Swift.min(bytes.count, magic.count)
     guard Array(bytes[..<magicLength]) == Array(magic[..<magicLength]) else {
-      let found = bytes.prefix(magic.count).map { String(format: "%02x", $0) }.joined(separator: " ")
-      throw failure(0, "bad magic bytes \(found); an .npy file starts with 93 4e 55 4d 50 59 (\\x93NUMPY)")
+      let found = bytes.prefix(magic.count).map { String(format: "%02x", $0) }.joined(
+        separator: " ")
+      throw failure(
+        0, "bad magic bytes \(found); an .npy file starts with 93 4e 55 4d 50 59 (\\x93NUMPY)")
     }
     guard bytes.count >= 8 else {
-      throw failure(bytes.count, "file is truncated after \(bytes.count) bytes, inside the 8-byte magic and version")
+      throw failure(
+        bytes.count,
+        "file is truncated after \(bytes.count) bytes, inside the 8-byte magic and version")
     }
     let major = bytes[6]
     let minor = bytes[7]
     guard (1...3).contains(major), minor == 0 else {
-      throw failure(6, "unsupported .npy format version \(major).\(minor); expected 1.0, 2.0 or 3.0")
+      throw failure(
+        6, "unsupported .npy format version \(major).\(minor); expected 1.0, 2.0 or 3.0")
     }
     let lengthSize = major == 1 ? 2 : 4
     let headerStart = 8 + lengthSize
     guard bytes.count >= headerStart else {
-      throw failure(bytes.count, "file is truncated after \(bytes.count) bytes, inside the \(lengthSize)-byte header length that starts at byte 8")
+      throw failure(
+        bytes.count,
+        "file is truncated after \(bytes.count) bytes, inside the \(lengthSize)-byte header length that starts at byte 8"
+      )
     }
     var headerLength = 0
     for index in 0..<lengthSize { headerLength |= Int(bytes[8 + index]) << (8 * index) }
     let dataStart = headerStart + headerLength
     guard bytes.count >= dataStart else {
-      throw failure(bytes.count, "file is truncated: the header declares \(headerLength) bytes from byte \(headerStart) to \(dataStart), but the file has only \(bytes.count) bytes")
+      throw failure(
+        bytes.count,
+        "file is truncated: the header declares \(headerLength) bytes from byte \(headerStart) to \(dataStart), but the file has only \(bytes.count) bytes"
+      )
     }
 
     // Header dictionary.
@@ -180,25 +191,40 @@ public enum NumPy {
       case "fortran_order": fortranOrder = (entry.value, entry.valueOffset)
       case "shape": shapeEntry = (entry.value, entry.valueOffset)
       default:
-        throw failure(entry.keyOffset, "unexpected header key '\(entry.key)'; expected exactly 'descr', 'fortran_order' and 'shape'")
+        throw failure(
+          entry.keyOffset,
+          "unexpected header key '\(entry.key)'; expected exactly 'descr', 'fortran_order' and 'shape'"
+        )
       }
     }
-    guard let descriptor else { throw failure(headerStart, "the header dictionary lacks the key 'descr'") }
-    guard let fortranOrder else { throw failure(headerStart, "the header dictionary lacks the key 'fortran_order'") }
-    guard let shapeEntry else { throw failure(headerStart, "the header dictionary lacks the key 'shape'") }
+    guard let descriptor else {
+      throw failure(headerStart, "the header dictionary lacks the key 'descr'")
+    }
+    guard let fortranOrder else {
+      throw failure(headerStart, "the header dictionary lacks the key 'fortran_order'")
+    }
+    guard let shapeEntry else {
+      throw failure(headerStart, "the header dictionary lacks the key 'shape'")
+    }
 
     let dtype = try dataType(descriptor.value, failure: { failure(descriptor.offset, $0) })
 
     switch fortranOrder.value {
     case .boolean(false): break
     case .boolean(true):
-      throw failure(fortranOrder.offset, "Fortran-order (column-major) arrays are not supported; save a C-order array, e.g. np.save(path, np.ascontiguousarray(a))")
+      throw failure(
+        fortranOrder.offset,
+        "Fortran-order (column-major) arrays are not supported; save a C-order array, e.g. np.save(path, np.ascontiguousarray(a))"
+      )
     default:
-      throw failure(fortranOrder.offset, "'fortran_order' must be True or False, found \(fortranOrder.value)")
+      throw failure(
+        fortranOrder.offset, "'fortran_order' must be True or False, found \(fortranOrder.value)")
     }
 
     guard case .tuple(let shape) = shapeEntry.value else {
-      throw failure(shapeEntry.offset, "'shape' must be a tuple of integers such as (2, 3), found \(shapeEntry.value)")
+      throw failure(
+        shapeEntry.offset,
+        "'shape' must be a tuple of integers such as (2, 3), found \(shapeEntry.value)")
     }
     var elementCount = 1
     for dimension in shape {
@@ -213,16 +239,24 @@ public enum NumPy {
     }
     let (byteCount, overflow) = elementCount.multipliedReportingOverflow(by: dtype.byteSize)
     guard !overflow else {
-      throw failure(shapeEntry.offset, "the byte count of shape \(shape) with \(dtype.byteSize)-byte elements overflows")
+      throw failure(
+        shapeEntry.offset,
+        "the byte count of shape \(shape) with \(dtype.byteSize)-byte elements overflows")
     }
 
     // Array data.
     let available = bytes.count - dataStart
     guard available >= byteCount else {
-      throw failure(bytes.count, "file is truncated: shape \(shape) of \(dtype.rawValue) needs \(byteCount) data bytes from byte \(dataStart), but only \(available) follow")
+      throw failure(
+        bytes.count,
+        "file is truncated: shape \(shape) of \(dtype.rawValue) needs \(byteCount) data bytes from byte \(dataStart), but only \(available) follow"
+      )
     }
     guard available == byteCount else {
-      throw failure(dataStart + byteCount, "\(available - byteCount) unexpected bytes after the \(byteCount) data bytes of shape \(shape) of \(dtype.rawValue)")
+      throw failure(
+        dataStart + byteCount,
+        "\(available - byteCount) unexpected bytes after the \(byteCount) data bytes of shape \(shape) of \(dtype.rawValue)"
+      )
     }
     return NumPyArray(
       shape: shape, dtype: dtype, formatVersion: Int(major),
@@ -236,7 +270,9 @@ public enum NumPy {
     switch value {
     case .string(let string): text = string
     case .list:
-      throw failure("structured dtypes (a list of fields in 'descr') are not supported; expected one of \(supportedList)")
+      throw failure(
+        "structured dtypes (a list of fields in 'descr') are not supported; expected one of \(supportedList)"
+      )
     default:
       throw failure("'descr' must be a type string such as '<f4', found \(value)")
     }
@@ -246,7 +282,9 @@ public enum NumPy {
     ]
     if let dtype = supported[text] { return dtype }
     if text.hasPrefix(">") {
-      throw failure("big-endian data ('\(text)') is not supported; convert with a.astype(a.dtype.newbyteorder('<')) before saving")
+      throw failure(
+        "big-endian data ('\(text)') is not supported; convert with a.astype(a.dtype.newbyteorder('<')) before saving"
+      )
     }
     if text.dropFirst().hasPrefix("O") || text.hasPrefix("O") {
       throw failure("object arrays ('\(text)') are not supported; save a numeric array")
@@ -286,11 +324,13 @@ public struct NumPyArray: Sendable, Equatable {
           switch dtype {
           case .float32:
             destination[index] = Float(
-              bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: index * 4, as: UInt32.self)))
+              bitPattern: UInt32(
+                littleEndian: raw.loadUnaligned(fromByteOffset: index * 4, as: UInt32.self)))
           case .float64:
             destination[index] = Float(
               Double(
-                bitPattern: UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: index * 8, as: UInt64.self))))
+                bitPattern: UInt64(
+                  littleEndian: raw.loadUnaligned(fromByteOffset: index * 8, as: UInt64.self))))
           case .int32:
             destination[index] = Float(
               Int32(littleEndian: raw.loadUnaligned(fromByteOffset: index * 4, as: Int32.self)))
@@ -311,7 +351,7 @@ public struct NumPyArray: Sendable, Equatable {
 // MARK: - Header dictionary parser
 
 /// A value in an `.npy` header dictionary (a Python literal).
-fileprivate enum NumPyHeaderValue: Equatable, CustomStringConvertible {
+private enum NumPyHeaderValue: Equatable, CustomStringConvertible {
   case string(String)
   case boolean(Bool)
   case integer(Int)
@@ -334,7 +374,7 @@ fileprivate enum NumPyHeaderValue: Equatable, CustomStringConvertible {
 }
 
 /// Parses the Python dictionary literal of an `.npy` header, reporting file byte offsets.
-fileprivate struct NumPyHeaderParser {
+private struct NumPyHeaderParser {
   struct Entry {
     let key: String
     let keyOffset: Int
@@ -410,7 +450,8 @@ fileprivate struct NumPyHeaderParser {
         position += 1
         break
       } else {
-        throw failure("expected ',' or '}' after the value of '\(key)', found \(currentDescription)")
+        throw failure(
+          "expected ',' or '}' after the value of '\(key)', found \(currentDescription)")
       }
     }
     skipWhitespace()
@@ -418,13 +459,16 @@ fileprivate struct NumPyHeaderParser {
       position += 1
     }
     guard current == nil else {
-      throw failure("unexpected \(currentDescription) after the closing '}' of the header dictionary")
+      throw failure(
+        "unexpected \(currentDescription) after the closing '}' of the header dictionary")
     }
     return entries
   }
 
   private mutating func parseString() throws -> String {
-    guard let quote = current else { throw failure("expected a string, found the end of the header") }
+    guard let quote = current else {
+      throw failure("expected a string, found the end of the header")
+    }
     let start = position
     position += 1
     var content: [UInt8] = []
@@ -463,13 +507,15 @@ fileprivate struct NumPyHeaderParser {
       if consume("True") { return .boolean(true) }
       if consume("False") { return .boolean(false) }
       if consume("None") { return .none }
-      throw failure("expected a string, True, False, an integer or a tuple, found \(currentDescription)")
+      throw failure(
+        "expected a string, True, False, an integer or a tuple, found \(currentDescription)")
     }
   }
 
   private mutating func consume(_ word: String) -> Bool {
     let utf8 = Array(word.utf8)
-    guard position + utf8.count <= end, Array(bytes[position..<position + utf8.count]) == utf8 else {
+    guard position + utf8.count <= end, Array(bytes[position..<position + utf8.count]) == utf8
+    else {
       return false
     }
     position += utf8.count
@@ -514,7 +560,9 @@ fileprivate struct NumPyHeaderParser {
         break
       }
       guard let byte = current, byte == UInt8(ascii: "-") || (byte >= 0x30 && byte <= 0x39) else {
-        throw failure("expected an integer or ')' in the tuple that starts at byte \(start), found \(currentDescription)")
+        throw failure(
+          "expected an integer or ')' in the tuple that starts at byte \(start), found \(currentDescription)"
+        )
       }
       values.append(try parseInteger())
       skipWhitespace()
@@ -525,7 +573,9 @@ fileprivate struct NumPyHeaderParser {
         position += 1
         break
       } else {
-        throw failure("expected ',' or ')' in the tuple that starts at byte \(start), found \(currentDescription)")
+        throw failure(
+          "expected ',' or ')' in the tuple that starts at byte \(start), found \(currentDescription)"
+        )
       }
     }
     // In Python `(3)` is the integer 3, not a tuple.

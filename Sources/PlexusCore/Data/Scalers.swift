@@ -22,7 +22,8 @@ public struct Standardizer: Codable, Sendable, Equatable {
   /// - Throws: `PlexusError.invalidArgument` when the arrays are empty or differ in length, or
   ///   a value is not finite, or a scale is 0.
   public init(mean: [Float], scale: [Float]) throws {
-    try FeatureAffine.validate(name: "Standardizer", first: ("mean", mean), second: ("scale", scale))
+    try FeatureAffine.validate(
+      name: "Standardizer", first: ("mean", mean), second: ("scale", scale))
     self.mean = mean
     self.scale = scale
   }
@@ -86,10 +87,12 @@ public struct MinMaxScaler: Codable, Sendable, Equatable {
   ///   value is not finite, a minimum exceeds its maximum, or the target range is empty or not
   ///   finite.
   public init(minimum: [Float], maximum: [Float], range: ClosedRange<Float> = 0...1) throws {
-    try FeatureAffine.validate(name: "MinMaxScaler", first: ("minimum", minimum), second: ("maximum", maximum))
+    try FeatureAffine.validate(
+      name: "MinMaxScaler", first: ("minimum", minimum), second: ("maximum", maximum))
     if let index = minimum.indices.first(where: { minimum[$0] > maximum[$0] }) {
       throw PlexusError.invalidArgument(
-        "MinMaxScaler: minimum \(minimum[index]) of feature \(index) exceeds its maximum \(maximum[index])")
+        "MinMaxScaler: minimum \(minimum[index]) of feature \(index) exceeds its maximum \(maximum[index])"
+      )
     }
     guard range.lowerBound.isFinite, range.upperBound.isFinite, range.lowerBound < range.upperBound
     else {
@@ -161,26 +164,31 @@ private enum FeatureAffine {
   static func validate(name: String, first: (String, [Float]), second: (String, [Float])) throws {
     guard !first.1.isEmpty, first.1.count == second.1.count else {
       throw PlexusError.invalidArgument(
-        "\(name): \(first.0) (\(first.1.count) values) and \(second.0) (\(second.1.count) values) must be non-empty and of equal length")
+        "\(name): \(first.0) (\(first.1.count) values) and \(second.0) (\(second.1.count) values) must be non-empty and of equal length"
+      )
     }
     for (label, values) in [first, second] {
       if let index = values.firstIndex(where: { !$0.isFinite }) {
-        throw PlexusError.invalidArgument("\(name): \(label)[\(index)] is \(values[index]); expected a finite value")
+        throw PlexusError.invalidArgument(
+          "\(name): \(label)[\(index)] is \(values[index]); expected a finite value")
       }
     }
     if second.0 == "scale", let index = second.1.firstIndex(of: 0) {
-      throw PlexusError.invalidArgument("\(name): scale[\(index)] is 0; expected a non-zero divisor")
+      throw PlexusError.invalidArgument(
+        "\(name): scale[\(index)] is 0; expected a non-zero divisor")
     }
   }
 
   static func checkFitInput(_ features: Tensor, name: String) throws {
     guard features.rank >= 1, features.shape[0] >= 1, features.sampleSize >= 1 else {
       throw PlexusError.invalidArgument(
-        "\(name) needs features [N, ...] with at least one sample and one feature, found shape \(features.shape)")
+        "\(name) needs features [N, ...] with at least one sample and one feature, found shape \(features.shape)"
+      )
     }
     if let index = features.withUnsafeBufferPointer({ $0.firstIndex { !$0.isFinite } }) {
       throw PlexusError.invalidArgument(
-        "\(name): feature value at flat index \(index) is \(features[flat: index]); expected finite values")
+        "\(name): feature value at flat index \(index) is \(features[flat: index]); expected finite values"
+      )
     }
   }
 
@@ -236,11 +244,14 @@ private enum FeatureAffine {
   }
 
   /// `x * multiplier + offset` per feature.
-  static func apply(_ features: Tensor, multiplier: [Float], offset: [Float], name: String) throws -> Tensor {
+  static func apply(_ features: Tensor, multiplier: [Float], offset: [Float], name: String) throws
+    -> Tensor
+  {
     let width = multiplier.count
     guard features.rank >= 1, features.sampleSize == width else {
       throw PlexusError.invalidShape(
-        "\(name) was fitted on samples of \(width) features, found shape \(features.shape) (\(features.rank >= 1 ? features.sampleSize : 0) per sample)")
+        "\(name) was fitted on samples of \(width) features, found shape \(features.shape) (\(features.rank >= 1 ? features.sampleSize : 0) per sample)"
+      )
     }
     let rows = features.shape[0]
     return Tensor(shape: features.shape) { destination in
@@ -250,7 +261,8 @@ private enum FeatureAffine {
             for row in 0..<rows {
               let base = row * width
               for column in 0..<width {
-                destination[base + column] = values[base + column] * multiplier[column] + offset[column]
+                destination[base + column] =
+                  values[base + column] * multiplier[column] + offset[column]
               }
             }
           }

@@ -71,7 +71,8 @@ import Testing
     #expect(try load("1,2\n3,4\n").count == 2)
     #expect(try load("1,2\n3,4\n", hasHeader: true).count == 1)
     #expect(try load("1,2\n3,4\n", hasHeader: false).count == 2)
-    #expect(failure("a,b\n3,4\n", hasHeader: false).contains("line 1, column 1: non-numeric cell \"a\""))
+    #expect(
+      failure("a,b\n3,4\n", hasHeader: false).contains("line 1, column 1: non-numeric cell \"a\""))
   }
 
   @Test func emptyAndHeaderOnlyFiles() {
@@ -101,13 +102,19 @@ import Testing
   }
 
   @Test func quotingErrors() {
-    #expect(failure("1,2,0\n3,\"4,1\n").contains("line 2, column 2: the quote that opens this field is never closed"))
-    #expect(failure("1,2,0\n3,\"4\"x,1\n").contains("line 2, column 2: unexpected character after the closing quote"))
+    #expect(
+      failure("1,2,0\n3,\"4,1\n").contains(
+        "line 2, column 2: the quote that opens this field is never closed"))
+    #expect(
+      failure("1,2,0\n3,\"4\"x,1\n").contains(
+        "line 2, column 2: unexpected character after the closing quote"))
   }
 
   @Test func badArguments() {
     #expect(failure("5\n6\n").contains("line 1 has 1 column"))
-    #expect(failure("a,b\n1,2\n", labelColumn: .index(2)).contains("label column index 2 is out of range"))
+    #expect(
+      failure("a,b\n1,2\n", labelColumn: .index(2)).contains("label column index 2 is out of range")
+    )
     #expect(failure("a,b\n1,2\n", labelColumn: .index(-1)).contains("must be 0 or more"))
     #expect(failure("1,2\n3,4\n", labelColumn: .named("y")).contains("the file has no header row"))
     #expect(failure("a,b\n1,2\n", labelColumn: .named("y")).contains("no column named 'y'"))

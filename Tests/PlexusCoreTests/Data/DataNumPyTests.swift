@@ -4,7 +4,8 @@ import Testing
 
 /// Reads the fixtures written by numpy (scripts/generate-npy-fixtures.py).
 func npyFixture(_ name: String) throws -> URL {
-  try #require(Bundle.module.url(forResource: name, withExtension: "npy", subdirectory: "Fixtures/npy"))
+  try #require(
+    Bundle.module.url(forResource: name, withExtension: "npy", subdirectory: "Fixtures/npy"))
 }
 
 /// A fresh temporary folder for one test.
@@ -60,7 +61,8 @@ func plexusErrorMessage(_ body: () throws -> Void) -> String? {
       #expect(array.dtype == .float32)
       #expect(array.formatVersion == 1)
       #expect(array.tensor() == tensor)
-      let size = try #require(try FileManager.default.attributesOfItem(atPath: url.path)[.size] as? Int)
+      let size = try #require(
+        try FileManager.default.attributesOfItem(atPath: url.path)[.size] as? Int)
       #expect((size - tensor.count * 4) % 64 == 0)  // header padded to 64 bytes as numpy does
     }
     // No temporary files are left beside the destination.
@@ -77,7 +79,9 @@ func plexusErrorMessage(_ body: () throws -> Void) -> String? {
     let missing = folder.appendingPathComponent("no/such/folder/x.npy")
     let message = plexusErrorMessage { try NumPy.write(Tensor([1]), to: missing) }
     #expect(message?.contains("I/O error") == true)
-    #expect(plexusErrorMessage { _ = try NumPy.read(contentsOf: missing) }?.contains(missing.path) == true)
+    #expect(
+      plexusErrorMessage { _ = try NumPy.read(contentsOf: missing) }?.contains(missing.path) == true
+    )
   }
 
   @Test func encodedHeaderMatchesNumPy() throws {
@@ -88,8 +92,12 @@ func plexusErrorMessage(_ body: () throws -> Void) -> String? {
     #expect(header.hasPrefix("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }"))
     #expect(header.hasSuffix(" \n"))
     #expect(Array(data[0..<10]) == NumPy.magic + [1, 0, 118, 0])
-    #expect(String(decoding: NumPy.encode(Tensor([1])).prefix(80).dropFirst(10), as: UTF8.self).contains("'shape': (1,)"))
-    #expect(String(decoding: NumPy.encode(Tensor.zeros([])).prefix(80).dropFirst(10), as: UTF8.self).contains("'shape': ()"))
+    #expect(
+      String(decoding: NumPy.encode(Tensor([1])).prefix(80).dropFirst(10), as: UTF8.self).contains(
+        "'shape': (1,)"))
+    #expect(
+      String(decoding: NumPy.encode(Tensor.zeros([])).prefix(80).dropFirst(10), as: UTF8.self)
+        .contains("'shape': ()"))
   }
 
   @Test(arguments: ["float32", "scalar", "empty"])
@@ -107,7 +115,8 @@ func plexusErrorMessage(_ body: () throws -> Void) -> String? {
     let float64 = try NumPy.read(contentsOf: npyFixture("float64"))
     #expect(float64.dtype == .float64 && float64.shape == [4])
     // Rounded to the nearest Float; 1e300 is beyond Float's range.
-    #expect(float64.tensor().scalars == [Float(0.1), Float(-1e-10), Float(123456789.125), .infinity])
+    #expect(
+      float64.tensor().scalars == [Float(0.1), Float(-1e-10), Float(123456789.125), .infinity])
 
     let int32 = try NumPy.read(contentsOf: npyFixture("int32"))
     #expect(int32.dtype == .int32 && int32.shape == [2, 2])
@@ -139,7 +148,9 @@ func plexusErrorMessage(_ body: () throws -> Void) -> String? {
     #expect(version3.formatVersion == 3 && version3.dtype == .int64)
     #expect(version3.tensor().scalars == [0, 1, 2, 3])
     // A hand-built version 2.0 header is read the same way.
-    let data = npy(header: "{'descr': '<f4', 'fortran_order': False, 'shape': (1,), }", payload: [0, 0, 0x80, 0x3F], version: 2)
+    let data = npy(
+      header: "{'descr': '<f4', 'fortran_order': False, 'shape': (1,), }",
+      payload: [0, 0, 0x80, 0x3F], version: 2)
     #expect(try NumPy.read(data: data).tensor().scalars == [1])
   }
 
@@ -174,7 +185,9 @@ func plexusErrorMessage(_ body: () throws -> Void) -> String? {
     let magicMessage = plexusErrorMessage { _ = try NumPy.read(data: badMagic) }
     #expect(magicMessage?.contains("bad magic") == true)
     #expect(magicMessage?.contains("at byte offset 0") == true)
-    #expect(plexusErrorMessage { _ = try NumPy.read(data: Data("PK\u{3}\u{4}".utf8)) }?.contains("bad magic") == true)
+    #expect(
+      plexusErrorMessage { _ = try NumPy.read(data: Data("PK\u{3}\u{4}".utf8)) }?.contains(
+        "bad magic") == true)
 
     var badVersion = good
     badVersion[6] = 4
@@ -199,16 +212,33 @@ func plexusErrorMessage(_ body: () throws -> Void) -> String? {
     ("{'descr': '<f4', 'fortran_order': False}", "lacks the key 'shape'"),
     ("{'fortran_order': False, 'shape': (2,)}", "lacks the key 'descr'"),
     ("{'descr': '<f4', 'shape': (2,)}", "lacks the key 'fortran_order'"),
-    ("{'descr': '<f4', 'descr': '<f4', 'fortran_order': False, 'shape': (2,)}", "duplicate key 'descr'"),
-    ("{'descr': '<f4', 'fortran_order': False, 'shape': (2,), 'extra': 1}", "unexpected header key 'extra'"),
-    ("{'descr': '<f4', 'fortran_order': 0, 'shape': (2,)}", "'fortran_order' must be True or False"),
+    (
+      "{'descr': '<f4', 'descr': '<f4', 'fortran_order': False, 'shape': (2,)}",
+      "duplicate key 'descr'"
+    ),
+    (
+      "{'descr': '<f4', 'fortran_order': False, 'shape': (2,), 'extra': 1}",
+      "unexpected header key 'extra'"
+    ),
+    (
+      "{'descr': '<f4', 'fortran_order': 0, 'shape': (2,)}", "'fortran_order' must be True or False"
+    ),
     ("{'descr': '<f4', 'fortran_order': False, 'shape': (2)}", "'shape' must be a tuple"),
     ("{'descr': '<f4', 'fortran_order': False, 'shape': [2]}", "'shape' must be a tuple"),
     ("{'descr': 4, 'fortran_order': False, 'shape': (2,)}", "'descr' must be a type string"),
     ("{'descr': '<f4', 'fortran_order': False, 'shape': (2, -1)}", "negative dimension"),
-    ("{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999999999999,)}", "does not fit in 64 bits"),
-    ("{'descr': '<f4', 'fortran_order': False, 'shape': (4294967296, 4294967296)}", "element count of shape"),
-    ("{'descr': '<f8', 'fortran_order': False, 'shape': (4611686018427387904,)}", "byte count of shape"),
+    (
+      "{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999999999999,)}",
+      "does not fit in 64 bits"
+    ),
+    (
+      "{'descr': '<f4', 'fortran_order': False, 'shape': (4294967296, 4294967296)}",
+      "element count of shape"
+    ),
+    (
+      "{'descr': '<f8', 'fortran_order': False, 'shape': (4611686018427387904,)}",
+      "byte count of shape"
+    ),
     ("{'descr': '<f4', 'fortran_order': False, 'shape': (3,)}", "needs 12 data bytes"),
     ("{'descr': '<f4', 'fortran_order': False, 'shape': (1,)}", "4 unexpected bytes"),
     ("{'descr': '<c8', 'fortran_order': False, 'shape': (1,)}", "unsupported dtype '<c8'"),
@@ -224,7 +254,9 @@ func plexusErrorMessage(_ body: () throws -> Void) -> String? {
   @Test func headerOffsetsPointIntoTheFile() throws {
     // The 'True' value starts at byte 10 + 34 = 44 of the file.
     let header = "{'descr': '<f4', 'fortran_order': True, 'shape': (2,), }"
-    let message = plexusErrorMessage { _ = try NumPy.read(data: npy(header: header, payload: [UInt8](repeating: 0, count: 8))) }
+    let message = plexusErrorMessage {
+      _ = try NumPy.read(data: npy(header: header, payload: [UInt8](repeating: 0, count: 8)))
+    }
     #expect(message?.contains("at byte offset 44") == true, "\(message ?? "no error")")
   }
 

@@ -20,7 +20,8 @@ import Testing
     // The test set uses the training statistics.
     let test = try Tensor(shape: [1, 3], scalars: [2.5, 25 + 11.18034, 7])
     let testScaled = try scaler.transform(test)
-    #expect(abs(testScaled[0, 0]) < 1e-6 && abs(testScaled[0, 1] - 1) < 1e-5 && testScaled[0, 2] == 2)
+    #expect(
+      abs(testScaled[0, 0]) < 1e-6 && abs(testScaled[0, 1] - 1) < 1e-5 && testScaled[0, 2] == 2)
     #expect(try scaler.inverseTransform(scaled).maxAbsoluteDifference(to: train) < 1e-5)
     #expect(throws: PlexusError.self) { try scaler.transform(Tensor.zeros([2, 4])) }
   }
@@ -46,10 +47,12 @@ import Testing
 
   @Test func scalersRoundTripThroughJSONAndValidate() throws {
     let standardizer = try Standardizer(mean: [1, 2], scale: [3, 4])
-    let decoded = try JSONDecoder().decode(Standardizer.self, from: JSONEncoder().encode(standardizer))
+    let decoded = try JSONDecoder().decode(
+      Standardizer.self, from: JSONEncoder().encode(standardizer))
     #expect(decoded == standardizer)
     let minMax = try MinMaxScaler(minimum: [0], maximum: [2])
-    #expect(try JSONDecoder().decode(MinMaxScaler.self, from: JSONEncoder().encode(minMax)) == minMax)
+    #expect(
+      try JSONDecoder().decode(MinMaxScaler.self, from: JSONEncoder().encode(minMax)) == minMax)
     #expect(throws: PlexusError.self) {
       try JSONDecoder().decode(Standardizer.self, from: Data(#"{"mean":[1],"scale":[0]}"#.utf8))
     }

@@ -13,7 +13,9 @@ import Testing
   @Test func initValidatesSampleCounts() throws {
     let features = Tensor.zeros([4, 3])
     #expect(throws: PlexusError.self) { try Dataset(features: features, labels: Tensor.zeros([5])) }
-    #expect(throws: PlexusError.self) { try Dataset(features: Tensor.zeros([]), labels: Tensor.zeros([1])) }
+    #expect(throws: PlexusError.self) {
+      try Dataset(features: Tensor.zeros([]), labels: Tensor.zeros([1]))
+    }
     #expect(throws: PlexusError.self) { try Dataset(features: features, labels: Tensor.zeros([])) }
     #expect(throws: PlexusError.self) {
       try Dataset(features: features, labels: Tensor([0, 1, .nan, 2]))
@@ -50,8 +52,12 @@ import Testing
       #expect(error.description.contains("3.0"))
       #expect(error.description.contains("0..<3"))
     }
-    #expect(throws: PlexusError.self) { try Dataset.validateClassLabels(Tensor([-1]), classCount: 3) }
-    #expect(throws: PlexusError.self) { try Dataset.validateClassLabels(Tensor([0]), classCount: 0) }
+    #expect(throws: PlexusError.self) {
+      try Dataset.validateClassLabels(Tensor([-1]), classCount: 3)
+    }
+    #expect(throws: PlexusError.self) {
+      try Dataset.validateClassLabels(Tensor([0]), classCount: 0)
+    }
     #expect(throws: PlexusError.self) {
       try Dataset.validateClassLabels(Tensor.zeros([2, 1]), classCount: 3)
     }
@@ -88,7 +94,9 @@ import Testing
   @Test func permutationIsRoughlyUniform() {
     // Where element 0 lands over many seeds: each of 4 positions should get about 1/4.
     var histogram = [0, 0, 0, 0]
-    for seed in 0..<4000 { histogram[Dataset.permutation(count: 4, seed: UInt64(seed)).firstIndex(of: 0) ?? 0] += 1 }
+    for seed in 0..<4000 {
+      histogram[Dataset.permutation(count: 4, seed: UInt64(seed)).firstIndex(of: 0) ?? 0] += 1
+    }
     for count in histogram { #expect(count > 850 && count < 1150) }
   }
 
@@ -145,7 +153,9 @@ import Testing
 
     let shuffled = Array(try data.batches(size: 3, shuffle: true, seed: 2))
     #expect(shuffled.map { $0.features.shape[0] } == [3, 3, 3, 1])
-    let order = shuffled.flatMap { batch in (0..<batch.features.shape[0]).map { Int(batch.features[$0, 0]) } }
+    let order = shuffled.flatMap { batch in
+      (0..<batch.features.shape[0]).map { Int(batch.features[$0, 0]) }
+    }
     #expect(order == Dataset.permutation(count: 10, seed: 2))
     for batch in shuffled {
       for row in 0..<batch.features.shape[0] {

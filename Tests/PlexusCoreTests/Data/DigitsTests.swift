@@ -12,7 +12,9 @@ import Testing
     #expect(digits.features.min() == 0)
     #expect(digits.features.max() == 1)
     // Pixel sum of the whole set in scikit-learn: 561718 (values 0...16).
-    #expect(digits.features.withUnsafeBufferPointer { $0.reduce(0.0) { $0 + Double($1) * 16 } } == 561_718)
+    #expect(
+      digits.features.withUnsafeBufferPointer { $0.reduce(0.0) { $0 + Double($1) * 16 } } == 561_718
+    )
   }
 
   @Test func classesAreBalanced() throws {
@@ -40,7 +42,9 @@ import Testing
     #expect(Array(digits.labels.scalars.prefix(10)) == (0..<10).map(Float.init))
     #expect(Array(digits.labels.scalars.suffix(5)) == [9, 0, 8, 9, 8])
     // Row 3 of the last image and its pixel sum.
-    #expect(Array(digits.features.samples(1796..<1797).scalars[24..<32]) == [0, 0, 5, 16, 16, 10, 0, 0].map { $0 / 16 })
+    #expect(
+      Array(digits.features.samples(1796..<1797).scalars[24..<32])
+        == [0, 0, 5, 16, 16, 10, 0, 0].map { $0 / 16 })
     #expect(digits.features.samples(1796..<1797).sum() * 16 == 392)
   }
 
@@ -87,7 +91,8 @@ import Testing
         byteCount: Digits.payloadByteCount, crc32: Digits.payloadCRC32)
     }
     #expect(throws: PlexusError.self) {
-      try Digits.decode(compressedBase64: "not base64!", byteCount: Digits.payloadByteCount, crc32: 0)
+      try Digits.decode(
+        compressedBase64: "not base64!", byteCount: Digits.payloadByteCount, crc32: 0)
     }
   }
 }
