@@ -73,8 +73,8 @@ public enum CSV {
         "CSV delimiter must be an ASCII character other than a quote or a line end, found \(delimiter.debugDescription)"
       )
     }
-    let bytes = [UInt8](data)
-    return try bytes.withUnsafeBufferPointer { buffer in
+    return try data.withUnsafeBytes { raw in
+      let buffer = raw.bindMemory(to: UInt8.self)
       var builder = try CSVDatasetBuilder(
         source: source, labelColumn: labelColumn, hasHeader: hasHeader)
       var parser = CSVRecordParser(buffer: buffer, delimiter: delimiterByte, source: source)

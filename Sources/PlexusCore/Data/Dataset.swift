@@ -279,6 +279,7 @@ public struct Dataset: Sendable {
     /// The number of batches: `count / size` rounded up.
     public var count: Int { (dataset.count + size - 1) / size }
 
+    /// An iterator over the batches, from the first sample on.
     public func makeIterator() -> Iterator {
       Iterator(batches: self, start: 0)
     }
@@ -288,6 +289,7 @@ public struct Dataset: Sendable {
       let batches: Batches
       var start: Int
 
+      /// The next batch, or `nil` after the last one.
       public mutating func next() -> Element? {
         let total = batches.dataset.count
         guard start < total else { return nil }

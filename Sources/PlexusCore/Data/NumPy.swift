@@ -137,23 +137,25 @@ public enum NumPy {
   // MARK: Parsing
 
   private static func parse(_ data: Data, source: String) throws -> NumPyArray {
-    let bytes = [UInt8](data)
+    // Only the preamble and header are copied; the elements are copied once, at the end.
+    let total = data.count
+    var bytes = [UInt8](data.prefix(12))
     func failure(_ offset: Int, _ message: String) -> PlexusError {
       PlexusError.invalidData("\(source): \(message) (at byte offset \(offset))")
     }
 
     // Magic and version.
-    let magicLength = Swift.min(bytes.count, magic.count)
+    let magicLength = Swift.min(total, magic.count)
     guard Array(bytes[..<magicLength]) == Array(magic[..<magicLength]) else {
       let found = bytes.prefix(magic.count).map { String(format: "%02x", $0) }.joined(
         separator: " ")
       throw failure(
         0, "bad magic bytes \(found); an .npy file starts with 93 4e 55 4d 50 59 (\\x93NUMPY)")
     }
-    guard bytes.count >= 8 else {
+    guard total >= 8 else {
       throw failure(
-        bytes.count,
-        "file is truncated after \(bytes.count) bytes, inside the 8-byte magic and version")
+        total,
+        "file is truncated after \(total) bytes, inside the 8-byte magic and version")
     }
     let major = bytes[6]
     let minor = bytes[7]
@@ -163,21 +165,23 @@ public enum NumPy {
     }
     let lengthSize = major == 1 ? 2 : 4
     let headerStart = 8 + lengthSize
-    guard bytes.count >= headerStart else {
+    guard total >= headerStart else {
       throw failure(
-        bytes.count,
-        "file is truncated after \(bytes.count) bytes, inside the \(lengthSize)-byte header length that starts at byte 8"
+        total,
+        "file is truncated after \(total) bytes, inside the \(lengthSize)-byte header length that starts at byte 8"
       )
     }
     var headerLength = 0
     for index in 0..<lengthSize { headerLength |= Int(bytes[8 + index]) << (8 * index) }
     let dataStart = headerStart + headerLength
-    guard bytes.count >= dataStart else {
+    guard total >= dataStart else {
       throw failure(
-        bytes.count,
-        "file is truncated: the header declares \(headerLength) bytes from byte \(headerStart) to \(dataStart), but the file has only \(bytes.count) bytes"
+        total,
+        "file is truncated: the header declares \(headerLength) bytes from byte \(headerStart) to \(dataStart), but the file has only \(total) bytes"
       )
     }
+
+    bytes = [UInt8](data.prefix(dataStart))
 
     // Header dictionary.
     var parser = NumPyHeaderParser(bytes: bytes, start: headerStart, end: dataStart, source: source)
@@ -245,10 +249,10 @@ public enum NumPy {
     }
 
     // Array data.
-    let available = bytes.count - dataStart
+    let available = total - dataStart
     guard available >= byteCount else {
       throw failure(
-        bytes.count,
+        total,
         "file is truncated: shape \(shape) of \(dtype.rawValue) needs \(byteCount) data bytes from byte \(dataStart), but only \(available) follow"
       )
     }
@@ -260,7 +264,7 @@ public enum NumPy {
     }
     return NumPyArray(
       shape: shape, dtype: dtype, formatVersion: Int(major),
-      elementBytes: Data(bytes[dataStart...]))
+      elementBytes: data.subdata(in: (data.startIndex + dataStart)..<data.endIndex))
   }
 
   private static func dataType(
@@ -320,32 +324,37 @@ public struct NumPyArray: Sendable, Equatable {
     let dtype = self.dtype
     return Tensor(shape: shape) { destination in
       elementBytes.withUnsafeBytes { raw in
-        for index in 0..<destination.count {
-          switch dtype {
-          case .float32:
-            destination[index] = Float(
-              bitPattern: UInt32(
-                littleEndian: raw.loadUnaligned(fromByteOffset: index * 4, as: UInt32.self)))
-          case .float64:
-            destination[index] = Float(
-              Double(
-                bitPattern: UInt64(
-                  littleEndian: raw.loadUnaligned(fromByteOffset: index * 8, as: UInt64.self))))
-          case .int32:
-            destination[index] = Float(
-              Int32(littleEndian: raw.loadUnaligned(fromByteOffset: index * 4, as: Int32.self)))
-          case .int64:
-            destination[index] = Float(
-              Int64(littleEndian: raw.loadUnaligned(fromByteOffset: index * 8, as: Int64.self)))
-          case .uint8:
-            destination[index] = Float(raw[index])
-          case .bool:
-            destination[index] = raw[index] == 0 ? 0 : 1
+        let count = destination.count
+        switch dtype {
+        case .float32:
+          for index in 0..<count {
+            let bits = raw.loadUnaligned(fromByteOffset: index * 4, as: UInt32.self)
+            destination[index] = Float(bitPattern: UInt32(littleEndian: bits))
           }
+        case .float64:
+          for index in 0..<count {
+            let bits = raw.loadUnaligned(fromByteOffset: index * 8, as: UInt64.self)
+            destination[index] = Float(Double(bitPattern: UInt64(littleEndian: bits)))
+          }
+        case .int32:
+          for index in 0..<count {
+            let value = raw.loadUnaligned(fromByteOffset: index * 4, as: Int32.self)
+            destination[index] = Float(Int32(littleEndian: value))
+          }
+        case .int64:
+          for index in 0..<count {
+            let value = raw.loadUnaligned(fromByteOffset: index * 8, as: Int64.self)
+            destination[index] = Float(Int64(littleEndian: value))
+          }
+        case .uint8:
+          for index in 0..<count { destination[index] = Float(raw[index]) }
+        case .bool:
+          for index in 0..<count { destination[index] = raw[index] == 0 ? 0 : 1 }
         }
       }
     }
   }
+
 }
 
 // MARK: - Header dictionary parser

@@ -38,6 +38,7 @@ public struct Standardizer: Codable, Sendable, Equatable {
     self.scale = variance.map { $0 > 0 ? Float($0.squareRoot()) : 1 }
   }
 
+  /// Decodes and validates a standardizer (as ``init(mean:scale:)`` does).
   public init(from decoder: any Decoder) throws {
     let container = try decoder.container(keyedBy: CodingKeys.self)
     try self.init(
@@ -114,6 +115,7 @@ public struct MinMaxScaler: Codable, Sendable, Equatable {
     try self.init(minimum: minimum, maximum: maximum, range: range)
   }
 
+  /// Decodes and validates a scaler (as ``init(minimum:maximum:range:)`` does).
   public init(from decoder: any Decoder) throws {
     let container = try decoder.container(keyedBy: CodingKeys.self)
     let lower = try container.decode(Float.self, forKey: .lowerBound)

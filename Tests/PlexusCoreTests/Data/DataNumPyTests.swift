@@ -140,6 +140,13 @@ func plexusErrorMessage(_ body: () throws -> Void) -> String? {
     #expect(empty.shape == [0, 3] && empty.count == 0 && empty.tensor().shape == [0, 3])
   }
 
+  @Test func readsFromADataSlice() throws {
+    let file = try Data(contentsOf: npyFixture("float32"))
+    let slice = (Data([9, 9, 9]) + file).dropFirst(3)
+    #expect(slice.startIndex == 3)
+    #expect(try NumPy.read(data: slice).tensor() == (try NumPy.read(data: file).tensor()))
+  }
+
   @Test func readsFormatVersions2And3() throws {
     let version2 = try NumPy.read(contentsOf: npyFixture("version2"))
     #expect(version2.formatVersion == 2)
