@@ -234,6 +234,10 @@ public struct Dataset: Sendable {
   ///
   /// - Throws: `PlexusError.invalidArgument` when either side would be empty.
   public func split(testCount: Int, seed: UInt64) throws -> (train: Dataset, test: Dataset) {
+    guard count >= 2 else {
+      throw PlexusError.invalidArgument(
+        "cannot split \(count) sample(s): a split needs at least 2 so that neither side is empty")
+    }
     guard testCount >= 1, testCount < count else {
       throw PlexusError.invalidArgument(
         "a split of \(count) samples needs a test set of 1...\(count - 1) samples so that neither "

@@ -135,6 +135,8 @@ import Testing
     #expect(throws: PlexusError.self) { try data.split(testFraction: .nan, seed: 1) }
     #expect(throws: PlexusError.self) { try data.split(testFraction: 0.01, seed: 1) }  // 0 test samples
     #expect(throws: PlexusError.self) { try data.split(testCount: 10, seed: 1) }
+    let single = try Dataset(features: Tensor.zeros([1, 2]), labels: Tensor([0]))
+    #expect(throws: PlexusError.self) { try single.split(testCount: 1, seed: 1) }
   }
 
   @Test func batchesCoverEverySampleOnce() throws {
