@@ -34,6 +34,7 @@ let package = Package(
     .target(
       name: "PlexusCore",
       dependencies: ["CZlib"],
+      exclude: ["Data/DIGITS-PROVENANCE.md"],
       swiftSettings: strictSettings,
       linkerSettings: [.linkedFramework("Accelerate", .when(platforms: [.macOS, .iOS]))]
     ),
@@ -88,6 +89,7 @@ let package = Package(
     .testTarget(
       name: "PlexusCoreTests",
       dependencies: ["PlexusCore", "PlexusTestSupport"],
+      resources: [.copy("Fixtures")],
       swiftSettings: strictSettings
     ),
     .testTarget(
