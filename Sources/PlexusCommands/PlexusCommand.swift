@@ -68,7 +68,7 @@ public enum Summary {
 extension DataSpec {
   /// The per-sample feature shape when it is known without reading files (the digits: `[64]`).
   public var knownFeatureShape: [Int]? {
-    if case .digits = self { return [64] }
+    if case .digits = self { return [Digits.featureCount] }
     return nil
   }
 }

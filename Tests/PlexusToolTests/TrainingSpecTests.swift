@@ -100,7 +100,7 @@ private let minimalLayers = #"[{"type": "plexus.dense", "config": {"units": 3}}]
       csv.data
         == .csv(
           .init(
-            path: URL(fileURLWithPath: "/abs/iris.csv"), labelColumn: .name("species"),
+            path: URL(fileURLWithPath: "/abs/iris.csv"), labelColumn: .named("species"),
             delimiter: ";",
             testPath: URL(fileURLWithPath: "/data/specs/sub/test.csv"))))
     let indexed = try decode(
@@ -112,7 +112,15 @@ private let minimalLayers = #"[{"type": "plexus.dense", "config": {"units": 3}}]
       Issue.record("expected a CSV source, got \(indexed.data)")
       return
     }
-    #expect(source.labelColumn == .index(-1))
+    #expect(source.labelColumn == .last)
+    let defaults = try decode(
+      #"{"layers": \#(minimalLayers), "loss": "mse", "optimizer": "sgd", "data": {"source": "csv", "path": "a.csv", "labelColumn": 2}}"#
+    )
+    #expect(
+      defaults.data
+        == .csv(.init(path: URL(fileURLWithPath: "/data/specs/a.csv"), labelColumn: .index(2))))
+    guard case .csv(let defaultSource) = defaults.data else { return }
+    #expect(defaultSource.hasHeader == nil)
     #expect(source.hasHeader == false)
   }
 
@@ -248,7 +256,15 @@ private let minimalLayers = #"[{"type": "plexus.dense", "config": {"units": 3}}]
       )
         == SpecError(
           path: "$.data.labelColumn",
-          message: "expected a column name or a zero-based index, found a boolean (true)"))
+          message:
+            "expected a column name, a zero-based index or -1 (the last), found a boolean (true)"))
+    #expect(
+      specError(
+        #"{"layers": \#(minimalLayers), "loss": "mse", "optimizer": "sgd", "data": {"source": "csv", "path": "a.csv", "labelColumn": -2}}"#
+      )
+        == SpecError(
+          path: "$.data.labelColumn",
+          message: "expected a column name, a zero-based index or -1 (the last), found -2"))
     #expect(
       specError(
         #"""

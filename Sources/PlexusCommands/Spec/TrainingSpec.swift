@@ -293,10 +293,10 @@ public enum DataSpec: Sendable, Equatable {
   public struct CSVSource: Sendable, Equatable {
     /// The CSV file.
     public var path: URL
-    /// The column that holds the label.
-    public var labelColumn: CSVColumn
-    /// Whether the first row names the columns.
-    public var hasHeader: Bool
+    /// The column that holds the label (default: the last).
+    public var labelColumn: CSV.LabelColumn
+    /// Whether the first row names the columns; `nil` detects it.
+    public var hasHeader: Bool?
     /// The field separator.
     public var delimiter: Character
     /// A held-out test file with the same columns.
@@ -306,9 +306,8 @@ public enum DataSpec: Sendable, Equatable {
 
     /// Creates a source.
     public init(
-      path: URL, labelColumn: CSVColumn, hasHeader: Bool = true, delimiter: Character = ",",
-      testPath: URL? = nil,
-      testFraction: Double = 0.2
+      path: URL, labelColumn: CSV.LabelColumn = .last, hasHeader: Bool? = nil,
+      delimiter: Character = ",", testPath: URL? = nil, testFraction: Double = 0.2
     ) {
       self.path = path
       self.labelColumn = labelColumn
@@ -317,14 +316,6 @@ public enum DataSpec: Sendable, Equatable {
       self.testPath = testPath
       self.testFraction = testFraction
     }
-  }
-
-  /// A CSV column named by its header or by its zero-based index.
-  public enum CSVColumn: Sendable, Equatable {
-    /// The column with this header.
-    case name(String)
-    /// The column at this zero-based index (negative counts from the end: `-1` is the last).
-    case index(Int)
   }
 
   /// The accepted `source` values.
@@ -379,18 +370,20 @@ public enum DataSpec: Sendable, Equatable {
       guard let file = try path("path", required: true) else {
         throw cursor.error("missing key 'path'")
       }
-      let columnCursor = try cursor.required(
-        "labelColumn", expected: "a column name or a zero-based index")
-      let column: CSVColumn
-      switch columnCursor.value {
-      case .string(let name): column = .name(name)
-      case .number:
-        column = .index(try columnCursor.int(expected: "a column name or an integer index"))
-      default:
-        throw columnCursor.error(
-          "expected a column name or a zero-based index, found \(columnCursor.typeDescription)")
+      let expectedColumn = "a column name, a zero-based index or -1 (the last)"
+      var column = CSV.LabelColumn.last
+      if let columnCursor = try cursor.optional("labelColumn") {
+        switch columnCursor.value {
+        case .string(let name): column = .named(name)
+        case .number:
+          let index = try columnCursor.int(in: -1...Int.max, expected: expectedColumn)
+          column = index == -1 ? .last : .index(index)
+        default:
+          throw columnCursor.error(
+            "expected \(expectedColumn), found \(columnCursor.typeDescription)")
+        }
       }
-      let hasHeader = try cursor.optional("header")?.bool() ?? true
+      let hasHeader = try cursor.optional("header")?.bool()
       var delimiter: Character = ","
       if let member = try cursor.optional("delimiter") {
         let text = try member.string()
