@@ -13,11 +13,14 @@ public protocol Loss {
   /// A short name for messages (`mse`, `binary_crossentropy`, ...).
   var name: String { get }
 
-  /// The decision threshold for a single-output binary classifier: a prediction above it
-  /// counts as the positive class when accuracy is measured. It is 0 for losses that read
-  /// logits or scores (a logit of 0 is a probability of 0.5) and 0.5 for losses that read
-  /// probabilities. The default is 0.5.
-  var binaryThreshold: Float { get }
+  /// For binary losses, the decision threshold on each output: when accuracy is measured, a
+  /// prediction above it counts as the positive class and is compared with the target
+  /// (positive when above 0.5). It is 0 for losses that read logits or scores (a logit of 0 is
+  /// a probability of 0.5) and 0.5 for losses that read probabilities.
+  ///
+  /// `nil` (the default) marks a loss that is not binary: accuracy then takes the argmax over
+  /// the last axis when it holds several classes, and thresholds a single output at 0.5.
+  var binaryThreshold: Float? { get }
 
   /// Checks targets against the shape of the predictions they will be compared with (the
   /// batch dimension first), without computing anything.
@@ -38,7 +41,7 @@ public protocol Loss {
 extension Loss {
   public var name: String { String(describing: Self.self) }
 
-  public var binaryThreshold: Float { 0.5 }
+  public var binaryThreshold: Float? { nil }
 
   public func validate(targets: Tensor, predictionShape: [Int]) throws {
     try LossValidation.requireBatch(predictionShape, loss: name)

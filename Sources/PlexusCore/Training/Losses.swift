@@ -118,7 +118,7 @@ public struct BinaryCrossEntropy: Loss, Sendable, Equatable {
   /// Creates the loss.
   public init(fromLogits: Bool) { self.fromLogits = fromLogits }
   public var name: String { "binary_crossentropy" }
-  public var binaryThreshold: Float { fromLogits ? 0 : 0.5 }
+  public var binaryThreshold: Float? { fromLogits ? 0 : 0.5 }
 
   public func validate(targets: Tensor, predictionShape: [Int]) throws {
     try LossValidation.requireBatch(predictionShape, loss: name)
@@ -265,7 +265,7 @@ public struct Hinge: Loss, Sendable, Equatable {
   /// Creates the loss.
   public init() {}
   public var name: String { "hinge" }
-  public var binaryThreshold: Float { 0 }
+  public var binaryThreshold: Float? { 0 }
 
   public func validate(targets: Tensor, predictionShape: [Int]) throws {
     try LossValidation.requireBatch(predictionShape, loss: name)
