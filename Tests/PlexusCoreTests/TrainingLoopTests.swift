@@ -338,3 +338,32 @@ private final class FailingLoss: Loss {
     #expect(decoded.keys == ["loss", "lr", "val_loss"])
   }
 }
+
+@Suite struct TrainingResumeTests {
+  @Test func resumingFromOptimizerStateMatchesAnUninterruptedRun() throws {
+    let (x, y) = TrainingData.linear(count: 20, seed: 9)
+    var options = TrainingOptions(epochs: 4, batchSize: 6, seed: 5)
+    options.schedule = ExponentialDecay(gamma: 0.5)
+
+    let uninterrupted = Sequential([TestLinear(units: 4), Activation(.tanh), TestLinear(units: 1)])
+    try uninterrupted.build(inputShape: [2], seed: 1)
+    try uninterrupted.fit(x, y, loss: MeanSquaredError(), optimizer: Adam(learningRate: 0.05), options: options)
+
+    let resumed = Sequential([TestLinear(units: 4), Activation(.tanh), TestLinear(units: 1)])
+    try resumed.build(inputShape: [2], seed: 1)
+    var firstPart = options
+    firstPart.epochs = 2
+    let optimizer = Adam(learningRate: 0.05)
+    try resumed.fit(x, y, loss: MeanSquaredError(), optimizer: optimizer, options: firstPart)
+    let state = try optimizer.exportState(for: resumed.parameters)
+
+    let restored = try OptimizerConfig.restore(state, for: resumed.parameters)
+    var secondPart = options
+    secondPart.initialEpoch = 2
+    secondPart.baseLearningRate = 0.05
+    let history = try resumed.fit(x, y, loss: MeanSquaredError(), optimizer: restored, options: secondPart)
+    #expect(history.epochsCompleted == 2)
+    #expect(history["lr"] == [0.0125, 0.00625])
+    #expect(resumed.parameters.map(\.value) == uninterrupted.parameters.map(\.value))
+  }
+}

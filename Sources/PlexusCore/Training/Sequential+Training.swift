@@ -53,7 +53,6 @@ extension Sequential {
     let trainable = trainableParameters
     let regularized = trainable.filter { $0.regularizer != nil }
     let allParameters = parameters
-    var shuffler = SeededGenerator(seed: options.seed ^ 0x5EED_5EED_5EED_5EED)
     var order = Array(0..<sampleCount)
     var batchIndices: [Int] = []
     batchIndices.reserveCapacity(batchSize)
@@ -75,7 +74,13 @@ extension Sequential {
         try callback.epochWillBegin(epoch: epoch, epochs: options.epochs, batchesPerEpoch: batches, context: context)
       }
       let epochRate = optimizer.learningRate
-      if options.shuffle { Self.shuffle(&order, using: &shuffler) }
+      if options.shuffle {
+        // Each epoch's order depends only on the seed and the epoch number, so a run resumed
+        // with `initialEpoch` sees the same batches as an uninterrupted one.
+        var shuffler = SeededGenerator(seed: options.seed ^ (UInt64(epoch) &* 0x9E37_79B9_7F4A_7C15))
+        for index in order.indices { order[index] = index }
+        Self.shuffle(&order, using: &shuffler)
+      }
       var running = MetricAccumulator(metrics: options.metrics, binaryThreshold: loss.binaryThreshold)
 
       for batch in 0..<batches {
