@@ -19,7 +19,8 @@ private func lossGradientError(
     minus[flat: index] -= epsilon
     let numeric =
       (Double(try loss.compute(predictions: plus, targets: targets).value)
-        - Double(try loss.compute(predictions: minus, targets: targets).value)) / (2 * Double(epsilon))
+        - Double(try loss.compute(predictions: minus, targets: targets).value))
+      / (2 * Double(epsilon))
     let analytic = Double(gradient[flat: index])
     worst = max(worst, abs(analytic - numeric) / max(abs(analytic) + abs(numeric), 1e-2))
     checked += 1
@@ -40,7 +41,9 @@ private func lossGradientError(
     // (1 + 4 + 0 + 4) / 4; gradient 2 e / 4.
     #expect(value == 2.25)
     #expect(gradient.scalars == [0.5, -1, 0, -1])
-    let check = try lossGradientError(MeanSquaredError(), predictions: Self.random([4, 3], seed: 1), targets: Self.random([4, 3], seed: 2))
+    let check = try lossGradientError(
+      MeanSquaredError(), predictions: Self.random([4, 3], seed: 1),
+      targets: Self.random([4, 3], seed: 2))
     #expect(check.error < 1e-2)
   }
 
@@ -84,7 +87,8 @@ private func lossGradientError(
     #expect(abs(gradient[2, 0] - (-1.0 / 3)) < 1e-6)
     var generator = SeededGenerator(seed: 5)
     let targets = Tensor.uniform([4, 3], low: 0, high: 1, using: &generator)
-    let check = try lossGradientError(loss, predictions: Self.random([4, 3], seed: 6, scale: 2), targets: targets)
+    let check = try lossGradientError(
+      loss, predictions: Self.random([4, 3], seed: 6, scale: 2), targets: targets)
     #expect(check.error < 1e-2)
   }
 
@@ -104,7 +108,9 @@ private func lossGradientError(
     let check = try lossGradientError(loss, predictions: probabilities, targets: targets)
     #expect(check.error < 1e-2)
     // Logits passed as probabilities are caught with a hint.
-    #expect(throws: PlexusError.self) { try loss.compute(predictions: Tensor([2.5, 0.1]), targets: t) }
+    #expect(throws: PlexusError.self) {
+      try loss.compute(predictions: Tensor([2.5, 0.1]), targets: t)
+    }
   }
 
   @Test func softmaxCrossEntropyWithIndicesAndOneHot() throws {
@@ -122,7 +128,8 @@ private func lossGradientError(
     let (same, sameGradient) = try loss.compute(predictions: logits, targets: oneHot)
     #expect(abs(same - value) < 1e-6)
     #expect(sameGradient.maxAbsoluteDifference(to: gradient) < 1e-6)
-    #expect(try loss.compute(predictions: logits, targets: try indices.reshaped([2, 1])).value == value)
+    #expect(
+      try loss.compute(predictions: logits, targets: try indices.reshaped([2, 1])).value == value)
 
     let x = Self.random([5, 4], seed: 8, scale: 2)
     let labels = Tensor([3, 0, 1, 1, 2])
@@ -162,7 +169,8 @@ private func lossGradientError(
       for index in buffer.indices { buffer[index] = generator.nextUnitFloat() < 0.5 ? -1 : 1 }
     }
     let check = try lossGradientError(
-      loss, predictions: x, targets: targets, isNearKink: { p, i in abs(1 - targets[flat: i] * p) < 0.02 })
+      loss, predictions: x, targets: targets,
+      isNearKink: { p, i in abs(1 - targets[flat: i] * p) < 0.02 })
     #expect(check.error < 1e-2 && check.checked >= 10)
   }
 
@@ -171,32 +179,50 @@ private func lossGradientError(
     let logits = Tensor.zeros([3, 4])
     #expect(
       throws: PlexusError.invalidData(
-        "softmax_cross_entropy: target of sample 2 is 4.0, expected a class index: an integer in 0..<4")
+        "softmax_cross_entropy: target of sample 2 is 4.0, expected a class index: an integer in 0..<4"
+      )
     ) { try loss.compute(predictions: logits, targets: Tensor([0, 1, 4])) }
     #expect(
       throws: PlexusError.invalidData(
-        "softmax_cross_entropy: target of sample 1 is 1.5, expected a class index: an integer in 0..<4")
+        "softmax_cross_entropy: target of sample 1 is 1.5, expected a class index: an integer in 0..<4"
+      )
     ) { try loss.compute(predictions: logits, targets: Tensor([0, 1.5, 2])) }
-    #expect(throws: PlexusError.self) { try loss.compute(predictions: logits, targets: Tensor([0, -1, 2])) }
-    #expect(throws: PlexusError.self) { try loss.compute(predictions: logits, targets: Tensor([0, .nan, 2])) }
+    #expect(throws: PlexusError.self) {
+      try loss.compute(predictions: logits, targets: Tensor([0, -1, 2]))
+    }
+    #expect(throws: PlexusError.self) {
+      try loss.compute(predictions: logits, targets: Tensor([0, .nan, 2]))
+    }
     // Shape mismatch: 2 labels for 3 samples, and predictions of the wrong rank.
-    #expect(throws: PlexusError.self) { try loss.compute(predictions: logits, targets: Tensor([0, 1])) }
-    #expect(throws: PlexusError.self) { try loss.compute(predictions: Tensor([1, 2, 3]), targets: Tensor([0, 1, 1])) }
+    #expect(throws: PlexusError.self) {
+      try loss.compute(predictions: logits, targets: Tensor([0, 1]))
+    }
+    #expect(throws: PlexusError.self) {
+      try loss.compute(predictions: Tensor([1, 2, 3]), targets: Tensor([0, 1, 1]))
+    }
     // Empty batch.
     #expect(
-      throws: PlexusError.invalidArgument("softmax_cross_entropy: the batch is empty (predictions of shape [0, 4])")
+      throws: PlexusError.invalidArgument(
+        "softmax_cross_entropy: the batch is empty (predictions of shape [0, 4])")
     ) { try loss.compute(predictions: Tensor.zeros([0, 4]), targets: Tensor([])) }
     #expect(throws: PlexusError.self) {
-      try MeanSquaredError().compute(predictions: Tensor.zeros([0, 2]), targets: Tensor.zeros([0, 2]))
+      try MeanSquaredError().compute(
+        predictions: Tensor.zeros([0, 2]), targets: Tensor.zeros([0, 2]))
     }
     #expect(throws: PlexusError.self) {
-      try MeanSquaredError().compute(predictions: Tensor.zeros([2, 2]), targets: Tensor.zeros([2, 3]))
+      try MeanSquaredError().compute(
+        predictions: Tensor.zeros([2, 2]), targets: Tensor.zeros([2, 3]))
     }
     #expect(
-      throws: PlexusError.invalidData("binary_crossentropy: target of sample 1 is 2.0, expected a value in [0, 1]")
-    ) { try BinaryCrossEntropy(fromLogits: true).compute(predictions: Tensor.zeros([2, 1]), targets: Tensor([1, 2])) }
+      throws: PlexusError.invalidData(
+        "binary_crossentropy: target of sample 1 is 2.0, expected a value in [0, 1]")
+    ) {
+      try BinaryCrossEntropy(fromLogits: true).compute(
+        predictions: Tensor.zeros([2, 1]), targets: Tensor([1, 2]))
+    }
     #expect(
-      throws: PlexusError.invalidData("hinge: target of sample 0 is 0.5, expected -1 or 1 (or 0 or 1)")
+      throws: PlexusError.invalidData(
+        "hinge: target of sample 0 is 0.5, expected -1 or 1 (or 0 or 1)")
     ) { try Hinge().compute(predictions: Tensor.zeros([2]), targets: Tensor([0.5, 1])) }
   }
 
@@ -209,9 +235,13 @@ private func lossGradientError(
     #expect(try decode("\"huber\"") == .huber(delta: 1))
     #expect(try decode("{\"type\": \"huber\", \"delta\": 2.5}") == .huber(delta: 2.5))
     #expect(try decode("\"binary_crossentropy\"") == .binaryCrossEntropy(fromLogits: false))
-    #expect(try decode("{\"type\": \"binary_crossentropy\", \"fromLogits\": true}") == .binaryCrossEntropy(fromLogits: true))
+    #expect(
+      try decode("{\"type\": \"binary_crossentropy\", \"fromLogits\": true}")
+        == .binaryCrossEntropy(fromLogits: true))
     #expect(try decode("\"softmax_cross_entropy\"") == .categoricalCrossEntropy(fromLogits: true))
-    #expect(try decode("\"sparse_categorical_crossentropy\"") == .categoricalCrossEntropy(fromLogits: false))
+    #expect(
+      try decode("\"sparse_categorical_crossentropy\"")
+        == .categoricalCrossEntropy(fromLogits: false))
     #expect(
       try decode("{\"type\": \"sparse_categorical_crossentropy\", \"fromLogits\": true}")
         == .categoricalCrossEntropy(fromLogits: true))
@@ -220,10 +250,13 @@ private func lossGradientError(
     #expect(throws: PlexusError.self) { try decode("{\"type\": \"huber\", \"delta\": -1}") }
     #expect(throws: PlexusError.self) { try decode("{\"type\": \"mse\", \"delta\": 1}") }
     #expect(throws: PlexusError.self) { try decode("{\"type\": \"huber\", \"dleta\": 1}") }
-    #expect(throws: PlexusError.self) { try decode("{\"type\": \"softmax_cross_entropy\", \"fromLogits\": false}") }
+    #expect(throws: PlexusError.self) {
+      try decode("{\"type\": \"softmax_cross_entropy\", \"fromLogits\": false}")
+    }
 
     let all: [LossFunction] = [
-      .meanSquaredError, .meanAbsoluteError, .huber(delta: 0.5), .binaryCrossEntropy(fromLogits: true),
+      .meanSquaredError, .meanAbsoluteError, .huber(delta: 0.5),
+      .binaryCrossEntropy(fromLogits: true),
       .binaryCrossEntropy(fromLogits: false), .categoricalCrossEntropy(fromLogits: true),
       .categoricalCrossEntropy(fromLogits: false), .hinge,
     ]
@@ -232,6 +265,8 @@ private func lossGradientError(
       #expect(try JSONDecoder().decode(LossFunction.self, from: data) == function)
       #expect(try function.makeLoss().name == function.name)
     }
-    #expect(String(decoding: try JSONEncoder().encode(LossFunction.meanSquaredError), as: UTF8.self) == "\"mse\"")
+    #expect(
+      String(decoding: try JSONEncoder().encode(LossFunction.meanSquaredError), as: UTF8.self)
+        == "\"mse\"")
   }
 }

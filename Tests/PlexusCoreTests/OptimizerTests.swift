@@ -4,7 +4,9 @@ import Testing
 
 /// Runs an optimizer over a one-element parameter starting at 1 with the gradient sequence
 /// 0.5, -0.2, 1.0 (unless given), next to a frozen parameter that must not move.
-private func trajectory(_ optimizer: any Optimizer, gradients: [Float] = [0.5, -0.2, 1.0]) throws -> [Float] {
+private func trajectory(_ optimizer: any Optimizer, gradients: [Float] = [0.5, -0.2, 1.0]) throws
+  -> [Float]
+{
   let weight = Parameter(name: "w", value: Tensor([1]))
   let frozen = Parameter(name: "frozen", value: Tensor([3]), isTrainable: false)
   var values: [Float] = []
@@ -35,14 +37,18 @@ private func expectClose(_ actual: [Float], _ expected: [Double], tolerance: Dou
     // b = 0.5, 0.25, 1.225; w -= 0.1 b.
     expectClose(try trajectory(SGD(learningRate: 0.1, momentum: 0.9)), [0.95, 0.925, 0.8025])
     // d = g + 0.9 b: 0.95, 0.025, 2.1025.
-    expectClose(try trajectory(SGD(learningRate: 0.1, momentum: 0.9, nesterov: true)), [0.905, 0.9025, 0.69225])
+    expectClose(
+      try trajectory(SGD(learningRate: 0.1, momentum: 0.9, nesterov: true)),
+      [0.905, 0.9025, 0.69225])
     // d = g + 0.1 w: 0.6, -0.106, 1.09506.
     expectClose(try trajectory(SGD(learningRate: 0.1, weightDecay: 0.1)), [0.94, 0.9506, 0.841094])
   }
 
   @Test func adamFollowsPyTorch() throws {
     // Step 1: m̂ = 0.5, v̂ = 0.25, so w = 1 - 0.1 * 0.5 / (0.5 + 1e-8).
-    expectClose(try trajectory(Adam(learningRate: 0.1)), [0.900000002, 0.8654394181165108, 0.7965256089766646])
+    expectClose(
+      try trajectory(Adam(learningRate: 0.1)),
+      [0.900000002, 0.8654394181165108, 0.7965256089766646])
     // L2 weight decay enters the gradient: d1 = 0.5 + 0.1 * 1 = 0.6.
     expectClose(
       try trajectory(Adam(learningRate: 0.1, weightDecay: 0.1)),
@@ -74,7 +80,9 @@ private func expectClose(_ actual: [Float], _ expected: [Double], tolerance: Dou
 
   @Test func rmsPropFollowsPyTorch() throws {
     // s1 = 0.01 * 0.25 = 0.0025, w = 1 - 0.01 * 0.5 / 0.05 = 0.9.
-    expectClose(try trajectory(RMSProp(learningRate: 0.01)), [0.900000019999996, 0.9373002053730881, 0.8490711200449244])
+    expectClose(
+      try trajectory(RMSProp(learningRate: 0.01)),
+      [0.900000019999996, 0.9373002053730881, 0.8490711200449244])
     expectClose(
       try trajectory(RMSProp(learningRate: 0.01, momentum: 0.9, centered: true)),
       [0.899496238676095, 0.8463996203515588, 0.7098046536217836], tolerance: 1e-5)
@@ -82,9 +90,12 @@ private func expectClose(_ actual: [Float], _ expected: [Double], tolerance: Dou
 
   @Test func adaGradFollowsPyTorch() throws {
     // s = 0.25, 0.29, 1.29; w -= 0.1 g / sqrt(s).
-    expectClose(try trajectory(AdaGrad(learningRate: 0.1)), [0.90000000002, 0.9371390676485138, 0.8490939770237034])
     expectClose(
-      try trajectory(AdaGrad(learningRate: 0.1, learningRateDecay: 0.5, initialAccumulatorValue: 0.1)),
+      try trajectory(AdaGrad(learningRate: 0.1)),
+      [0.90000000002, 0.9371390676485138, 0.8490939770237034])
+    expectClose(
+      try trajectory(
+        AdaGrad(learningRate: 0.1, learningRateDecay: 0.5, initialAccumulatorValue: 0.1)),
       [0.9154845745414341, 0.9368349950453602, 0.8944255485649587])
   }
 
@@ -110,10 +121,15 @@ private func expectClose(_ actual: [Float], _ expected: [Double], tolerance: Dou
       ]
     }
     let gradients = (0..<5).map { _ in
-      [Tensor.normal([3, 4], using: &generator), Tensor.normal([4], using: &generator), Tensor.normal([4], using: &generator)]
+      [
+        Tensor.normal([3, 4], using: &generator), Tensor.normal([4], using: &generator),
+        Tensor.normal([4], using: &generator),
+      ]
     }
     func apply(_ step: Int, _ optimizer: any Optimizer, _ parameters: [Parameter]) {
-      for (parameter, gradient) in zip(parameters, gradients[step]) { parameter.gradient = gradient }
+      for (parameter, gradient) in zip(parameters, gradients[step]) {
+        parameter.gradient = gradient
+      }
       optimizer.step(parameters)
     }
 
@@ -127,7 +143,8 @@ private func expectClose(_ actual: [Float], _ expected: [Double], tolerance: Dou
     let state = try before.exportState(for: resumed)
     #expect(state.step == 3)
     #expect(state.typeName == config.typeName)
-    #expect(state.slots.keys.allSatisfy { !$0.hasPrefix("1.") }, "no slots for the frozen parameter")
+    #expect(
+      state.slots.keys.allSatisfy { !$0.hasPrefix("1.") }, "no slots for the frozen parameter")
     let after = try OptimizerConfig.restore(state, for: resumed)
     #expect(try after.exportState(for: resumed) == state)
     for step in 3..<5 { apply(step, after, resumed) }
@@ -184,21 +201,35 @@ private func expectClose(_ actual: [Float], _ expected: [Double], tolerance: Dou
     func decode(_ json: String) throws -> OptimizerConfig {
       try JSONDecoder().decode(OptimizerConfig.self, from: Data(json.utf8))
     }
-    #expect(try decode("{\"type\": \"adam\", \"learningRate\": 0.01}") == .adam(.init(learningRate: 0.01)))
+    #expect(
+      try decode("{\"type\": \"adam\", \"learningRate\": 0.01}") == .adam(.init(learningRate: 0.01))
+    )
     #expect(try decode("{\"type\": \"adamw\"}") == .adamW(.init(weightDecay: 0.01)))
     #expect(
-      try decode("{\"type\": \"sgd\", \"learningRate\": 0.1, \"momentum\": 0.9, \"nesterov\": true}")
+      try decode(
+        "{\"type\": \"sgd\", \"learningRate\": 0.1, \"momentum\": 0.9, \"nesterov\": true}")
         == .sgd(.init(learningRate: 0.1, momentum: 0.9, nesterov: true)))
     #expect(try decode("{\"type\": \"rmsprop\"}") == .rmsProp(.init()))
-    #expect(try decode("{\"type\": \"adagrad\", \"epsilon\": 1e-6}") == .adaGrad(.init(epsilon: 1e-6)))
-    #expect(throws: PlexusError.self) { try decode("{\"type\": \"adam\", \"learning_rate\": 0.01}") }
+    #expect(
+      try decode("{\"type\": \"adagrad\", \"epsilon\": 1e-6}") == .adaGrad(.init(epsilon: 1e-6)))
+    #expect(throws: PlexusError.self) {
+      try decode("{\"type\": \"adam\", \"learning_rate\": 0.01}")
+    }
     #expect(throws: PlexusError.self) { try decode("{\"type\": \"lamb\"}") }
     #expect(throws: PlexusError.self) { try decode("{\"learningRate\": 0.01}") }
     #expect(throws: PlexusError.self) { try decode("\"adam\"") }
-    #expect(throws: PlexusError.self) { try decode("{\"type\": \"adam\", \"beta1\": 1}").makeOptimizer() }
-    #expect(throws: PlexusError.self) { try decode("{\"type\": \"sgd\", \"learningRate\": -1}").makeOptimizer() }
-    #expect(throws: PlexusError.self) { try decode("{\"type\": \"sgd\", \"nesterov\": true}").makeOptimizer() }
-    #expect(throws: PlexusError.self) { try decode("{\"type\": \"rmsprop\", \"alpha\": 1.5}").makeOptimizer() }
+    #expect(throws: PlexusError.self) {
+      try decode("{\"type\": \"adam\", \"beta1\": 1}").makeOptimizer()
+    }
+    #expect(throws: PlexusError.self) {
+      try decode("{\"type\": \"sgd\", \"learningRate\": -1}").makeOptimizer()
+    }
+    #expect(throws: PlexusError.self) {
+      try decode("{\"type\": \"sgd\", \"nesterov\": true}").makeOptimizer()
+    }
+    #expect(throws: PlexusError.self) {
+      try decode("{\"type\": \"rmsprop\", \"alpha\": 1.5}").makeOptimizer()
+    }
 
     for config in Self.configurations {
       let data = try JSONEncoder().encode(config)

@@ -8,12 +8,20 @@ private final class Recorder: TrainingCallback {
   var weightsAfterEpoch: [Int: [Tensor]] = [:]
   lazy var progress = ProgressCallback { [unowned self] event in self.events.append(event) }
 
-  func trainingWillBegin(context: TrainingContext) throws { try progress.trainingWillBegin(context: context) }
-  func epochWillBegin(epoch: Int, epochs: Int, batchesPerEpoch: Int, context: TrainingContext) throws {
-    try progress.epochWillBegin(epoch: epoch, epochs: epochs, batchesPerEpoch: batchesPerEpoch, context: context)
+  func trainingWillBegin(context: TrainingContext) throws {
+    try progress.trainingWillBegin(context: context)
   }
-  func batchDidEnd(epoch: Int, batch: Int, batches: Int, logs: [String: Float], context: TrainingContext) throws {
-    try progress.batchDidEnd(epoch: epoch, batch: batch, batches: batches, logs: logs, context: context)
+  func epochWillBegin(epoch: Int, epochs: Int, batchesPerEpoch: Int, context: TrainingContext)
+    throws
+  {
+    try progress.epochWillBegin(
+      epoch: epoch, epochs: epochs, batchesPerEpoch: batchesPerEpoch, context: context)
+  }
+  func batchDidEnd(
+    epoch: Int, batch: Int, batches: Int, logs: [String: Float], context: TrainingContext
+  ) throws {
+    try progress.batchDidEnd(
+      epoch: epoch, batch: batch, batches: batches, logs: logs, context: context)
   }
   func epochDidEnd(epoch: Int, logs: [String: Float], context: TrainingContext) throws {
     weightsAfterEpoch[epoch] = context.model.parameters.map(\.value)
@@ -45,10 +53,12 @@ private final class FailingLoss: Loss {
       options: TrainingOptions(epochs: 30, batchSize: 16, seed: 3, metrics: [.meanAbsoluteError]))
     #expect(model.isBuilt, "fit builds an unbuilt model")
     #expect(history.epochsCompleted == 30 && !history.stoppedEarly)
-    #expect(history["loss"]?.count == 30 && history["mae"]?.count == 30 && history["lr"]?.count == 30)
+    #expect(
+      history["loss"]?.count == 30 && history["mae"]?.count == 30 && history["lr"]?.count == 30)
     let final = try #require(history["loss"]?.last)
     #expect(final < 0.01, "\(history["loss"] ?? [])")
-    let evaluation = try model.evaluate(x, y, loss: MeanSquaredError(), metrics: [.meanSquaredError])
+    let evaluation = try model.evaluate(
+      x, y, loss: MeanSquaredError(), metrics: [.meanSquaredError])
     #expect(abs((evaluation["loss"] ?? 1) - (evaluation["mse"] ?? 0)) < 1e-6)
     #expect((evaluation["loss"] ?? 1) < 0.01)
   }
@@ -57,18 +67,22 @@ private final class FailingLoss: Loss {
     let (x, y) = TrainingData.blobs(count: 200, seed: 2)
     let softmaxModel = Sequential([TestLinear(units: 2)])
     let history = try softmaxModel.fit(
-      x, y, loss: CategoricalCrossEntropy(fromLogits: true), optimizer: SGD(learningRate: 0.1, momentum: 0.9),
-      options: TrainingOptions(epochs: 5, batchSize: 20, seed: 4, validationSplit: 0.25, metrics: [.accuracy]))
+      x, y, loss: CategoricalCrossEntropy(fromLogits: true),
+      optimizer: SGD(learningRate: 0.1, momentum: 0.9),
+      options: TrainingOptions(
+        epochs: 5, batchSize: 20, seed: 4, validationSplit: 0.25, metrics: [.accuracy]))
     #expect((history["accuracy"]?.last ?? 0) > 0.95)
     #expect((history["val_accuracy"]?.last ?? 0) > 0.95)
 
     let logisticModel = Sequential([TestLinear(units: 1)])
     let binaryHistory = try logisticModel.fit(
-      x, try y.reshaped([200, 1]), loss: BinaryCrossEntropy(fromLogits: true), optimizer: Adam(learningRate: 0.05),
+      x, try y.reshaped([200, 1]), loss: BinaryCrossEntropy(fromLogits: true),
+      optimizer: Adam(learningRate: 0.05),
       options: TrainingOptions(epochs: 5, batchSize: 20, seed: 4, metrics: [.accuracy]))
     #expect((binaryHistory["accuracy"]?.last ?? 0) > 0.95)
     // [N] targets are accepted for a single output.
-    let evaluation = try logisticModel.evaluate(x, y, loss: BinaryCrossEntropy(fromLogits: true), metrics: [.accuracy])
+    let evaluation = try logisticModel.evaluate(
+      x, y, loss: BinaryCrossEntropy(fromLogits: true), metrics: [.accuracy])
     #expect((evaluation["accuracy"] ?? 0) > 0.95)
   }
 
@@ -93,10 +107,12 @@ private final class FailingLoss: Loss {
     try (single.layers[0] as? TestLinear)?.kernel?.assign(Tensor(shape: [1, 1], repeating: 1))
     let scores = try Tensor(shape: [4, 1], scalars: [-0.2, 0.3, 0.7, -3])
     let labels = Tensor([1, 1, 1, 0])
-    let fromLogits = try single.evaluate(scores, labels, loss: BinaryCrossEntropy(fromLogits: true), metrics: [.accuracy])
+    let fromLogits = try single.evaluate(
+      scores, labels, loss: BinaryCrossEntropy(fromLogits: true), metrics: [.accuracy])
     #expect(fromLogits["accuracy"] == 0.75)
     let asProbabilities = try single.evaluate(
-      try Tensor(shape: [4, 1], scalars: [0.2, 0.3, 0.7, 0.1]), labels, loss: BinaryCrossEntropy(fromLogits: false),
+      try Tensor(shape: [4, 1], scalars: [0.2, 0.3, 0.7, 0.1]), labels,
+      loss: BinaryCrossEntropy(fromLogits: false),
       metrics: [.accuracy])
     #expect(asProbabilities["accuracy"] == 0.5)
   }
@@ -104,10 +120,13 @@ private final class FailingLoss: Loss {
   @Test func sameSeedGivesBitIdenticalWeights() throws {
     let (x, y) = TrainingData.blobs(count: 64, seed: 5)
     func train(seed: UInt64) throws -> ([Tensor], History) {
-      let model = Sequential([TestLinear(units: 8), try Dropout(rate: 0.3), Activation(.relu), TestLinear(units: 2)])
+      let model = Sequential([
+        TestLinear(units: 8), try Dropout(rate: 0.3), Activation(.relu), TestLinear(units: 2),
+      ])
       let history = try model.fit(
         x, y, loss: CategoricalCrossEntropy(), optimizer: Adam(learningRate: 0.01),
-        options: TrainingOptions(epochs: 3, batchSize: 10, seed: seed, validationSplit: 0.2, metrics: [.accuracy]))
+        options: TrainingOptions(
+          epochs: 3, batchSize: 10, seed: seed, validationSplit: 0.2, metrics: [.accuracy]))
       return (model.parameters.map(\.value), history)
     }
     let (first, firstHistory) = try train(seed: 11)
@@ -133,7 +152,8 @@ private final class FailingLoss: Loss {
       for range in [0..<4, 4..<6] {
         manual.zeroGradients()
         let output = try manual.forward(x.samples(range), training: true)
-        let (_, gradient) = try MeanSquaredError().compute(predictions: output, targets: y.samples(range))
+        let (_, gradient) = try MeanSquaredError().compute(
+          predictions: output, targets: y.samples(range))
         _ = try manual.backward(gradient)
         optimizer.step(manual.trainableParameters)
       }
@@ -154,7 +174,8 @@ private final class FailingLoss: Loss {
     let stopping = EarlyStopping(monitor: "val_loss", patience: 2, restoreBestWeights: true)
     let history = try model.fit(
       x, x, loss: MeanSquaredError(), optimizer: SGD(learningRate: 0.05),
-      options: TrainingOptions(epochs: 20, batchSize: 8, seed: 2, validationData: (validationX, validationX * -1)),
+      options: TrainingOptions(
+        epochs: 20, batchSize: 8, seed: 2, validationData: (validationX, validationX * -1)),
       callbacks: [recorder, stopping])
     #expect(history.stoppedEarly)
     #expect(history.epochsCompleted == 3)
@@ -180,7 +201,8 @@ private final class FailingLoss: Loss {
     let classifier = Sequential([TestLinear(units: 2)])
     let history = try classifier.fit(
       bx, by, loss: CategoricalCrossEntropy(), optimizer: SGD(learningRate: 0.5),
-      options: TrainingOptions(epochs: 50, batchSize: 8, metrics: [.accuracy]), callbacks: [stopping])
+      options: TrainingOptions(epochs: 50, batchSize: 8, metrics: [.accuracy]),
+      callbacks: [stopping])
     #expect(history.stoppedEarly && history.epochsCompleted < 50)
   }
 
@@ -218,13 +240,19 @@ private final class FailingLoss: Loss {
   @Test func badInputsThrowClearErrors() throws {
     let (x, y) = TrainingData.linear(count: 10, seed: 6)
     let loss = MeanSquaredError()
-    func fit(_ x: Tensor, _ y: Tensor, _ options: TrainingOptions, model: Sequential? = nil) throws {
-      try (model ?? Sequential([TestLinear(units: 1)])).fit(x, y, loss: loss, optimizer: SGD(), options: options)
+    func fit(_ x: Tensor, _ y: Tensor, _ options: TrainingOptions, model: Sequential? = nil) throws
+    {
+      try (model ?? Sequential([TestLinear(units: 1)])).fit(
+        x, y, loss: loss, optimizer: SGD(), options: options)
     }
-    #expect(throws: PlexusError.invalidArgument("training inputs have 10 samples but targets have 9")) {
+    #expect(
+      throws: PlexusError.invalidArgument("training inputs have 10 samples but targets have 9")
+    ) {
       try fit(x, y.samples(0..<9), TrainingOptions())
     }
-    #expect(throws: PlexusError.invalidArgument("training data set is empty (inputs of shape [0, 2])")) {
+    #expect(
+      throws: PlexusError.invalidArgument("training data set is empty (inputs of shape [0, 2])")
+    ) {
       try fit(x.samples(0..<0), y.samples(0..<0), TrainingOptions())
     }
     #expect(throws: PlexusError.invalidArgument("batch size must be positive, got 0")) {
@@ -258,19 +286,23 @@ private final class FailingLoss: Loss {
     labels[7] = 3
     #expect(
       throws: PlexusError.invalidData(
-        "softmax_cross_entropy: target of sample 7 is 3.0, expected a class index: an integer in 0..<3")
+        "softmax_cross_entropy: target of sample 7 is 3.0, expected a class index: an integer in 0..<3"
+      )
     ) {
       try classifier.fit(x, labels, loss: CategoricalCrossEntropy(), optimizer: SGD())
     }
     // evaluate needs a built model and a positive batch size.
-    #expect(throws: PlexusError.self) { try Sequential([TestLinear(units: 1)]).evaluate(x, y, loss: loss) }
+    #expect(throws: PlexusError.self) {
+      try Sequential([TestLinear(units: 1)]).evaluate(x, y, loss: loss)
+    }
     #expect(throws: PlexusError.self) { try built.evaluate(x, y, loss: loss) }
     let trained = Sequential([TestLinear(units: 1)])
     try trained.build(inputShape: [2])
     #expect(throws: PlexusError.self) { try trained.evaluate(x, y, loss: loss, batchSize: 0) }
     #expect(throws: PlexusError.self) { try trained.evaluate(x, y.samples(0..<3), loss: loss) }
     // Zero epochs train nothing.
-    let history = try trained.fit(x, y, loss: loss, optimizer: SGD(), options: TrainingOptions(epochs: 0))
+    let history = try trained.fit(
+      x, y, loss: loss, optimizer: SGD(), options: TrainingOptions(epochs: 0))
     #expect(history.epochsCompleted == 0 && history.values.isEmpty)
   }
 
@@ -280,9 +312,11 @@ private final class FailingLoss: Loss {
     let model = Sequential([TestLinear(units: 1)])
     let history = try model.fit(
       x, y, loss: MeanSquaredError(), optimizer: SGD(learningRate: 0.05),
-      options: TrainingOptions(epochs: 2, batchSize: 3, seed: 1, validationSplit: 0.2), callbacks: [recorder])
+      options: TrainingOptions(epochs: 2, batchSize: 3, seed: 1, validationSplit: 0.2),
+      callbacks: [recorder])
     #expect(
-      recorder.events.first == .trainingBegan(epochs: 2, trainingSamples: 8, validationSamples: 2, batchesPerEpoch: 3))
+      recorder.events.first
+        == .trainingBegan(epochs: 2, trainingSamples: 8, validationSamples: 2, batchesPerEpoch: 3))
     let heldOut = try model.evaluate(x.samples(8..<10), y.samples(8..<10), loss: MeanSquaredError())
     #expect(history["val_loss"]?.last == heldOut["loss"])
   }
@@ -294,21 +328,30 @@ private final class FailingLoss: Loss {
     var options = TrainingOptions(epochs: 2, batchSize: 4, metrics: [.accuracy])
     options.schedule = StepDecay(stepSize: 1, gamma: 0.5)
     let history = try model.fit(
-      x, y, loss: CategoricalCrossEntropy(), optimizer: SGD(learningRate: 0.2), options: options, callbacks: [recorder])
+      x, y, loss: CategoricalCrossEntropy(), optimizer: SGD(learningRate: 0.2), options: options,
+      callbacks: [recorder])
     #expect(history["lr"] == [0.2, 0.1])
     let kinds = recorder.events.map { event -> String in
       switch event {
       case .trainingBegan: return "begin"
       case .epochBegan(let epoch, _, _): return "e\(epoch)"
       case .batchEnded(let epoch, _, let batch, let batches, let logs):
-        return "b\(epoch).\(batch)/\(batches)" + (logs["loss"] != nil && logs["accuracy"] != nil ? "" : "?")
-      case .epochEnded(let epoch, _, let logs): return "E\(epoch)" + (logs.keys.sorted() == ["accuracy", "loss", "lr"] ? "" : "?")
+        return "b\(epoch).\(batch)/\(batches)"
+          + (logs["loss"] != nil && logs["accuracy"] != nil ? "" : "?")
+      case .epochEnded(let epoch, _, let logs):
+        return "E\(epoch)" + (logs.keys.sorted() == ["accuracy", "loss", "lr"] ? "" : "?")
       case .trainingEnded: return "end"
       }
     }
-    #expect(kinds == ["begin", "e1", "b1.1/3", "b1.2/3", "b1.3/3", "E1", "e2", "b2.1/3", "b2.2/3", "b2.3/3", "E2", "end"])
+    #expect(
+      kinds == [
+        "begin", "e1", "b1.1/3", "b1.2/3", "b1.3/3", "E1", "e2", "b2.1/3", "b2.2/3", "b2.3/3", "E2",
+        "end",
+      ])
     // The running loss after the last batch is the epoch's loss.
-    if case .batchEnded(_, _, _, _, let logs) = recorder.events[4], case .epochEnded(_, _, let epochLogs) = recorder.events[5] {
+    if case .batchEnded(_, _, _, _, let logs) = recorder.events[4],
+      case .epochEnded(_, _, let epochLogs) = recorder.events[5]
+    {
       #expect(logs["loss"] == epochLogs["loss"])
     } else {
       Issue.record("unexpected event order")
@@ -322,7 +365,8 @@ private final class FailingLoss: Loss {
     #expect(scheduled["lr"]?.map { ($0 * 1000).rounded() / 1000 } == [1, 0.1, 0.01])
     let cosine = try model.fit(
       x, y, loss: CategoricalCrossEntropy(), optimizer: SGD(learningRate: 1),
-      options: TrainingOptions(epochs: 2, batchSize: 4), callbacks: [LearningRateScheduler(CosineDecay(epochs: 2))])
+      options: TrainingOptions(epochs: 2, batchSize: 4),
+      callbacks: [LearningRateScheduler(CosineDecay(epochs: 2))])
     // (1 + cos(pi * e / 2)) / 2 for e = 0, 1.
     #expect(cosine["lr"] == [1, 0.5])
   }
@@ -347,7 +391,8 @@ private final class FailingLoss: Loss {
 
     let uninterrupted = Sequential([TestLinear(units: 4), Activation(.tanh), TestLinear(units: 1)])
     try uninterrupted.build(inputShape: [2], seed: 1)
-    try uninterrupted.fit(x, y, loss: MeanSquaredError(), optimizer: Adam(learningRate: 0.05), options: options)
+    try uninterrupted.fit(
+      x, y, loss: MeanSquaredError(), optimizer: Adam(learningRate: 0.05), options: options)
 
     let resumed = Sequential([TestLinear(units: 4), Activation(.tanh), TestLinear(units: 1)])
     try resumed.build(inputShape: [2], seed: 1)
@@ -361,7 +406,8 @@ private final class FailingLoss: Loss {
     var secondPart = options
     secondPart.initialEpoch = 2
     secondPart.baseLearningRate = 0.05
-    let history = try resumed.fit(x, y, loss: MeanSquaredError(), optimizer: restored, options: secondPart)
+    let history = try resumed.fit(
+      x, y, loss: MeanSquaredError(), optimizer: restored, options: secondPart)
     #expect(history.epochsCompleted == 2)
     #expect(history["lr"] == [0.0125, 0.00625])
     #expect(resumed.parameters.map(\.value) == uninterrupted.parameters.map(\.value))

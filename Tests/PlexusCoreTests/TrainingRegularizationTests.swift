@@ -5,7 +5,10 @@ import Testing
 @Suite struct TrainingRegularizationTests {
   @Test func schedulesGiveTheDocumentedRates() throws {
     let step = StepDecay(stepSize: 2, gamma: 0.5)
-    #expect((0..<5).map { step.learningRate(completedEpochs: $0, baseRate: 0.1) } == [0.1, 0.1, 0.05, 0.05, 0.025])
+    #expect(
+      (0..<5).map { step.learningRate(completedEpochs: $0, baseRate: 0.1) } == [
+        0.1, 0.1, 0.05, 0.05, 0.025,
+      ])
     let exponential = ExponentialDecay(gamma: 0.9)
     #expect(abs(exponential.learningRate(completedEpochs: 3, baseRate: 1) - 0.729) < 1e-6)
     let cosine = CosineDecay(epochs: 4, minimumFraction: 0.1)
@@ -26,22 +29,34 @@ import Testing
     func decode(_ json: String) throws -> LearningRateScheduleConfig {
       try JSONDecoder().decode(LearningRateScheduleConfig.self, from: Data(json.utf8))
     }
-    #expect(try decode("{\"type\": \"step\", \"stepSize\": 3, \"gamma\": 0.5}") == .step(StepDecay(stepSize: 3, gamma: 0.5)))
-    #expect(try decode("{\"type\": \"exponential\", \"gamma\": 0.9}") == .exponential(ExponentialDecay(gamma: 0.9)))
+    #expect(
+      try decode("{\"type\": \"step\", \"stepSize\": 3, \"gamma\": 0.5}")
+        == .step(StepDecay(stepSize: 3, gamma: 0.5)))
+    #expect(
+      try decode("{\"type\": \"exponential\", \"gamma\": 0.9}")
+        == .exponential(ExponentialDecay(gamma: 0.9)))
     #expect(
       try decode("{\"type\": \"cosine\", \"epochs\": 10, \"warmupEpochs\": 2}")
         == .cosine(CosineDecay(epochs: 10, warmupEpochs: 2)))
-    #expect(try decode("{\"type\": \"constant\"}").learningRate(completedEpochs: 7, baseRate: 0.3) == 0.3)
+    #expect(
+      try decode("{\"type\": \"constant\"}").learningRate(completedEpochs: 7, baseRate: 0.3) == 0.3)
     #expect(throws: PlexusError.self) { try decode("{\"type\": \"step\", \"stepSize\": 0}") }
-    #expect(throws: PlexusError.self) { try decode("{\"type\": \"cosine\", \"epochs\": 3, \"warmupEpochs\": 3}") }
+    #expect(throws: PlexusError.self) {
+      try decode("{\"type\": \"cosine\", \"epochs\": 3, \"warmupEpochs\": 3}")
+    }
     #expect(throws: PlexusError.self) { try decode("{\"type\": \"linear\"}") }
-    #expect(throws: PlexusError.self) { try decode("{\"type\": \"exponential\", \"gamma\": 0.9, \"rate\": 1}") }
+    #expect(throws: PlexusError.self) {
+      try decode("{\"type\": \"exponential\", \"gamma\": 0.9, \"rate\": 1}")
+    }
     let configs: [LearningRateScheduleConfig] = [
-      .constant, .step(StepDecay(stepSize: 4, gamma: 0.2)), .exponential(ExponentialDecay(gamma: 0.95)),
+      .constant, .step(StepDecay(stepSize: 4, gamma: 0.2)),
+      .exponential(ExponentialDecay(gamma: 0.95)),
       .cosine(CosineDecay(epochs: 8, minimumFraction: 0.05, warmupEpochs: 1)),
     ]
     for config in configs {
-      #expect(try JSONDecoder().decode(LearningRateScheduleConfig.self, from: JSONEncoder().encode(config)) == config)
+      #expect(
+        try JSONDecoder().decode(
+          LearningRateScheduleConfig.self, from: JSONEncoder().encode(config)) == config)
     }
   }
 
@@ -74,8 +89,10 @@ import Testing
   }
 
   @Test func regularizerPenaltyAndGradient() throws {
-    let w = Parameter(name: "w", value: Tensor([1, -2, 0]), regularizer: Regularizer(l1: 0.1, l2: 0.5))
-    let frozen = Parameter(name: "f", value: Tensor([5]), isTrainable: false, regularizer: Regularizer(l2: 1))
+    let w = Parameter(
+      name: "w", value: Tensor([1, -2, 0]), regularizer: Regularizer(l1: 0.1, l2: 0.5))
+    let frozen = Parameter(
+      name: "f", value: Tensor([5]), isTrainable: false, regularizer: Regularizer(l2: 1))
     // 0.1 * (1 + 2 + 0) + 0.5 * (1 + 4 + 0) = 2.8; the frozen parameter is not penalized.
     #expect(abs(Regularization.penalty(of: [w, frozen]) - 2.8) < 1e-6)
     w.gradient = Tensor([1, 1, 1])
@@ -105,6 +122,7 @@ import Testing
       x, y, loss: MeanSquaredError(), optimizer: SGD(learningRate: 0.1),
       options: TrainingOptions(epochs: 1, batchSize: 2, shuffle: false))
     let kernel = try #require(layer.kernel?.value)
-    #expect(kernel.maxAbsoluteDifference(to: try Tensor(shape: [2, 1], scalars: [0.9, 1.8])) < 1e-6)
+    #expect(
+      kernel.maxAbsoluteDifference(to: try Tensor(shape: [2, 1], scalars: [0.9, 1.8])) < 1e-6)
   }
 }

@@ -33,7 +33,8 @@ final class TestLinear: Layer {
     let features = inputShape[0]
     let limit = (6 / Float(features + config.units)).squareRoot()
     kernel = Parameter(
-      name: "kernel", value: .uniform([features, config.units], low: -limit, high: limit, using: &generator),
+      name: "kernel",
+      value: .uniform([features, config.units], low: -limit, high: limit, using: &generator),
       regularizer: config.regularizer)
     bias = Parameter(name: "bias", value: .zeros([config.units]))
     return [config.units]

@@ -45,27 +45,37 @@ public final class AdaGrad: Optimizer {
     public init(from decoder: Decoder) throws {
       let container = try decoder.container(keyedBy: CodingKeys.self)
       let defaults = Configuration()
-      learningRate = try container.decodeIfPresent(Float.self, forKey: .learningRate) ?? defaults.learningRate
+      learningRate =
+        try container.decodeIfPresent(Float.self, forKey: .learningRate) ?? defaults.learningRate
       learningRateDecay =
-        try container.decodeIfPresent(Float.self, forKey: .learningRateDecay) ?? defaults.learningRateDecay
+        try container.decodeIfPresent(Float.self, forKey: .learningRateDecay)
+        ?? defaults.learningRateDecay
       initialAccumulatorValue =
         try container.decodeIfPresent(Float.self, forKey: .initialAccumulatorValue)
         ?? defaults.initialAccumulatorValue
       epsilon = try container.decodeIfPresent(Float.self, forKey: .epsilon) ?? defaults.epsilon
-      weightDecay = try container.decodeIfPresent(Float.self, forKey: .weightDecay) ?? defaults.weightDecay
+      weightDecay =
+        try container.decodeIfPresent(Float.self, forKey: .weightDecay) ?? defaults.weightDecay
     }
 
     /// - Throws: `PlexusError.invalidConfiguration` for a value out of range.
     public func validate() throws {
       try OptimizerCheck.learningRate(learningRate, optimizer: "adagrad")
-      try OptimizerCheck.range(learningRateDecay, name: "learningRateDecay", optimizer: "adagrad", "non-negative") {
+      try OptimizerCheck.range(
+        learningRateDecay, name: "learningRateDecay", optimizer: "adagrad", "non-negative"
+      ) {
         $0 >= 0
       }
       try OptimizerCheck.range(
-        initialAccumulatorValue, name: "initialAccumulatorValue", optimizer: "adagrad", "non-negative"
+        initialAccumulatorValue, name: "initialAccumulatorValue", optimizer: "adagrad",
+        "non-negative"
       ) { $0 >= 0 }
-      try OptimizerCheck.range(epsilon, name: "epsilon", optimizer: "adagrad", "non-negative") { $0 >= 0 }
-      try OptimizerCheck.range(weightDecay, name: "weightDecay", optimizer: "adagrad", "non-negative") { $0 >= 0 }
+      try OptimizerCheck.range(epsilon, name: "epsilon", optimizer: "adagrad", "non-negative") {
+        $0 >= 0
+      }
+      try OptimizerCheck.range(
+        weightDecay, name: "weightDecay", optimizer: "adagrad", "non-negative"
+      ) { $0 >= 0 }
     }
   }
 
@@ -130,9 +140,12 @@ public final class AdaGrad: Optimizer {
   /// Restores the step count, the slots and (as PyTorch's `load_state_dict`) the
   /// hyperparameters, including the learning rate.
   public func importState(_ state: OptimizerState, for parameters: [Parameter]) throws {
-    guard case .adaGrad(let configuration) = try OptimizerStateIO.configuration(of: state, expectedType: typeName)
+    guard
+      case .adaGrad(let configuration) = try OptimizerStateIO.configuration(
+        of: state, expectedType: typeName)
     else { throw PlexusError.invalidData("optimizer state config is not an adagrad config") }
-    let table = try SlotTable.importing(state.slots, names: ["sum"], parameters: parameters, optimizer: typeName)
+    let table = try SlotTable.importing(
+      state.slots, names: ["sum"], parameters: parameters, optimizer: typeName)
     self.configuration = configuration
     self.stepCount = state.step
     self.slots = table

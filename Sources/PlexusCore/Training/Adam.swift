@@ -43,8 +43,12 @@ public class Adam: Optimizer {
       self.amsgrad = amsgrad
     }
 
-    static let keys: Set<String> = ["learningRate", "beta1", "beta2", "epsilon", "weightDecay", "amsgrad"]
-    private enum CodingKeys: String, CodingKey { case learningRate, beta1, beta2, epsilon, weightDecay, amsgrad }
+    static let keys: Set<String> = [
+      "learningRate", "beta1", "beta2", "epsilon", "weightDecay", "amsgrad",
+    ]
+    private enum CodingKeys: String, CodingKey {
+      case learningRate, beta1, beta2, epsilon, weightDecay, amsgrad
+    }
 
     /// Decodes with the defaults of Adam for missing keys (AdamW's decoder sets its own
     /// default weight decay).
@@ -55,21 +59,31 @@ public class Adam: Optimizer {
     init(from decoder: Decoder, defaultWeightDecay: Float) throws {
       let container = try decoder.container(keyedBy: CodingKeys.self)
       let defaults = Configuration()
-      learningRate = try container.decodeIfPresent(Float.self, forKey: .learningRate) ?? defaults.learningRate
+      learningRate =
+        try container.decodeIfPresent(Float.self, forKey: .learningRate) ?? defaults.learningRate
       beta1 = try container.decodeIfPresent(Float.self, forKey: .beta1) ?? defaults.beta1
       beta2 = try container.decodeIfPresent(Float.self, forKey: .beta2) ?? defaults.beta2
       epsilon = try container.decodeIfPresent(Float.self, forKey: .epsilon) ?? defaults.epsilon
-      weightDecay = try container.decodeIfPresent(Float.self, forKey: .weightDecay) ?? defaultWeightDecay
+      weightDecay =
+        try container.decodeIfPresent(Float.self, forKey: .weightDecay) ?? defaultWeightDecay
       amsgrad = try container.decodeIfPresent(Bool.self, forKey: .amsgrad) ?? defaults.amsgrad
     }
 
     /// - Throws: `PlexusError.invalidConfiguration` for a value out of range.
     public func validate(optimizer: String = "adam") throws {
       try OptimizerCheck.learningRate(learningRate, optimizer: optimizer)
-      try OptimizerCheck.range(beta1, name: "beta1", optimizer: optimizer, "in [0, 1)") { $0 >= 0 && $0 < 1 }
-      try OptimizerCheck.range(beta2, name: "beta2", optimizer: optimizer, "in [0, 1)") { $0 >= 0 && $0 < 1 }
-      try OptimizerCheck.range(epsilon, name: "epsilon", optimizer: optimizer, "non-negative") { $0 >= 0 }
-      try OptimizerCheck.range(weightDecay, name: "weightDecay", optimizer: optimizer, "non-negative") { $0 >= 0 }
+      try OptimizerCheck.range(beta1, name: "beta1", optimizer: optimizer, "in [0, 1)") {
+        $0 >= 0 && $0 < 1
+      }
+      try OptimizerCheck.range(beta2, name: "beta2", optimizer: optimizer, "in [0, 1)") {
+        $0 >= 0 && $0 < 1
+      }
+      try OptimizerCheck.range(epsilon, name: "epsilon", optimizer: optimizer, "non-negative") {
+        $0 >= 0
+      }
+      try OptimizerCheck.range(
+        weightDecay, name: "weightDecay", optimizer: optimizer, "non-negative"
+      ) { $0 >= 0 }
     }
   }
 
@@ -109,9 +123,12 @@ public class Adam: Optimizer {
     weightDecay: Float = 0, amsgrad: Bool = false
   ) {
     let configuration = Configuration(
-      learningRate: learningRate, beta1: beta1, beta2: beta2, epsilon: epsilon, weightDecay: weightDecay,
+      learningRate: learningRate, beta1: beta1, beta2: beta2, epsilon: epsilon,
+      weightDecay: weightDecay,
       amsgrad: amsgrad)
-    do { try self.init(checked: configuration, decoupled: false) } catch { preconditionFailure("\(error)") }
+    do { try self.init(checked: configuration, decoupled: false) } catch {
+      preconditionFailure("\(error)")
+    }
   }
 
   private static func slotNames(_ configuration: Configuration) -> [String] {
@@ -172,7 +189,8 @@ public class Adam: Optimizer {
     default: throw PlexusError.invalidData("optimizer state config is not an \(typeName) config")
     }
     let table = try SlotTable.importing(
-      state.slots, names: Adam.slotNames(configuration), parameters: parameters, optimizer: typeName)
+      state.slots, names: Adam.slotNames(configuration), parameters: parameters, optimizer: typeName
+    )
     self.configuration = configuration
     self.stepCount = state.step
     self.slots = table
@@ -200,7 +218,8 @@ public final class AdamW: Adam {
     weightDecay: Float = 0.01, amsgrad: Bool = false
   ) {
     let configuration = Configuration(
-      learningRate: learningRate, beta1: beta1, beta2: beta2, epsilon: epsilon, weightDecay: weightDecay,
+      learningRate: learningRate, beta1: beta1, beta2: beta2, epsilon: epsilon,
+      weightDecay: weightDecay,
       amsgrad: amsgrad)
     do { try self.init(configuration: configuration) } catch { preconditionFailure("\(error)") }
   }

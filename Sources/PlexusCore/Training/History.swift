@@ -17,7 +17,8 @@ public struct History: Codable, Sendable, Equatable {
   public var stoppedEarly: Bool
 
   /// Creates an empty history.
-  public init(values: [String: [Float]] = [:], epochsCompleted: Int = 0, stoppedEarly: Bool = false) {
+  public init(values: [String: [Float]] = [:], epochsCompleted: Int = 0, stoppedEarly: Bool = false)
+  {
     self.values = values
     self.epochsCompleted = epochsCompleted
     self.stoppedEarly = stoppedEarly

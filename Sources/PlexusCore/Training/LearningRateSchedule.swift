@@ -109,9 +109,11 @@ public enum LearningRateScheduleConfig: Sendable, Equatable {
     case .constant: break
     case .step(let s):
       try require(s.stepSize > 0, "step size must be positive, got \(s.stepSize)")
-      try require(s.gamma.isFinite && s.gamma >= 0, "gamma must be finite and non-negative, got \(s.gamma)")
+      try require(
+        s.gamma.isFinite && s.gamma >= 0, "gamma must be finite and non-negative, got \(s.gamma)")
     case .exponential(let s):
-      try require(s.gamma.isFinite && s.gamma >= 0, "gamma must be finite and non-negative, got \(s.gamma)")
+      try require(
+        s.gamma.isFinite && s.gamma >= 0, "gamma must be finite and non-negative, got \(s.gamma)")
     case .cosine(let s):
       try require(s.epochs > 0, "cosine epochs must be positive, got \(s.epochs)")
       try require(
@@ -137,14 +139,17 @@ extension LearningRateScheduleConfig: LearningRateSchedule {
     switch self {
     case .constant: return baseRate
     case .step(let s): return s.learningRate(completedEpochs: completedEpochs, baseRate: baseRate)
-    case .exponential(let s): return s.learningRate(completedEpochs: completedEpochs, baseRate: baseRate)
+    case .exponential(let s):
+      return s.learningRate(completedEpochs: completedEpochs, baseRate: baseRate)
     case .cosine(let s): return s.learningRate(completedEpochs: completedEpochs, baseRate: baseRate)
     }
   }
 }
 
 extension LearningRateScheduleConfig: Codable {
-  private enum CodingKeys: String, CodingKey { case type, stepSize, gamma, epochs, minimumFraction, warmupEpochs }
+  private enum CodingKeys: String, CodingKey {
+    case type, stepSize, gamma, epochs, minimumFraction, warmupEpochs
+  }
 
   public init(from decoder: Decoder) throws {
     let object = try JSONValue(from: decoder)

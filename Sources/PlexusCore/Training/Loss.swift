@@ -45,7 +45,8 @@ extension Loss {
 
   public func validate(targets: Tensor, predictionShape: [Int]) throws {
     try LossValidation.requireBatch(predictionShape, loss: name)
-    try LossValidation.requireElementwiseShape(targets: targets, predictionShape: predictionShape, loss: name)
+    try LossValidation.requireElementwiseShape(
+      targets: targets, predictionShape: predictionShape, loss: name)
   }
 }
 
@@ -54,10 +55,12 @@ public enum LossValidation {
   /// Throws unless the prediction shape has a non-empty batch dimension.
   public static func requireBatch(_ predictionShape: [Int], loss: String) throws {
     guard let batch = predictionShape.first else {
-      throw PlexusError.invalidShape("\(loss): predictions need a batch dimension, got shape \(predictionShape)")
+      throw PlexusError.invalidShape(
+        "\(loss): predictions need a batch dimension, got shape \(predictionShape)")
     }
     guard batch > 0 else {
-      throw PlexusError.invalidArgument("\(loss): the batch is empty (predictions of shape \(predictionShape))")
+      throw PlexusError.invalidArgument(
+        "\(loss): the batch is empty (predictions of shape \(predictionShape))")
     }
   }
 
@@ -67,11 +70,14 @@ public enum LossValidation {
     targets: Tensor, predictionShape: [Int], loss: String
   ) throws {
     if targets.shape == predictionShape { return }
-    if predictionShape.count == 2, predictionShape[1] == 1, targets.shape == [predictionShape[0]] { return }
+    if predictionShape.count == 2, predictionShape[1] == 1, targets.shape == [predictionShape[0]] {
+      return
+    }
     throw PlexusError.invalidShape(
       "\(loss): targets of shape \(targets.shape) do not match predictions of shape \(predictionShape); "
         + "expected targets of shape \(predictionShape)"
-        + (predictionShape.count == 2 && predictionShape[1] == 1 ? " or [\(predictionShape[0])]" : ""))
+        + (predictionShape.count == 2 && predictionShape[1] == 1
+          ? " or [\(predictionShape[0])]" : ""))
   }
 
   /// Throws `PlexusError.invalidData` for the first target outside `allowed`, naming its
@@ -86,7 +92,8 @@ public enum LossValidation {
     }
     if let failure {
       throw PlexusError.invalidData(
-        "\(loss): target of sample \(failure.index / perSample) is \(failure.value), expected \(expected)")
+        "\(loss): target of sample \(failure.index / perSample) is \(failure.value), expected \(expected)"
+      )
     }
   }
 }

@@ -70,7 +70,8 @@ public enum LossFunction: Sendable, Equatable {
       if fromLogits != nil { throw reject("fromLogits") }
       let value = delta ?? 1
       guard value > 0, value.isFinite else {
-        throw PlexusError.invalidConfiguration("loss 'huber': delta must be positive and finite, got \(value)")
+        throw PlexusError.invalidConfiguration(
+          "loss 'huber': delta must be positive and finite, got \(value)")
       }
       self = .huber(delta: value)
     case "binary_crossentropy":
@@ -102,11 +103,13 @@ public enum LossFunction: Sendable, Equatable {
     case .meanAbsoluteError: return MeanAbsoluteError()
     case .huber(let delta):
       guard delta > 0, delta.isFinite else {
-        throw PlexusError.invalidConfiguration("loss 'huber': delta must be positive and finite, got \(delta)")
+        throw PlexusError.invalidConfiguration(
+          "loss 'huber': delta must be positive and finite, got \(delta)")
       }
       return Huber(delta: delta)
     case .binaryCrossEntropy(let fromLogits): return BinaryCrossEntropy(fromLogits: fromLogits)
-    case .categoricalCrossEntropy(let fromLogits): return CategoricalCrossEntropy(fromLogits: fromLogits)
+    case .categoricalCrossEntropy(let fromLogits):
+      return CategoricalCrossEntropy(fromLogits: fromLogits)
     case .hinge: return Hinge()
     }
   }
@@ -116,19 +119,23 @@ extension LossFunction: Codable {
   private enum CodingKeys: String, CodingKey { case type, delta, fromLogits }
 
   public init(from decoder: Decoder) throws {
-    if let container = try? decoder.singleValueContainer(), let name = try? container.decode(String.self) {
+    if let container = try? decoder.singleValueContainer(),
+      let name = try? container.decode(String.self)
+    {
       self = try LossFunction(name: name)
       return
     }
     let object = try JSONValue(from: decoder)
     guard case .object(let members) = object else {
       throw PlexusError.invalidConfiguration(
-        "a loss must be a name such as \"mse\" or an object such as {\"type\": \"huber\", \"delta\": 1}")
+        "a loss must be a name such as \"mse\" or an object such as {\"type\": \"huber\", \"delta\": 1}"
+      )
     }
     let allowed: Set<String> = ["type", "delta", "fromLogits"]
     if let unknown = members.keys.sorted().first(where: { !allowed.contains($0) }) {
       throw PlexusError.invalidConfiguration(
-        "loss has an unknown key '\(unknown)'; expected \(allowed.sorted().joined(separator: ", "))")
+        "loss has an unknown key '\(unknown)'; expected \(allowed.sorted().joined(separator: ", "))"
+      )
     }
     let container = try decoder.container(keyedBy: CodingKeys.self)
     let name = try container.decode(String.self, forKey: .type)

@@ -4,7 +4,8 @@ import Foundation
 /// and the per-element derivatives divided by the element count.
 @inline(__always)
 private func elementwiseMean(
-  _ predictions: Tensor, _ targets: Tensor, _ body: (Float, Float) -> (loss: Float, derivative: Float)
+  _ predictions: Tensor, _ targets: Tensor,
+  _ body: (Float, Float) -> (loss: Float, derivative: Float)
 ) -> (value: Float, gradient: Tensor) {
   let count = predictions.count
   let scale = 1 / Float(count)
@@ -36,7 +37,9 @@ private func stableSigmoid(_ x: Float) -> Float {
 private func requireProbabilities(_ predictions: Tensor, loss: String, hint: String) throws {
   let perSample = Swift.max(predictions.sampleSize, 1)
   let failure: (index: Int, value: Float)? = predictions.withUnsafeBufferPointer { buffer in
-    for index in buffer.indices where buffer[index] < 0 || buffer[index] > 1 { return (index, buffer[index]) }
+    for index in buffer.indices where buffer[index] < 0 || buffer[index] > 1 {
+      return (index, buffer[index])
+    }
     return nil
   }
   if let failure {
@@ -52,7 +55,9 @@ public struct MeanSquaredError: Loss, Sendable, Equatable {
   public init() {}
   public var name: String { "mse" }
 
-  public func compute(predictions: Tensor, targets: Tensor) throws -> (value: Float, gradient: Tensor) {
+  public func compute(predictions: Tensor, targets: Tensor) throws -> (
+    value: Float, gradient: Tensor
+  ) {
     try validate(targets: targets, predictionShape: predictions.shape)
     return elementwiseMean(predictions, targets) { p, t in
       let error = p - t
@@ -68,7 +73,9 @@ public struct MeanAbsoluteError: Loss, Sendable, Equatable {
   public init() {}
   public var name: String { "mae" }
 
-  public func compute(predictions: Tensor, targets: Tensor) throws -> (value: Float, gradient: Tensor) {
+  public func compute(predictions: Tensor, targets: Tensor) throws -> (
+    value: Float, gradient: Tensor
+  ) {
     try validate(targets: targets, predictionShape: predictions.shape)
     return elementwiseMean(predictions, targets) { p, t in
       let error = p - t
@@ -87,9 +94,12 @@ public struct Huber: Loss, Sendable, Equatable {
   public init(delta: Float = 1) { self.delta = delta }
   public var name: String { "huber" }
 
-  public func compute(predictions: Tensor, targets: Tensor) throws -> (value: Float, gradient: Tensor) {
+  public func compute(predictions: Tensor, targets: Tensor) throws -> (
+    value: Float, gradient: Tensor
+  ) {
     guard delta > 0, delta.isFinite else {
-      throw PlexusError.invalidConfiguration("huber: delta must be positive and finite, got \(delta)")
+      throw PlexusError.invalidConfiguration(
+        "huber: delta must be positive and finite, got \(delta)")
     }
     try validate(targets: targets, predictionShape: predictions.shape)
     let delta = self.delta
@@ -122,11 +132,16 @@ public struct BinaryCrossEntropy: Loss, Sendable, Equatable {
 
   public func validate(targets: Tensor, predictionShape: [Int]) throws {
     try LossValidation.requireBatch(predictionShape, loss: name)
-    try LossValidation.requireElementwiseShape(targets: targets, predictionShape: predictionShape, loss: name)
-    try LossValidation.requireTargets(targets, loss: name, expected: "a value in [0, 1]") { $0 >= 0 && $0 <= 1 }
+    try LossValidation.requireElementwiseShape(
+      targets: targets, predictionShape: predictionShape, loss: name)
+    try LossValidation.requireTargets(targets, loss: name, expected: "a value in [0, 1]") {
+      $0 >= 0 && $0 <= 1
+    }
   }
 
-  public func compute(predictions: Tensor, targets: Tensor) throws -> (value: Float, gradient: Tensor) {
+  public func compute(predictions: Tensor, targets: Tensor) throws -> (
+    value: Float, gradient: Tensor
+  ) {
     try validate(targets: targets, predictionShape: predictions.shape)
     if fromLogits {
       return elementwiseMean(predictions, targets) { x, t in
@@ -195,12 +210,15 @@ public struct CategoricalCrossEntropy: Loss, Sendable, Equatable {
     }
   }
 
-  public func compute(predictions: Tensor, targets: Tensor) throws -> (value: Float, gradient: Tensor) {
+  public func compute(predictions: Tensor, targets: Tensor) throws -> (
+    value: Float, gradient: Tensor
+  ) {
     try validate(targets: targets, predictionShape: predictions.shape)
     if !fromLogits {
       try requireProbabilities(
         predictions, loss: name,
-        hint: "use CategoricalCrossEntropy(fromLogits: true) (\"softmax_cross_entropy\") for logits")
+        hint: "use CategoricalCrossEntropy(fromLogits: true) (\"softmax_cross_entropy\") for logits"
+      )
     }
     let batch = predictions.shape[0]
     let classes = predictions.shape[1]
@@ -269,13 +287,16 @@ public struct Hinge: Loss, Sendable, Equatable {
 
   public func validate(targets: Tensor, predictionShape: [Int]) throws {
     try LossValidation.requireBatch(predictionShape, loss: name)
-    try LossValidation.requireElementwiseShape(targets: targets, predictionShape: predictionShape, loss: name)
+    try LossValidation.requireElementwiseShape(
+      targets: targets, predictionShape: predictionShape, loss: name)
     try LossValidation.requireTargets(targets, loss: name, expected: "-1 or 1 (or 0 or 1)") {
       $0 == -1 || $0 == 0 || $0 == 1
     }
   }
 
-  public func compute(predictions: Tensor, targets: Tensor) throws -> (value: Float, gradient: Tensor) {
+  public func compute(predictions: Tensor, targets: Tensor) throws -> (
+    value: Float, gradient: Tensor
+  ) {
     try validate(targets: targets, predictionShape: predictions.shape)
     return elementwiseMean(predictions, targets) { x, t in
       let sign: Float = t > 0 ? 1 : -1

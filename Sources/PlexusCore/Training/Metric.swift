@@ -55,7 +55,8 @@ struct MetricAccumulator {
     if metrics.contains(.meanSquaredError) || metrics.contains(.meanAbsoluteError) {
       guard targets.count == predictions.count else {
         throw PlexusError.invalidShape(
-          "mse/mae metrics need targets with as many elements as the predictions: \(targets.shape) vs \(predictions.shape)")
+          "mse/mae metrics need targets with as many elements as the predictions: \(targets.shape) vs \(predictions.shape)"
+        )
       }
       predictions.withUnsafeBufferPointer { p in
         targets.withUnsafeBufferPointer { t in
@@ -76,11 +77,15 @@ struct MetricAccumulator {
     result[prefix + "loss"] = samples == 0 ? 0 : Float(lossSum / Double(samples))
     for metric in metrics {
       switch metric {
-      case .accuracy: result[prefix + metric.rawValue] = decisions == 0 ? 0 : Float(Double(correct) / Double(decisions))
+      case .accuracy:
+        result[prefix + metric.rawValue] =
+          decisions == 0 ? 0 : Float(Double(correct) / Double(decisions))
       case .meanSquaredError:
-        result[prefix + metric.rawValue] = elements == 0 ? 0 : Float(squaredError / Double(elements))
+        result[prefix + metric.rawValue] =
+          elements == 0 ? 0 : Float(squaredError / Double(elements))
       case .meanAbsoluteError:
-        result[prefix + metric.rawValue] = elements == 0 ? 0 : Float(absoluteError / Double(elements))
+        result[prefix + metric.rawValue] =
+          elements == 0 ? 0 : Float(absoluteError / Double(elements))
       }
     }
     return result
@@ -110,7 +115,8 @@ struct MetricAccumulator {
     let indexTargets = targets.count == rows
     guard indexTargets || targets.count == count else {
       throw PlexusError.invalidShape(
-        "accuracy: targets \(targets.shape) are neither class indices nor one-hot rows for predictions \(predictions.shape)")
+        "accuracy: targets \(targets.shape) are neither class indices nor one-hot rows for predictions \(predictions.shape)"
+      )
     }
     var right = 0
     predictions.withUnsafeBufferPointer { p in

@@ -74,7 +74,9 @@ public enum OptimizerConfig: Sendable, Equatable {
   ///
   /// - Throws: `PlexusError.invalidData` or `.invalidConfiguration` when the state is
   ///   malformed or does not fit the parameters.
-  public static func restore(_ state: OptimizerState, for parameters: [Parameter]) throws -> any Optimizer {
+  public static func restore(_ state: OptimizerState, for parameters: [Parameter]) throws
+    -> any Optimizer
+  {
     let config = try state.config.decode(OptimizerConfig.self, context: "optimizer state config")
     let optimizer = try config.makeOptimizer()
     try optimizer.importState(state, for: parameters)
@@ -93,7 +95,8 @@ extension OptimizerConfig: Codable {
     }
     guard case .string(let type)? = members["type"] else {
       throw PlexusError.invalidConfiguration(
-        "the optimizer has no \"type\"; expected one of \(Self.allTypeNames.joined(separator: ", "))")
+        "the optimizer has no \"type\"; expected one of \(Self.allTypeNames.joined(separator: ", "))"
+      )
     }
     let allowed: Set<String>
     switch type {
@@ -103,11 +106,13 @@ extension OptimizerConfig: Codable {
     case "adagrad": allowed = AdaGrad.Configuration.keys
     default:
       throw PlexusError.invalidConfiguration(
-        "unknown optimizer type '\(type)'; expected one of \(Self.allTypeNames.joined(separator: ", "))")
+        "unknown optimizer type '\(type)'; expected one of \(Self.allTypeNames.joined(separator: ", "))"
+      )
     }
     if let unknown = members.keys.sorted().first(where: { $0 != "type" && !allowed.contains($0) }) {
       throw PlexusError.invalidConfiguration(
-        "optimizer '\(type)' has an unknown key '\(unknown)'; expected \(allowed.sorted().joined(separator: ", "))")
+        "optimizer '\(type)' has an unknown key '\(unknown)'; expected \(allowed.sorted().joined(separator: ", "))"
+      )
     }
     switch type {
     case "sgd": self = .sgd(try SGD.Configuration(from: decoder))

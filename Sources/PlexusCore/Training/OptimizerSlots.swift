@@ -58,7 +58,9 @@ struct SlotTable {
     )
     var slotPointers: [UnsafeMutablePointer<Float>] = []
     slotPointers.reserveCapacity(entry.tensors.count)
-    for index in entry.tensors.indices { slotPointers.append(entry.tensors[index].uniqueBaseAddress()) }
+    for index in entry.tensors.indices {
+      slotPointers.append(entry.tensors[index].uniqueBaseAddress())
+    }
     return UpdatePointers(
       value: parameter.value.uniqueBaseAddress(), gradient: parameter.gradient.readBaseAddress,
       slots: slotPointers)
@@ -68,7 +70,8 @@ struct SlotTable {
   func export(names: [String], parameters: [Parameter]) -> [String: Tensor] {
     var result: [String: Tensor] = [:]
     for (index, parameter) in parameters.enumerated() where parameter.isTrainable {
-      guard let entry = entries[ObjectIdentifier(parameter)], entry.tensors.count == names.count else { continue }
+      guard let entry = entries[ObjectIdentifier(parameter)], entry.tensors.count == names.count
+      else { continue }
       for (name, tensor) in zip(names, entry.tensors) { result["\(index).\(name)"] = tensor }
     }
     return result
@@ -87,11 +90,13 @@ struct SlotTable {
       let parts = key.split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false)
       guard parts.count == 2, let index = Int(parts[0]) else {
         throw PlexusError.invalidData(
-          "\(optimizer) state: slot key '\(key)' is malformed; expected \"<parameter index>.<slot>\"")
+          "\(optimizer) state: slot key '\(key)' is malformed; expected \"<parameter index>.<slot>\""
+        )
       }
       guard index >= 0, index < parameters.count else {
         throw PlexusError.invalidData(
-          "\(optimizer) state: slot '\(key)' names parameter \(index), expected an index in 0..<\(parameters.count)")
+          "\(optimizer) state: slot '\(key)' names parameter \(index), expected an index in 0..<\(parameters.count)"
+        )
       }
       let name = String(parts[1])
       guard names.contains(name) else {
@@ -102,7 +107,8 @@ struct SlotTable {
       let parameter = parameters[index]
       guard parameter.isTrainable else {
         throw PlexusError.invalidData(
-          "\(optimizer) state: slot '\(key)' belongs to non-trainable parameter '\(parameter.name)'")
+          "\(optimizer) state: slot '\(key)' belongs to non-trainable parameter '\(parameter.name)'"
+        )
       }
       guard let tensor = slots[key], tensor.shape == parameter.value.shape else {
         throw PlexusError.invalidData(
@@ -139,7 +145,8 @@ enum OptimizerStateIO {
     guard state.step >= 0 else {
       throw PlexusError.invalidData("optimizer state has a negative step count \(state.step)")
     }
-    let config = try state.config.decode(OptimizerConfig.self, context: "\(expectedType) optimizer state config")
+    let config = try state.config.decode(
+      OptimizerConfig.self, context: "\(expectedType) optimizer state config")
     guard config.typeName == expectedType else {
       throw PlexusError.invalidData(
         "optimizer state of type '\(expectedType)' holds a config of type '\(config.typeName)'")

@@ -42,27 +42,41 @@ public final class RMSProp: Optimizer {
       self.weightDecay = weightDecay
     }
 
-    static let keys: Set<String> = ["learningRate", "alpha", "epsilon", "momentum", "centered", "weightDecay"]
-    private enum CodingKeys: String, CodingKey { case learningRate, alpha, epsilon, momentum, centered, weightDecay }
+    static let keys: Set<String> = [
+      "learningRate", "alpha", "epsilon", "momentum", "centered", "weightDecay",
+    ]
+    private enum CodingKeys: String, CodingKey {
+      case learningRate, alpha, epsilon, momentum, centered, weightDecay
+    }
 
     public init(from decoder: Decoder) throws {
       let container = try decoder.container(keyedBy: CodingKeys.self)
       let defaults = Configuration()
-      learningRate = try container.decodeIfPresent(Float.self, forKey: .learningRate) ?? defaults.learningRate
+      learningRate =
+        try container.decodeIfPresent(Float.self, forKey: .learningRate) ?? defaults.learningRate
       alpha = try container.decodeIfPresent(Float.self, forKey: .alpha) ?? defaults.alpha
       epsilon = try container.decodeIfPresent(Float.self, forKey: .epsilon) ?? defaults.epsilon
       momentum = try container.decodeIfPresent(Float.self, forKey: .momentum) ?? defaults.momentum
       centered = try container.decodeIfPresent(Bool.self, forKey: .centered) ?? defaults.centered
-      weightDecay = try container.decodeIfPresent(Float.self, forKey: .weightDecay) ?? defaults.weightDecay
+      weightDecay =
+        try container.decodeIfPresent(Float.self, forKey: .weightDecay) ?? defaults.weightDecay
     }
 
     /// - Throws: `PlexusError.invalidConfiguration` for a value out of range.
     public func validate() throws {
       try OptimizerCheck.learningRate(learningRate, optimizer: "rmsprop")
-      try OptimizerCheck.range(alpha, name: "alpha", optimizer: "rmsprop", "in [0, 1)") { $0 >= 0 && $0 < 1 }
-      try OptimizerCheck.range(epsilon, name: "epsilon", optimizer: "rmsprop", "non-negative") { $0 >= 0 }
-      try OptimizerCheck.range(momentum, name: "momentum", optimizer: "rmsprop", "in [0, 1)") { $0 >= 0 && $0 < 1 }
-      try OptimizerCheck.range(weightDecay, name: "weightDecay", optimizer: "rmsprop", "non-negative") { $0 >= 0 }
+      try OptimizerCheck.range(alpha, name: "alpha", optimizer: "rmsprop", "in [0, 1)") {
+        $0 >= 0 && $0 < 1
+      }
+      try OptimizerCheck.range(epsilon, name: "epsilon", optimizer: "rmsprop", "non-negative") {
+        $0 >= 0
+      }
+      try OptimizerCheck.range(momentum, name: "momentum", optimizer: "rmsprop", "in [0, 1)") {
+        $0 >= 0 && $0 < 1
+      }
+      try OptimizerCheck.range(
+        weightDecay, name: "weightDecay", optimizer: "rmsprop", "non-negative"
+      ) { $0 >= 0 }
     }
 
     var slotNames: [String] {
@@ -100,7 +114,8 @@ public final class RMSProp: Optimizer {
     centered: Bool = false, weightDecay: Float = 0
   ) {
     let configuration = Configuration(
-      learningRate: learningRate, alpha: alpha, epsilon: epsilon, momentum: momentum, centered: centered,
+      learningRate: learningRate, alpha: alpha, epsilon: epsilon, momentum: momentum,
+      centered: centered,
       weightDecay: weightDecay)
     do { try self.init(configuration: configuration) } catch { preconditionFailure("\(error)") }
   }
@@ -146,7 +161,9 @@ public final class RMSProp: Optimizer {
   /// Restores the step count, the slots and (as PyTorch's `load_state_dict`) the
   /// hyperparameters, including the learning rate.
   public func importState(_ state: OptimizerState, for parameters: [Parameter]) throws {
-    guard case .rmsProp(let configuration) = try OptimizerStateIO.configuration(of: state, expectedType: typeName)
+    guard
+      case .rmsProp(let configuration) = try OptimizerStateIO.configuration(
+        of: state, expectedType: typeName)
     else { throw PlexusError.invalidData("optimizer state config is not an rmsprop config") }
     let table = try SlotTable.importing(
       state.slots, names: configuration.slotNames, parameters: parameters, optimizer: typeName)

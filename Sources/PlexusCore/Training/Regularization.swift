@@ -8,7 +8,9 @@ public enum Regularization {
   public static func penalty(of parameters: [Parameter]) -> Float {
     var total: Float = 0
     for parameter in parameters where parameter.isTrainable {
-      if let regularizer = parameter.regularizer { total += regularizer.penalty(for: parameter.value) }
+      if let regularizer = parameter.regularizer {
+        total += regularizer.penalty(for: parameter.value)
+      }
     }
     return total
   }
@@ -31,11 +33,14 @@ public enum GradientClipping {
   /// - Throws: `PlexusError.invalidArgument` unless `limit` is positive and finite.
   public static func clipByValue(_ parameters: [Parameter], limit: Float) throws {
     guard limit > 0, limit.isFinite else {
-      throw PlexusError.invalidArgument("gradient clip value must be positive and finite, got \(limit)")
+      throw PlexusError.invalidArgument(
+        "gradient clip value must be positive and finite, got \(limit)")
     }
     for parameter in parameters where parameter.isTrainable {
       parameter.gradient.withUnsafeMutableBufferPointer { buffer in
-        for index in buffer.indices { buffer[index] = Swift.min(Swift.max(buffer[index], -limit), limit) }
+        for index in buffer.indices {
+          buffer[index] = Swift.min(Swift.max(buffer[index], -limit), limit)
+        }
       }
     }
   }
@@ -59,7 +64,8 @@ public enum GradientClipping {
   @discardableResult
   public static func clipByGlobalNorm(_ parameters: [Parameter], maxNorm: Float) throws -> Float {
     guard maxNorm > 0, maxNorm.isFinite else {
-      throw PlexusError.invalidArgument("gradient clip norm must be positive and finite, got \(maxNorm)")
+      throw PlexusError.invalidArgument(
+        "gradient clip norm must be positive and finite, got \(maxNorm)")
     }
     let norm = globalNorm(parameters)
     let factor = maxNorm / (norm + 1e-6)

@@ -23,7 +23,10 @@ public final class SGD: Optimizer {
     public var weightDecay: Float
 
     /// Creates a configuration.
-    public init(learningRate: Float = 0.01, momentum: Float = 0, nesterov: Bool = false, weightDecay: Float = 0) {
+    public init(
+      learningRate: Float = 0.01, momentum: Float = 0, nesterov: Bool = false,
+      weightDecay: Float = 0
+    ) {
       self.learningRate = learningRate
       self.momentum = momentum
       self.nesterov = nesterov
@@ -31,24 +34,33 @@ public final class SGD: Optimizer {
     }
 
     static let keys: Set<String> = ["learningRate", "momentum", "nesterov", "weightDecay"]
-    private enum CodingKeys: String, CodingKey { case learningRate, momentum, nesterov, weightDecay }
+    private enum CodingKeys: String, CodingKey {
+      case learningRate, momentum, nesterov, weightDecay
+    }
 
     public init(from decoder: Decoder) throws {
       let container = try decoder.container(keyedBy: CodingKeys.self)
       let defaults = Configuration()
-      learningRate = try container.decodeIfPresent(Float.self, forKey: .learningRate) ?? defaults.learningRate
+      learningRate =
+        try container.decodeIfPresent(Float.self, forKey: .learningRate) ?? defaults.learningRate
       momentum = try container.decodeIfPresent(Float.self, forKey: .momentum) ?? defaults.momentum
       nesterov = try container.decodeIfPresent(Bool.self, forKey: .nesterov) ?? defaults.nesterov
-      weightDecay = try container.decodeIfPresent(Float.self, forKey: .weightDecay) ?? defaults.weightDecay
+      weightDecay =
+        try container.decodeIfPresent(Float.self, forKey: .weightDecay) ?? defaults.weightDecay
     }
 
     /// - Throws: `PlexusError.invalidConfiguration` for a value out of range.
     public func validate() throws {
       try OptimizerCheck.learningRate(learningRate, optimizer: "sgd")
-      try OptimizerCheck.range(momentum, name: "momentum", optimizer: "sgd", "in [0, 1)") { $0 >= 0 && $0 < 1 }
-      try OptimizerCheck.range(weightDecay, name: "weightDecay", optimizer: "sgd", "non-negative") { $0 >= 0 }
+      try OptimizerCheck.range(momentum, name: "momentum", optimizer: "sgd", "in [0, 1)") {
+        $0 >= 0 && $0 < 1
+      }
+      try OptimizerCheck.range(weightDecay, name: "weightDecay", optimizer: "sgd", "non-negative") {
+        $0 >= 0
+      }
       if nesterov && momentum <= 0 {
-        throw PlexusError.invalidConfiguration("sgd: nesterov needs a positive momentum, got \(momentum)")
+        throw PlexusError.invalidConfiguration(
+          "sgd: nesterov needs a positive momentum, got \(momentum)")
       }
     }
   }
@@ -78,7 +90,9 @@ public final class SGD: Optimizer {
   ///
   /// - Precondition: the hyperparameters are in range (use `init(configuration:)` for values
   ///   read from data).
-  public convenience init(learningRate: Float = 0.01, momentum: Float = 0, nesterov: Bool = false, weightDecay: Float = 0) {
+  public convenience init(
+    learningRate: Float = 0.01, momentum: Float = 0, nesterov: Bool = false, weightDecay: Float = 0
+  ) {
     let configuration = Configuration(
       learningRate: learningRate, momentum: momentum, nesterov: nesterov, weightDecay: weightDecay)
     do { try self.init(configuration: configuration) } catch { preconditionFailure("\(error)") }
@@ -120,10 +134,13 @@ public final class SGD: Optimizer {
   /// Restores the step count, the slots and (as PyTorch's `load_state_dict`) the
   /// hyperparameters, including the learning rate.
   public func importState(_ state: OptimizerState, for parameters: [Parameter]) throws {
-    guard case .sgd(let configuration) = try OptimizerStateIO.configuration(of: state, expectedType: typeName)
+    guard
+      case .sgd(let configuration) = try OptimizerStateIO.configuration(
+        of: state, expectedType: typeName)
     else { throw PlexusError.invalidData("optimizer state config is not an sgd config") }
     let names = configuration.momentum > 0 ? ["momentum"] : []
-    let table = try SlotTable.importing(state.slots, names: names, parameters: parameters, optimizer: typeName)
+    let table = try SlotTable.importing(
+      state.slots, names: names, parameters: parameters, optimizer: typeName)
     self.configuration = configuration
     self.stepCount = state.step
     self.slots = table
@@ -133,14 +150,17 @@ public final class SGD: Optimizer {
 /// Range checks of optimizer hyperparameters.
 enum OptimizerCheck {
   static func learningRate(_ value: Float, optimizer: String) throws {
-    try range(value, name: "learningRate", optimizer: optimizer, "finite and non-negative") { $0 >= 0 }
+    try range(value, name: "learningRate", optimizer: optimizer, "finite and non-negative") {
+      $0 >= 0
+    }
   }
 
   static func range(
     _ value: Float, name: String, optimizer: String, _ expected: String, _ isValid: (Float) -> Bool
   ) throws {
     guard value.isFinite, isValid(value) else {
-      throw PlexusError.invalidConfiguration("\(optimizer): \(name) must be \(expected), got \(value)")
+      throw PlexusError.invalidConfiguration(
+        "\(optimizer): \(name) must be \(expected), got \(value)")
     }
   }
 }

@@ -41,7 +41,8 @@ extension Sequential {
     try loss.validate(targets: trainY, predictionShape: [trainY.batchCount] + outputShape)
     if let validation {
       try requireInput(validation.x, role: "validation inputs")
-      try loss.validate(targets: validation.y, predictionShape: [validation.y.batchCount] + outputShape)
+      try loss.validate(
+        targets: validation.y, predictionShape: [validation.y.batchCount] + outputShape)
     }
 
     let sampleCount = trainX.batchCount
@@ -66,22 +67,26 @@ extension Sequential {
         let rate = schedule.learningRate(completedEpochs: epoch - 1, baseRate: baseRate)
         guard rate.isFinite, rate >= 0 else {
           throw PlexusError.invalidArgument(
-            "the learning-rate schedule gave \(rate) for epoch \(epoch); expected a finite, non-negative rate")
+            "the learning-rate schedule gave \(rate) for epoch \(epoch); expected a finite, non-negative rate"
+          )
         }
         optimizer.learningRate = rate
       }
       for callback in callbacks {
-        try callback.epochWillBegin(epoch: epoch, epochs: options.epochs, batchesPerEpoch: batches, context: context)
+        try callback.epochWillBegin(
+          epoch: epoch, epochs: options.epochs, batchesPerEpoch: batches, context: context)
       }
       let epochRate = optimizer.learningRate
       if options.shuffle {
         // Each epoch's order depends only on the seed and the epoch number, so a run resumed
         // with `initialEpoch` sees the same batches as an uninterrupted one.
-        var shuffler = SeededGenerator(seed: options.seed ^ (UInt64(epoch) &* 0x9E37_79B9_7F4A_7C15))
+        var shuffler = SeededGenerator(
+          seed: options.seed ^ (UInt64(epoch) &* 0x9E37_79B9_7F4A_7C15))
         for index in order.indices { order[index] = index }
         Self.shuffle(&order, using: &shuffler)
       }
-      var running = MetricAccumulator(metrics: options.metrics, binaryThreshold: loss.binaryThreshold)
+      var running = MetricAccumulator(
+        metrics: options.metrics, binaryThreshold: loss.binaryThreshold)
 
       for batch in 0..<batches {
         let start = batch * batchSize
@@ -107,8 +112,12 @@ extension Sequential {
         }
         _ = try backward(gradient)
         Regularization.addGradients(to: regularized)
-        if let limit = options.clipValue { try GradientClipping.clipByValue(trainable, limit: limit) }
-        if let maxNorm = options.clipGlobalNorm { try GradientClipping.clipByGlobalNorm(trainable, maxNorm: maxNorm) }
+        if let limit = options.clipValue {
+          try GradientClipping.clipByValue(trainable, limit: limit)
+        }
+        if let maxNorm = options.clipGlobalNorm {
+          try GradientClipping.clipByGlobalNorm(trainable, maxNorm: maxNorm)
+        }
         optimizer.step(trainable)
 
         running.addLoss(batchLoss, batchSize: end - start)
@@ -116,7 +125,8 @@ extension Sequential {
         if !callbacks.isEmpty {
           let logs = running.logs()
           for callback in callbacks {
-            try callback.batchDidEnd(epoch: epoch, batch: batch + 1, batches: batches, logs: logs, context: context)
+            try callback.batchDidEnd(
+              epoch: epoch, batch: batch + 1, batches: batches, logs: logs, context: context)
           }
         }
       }
@@ -130,13 +140,17 @@ extension Sequential {
       }
       logs["lr"] = epochRate
       context.history.append(logs)
-      for callback in callbacks { try callback.epochDidEnd(epoch: epoch, logs: logs, context: context) }
+      for callback in callbacks {
+        try callback.epochDidEnd(epoch: epoch, logs: logs, context: context)
+      }
       if context.stopRequested {
         context.history.stoppedEarly = epoch < options.epochs
         break
       }
     }
-    for callback in callbacks { try callback.trainingDidEnd(history: context.history, context: context) }
+    for callback in callbacks {
+      try callback.trainingDidEnd(history: context.history, context: context)
+    }
     return context.history
   }
 
@@ -160,11 +174,13 @@ extension Sequential {
     try Self.requireSamples(x, y, role: "evaluation")
     try requireInput(x, role: "evaluation inputs")
     try loss.validate(targets: y, predictionShape: [y.batchCount] + outputShape)
-    return try evaluate(x, y, loss: loss, batchSize: batchSize, metrics: metrics, parameters: parameters)
+    return try evaluate(
+      x, y, loss: loss, batchSize: batchSize, metrics: metrics, parameters: parameters)
   }
 
   private func evaluate(
-    _ x: Tensor, _ y: Tensor, loss: any Loss, batchSize: Int, metrics: [Metric], parameters: [Parameter]
+    _ x: Tensor, _ y: Tensor, loss: any Loss, batchSize: Int, metrics: [Metric],
+    parameters: [Parameter]
   ) throws -> [String: Float] {
     var accumulator = MetricAccumulator(metrics: metrics, binaryThreshold: loss.binaryThreshold)
     let total = x.batchCount

@@ -45,10 +45,12 @@ public protocol TrainingCallback: AnyObject {
   /// Called once before the first epoch.
   func trainingWillBegin(context: TrainingContext) throws
   /// Called before each epoch, after the options' learning-rate schedule has been applied.
-  func epochWillBegin(epoch: Int, epochs: Int, batchesPerEpoch: Int, context: TrainingContext) throws
+  func epochWillBegin(epoch: Int, epochs: Int, batchesPerEpoch: Int, context: TrainingContext)
+    throws
   /// Called after each batch with the running means of the epoch so far (`"loss"` and the
   /// training metrics).
-  func batchDidEnd(epoch: Int, batch: Int, batches: Int, logs: [String: Float], context: TrainingContext) throws
+  func batchDidEnd(
+    epoch: Int, batch: Int, batches: Int, logs: [String: Float], context: TrainingContext) throws
   /// Called after each epoch with all its logs (`"loss"`, metrics, `"val_*"`, `"lr"`). Call
   /// `context.requestStop()` to end training after this epoch.
   func epochDidEnd(epoch: Int, logs: [String: Float], context: TrainingContext) throws
@@ -58,8 +60,12 @@ public protocol TrainingCallback: AnyObject {
 
 extension TrainingCallback {
   public func trainingWillBegin(context: TrainingContext) throws {}
-  public func epochWillBegin(epoch: Int, epochs: Int, batchesPerEpoch: Int, context: TrainingContext) throws {}
-  public func batchDidEnd(epoch: Int, batch: Int, batches: Int, logs: [String: Float], context: TrainingContext) throws {}
+  public func epochWillBegin(
+    epoch: Int, epochs: Int, batchesPerEpoch: Int, context: TrainingContext
+  ) throws {}
+  public func batchDidEnd(
+    epoch: Int, batch: Int, batches: Int, logs: [String: Float], context: TrainingContext
+  ) throws {}
   public func epochDidEnd(epoch: Int, logs: [String: Float], context: TrainingContext) throws {}
   public func trainingDidEnd(history: History, context: TrainingContext) throws {}
 }
@@ -67,7 +73,8 @@ extension TrainingCallback {
 /// An event of a training run, for progress displays.
 public enum TrainingProgress: Sendable, Equatable {
   /// Training is about to start.
-  case trainingBegan(epochs: Int, trainingSamples: Int, validationSamples: Int, batchesPerEpoch: Int)
+  case trainingBegan(
+    epochs: Int, trainingSamples: Int, validationSamples: Int, batchesPerEpoch: Int)
   /// An epoch (1-based) is about to start.
   case epochBegan(epoch: Int, epochs: Int, batches: Int)
   /// A batch (1-based) ended; `logs` hold the epoch's running `"loss"` and metrics.
@@ -114,12 +121,17 @@ public final class ProgressCallback: TrainingCallback {
         validationSamples: context.validationSamples, batchesPerEpoch: context.batchesPerEpoch))
   }
 
-  public func epochWillBegin(epoch: Int, epochs: Int, batchesPerEpoch: Int, context: TrainingContext) throws {
+  public func epochWillBegin(
+    epoch: Int, epochs: Int, batchesPerEpoch: Int, context: TrainingContext
+  ) throws {
     handler(.epochBegan(epoch: epoch, epochs: epochs, batches: batchesPerEpoch))
   }
 
-  public func batchDidEnd(epoch: Int, batch: Int, batches: Int, logs: [String: Float], context: TrainingContext) throws {
-    handler(.batchEnded(epoch: epoch, epochs: context.epochs, batch: batch, batches: batches, logs: logs))
+  public func batchDidEnd(
+    epoch: Int, batch: Int, batches: Int, logs: [String: Float], context: TrainingContext
+  ) throws {
+    handler(
+      .batchEnded(epoch: epoch, epochs: context.epochs, batch: batch, batches: batches, logs: logs))
   }
 
   public func epochDidEnd(epoch: Int, logs: [String: Float], context: TrainingContext) throws {
@@ -161,7 +173,9 @@ public final class LearningRateScheduler: TrainingCallback {
     baseRate = context.optimizer.learningRate
   }
 
-  public func epochWillBegin(epoch: Int, epochs: Int, batchesPerEpoch: Int, context: TrainingContext) throws {
+  public func epochWillBegin(
+    epoch: Int, epochs: Int, batchesPerEpoch: Int, context: TrainingContext
+  ) throws {
     let rate: Float
     switch rule {
     case .schedule(let schedule):
@@ -172,7 +186,8 @@ public final class LearningRateScheduler: TrainingCallback {
     }
     guard rate.isFinite, rate >= 0 else {
       throw PlexusError.invalidArgument(
-        "learning-rate scheduler returned \(rate) for epoch \(epoch); expected a finite, non-negative rate")
+        "learning-rate scheduler returned \(rate) for epoch \(epoch); expected a finite, non-negative rate"
+      )
     }
     context.optimizer.learningRate = rate
   }

@@ -43,8 +43,10 @@ public struct TrainingOptions: Sendable {
   /// Creates options.
   public init(
     epochs: Int = 1, batchSize: Int = 32, shuffle: Bool = true, seed: UInt64 = 0,
-    validationData: (x: Tensor, y: Tensor)? = nil, validationSplit: Float = 0, metrics: [Metric] = [],
-    clipValue: Float? = nil, clipGlobalNorm: Float? = nil, schedule: (any LearningRateSchedule)? = nil,
+    validationData: (x: Tensor, y: Tensor)? = nil, validationSplit: Float = 0,
+    metrics: [Metric] = [],
+    clipValue: Float? = nil, clipGlobalNorm: Float? = nil,
+    schedule: (any LearningRateSchedule)? = nil,
     baseLearningRate: Float? = nil, initialEpoch: Int = 0, validationBatchSize: Int = 256
   ) {
     self.epochs = epochs
@@ -74,14 +76,18 @@ public struct TrainingOptions: Sendable {
       initialEpoch >= 0 && initialEpoch <= epochs,
       "initialEpoch must be in 0...epochs (\(epochs)), got \(initialEpoch)")
     try require(batchSize > 0, "batch size must be positive, got \(batchSize)")
-    try require(validationBatchSize > 0, "validation batch size must be positive, got \(validationBatchSize)")
     try require(
-      validationSplit >= 0 && validationSplit < 1, "validation split must be in [0, 1), got \(validationSplit)")
+      validationBatchSize > 0, "validation batch size must be positive, got \(validationBatchSize)")
+    try require(
+      validationSplit >= 0 && validationSplit < 1,
+      "validation split must be in [0, 1), got \(validationSplit)")
     try require(
       validationSplit == 0 || validationData == nil,
       "give either validationData or validationSplit, not both")
     if let clipValue {
-      try require(clipValue > 0 && clipValue.isFinite, "clip value must be positive and finite, got \(clipValue)")
+      try require(
+        clipValue > 0 && clipValue.isFinite,
+        "clip value must be positive and finite, got \(clipValue)")
     }
     if let clipGlobalNorm {
       try require(
