@@ -63,6 +63,21 @@ private func expectClose(_ actual: [Float], _ expected: [Double], tolerance: Dou
       [0.900000001, 0.8322835510128204, 0.7793259045394781])
   }
 
+  @Test func vectorizedAndScalarPathsAgree() throws {
+    // 19 equal elements: 16 go through the eight-lane path, 3 through the scalar tail.
+    for optimizer in [Adam(learningRate: 0.1), AdamW(learningRate: 0.1, weightDecay: 0.1)] as [Adam]
+    {
+      let wide = Parameter(name: "w", value: Tensor(shape: [19], repeating: 1))
+      for gradient: Float in [0.5, -0.2, 1.0] {
+        wide.gradient = Tensor(shape: [19], repeating: gradient)
+        optimizer.step([wide])
+      }
+      let expected: Float = optimizer is AdamW ? 0.7691602147756995 : 0.7965256089766646
+      #expect(wide.value.scalars.allSatisfy { abs($0 - expected) < 2e-6 }, "\(wide.value.scalars)")
+      #expect(Set(wide.value.scalars).count == 1)
+    }
+  }
+
   @Test func adamWDecouplesWeightDecay() throws {
     // w = 1 * (1 - 0.1 * 0.1) = 0.99, then the plain Adam step of 0.1: 0.89.
     expectClose(

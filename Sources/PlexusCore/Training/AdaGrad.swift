@@ -120,7 +120,7 @@ public final class AdaGrad: Optimizer {
     let stepSize = c.learningRate / (1 + Float(stepCount - 1) * c.learningRateDecay)
     for parameter in parameters where parameter.isTrainable {
       let p = slots.pointers(for: parameter, initialValues: [c.initialAccumulatorValue])
-      Parallel.forEachChunk(count: parameter.count, costPerElement: 8) { range in
+      Parallel.forEachChunk(count: parameter.count, costPerElement: 4) { range in
         let sum = p.slots[0]
         for i in range {
           let d = p.gradient[i] + c.weightDecay * p.value[i]

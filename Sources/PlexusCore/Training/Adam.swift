@@ -141,33 +141,87 @@ public class Adam: Optimizer {
     let t = Double(stepCount)
     let stepSize = Float(Double(c.learningRate) / (1 - Foundation.pow(Double(c.beta1), t)))
     let rootCorrection2 = Float((1 - Foundation.pow(Double(c.beta2), t)).squareRoot())
-    let decoupled = self.decoupled
-    let decayFactor = 1 - c.learningRate * c.weightDecay
+    // AdamW shrinks the weight first and adds no L2 term; Adam keeps the weight and adds
+    // the L2 term (w * 1 and g + 0 * w are exact, so one branch-free loop serves both).
+    let decayFactor = decoupled ? 1 - c.learningRate * c.weightDecay : 1
+    let l2 = decoupled ? 0 : c.weightDecay
+    let (beta1, beta2, epsilon) = (c.beta1, c.beta2, c.epsilon)
+    let (keep1, keep2) = (1 - c.beta1, 1 - c.beta2)
+    let amsgrad = c.amsgrad
     let initial = Adam.slotNames(c).map { _ -> Float in 0 }
     for parameter in parameters where parameter.isTrainable {
       let p = slots.pointers(for: parameter, initialValues: initial)
-      Parallel.forEachChunk(count: parameter.count, costPerElement: 16) { range in
-        let m = p.slots[0]
-        let v = p.slots[1]
-        let vMax = c.amsgrad ? p.slots[2] : nil
-        for i in range {
-          var d = p.gradient[i]
-          if decoupled {
-            p.value[i] *= decayFactor
-          } else {
-            d += c.weightDecay * p.value[i]
-          }
-          m[i] = c.beta1 * m[i] + (1 - c.beta1) * d
-          v[i] = c.beta2 * v[i] + (1 - c.beta2) * d * d
-          var second = v[i]
-          if let vMax {
+      Parallel.forEachChunk(count: parameter.count, costPerElement: 4) { range in
+        if amsgrad {
+          let (w, g, m, v, vMax) = (p.value, p.gradient, p.slots[0], p.slots[1], p.slots[2])
+          for i in range {
+            let weight = w[i] * decayFactor
+            let d = g[i] + l2 * weight
+            m[i] = beta1 * m[i] + keep1 * d
+            v[i] = beta2 * v[i] + keep2 * d * d
             vMax[i] = Swift.max(vMax[i], v[i])
-            second = vMax[i]
+            w[i] = weight - stepSize * m[i] / (vMax[i].squareRoot() / rootCorrection2 + epsilon)
           }
-          let denominator = second.squareRoot() / rootCorrection2 + c.epsilon
-          p.value[i] -= stepSize * m[i] / denominator
+        } else {
+          Adam.update(
+            range, p, decayFactor: decayFactor, l2: l2, beta1: beta1, beta2: beta2, keep1: keep1,
+            keep2: keep2, stepSize: stepSize, rootCorrection2: rootCorrection2, epsilon: epsilon)
         }
       }
+    }
+  }
+
+  /// The Adam update of `range` without AMSGrad: eight lanes at a time, then the tail. Each
+  /// lane performs the same IEEE operations as the scalar tail, so results do not depend on
+  /// how the range is split.
+  @inline(__always)
+  private static func update(
+    _ range: Range<Int>, _ p: UpdatePointers, decayFactor: Float, l2: Float, beta1: Float,
+    beta2: Float, keep1: Float, keep2: Float, stepSize: Float, rootCorrection2: Float,
+    epsilon: Float
+  ) {
+    typealias Lanes = SIMD8<Float>
+    let width = Lanes.scalarCount
+    let stride = MemoryLayout<Float>.stride
+    let w = UnsafeMutableRawPointer(p.value)
+    let g = UnsafeRawPointer(p.gradient)
+    let m = UnsafeMutableRawPointer(p.slots[0])
+    let v = UnsafeMutableRawPointer(p.slots[1])
+    let decay = Lanes(repeating: decayFactor)
+    let l2Lanes = Lanes(repeating: l2)
+    let beta1Lanes = Lanes(repeating: beta1)
+    let beta2Lanes = Lanes(repeating: beta2)
+    let keep1Lanes = Lanes(repeating: keep1)
+    let keep2Lanes = Lanes(repeating: keep2)
+    let stepLanes = Lanes(repeating: stepSize)
+    let correctionLanes = Lanes(repeating: rootCorrection2)
+    let epsilonLanes = Lanes(repeating: epsilon)
+    var i = range.lowerBound
+    while i + width <= range.upperBound {
+      let offset = i * stride
+      let weight = w.loadUnaligned(fromByteOffset: offset, as: Lanes.self) * decay
+      let d = g.loadUnaligned(fromByteOffset: offset, as: Lanes.self) + l2Lanes * weight
+      let first =
+        beta1Lanes * m.loadUnaligned(fromByteOffset: offset, as: Lanes.self) + keep1Lanes * d
+      let second =
+        beta2Lanes * v.loadUnaligned(fromByteOffset: offset, as: Lanes.self) + keep2Lanes * d * d
+      m.storeBytes(of: first, toByteOffset: offset, as: Lanes.self)
+      v.storeBytes(of: second, toByteOffset: offset, as: Lanes.self)
+      let denominator = second.squareRoot() / correctionLanes + epsilonLanes
+      w.storeBytes(
+        of: weight - stepLanes * first / denominator, toByteOffset: offset, as: Lanes.self)
+      i += width
+    }
+    let (wf, gf, mf, vf) = (p.value, p.gradient, p.slots[0], p.slots[1])
+    while i < range.upperBound {
+      let weight = wf[i] * decayFactor
+      let d = gf[i] + l2 * weight
+      let first = beta1 * mf[i] + keep1 * d
+      let second = beta2 * vf[i] + keep2 * d * d
+      mf[i] = first
+      vf[i] = second
+      wf[i] = weight - stepSize * first / (second.squareRoot() / rootCorrection2 + epsilon)
+      i += 1
     }
   }
 

@@ -15,7 +15,21 @@ extension Tensor {
 struct UpdatePointers: @unchecked Sendable {
   let value: UnsafeMutablePointer<Float>
   let gradient: UnsafePointer<Float>
-  let slots: [UnsafeMutablePointer<Float>]
+  let slots: SlotPointers
+}
+
+/// Up to three slot pointers, held inline so that a step allocates nothing.
+struct SlotPointers {
+  static let capacity = 3
+  var first: UnsafeMutablePointer<Float>?
+  var second: UnsafeMutablePointer<Float>?
+  var third: UnsafeMutablePointer<Float>?
+
+  subscript(index: Int) -> UnsafeMutablePointer<Float> {
+    let pointer = index == 0 ? first : (index == 1 ? second : (index == 2 ? third : nil))
+    guard let pointer else { preconditionFailure("optimizer slot \(index) does not exist") }
+    return pointer
+  }
 }
 
 /// The slot tensors (moments, buffers) of one parameter.
@@ -56,10 +70,15 @@ struct SlotTable {
       parameter.gradient.count == parameter.value.count,
       "parameter '\(parameter.name)' has a gradient of shape \(parameter.gradient.shape) for a value of shape \(parameter.value.shape)"
     )
-    var slotPointers: [UnsafeMutablePointer<Float>] = []
-    slotPointers.reserveCapacity(entry.tensors.count)
+    precondition(entry.tensors.count <= SlotPointers.capacity, "at most three slots per parameter")
+    var slotPointers = SlotPointers()
     for index in entry.tensors.indices {
-      slotPointers.append(entry.tensors[index].uniqueBaseAddress())
+      let pointer = entry.tensors[index].uniqueBaseAddress()
+      switch index {
+      case 0: slotPointers.first = pointer
+      case 1: slotPointers.second = pointer
+      default: slotPointers.third = pointer
+      }
     }
     return UpdatePointers(
       value: parameter.value.uniqueBaseAddress(), gradient: parameter.gradient.readBaseAddress,

@@ -128,7 +128,7 @@ public final class RMSProp: Optimizer {
     let averageSlot = c.centered ? (c.momentum > 0 ? 2 : 1) : nil
     for parameter in parameters where parameter.isTrainable {
       let p = slots.pointers(for: parameter, initialValues: initial)
-      Parallel.forEachChunk(count: parameter.count, costPerElement: 16) { range in
+      Parallel.forEachChunk(count: parameter.count, costPerElement: 4) { range in
         let square = p.slots[0]
         let buffer = momentumSlot.map { p.slots[$0] }
         let average = averageSlot.map { p.slots[$0] }

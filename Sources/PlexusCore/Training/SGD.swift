@@ -109,7 +109,7 @@ public final class SGD: Optimizer {
     let initial: [Float] = slotNames.map { _ in 0 }
     for parameter in parameters where parameter.isTrainable {
       let p = slots.pointers(for: parameter, initialValues: initial)
-      Parallel.forEachChunk(count: parameter.count, costPerElement: 4) { range in
+      Parallel.forEachChunk(count: parameter.count, costPerElement: 2) { range in
         if momentum > 0 {
           let buffer = p.slots[0]
           for i in range {
