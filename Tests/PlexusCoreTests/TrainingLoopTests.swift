@@ -380,6 +380,10 @@ private final class FailingLoss: Loss {
     #expect(decoded == history)
     #expect(decoded["loss"] == [0.5, 0.25] && decoded.epochsCompleted == 2)
     #expect(decoded.keys == ["loss", "lr", "val_loss"])
+    // A diverged validation loss still encodes, as null, and reads back as NaN.
+    history.append(["loss": 0.2, "val_loss": .infinity, "lr": 0.01])
+    let diverged = try JSONDecoder().decode(History.self, from: JSONEncoder().encode(history))
+    #expect(diverged["val_loss"]?.last?.isNaN == true && diverged["loss"]?.last == 0.2)
   }
 }
 

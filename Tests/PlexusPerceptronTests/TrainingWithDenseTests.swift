@@ -66,4 +66,18 @@ import Testing
     #expect(validation["accuracy"] == best)
     #expect(history.epochsCompleted <= 80)
   }
+
+  @Test func mlpLearnsTheBundledDigits() throws {
+    let (train, test) = try Digits.standardSplit()
+    let model = Sequential([Dense(units: 64, activation: .relu), Dense(units: 10)])
+    let history = try model.fit(
+      train.features, train.labels, loss: CategoricalCrossEntropy(fromLogits: true),
+      optimizer: Adam(learningRate: 0.01),
+      options: TrainingOptions(
+        epochs: 8, batchSize: 32, seed: 1, validationSplit: 0.1, metrics: [.accuracy]))
+    #expect((history["val_accuracy"]?.last ?? 0) > 0.9, "\(history["val_accuracy"] ?? [])")
+    let result = try model.evaluate(
+      test.features, test.labels, loss: CategoricalCrossEntropy(), metrics: [.accuracy])
+    #expect((result["accuracy"] ?? 0) > 0.93, "\(result)")
+  }
 }

@@ -30,6 +30,26 @@ public struct History: Codable, Sendable, Equatable {
   /// The log keys, sorted.
   public var keys: [String] { values.keys.sorted() }
 
+  private enum CodingKeys: String, CodingKey { case values, epochsCompleted, stoppedEarly }
+
+  /// Decodes a history; `null` values (written for NaN or infinite numbers) become NaN.
+  public init(from decoder: Decoder) throws {
+    let container = try decoder.container(keyedBy: CodingKeys.self)
+    let stored = try container.decode([String: [Float?]].self, forKey: .values)
+    values = stored.mapValues { $0.map { $0 ?? .nan } }
+    epochsCompleted = try container.decode(Int.self, forKey: .epochsCompleted)
+    stoppedEarly = try container.decode(Bool.self, forKey: .stoppedEarly)
+  }
+
+  /// Encodes the history; NaN and infinite values are written as `null`, which JSON accepts.
+  public func encode(to encoder: Encoder) throws {
+    var container = encoder.container(keyedBy: CodingKeys.self)
+    try container.encode(
+      values.mapValues { $0.map { $0.isFinite ? $0 : nil } }, forKey: .values)
+    try container.encode(epochsCompleted, forKey: .epochsCompleted)
+    try container.encode(stoppedEarly, forKey: .stoppedEarly)
+  }
+
   /// Appends the logs of a finished epoch.
   public mutating func append(_ logs: [String: Float]) {
     for (key, value) in logs { values[key, default: []].append(value) }
