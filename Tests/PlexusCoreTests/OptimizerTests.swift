@@ -76,6 +76,15 @@ private func expectClose(_ actual: [Float], _ expected: [Double], tolerance: Dou
       #expect(wide.value.scalars.allSatisfy { abs($0 - expected) < 2e-6 }, "\(wide.value.scalars)")
       #expect(Set(wide.value.scalars).count == 1)
     }
+    // A large parameter is split across threads; every element still gets the same update.
+    let large = Parameter(name: "large", value: Tensor(shape: [40_003], repeating: 1))
+    let optimizer = Adam(learningRate: 0.1)
+    for gradient: Float in [0.5, -0.2, 1.0] {
+      large.gradient = Tensor(shape: [40_003], repeating: gradient)
+      optimizer.step([large])
+    }
+    #expect(
+      Set(large.value.scalars) == [try #require(try trajectory(Adam(learningRate: 0.1)).last)])
   }
 
   @Test func adamWDecouplesWeightDecay() throws {
