@@ -14,7 +14,7 @@ public struct PlexusCommand: ParsableCommand {
       Models are described by JSON specs (see Examples/digits-mlp.json) and saved as .plexus \
       files. Run 'plexus help <command>' for a command's options.
       """,
-    subcommands: [SummaryCommand.self]
+    subcommands: [TrainCommand.self, SummaryCommand.self]
   )
 
   public init() {}

@@ -1,0 +1,95 @@
+import Foundation
+import Plexus
+
+/// The settings of a `plexus train` run.
+public struct TrainSettings: Sendable, Equatable {
+  /// The spec file.
+  public var specPath: String
+  /// Overrides the spec's epoch count.
+  public var epochs: Int?
+  /// Overrides the spec's seed.
+  public var seed: UInt64?
+  /// Prints only the final figures.
+  public var quiet: Bool
+
+  /// Creates settings.
+  public init(specPath: String, epochs: Int? = nil, seed: UInt64? = nil, quiet: Bool = false) {
+    self.specPath = specPath
+    self.epochs = epochs
+    self.seed = seed
+    self.quiet = quiet
+  }
+}
+
+/// What a `plexus train` run produced.
+public struct TrainReport {
+  /// The trained model.
+  public var model: Sequential
+  /// The per-epoch logs.
+  public var history: History
+  /// The loss and metrics on the held-out test split (`loss`, `accuracy`).
+  public var test: [String: Float]
+}
+
+/// The work of `plexus train`.
+public enum Train {
+  /// Trains the model a spec describes, reports progress on `console` and evaluates it on the
+  /// held-out test split.
+  ///
+  /// - Throws: `SpecError` for a malformed spec (naming the file and JSON path), `PlexusError`
+  ///   for data or training problems.
+  @discardableResult
+  public static func run(
+    _ settings: TrainSettings, console: any Console, registry: LayerRegistry = .standard(),
+    clock: (() -> Double)? = nil
+  ) throws -> TrainReport {
+    let specURL = URL(fileURLWithPath: settings.specPath)
+    var spec = try TrainingSpec.load(contentsOf: specURL)
+    if let epochs = settings.epochs { spec.epochs = epochs }
+    if let seed = settings.seed { spec.seed = seed }
+
+    let prepared: PreparedTraining
+    do {
+      prepared = try PreparedTraining(spec: spec, registry: registry)
+    } catch var error as SpecError {
+      error.file = specURL.path
+      throw error
+    }
+    let model = prepared.model
+    let data = prepared.data
+    if !settings.quiet {
+      console.line("Training \(spec.name ?? specURL.lastPathComponent) from \(settings.specPath)")
+      console.line(
+        "data: \(data.description): \(data.train.count) training / \(data.test.count) test samples, "
+          + "features \(data.train.featureShape)"
+          + (data.train.classCount.map { ", \($0) classes" } ?? ""))
+      console.write(model.summary())
+      console.line(
+        "loss \(prepared.lossFunction.name), optimizer \(prepared.optimizerConfig.typeName) "
+          + "(learning rate \(prepared.optimizerConfig.learningRate)), \(spec.epochs) epochs, "
+          + "batch \(spec.batchSize), seed \(spec.seed)"
+          + (spec.validationSplit > 0 ? ", validation split \(spec.validationSplit)" : ""))
+    }
+
+    let display = ProgressDisplay(console: console, quiet: settings.quiet, clock: clock)
+    let progress = ProgressCallback(
+      FitProgress(display: display, batchSize: min(spec.batchSize, data.train.count)))
+    let optimizer = try prepared.optimizerConfig.makeOptimizer()
+    let history = try model.fit(
+      data.train.features, data.train.labels, loss: prepared.loss, optimizer: optimizer,
+      options: TrainingOptions(
+        epochs: spec.epochs, batchSize: spec.batchSize, shuffle: spec.shuffle, seed: spec.seed,
+        validationSplit: Float(spec.validationSplit), metrics: prepared.metrics),
+      callbacks: [progress])
+
+    let test = try model.evaluate(
+      data.test.features, data.test.labels, loss: prepared.loss, metrics: prepared.metrics)
+    var line = "test: loss \(ProgressFormat.loss(Double(test["loss"] ?? .nan)))"
+    if let accuracy = test["accuracy"] {
+      line += "  accuracy \(ProgressFormat.percent(Double(accuracy)))"
+    }
+    console.line(line + " (\(data.test.count) samples)")
+
+    return TrainReport(model: model, history: history, test: test)
+  }
+}

@@ -1,0 +1,46 @@
+import ArgumentParser
+import Foundation
+import Plexus
+
+/// `plexus train SPEC.json`: trains the model a spec describes and saves it.
+public struct TrainCommand: ParsableCommand {
+  public static let configuration = CommandConfiguration(
+    commandName: "train",
+    abstract: "Train the model a JSON spec describes and evaluate it on the held-out test split.",
+    discussion: """
+      Shows a live progress bar (epoch, batch, loss, accuracy, samples/s, ETA) when standard \
+      output is a terminal, and one line per epoch otherwise.
+      """
+  )
+
+  /// The spec file.
+  @Argument(help: ArgumentHelp("The training spec (JSON).", valueName: "SPEC.json"))
+  public var spec: String
+
+  /// Overrides the spec's epoch count.
+  @Option(help: "Train for N epochs instead of the spec's count.")
+  public var epochs: Int?
+
+  /// Overrides the spec's seed.
+  @Option(help: "Use seed S instead of the spec's seed.")
+  public var seed: UInt64?
+
+  /// Prints only the final figures.
+  @Flag(name: .shortAndLong, help: "Print only the test figures.")
+  public var quiet = false
+
+  public init() {}
+
+  public func validate() throws {
+    if let epochs, epochs <= 0 { throw ValidationError("--epochs must be positive, got \(epochs)") }
+  }
+
+  /// The settings these arguments give.
+  public var settings: TrainSettings {
+    TrainSettings(specPath: spec, epochs: epochs, seed: seed, quiet: quiet)
+  }
+
+  public func run() throws {
+    try Train.run(settings, console: StandardOutput())
+  }
+}

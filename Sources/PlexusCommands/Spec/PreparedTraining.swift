@@ -1,0 +1,88 @@
+import Foundation
+import Plexus
+
+/// A spec turned into the pieces of a training run: data, built model, loss, optimizer and
+/// metrics.
+struct PreparedTraining {
+  let data: LoadedData
+  let model: Sequential
+  let lossFunction: LossFunction
+  let loss: any Loss
+  let optimizerConfig: OptimizerConfig
+  let metrics: [Metric]
+
+  /// - Throws: `SpecError` (without a file name) for problems located in the spec.
+  init(spec: TrainingSpec, registry: LayerRegistry) throws {
+    lossFunction = try spec.loss.decodeLoss()
+    loss = try lossFunction.makeLoss()
+    optimizerConfig = try spec.optimizer.decodeOptimizer()
+    metrics = lossFunction.isClassification ? [.accuracy] : []
+    data = try spec.data.load(seed: spec.seed)
+    let featureShape = data.train.featureShape
+    if let declared = spec.inputShape, declared != featureShape {
+      throw SpecError(
+        path: "$.inputShape",
+        message: "the model takes \(declared) but the data's samples have shape \(featureShape)")
+    }
+    model = try spec.buildModel(registry: registry, inputShape: featureShape)
+  }
+
+  /// The training settings to keep in the model file's metadata.
+  func metadataValues() throws -> [String: String] {
+    [
+      TrainingMetadata.lossKey: try TrainingMetadata.json(lossFunction),
+      TrainingMetadata.optimizerKey: try TrainingMetadata.json(optimizerConfig),
+    ]
+  }
+}
+
+/// Keys under which `plexus train` records the loss and optimizer in a model file.
+public enum TrainingMetadata {
+  /// The loss, as `LossFunction` JSON.
+  public static let lossKey = "plexus.loss"
+  /// The optimizer, as `OptimizerConfig` JSON.
+  public static let optimizerKey = "plexus.optimizer"
+
+  static func json(_ value: some Encodable) throws -> String {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys]
+    return String(decoding: try encoder.encode(value), as: UTF8.self)
+  }
+}
+
+extension LossFunction {
+  /// Whether the loss compares classes, so accuracy means something.
+  var isClassification: Bool {
+    switch self {
+    case .binaryCrossEntropy, .categoricalCrossEntropy, .hinge: return true
+    case .meanSquaredError, .meanAbsoluteError, .huber: return false
+    }
+  }
+}
+
+extension ComponentSpec {
+  /// The loss this component names.
+  ///
+  /// - Throws: `SpecError` at the component's path.
+  func decodeLoss() throws -> LossFunction {
+    let json: JSONValue = parameters.isEmpty ? .string(type) : object
+    do {
+      return try json.decode(LossFunction.self, context: "loss")
+    } catch let error as PlexusError {
+      throw SpecError(path: path, message: error.description)
+    }
+  }
+
+  /// The optimizer this component names.
+  ///
+  /// - Throws: `SpecError` at the component's path.
+  func decodeOptimizer() throws -> OptimizerConfig {
+    do {
+      let config = try object.decode(OptimizerConfig.self, context: "optimizer")
+      try config.validate()
+      return config
+    } catch let error as PlexusError {
+      throw SpecError(path: path, message: error.description)
+    }
+  }
+}
