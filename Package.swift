@@ -72,5 +72,13 @@ let package = Package(
       dependencies: ["PlexusCore", "PlexusPerceptron", "PlexusTestSupport"],
       swiftSettings: strictSettings
     ),
+    // The .plexus file: round trips of every registered layer, golden files, corrupt and
+    // hostile files.
+    .testTarget(
+      name: "PlexusFormatTests",
+      dependencies: ["Plexus", "PlexusTestSupport"],
+      exclude: ["FuzzCorpus"],
+      swiftSettings: strictSettings
+    ),
   ]
 )

@@ -69,6 +69,17 @@ public struct Tensor: Sendable {
     try initializer(UnsafeMutableBufferPointer(start: storage.pointer, count: count))
   }
 
+  /// Creates a tensor whose memory is not initialized: the caller must write every element
+  /// through `storage.pointer` before the tensor is read (used by the model file reader, which
+  /// fills tensors in place without a zero-fill pass).
+  ///
+  /// - Throws: `PlexusError.invalidShape` when the shape is invalid.
+  init(uninitializedShape shape: [Int]) throws {
+    let count = try Tensor.elementCount(of: shape)
+    self.shape = shape
+    self.storage = TensorStorage(count: count)
+  }
+
   /// The number of elements described by `shape`, with overflow and sign checks.
   ///
   /// - Throws: `PlexusError.invalidShape` for negative dimensions or overflow.
