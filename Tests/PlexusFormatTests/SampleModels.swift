@@ -26,6 +26,16 @@ struct SampleModel: Sendable {
 /// `LayerRegistry.standard()` without an entry here fails the conformance test: a module that
 /// adds layers must add them here, so every layer is proven to survive a save and a load.
 enum SampleModels {
+  /// Three dense layers with a regularizer, no bias in one and several activations.
+  static let dense = SampleModel(
+    make: {
+      Sequential([
+        Dense(units: 8, activation: .relu, kernelRegularizer: Regularizer(l2: 0.01)),
+        Dense(units: 5, activation: .leakyRelu(alpha: 0.1), useBias: false),
+        Dense(units: 3, activation: .softmax),
+      ])
+    }, inputShape: [6])
+
   static let byLayerType: [String: SampleModel] = [
     "plexus.sequential": SampleModel(
       make: {
@@ -43,14 +53,7 @@ enum SampleModels {
       make: { Sequential([Flatten(), Dense(units: 3, activation: .sigmoid)]) }, inputShape: [2, 3]),
     "plexus.reshape": SampleModel(
       make: { Sequential([Dense(units: 6), try Reshape([2, -1]), Flatten(), Dense(units: 2)]) }, inputShape: [4]),
-    "plexus.dense": SampleModel(
-      make: {
-        Sequential([
-          Dense(units: 8, activation: .relu, kernelRegularizer: Regularizer(l2: 0.01)),
-          Dense(units: 5, activation: .leakyRelu(alpha: 0.1), useBias: false),
-          Dense(units: 3, activation: .softmax),
-        ])
-      }, inputShape: [6]),
+    "plexus.dense": dense,
   ]
 }
 
