@@ -266,7 +266,7 @@ import Testing
   @Test func interruptedSaveKeepsThePreviousFile() throws {
     let folder = try TemporaryFolder()
     let url = folder.file("model.plexus")
-    let old = SampleModels.dense.built(seed: 1)
+    let old = try SampleModels.dense.built(seed: 1)
     try old.save(to: url)
     let oldBytes = try Data(contentsOf: url)
 

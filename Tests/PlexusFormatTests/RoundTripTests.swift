@@ -43,7 +43,7 @@ import Testing
 
   @Test(arguments: [TensorDType.f16, .bf16, .int8])
   func narrowDTypesRoundWithinTheirPrecision(dtype: TensorDType) throws {
-    let model = SampleModels.dense.built()
+    let model = try SampleModels.dense.built()
     let folder = try TemporaryFolder()
     for codec in TensorCodec.allCases {
       let url = folder.file("m.plexus")
@@ -103,7 +103,7 @@ import Testing
   }
 
   @Test func rawTensorsAreAlignedAndReadableInPlace() throws {
-    let model = SampleModels.dense.built()
+    let model = try SampleModels.dense.built()
     let folder = try TemporaryFolder()
     let url = folder.file("m.plexus")
     try model.save(to: url, options: SaveOptions(codec: .raw))
@@ -121,7 +121,7 @@ import Testing
   }
 
   @Test func metadataAndOptimizerStateRoundTrip() throws {
-    let model = SampleModels.dense.built()
+    let model = try SampleModels.dense.built()
     let history: JSONValue = .object(["loss": .array([.number(0.9), .number(0.4)]), "epochs": .number(2)])
     let metadata = ModelMetadata(
       created: "2026-01-02T03:04:05Z", description: "digits classifier", values: ["dataset": "digits"], history: history)
@@ -149,7 +149,7 @@ import Testing
   }
 
   @Test func unregisteredLayerTypeNamesTheModuleToImport() throws {
-    let model = SampleModels.dense.built()
+    let model = try SampleModels.dense.built()
     let folder = try TemporaryFolder()
     let url = folder.file("m.plexus")
     try model.save(to: url)
