@@ -53,6 +53,15 @@ let package = Package(
       swiftSettings: strictSettings
     ),
 
+    // Benchmark of the .plexus file against safetensors, torch and numpy (release build; see
+    // Benchmarks/README.md).
+    .executableTarget(
+      name: "PlexusFormatBenchmark",
+      dependencies: ["Plexus"],
+      path: "Benchmarks/PlexusFormatBenchmark",
+      swiftSettings: strictSettings
+    ),
+
     // Shared test helpers (gradient checks, layer harness).
     .target(
       name: "PlexusTestSupport",

@@ -63,12 +63,12 @@ final class AtomicFileSink {
       throw PlexusFormatError(
         .io, "saving '\(destination.lastPathComponent)' would exceed the size limit of \(sizeLimit) bytes; the previous file is kept")
     }
-    if buffer.count + bytes.count > bufferCapacity {
-      try flushBuffer()
-    }
     if bytes.count >= bufferCapacity / 2 {
+      // Large writes go straight to the file, after what is buffered.
+      try flushBuffer()
       try writeFully(bytes)
     } else {
+      if buffer.count + bytes.count > bufferCapacity { try flushBuffer() }
       buffer.append(contentsOf: bytes)
     }
     position = end
