@@ -82,12 +82,14 @@ let registry = LayerRegistry.standard()
 
 let cases: [(String, SaveOptions)] = [
   ("raw f32", SaveOptions(codec: .raw)),
-  ("shuffle-deflate (default)", SaveOptions()),
+  ("default: shuffle-deflate", SaveOptions()),
   ("shuffle-deflate level 1", SaveOptions(codec: .shuffleDeflate, compressionLevel: 1)),
   ("deflate level 1", SaveOptions(codec: .deflate, compressionLevel: 1)),
   ("shuffle-deflate f16", SaveOptions(dtype: .f16)),
 ]
-for (name, options) in cases {
+// PLEXUS_BENCH_CASES=raw,default (prefixes of the case names) limits the run to some cases.
+let selected = ProcessInfo.processInfo.environment["PLEXUS_BENCH_CASES"]?.split(separator: ",").map(String.init)
+for (name, options) in cases where selected.map({ $0.contains { name.hasPrefix($0) } }) ?? true {
   let url = output.appendingPathComponent("bench.plexus")
   let save = try best(3) { try model.save(to: url, options: options) }
   let size = try FileManager.default.attributesOfItem(atPath: url.path)[.size] as? Int ?? 0

@@ -149,3 +149,22 @@ extension Array where Element == UInt8 {
     Swift.withUnsafeBytes(of: &little) { append(contentsOf: $0) }
   }
 }
+
+/// Pre-faulting of large memory ranges (Linux `MADV_POPULATE_READ` / `MADV_POPULATE_WRITE`).
+enum MemoryAdvice {
+  /// Ranges smaller than this are left to ordinary page faults.
+  static let minimumBytes = 1 << 20
+
+  /// Asks the kernel to map the pages of `range` now; a no-op where unsupported.
+  static func populate(_ range: UnsafeRawBufferPointer, forWriting: Bool) {
+    #if os(Linux)
+      guard range.count >= minimumBytes, let base = range.baseAddress else { return }
+      let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+      let start = (Int(bitPattern: base) + page - 1) / page * page
+      let end = (Int(bitPattern: base) + range.count) / page * page
+      guard end > start, let address = UnsafeMutableRawPointer(bitPattern: start) else { return }
+      // MADV_POPULATE_READ = 22, MADV_POPULATE_WRITE = 23 (Linux 5.14).
+      _ = madvise(address, end - start, forWriting ? 23 : 22)
+    #endif
+  }
+}

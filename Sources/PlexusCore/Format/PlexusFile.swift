@@ -457,12 +457,22 @@ public final class PlexusFile: Sendable {
       outputs.append(try Tensor(uninitializedShape: tensors[position].shape))
       jobs(for: position, into: &jobList)
     }
+    // Fault the pages in with one call each instead of one fault per page (which costs more
+    // than the copy itself); both are hints, and older kernels ignore them.
+    for (output, position) in zip(outputs, positions) {
+      let entry = tensors[position]
+      MemoryAdvice.populate(
+        UnsafeRawBufferPointer(start: bytes.buffer.baseAddress.map { $0 + Int(entry.offset) }, count: Int(entry.storedLength)),
+        forWriting: false)
+      MemoryAdvice.populate(
+        UnsafeRawBufferPointer(start: output.storage.pointer, count: output.count * 4), forWriting: true)
+    }
     let slot = Dictionary(uniqueKeysWithValues: positions.enumerated().map { ($1, $0) })
     let destinations = UncheckedSendable(outputs.map { $0.storage.pointer })
     let work = jobList
     let entries = tensors
     let file = bytes
-    let crcs = try BlockJobs.run(count: work.count, threads: threads) { index -> UInt32 in
+    let crcs = try BlockJobs.run(count: work.count, threads: threads) { index, scratch -> UInt32 in
       let job = work[index]
       let entry = entries[job.tensor]
       guard let target = slot[job.tensor] else { return 0 }
@@ -470,7 +480,8 @@ public final class PlexusFile: Sendable {
         start: destinations.value[target] + job.firstElement, count: job.elementCount)
       let stored = UnsafeRawBufferPointer(rebasing: file.buffer[job.storedOffset..<(job.storedOffset + job.storedLength)])
       do {
-        return try Self.decodeJob(stored: stored, entry: entry, into: destination, checksum: verifyChecksums)
+        return try Self.decodeJob(
+          stored: stored, entry: entry, into: destination, checksum: verifyChecksums, scratch: scratch)
       } catch let error as PlexusFormatError {
         throw error.located(chunk: PlexusFormat.ChunkType.data, offset: UInt64(job.storedOffset), tensor: entry.name)
       }
@@ -497,7 +508,7 @@ public final class PlexusFile: Sendable {
   /// bytes (0 when `checksum` is false).
   private static func decodeJob(
     stored: UnsafeRawBufferPointer, entry: TensorIndexEntry, into destination: UnsafeMutableBufferPointer<Float>,
-    checksum: Bool
+    checksum: Bool, scratch: ScratchBuffer
   ) throws -> UInt32 {
     let width = entry.dtype.byteWidth
     let scale = entry.scale ?? 1
@@ -526,9 +537,8 @@ public final class PlexusFile: Sendable {
         #endif
         return crc
       }
-      let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: rawLength * (shuffled ? 2 : 1), alignment: 64)
-      defer { scratch.deallocate() }
-      let inflated = UnsafeMutableRawBufferPointer(rebasing: scratch[0..<rawLength])
+      let workspace = scratch.bytes(rawLength * (shuffled && entry.dtype != .f32 ? 2 : 1))
+      let inflated = UnsafeMutableRawBufferPointer(rebasing: workspace[0..<rawLength])
       try BlockCodec.inflate(stored, into: inflated)
       var elementBytes = UnsafeRawBufferPointer(inflated)
       if shuffled {
@@ -536,7 +546,7 @@ public final class PlexusFile: Sendable {
           BlockCodec.unshuffle(elementBytes, width: width, into: UnsafeMutableRawBufferPointer(destination))
           return crc
         }
-        let joined = UnsafeMutableRawBufferPointer(rebasing: scratch[rawLength..<(2 * rawLength)])
+        let joined = UnsafeMutableRawBufferPointer(rebasing: workspace[rawLength..<(2 * rawLength)])
         BlockCodec.unshuffle(elementBytes, width: width, into: joined)
         elementBytes = UnsafeRawBufferPointer(joined)
       }

@@ -193,13 +193,13 @@ public enum PlexusWriter {
     var next = 0
     while next < jobs.count {
       let batch = Array(jobs[next..<Swift.min(jobs.count, next + window)])
-      let encoded = try BlockJobs.run(count: batch.count, threads: options.threads) { index -> Encoded in
+      let encoded = try BlockJobs.run(count: batch.count, threads: options.threads) { index, scratch -> Encoded in
         let job = batch[index]
         let item = items[job.item]
         return try item.tensor.withUnsafeBufferPointer { values in
           try encode(
             UnsafeBufferPointer(rebasing: values[job.elements]), dtype: item.dtype, codec: item.codec,
-            scale: scales[job.item] ?? 1, level: level)
+            scale: scales[job.item] ?? 1, level: level, scratch: scratch)
         }
       }
       for (job, result) in zip(batch, encoded) {
@@ -228,7 +228,8 @@ public enum PlexusWriter {
   }
 
   private static func encode(
-    _ values: UnsafeBufferPointer<Float>, dtype: TensorDType, codec: TensorCodec, scale: Float, level: Int32?
+    _ values: UnsafeBufferPointer<Float>, dtype: TensorDType, codec: TensorCodec, scale: Float, level: Int32?,
+    scratch: ScratchBuffer
   ) throws -> Encoded {
     #if _endian(little)
       if codec == .raw && dtype == .f32 {
@@ -236,20 +237,19 @@ public enum PlexusWriter {
       }
     #endif
     let rawLength = values.count * dtype.byteWidth
-    var elementBytes = [UInt8](repeating: 0, count: rawLength)
-    elementBytes.withUnsafeMutableBytes { BlockCodec.convert(values, to: dtype, scale: scale, into: $0) }
+    let workspace = scratch.bytes(2 * rawLength)
+    let elementBytes = UnsafeMutableRawBufferPointer(rebasing: workspace[0..<rawLength])
+    BlockCodec.convert(values, to: dtype, scale: scale, into: elementBytes)
     let stored: [UInt8]
     switch codec {
     case .raw:
-      stored = elementBytes
+      stored = [UInt8](elementBytes)
     case .deflate:
-      stored = try elementBytes.withUnsafeBytes { try BlockCodec.deflate($0, segments: 1, level: level) }
+      stored = try BlockCodec.deflate(UnsafeRawBufferPointer(elementBytes), segments: 1, level: level)
     case .shuffleDeflate:
-      var planes = [UInt8](repeating: 0, count: rawLength)
-      elementBytes.withUnsafeBytes { source in
-        planes.withUnsafeMutableBytes { BlockCodec.shuffle(source, width: dtype.byteWidth, into: $0) }
-      }
-      stored = try planes.withUnsafeBytes { try BlockCodec.deflate($0, segments: dtype.byteWidth, level: level) }
+      let planes = UnsafeMutableRawBufferPointer(rebasing: workspace[rawLength..<(2 * rawLength)])
+      BlockCodec.shuffle(UnsafeRawBufferPointer(elementBytes), width: dtype.byteWidth, into: planes)
+      stored = try BlockCodec.deflate(UnsafeRawBufferPointer(planes), segments: dtype.byteWidth, level: level)
     }
     return Encoded(bytes: stored, crc: CRC32.checksum(stored))
   }

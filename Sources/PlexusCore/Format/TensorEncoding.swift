@@ -172,10 +172,9 @@ enum BlockCodec {
     else { throw PlexusFormatError(.io, "zlib deflateInit2 failed") }
     defer { deflateEnd(&stream) }
     let capacity = Int(deflateBound(&stream, UInt(source.count))) + source.count / 64 + 1024 * segments + 4096
-    var output = [UInt8](repeating: 0, count: capacity)
     let segmentLength = segments > 1 ? source.count / segments : source.count
-    let produced: Int = try output.withUnsafeMutableBytes { out in
-      guard let outBase = out.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return 0 }
+    return try [UInt8](unsafeUninitializedCapacity: capacity) { out, initializedCount in
+      guard let outBase = out.baseAddress else { return }
       stream.next_out = outBase
       stream.avail_out = UInt32(out.count)
       for segment in 0..<segments {
@@ -198,10 +197,8 @@ enum BlockCodec {
           throw PlexusFormatError(.io, "zlib deflate failed with status \(status)")
         }
       }
-      return out.count - Int(stream.avail_out)
+      initializedCount = out.count - Int(stream.avail_out)
     }
-    output.removeSubrange(produced...)
-    return output
   }
 
   /// Inflates one raw deflate stream into exactly `destination.count` bytes.
