@@ -69,15 +69,19 @@ public struct Tensor: Sendable {
     try initializer(UnsafeMutableBufferPointer(start: storage.pointer, count: count))
   }
 
-  /// Creates a tensor whose memory is not initialized: the caller must write every element
-  /// through `storage.pointer` before the tensor is read (used by the model file reader, which
-  /// fills tensors in place without a zero-fill pass).
+  /// Creates a tensor whose elements `initializer` must all write: the buffer starts
+  /// uninitialized (faster than zero filling when every element is overwritten, as with a
+  /// `beta = 0` matrix product).
   ///
-  /// - Throws: `PlexusError.invalidShape` when the shape is invalid.
-  init(uninitializedShape shape: [Int]) throws {
-    let count = try Tensor.elementCount(of: shape)
+  /// - Precondition: every dimension is non-negative and the element count fits in `Int`.
+  public init(
+    unsafeUninitializedShape shape: [Int],
+    initializingWith initializer: (UnsafeMutableBufferPointer<Float>) throws -> Void
+  ) rethrows {
+    let count = Tensor.elementCountOrTrap(shape)
     self.shape = shape
     self.storage = TensorStorage(count: count)
+    try initializer(UnsafeMutableBufferPointer(start: storage.pointer, count: count))
   }
 
   /// The number of elements described by `shape`, with overflow and sign checks.
