@@ -77,6 +77,15 @@ let package = Package(
       swiftSettings: strictSettings
     ),
 
+    // Benchmark of the .plexus file against safetensors, torch and numpy (release build; see
+    // Benchmarks/README.md).
+    .executableTarget(
+      name: "PlexusFormatBenchmark",
+      dependencies: ["Plexus"],
+      path: "Benchmarks/PlexusFormatBenchmark",
+      swiftSettings: strictSettings
+    ),
+
     // Shared test helpers (gradient checks, layer harness).
     .target(
       name: "PlexusTestSupport",
@@ -100,6 +109,14 @@ let package = Package(
     .testTarget(
       name: "PlexusToolTests",
       dependencies: ["PlexusCommands", "Plexus", "PlexusTestSupport"],
+      swiftSettings: strictSettings
+    ),
+    // The .plexus file: round trips of every registered layer, golden files, corrupt and
+    // hostile files.
+    .testTarget(
+      name: "PlexusFormatTests",
+      dependencies: ["Plexus", "PlexusTestSupport"],
+      exclude: ["FuzzCorpus"],
       swiftSettings: strictSettings
     ),
   ]
