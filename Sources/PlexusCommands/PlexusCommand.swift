@@ -14,7 +14,9 @@ public struct PlexusCommand: ParsableCommand {
       Models are described by JSON specs (see Examples/digits-mlp.json) and saved as .plexus \
       files. Run 'plexus help <command>' for a command's options.
       """,
-    subcommands: [TrainCommand.self, SummaryCommand.self]
+    subcommands: [
+      TrainCommand.self, PredictCommand.self, EvaluateCommand.self, SummaryCommand.self,
+    ]
   )
 
   public init() {}
@@ -25,11 +27,16 @@ public struct SummaryCommand: ParsableCommand {
   public static let configuration = CommandConfiguration(
     commandName: "summary",
     abstract: "Print a model's layers, output shapes and parameter counts.",
-    discussion: "MODEL is a training spec (.json): its model is built and described."
+    discussion: """
+      MODEL is a saved model (.plexus), described with what its file records (producer, \
+      creation time, loss, optimizer, epochs trained), or a training spec (.json), whose model \
+      is built and described.
+      """
   )
 
-  /// The spec or model file.
-  @Argument(help: ArgumentHelp("A training spec (.json).", valueName: "MODEL"))
+  /// The model or spec file.
+  @Argument(
+    help: ArgumentHelp("A saved model (.plexus) or a training spec (.json).", valueName: "MODEL"))
   public var model: String
 
   public init() {}
@@ -41,12 +48,22 @@ public struct SummaryCommand: ParsableCommand {
 
 /// The work of `plexus summary`.
 public enum Summary {
-  /// Prints the summary of the model in `path` (a training spec).
+  /// Prints the summary of the model in `path`: a saved model (`.plexus`) or a training spec
+  /// (`.json`).
   ///
-  /// - Throws: `SpecError` or `PlexusError` naming the file and what is wrong in it.
+  /// - Throws: `SpecError`, `PlexusFormatError` or `PlexusError` naming the file and what is
+  ///   wrong in it.
   public static func run(path: String, console: any Console, registry: LayerRegistry = .standard())
     throws
   {
+    if path.lowercased().hasSuffix(".json") {
+      try describeSpec(path: path, console: console, registry: registry)
+    } else {
+      try describeModel(path: path, console: console, registry: registry)
+    }
+  }
+
+  static func describeSpec(path: String, console: any Console, registry: LayerRegistry) throws {
     let url = URL(fileURLWithPath: path)
     let spec = try TrainingSpec.load(contentsOf: url)
     guard let inputShape = spec.inputShape ?? spec.data.knownFeatureShape else {
@@ -62,6 +79,42 @@ public enum Summary {
       error.file = url.path
       throw error
     }
+  }
+
+  static func describeModel(path: String, console: any Console, registry: LayerRegistry) throws {
+    let saved = try SavedModel(path: path, registry: registry)
+    console.write(saved.model.summary())
+    console.line(
+      "Input shape: [N, \(saved.model.inputShape?.map(String.init).joined(separator: ", ") ?? "?")]"
+    )
+    console.line(
+      "File: \(saved.url.path), format \(saved.formatVersion), \(ByteCount.format(saved.fileSize))")
+    if let metadata = saved.metadata {
+      console.line(
+        "Written by: \(metadata.producer) \(metadata.producerVersion), \(metadata.created)")
+      if !metadata.description.isEmpty { console.line("Description: \(metadata.description)") }
+      if let loss = metadata.values[TrainingMetadata.lossKey] { console.line("Loss: \(loss)") }
+      if let optimizer = metadata.values[TrainingMetadata.optimizerKey] {
+        console.line("Optimizer: \(optimizer)")
+      }
+      if case .object(let history)? = metadata.history,
+        case .number(let epochs)? = history["epochsCompleted"]
+      {
+        console.line("Epochs trained: \(Int(epochs))")
+      }
+    }
+    console.line(
+      "Optimizer state: \(saved.hasOptimizerState ? "saved (training can resume)" : "none")")
+  }
+}
+
+/// Human-readable byte counts.
+enum ByteCount {
+  /// `512 B`, `69.1 KB`, `3.2 MB` (powers of 1000).
+  static func format(_ bytes: UInt64) -> String {
+    if bytes < 1000 { return "\(bytes) B" }
+    if bytes < 1_000_000 { return String(format: "%.1f KB", Double(bytes) / 1000) }
+    return String(format: "%.1f MB", Double(bytes) / 1_000_000)
   }
 }
 

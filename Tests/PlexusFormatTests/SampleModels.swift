@@ -54,6 +54,13 @@ enum SampleModels {
     "plexus.reshape": SampleModel(
       make: { Sequential([Dense(units: 6), try Reshape([2, -1]), Flatten(), Dense(units: 2)]) }, inputShape: [4]),
     "plexus.dense": dense,
+    "plexus.perceptron": SampleModel(
+      make: {
+        Sequential([
+          Dense(units: 4, activation: .tanh),
+          try Perceptron(config: Perceptron.Config(units: 3, kernelInitializer: .glorotUniform)),
+        ])
+      }, inputShape: [5]),
   ]
 }
 

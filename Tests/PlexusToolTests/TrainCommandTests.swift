@@ -67,7 +67,9 @@ func writeBlobsSpec(in folder: TemporaryFolder, epochs: Int = 3) throws -> URL {
       to: "bad.json")
     let console = CapturedOutput()
     do {
-      try Train.run(TrainSettings(specPath: spec.path), console: console)
+      try Train.run(
+        TrainSettings(specPath: spec.path, outputPath: folder.file("m.plexus").path),
+        console: console)
       Issue.record("a malformed spec trained")
     } catch {
       let message = PlexusCommand.message(for: error)
@@ -114,7 +116,9 @@ func writeBlobsSpec(in folder: TemporaryFolder, epochs: Int = 3) throws -> URL {
     defer { folder.remove() }
     let spec = try writeBlobsSpec(in: folder)
     let console = CapturedOutput(isTerminal: false)
-    let report = try Train.run(TrainSettings(specPath: spec.path), console: console)
+    let output = folder.file("blobs.plexus")
+    let report = try Train.run(
+      TrainSettings(specPath: spec.path, outputPath: output.path), console: console)
     let lines = console.text.split(separator: "\n").map(String.init)
     #expect(lines.first == "Training blobs from \(spec.path)")
     #expect(
@@ -134,6 +138,9 @@ func writeBlobsSpec(in folder: TemporaryFolder, epochs: Int = 3) throws -> URL {
         $0.hasPrefix("test: loss ") && $0.contains(ProgressFormat.percent(Double(accuracy)))
       })
     #expect(accuracy >= 0.9)
+    #expect(lines.last == "saved model to \(output.path)")
+    #expect(report.output == output)
+    #expect(FileManager.default.fileExists(atPath: output.path))
   }
 
   @Test func terminalsGetALiveLineAndQuietGetsOnlyTheResult() throws {
@@ -141,19 +148,30 @@ func writeBlobsSpec(in folder: TemporaryFolder, epochs: Int = 3) throws -> URL {
     defer { folder.remove() }
     let spec = try writeBlobsSpec(in: folder, epochs: 2)
     let terminal = CapturedOutput(isTerminal: true)
-    try Train.run(TrainSettings(specPath: spec.path), console: terminal)
+    try Train.run(
+      TrainSettings(specPath: spec.path, outputPath: folder.file("a.plexus").path),
+      console: terminal)
     #expect(terminal.text.contains("\repoch 1/2  ["))
     #expect(terminal.text.contains("ETA "))
     let quiet = CapturedOutput(isTerminal: true)
-    try Train.run(TrainSettings(specPath: spec.path, quiet: true), console: quiet)
-    #expect(quiet.text.hasPrefix("test: loss "))
-    #expect(quiet.text.split(separator: "\n").count == 1)
+    let output = folder.file("b.plexus")
+    try Train.run(
+      TrainSettings(specPath: spec.path, outputPath: output.path, quiet: true), console: quiet)
+    let lines = quiet.text.split(separator: "\n")
+    #expect(lines.count == 2)
+    #expect(lines.first?.hasPrefix("test: loss ") == true)
+    #expect(lines.last == "saved model to \(output.path)"[...])
   }
 
   @Test func digitsExampleReachesNinetySevenPercentReproducibly() throws {
+    let folder = try TemporaryFolder()
+    defer { folder.remove() }
     let spec = examplesFolder.appendingPathComponent("digits-mlp.json")
-    let settings = TrainSettings(specPath: spec.path, epochs: 15, quiet: true)
+    let output = folder.file("digits.plexus")
+    let settings = TrainSettings(
+      specPath: spec.path, outputPath: output.path, epochs: 15, quiet: true)
     let first = try Train.run(settings, console: CapturedOutput())
+    let firstFile = try Data(contentsOf: output)
     let second = try Train.run(settings, console: CapturedOutput())
     let accuracy = try #require(first.test["accuracy"])
     #expect(accuracy >= 0.97, "test accuracy \(accuracy)")
@@ -163,5 +181,16 @@ func writeBlobsSpec(in folder: TemporaryFolder, epochs: Int = 3) throws -> URL {
     let secondWeights = second.model.parameters.map(\.value)
     #expect(firstWeights.count == 6)
     #expect(firstWeights == secondWeights)
+
+    // The saved file reloads to the same weights and the same test figures.
+    let reloaded = try Sequential.load(from: output, registry: .standard())
+    #expect(reloaded.parameters.map(\.value) == firstWeights)
+    let console = CapturedOutput()
+    let logs = try Evaluate.run(
+      EvaluateSettings(modelPath: output.path, data: [spec.path]), console: console)
+    #expect(logs == first.test)
+    #expect(console.text.contains("accuracy \(ProgressFormat.percent(Double(accuracy)))"))
+    // Only the creation time in the metadata may differ between the two files.
+    #expect(firstFile.count == (try Data(contentsOf: output)).count)
   }
 }

@@ -5,6 +5,8 @@ import Plexus
 public struct TrainSettings: Sendable, Equatable {
   /// The spec file.
   public var specPath: String
+  /// Where to save the model; `nil` saves `<spec file name>.plexus` in the current folder.
+  public var outputPath: String?
   /// Overrides the spec's epoch count.
   public var epochs: Int?
   /// Overrides the spec's seed.
@@ -13,8 +15,12 @@ public struct TrainSettings: Sendable, Equatable {
   public var quiet: Bool
 
   /// Creates settings.
-  public init(specPath: String, epochs: Int? = nil, seed: UInt64? = nil, quiet: Bool = false) {
+  public init(
+    specPath: String, outputPath: String? = nil, epochs: Int? = nil, seed: UInt64? = nil,
+    quiet: Bool = false
+  ) {
     self.specPath = specPath
+    self.outputPath = outputPath
     self.epochs = epochs
     self.seed = seed
     self.quiet = quiet
@@ -29,12 +35,15 @@ public struct TrainReport {
   public var history: History
   /// The loss and metrics on the held-out test split (`loss`, `accuracy`).
   public var test: [String: Float]
+  /// Where the model was saved.
+  public var output: URL
 }
 
 /// The work of `plexus train`.
 public enum Train {
-  /// Trains the model a spec describes, reports progress on `console` and evaluates it on the
-  /// held-out test split.
+  /// Trains the model a spec describes, reports progress on `console`, evaluates it on the
+  /// held-out test split and saves it as a `.plexus` file (with the loss, the optimizer and
+  /// the training history in its metadata, and the optimizer state so training can resume).
   ///
   /// - Throws: `SpecError` for a malformed spec (naming the file and JSON path), `PlexusError`
   ///   for data or training problems.
@@ -47,6 +56,9 @@ public enum Train {
     var spec = try TrainingSpec.load(contentsOf: specURL)
     if let epochs = settings.epochs { spec.epochs = epochs }
     if let seed = settings.seed { spec.seed = seed }
+    let output = URL(
+      fileURLWithPath: settings.outputPath ?? specURL.deletingPathExtension().lastPathComponent
+        + ".plexus")
 
     let prepared: PreparedTraining
     do {
@@ -90,6 +102,15 @@ public enum Train {
     }
     console.line(line + " (\(data.test.count) samples)")
 
-    return TrainReport(model: model, history: history, test: test)
+    var metadata = ModelMetadata(description: spec.name ?? "")
+    metadata.values = try prepared.metadataValues()
+    metadata.history = try JSONValue(encoding: history)
+    try model.save(
+      to: output,
+      options: SaveOptions(
+        metadata: metadata,
+        optimizerState: try optimizer.exportState(for: model.trainableParameters)))
+    console.line("saved model to \(output.path)")
+    return TrainReport(model: model, history: history, test: test, output: output)
   }
 }

@@ -6,7 +6,8 @@ import Plexus
 public struct TrainCommand: ParsableCommand {
   public static let configuration = CommandConfiguration(
     commandName: "train",
-    abstract: "Train the model a JSON spec describes and evaluate it on the held-out test split.",
+    abstract:
+      "Train the model a JSON spec describes, evaluate it on the held-out test split and save it.",
     discussion: """
       Shows a live progress bar (epoch, batch, loss, accuracy, samples/s, ETA) when standard \
       output is a terminal, and one line per epoch otherwise.
@@ -17,6 +18,13 @@ public struct TrainCommand: ParsableCommand {
   @Argument(help: ArgumentHelp("The training spec (JSON).", valueName: "SPEC.json"))
   public var spec: String
 
+  /// Where to save the model.
+  @Option(
+    name: .shortAndLong,
+    help: ArgumentHelp(
+      "Where to save the model (default: <spec file name>.plexus).", valueName: "model.plexus"))
+  public var output: String?
+
   /// Overrides the spec's epoch count.
   @Option(help: "Train for N epochs instead of the spec's count.")
   public var epochs: Int?
@@ -26,7 +34,7 @@ public struct TrainCommand: ParsableCommand {
   public var seed: UInt64?
 
   /// Prints only the final figures.
-  @Flag(name: .shortAndLong, help: "Print only the test figures.")
+  @Flag(name: .shortAndLong, help: "Print only the test figures and where the model went.")
   public var quiet = false
 
   public init() {}
@@ -37,7 +45,7 @@ public struct TrainCommand: ParsableCommand {
 
   /// The settings these arguments give.
   public var settings: TrainSettings {
-    TrainSettings(specPath: spec, epochs: epochs, seed: seed, quiet: quiet)
+    TrainSettings(specPath: spec, outputPath: output, epochs: epochs, seed: seed, quiet: quiet)
   }
 
   public func run() throws {

@@ -1,0 +1,196 @@
+import Foundation
+import Plexus
+
+/// A model read from a `.plexus` file with the training settings recorded in it.
+struct SavedModel {
+  let model: Sequential
+  let metadata: ModelMetadata?
+  let url: URL
+  let formatVersion: String
+  let fileSize: UInt64
+  let hasOptimizerState: Bool
+
+  init(path: String, registry: LayerRegistry) throws {
+    url = URL(fileURLWithPath: path)
+    let file = try PlexusFile(contentsOf: url)
+    model = try Sequential.load(from: file, registry: registry)
+    metadata = file.metadata
+    formatVersion = "\(file.majorVersion).\(file.minorVersion)"
+    fileSize = file.fileSize
+    hasOptimizerState = file.hasOptimizerState
+  }
+
+  /// The loss recorded by `plexus train`, if any.
+  func recordedLoss() throws -> LossFunction? {
+    guard let text = metadata?.values[TrainingMetadata.lossKey] else { return nil }
+    do {
+      return try JSONDecoder().decode(LossFunction.self, from: Data(text.utf8))
+    } catch {
+      throw PlexusError.invalidData(
+        "\(url.path): the recorded loss '\(text)' cannot be read: \(error)")
+    }
+  }
+}
+
+/// The settings of a `plexus predict` run.
+public struct PredictSettings: Sendable, Equatable {
+  /// The model file.
+  public var modelPath: String
+  /// The `.npy` file of inputs `[N] + inputShape`.
+  public var inputPath: String
+  /// Where to write the predictions (`.npy`); `nil` prints them.
+  public var outputPath: String?
+  /// Whether to output each sample's predicted class instead of the raw outputs.
+  public var classes: Bool
+  /// Samples per forward pass.
+  public var batchSize: Int
+
+  /// Creates settings.
+  public init(
+    modelPath: String, inputPath: String, outputPath: String? = nil, classes: Bool = false,
+    batchSize: Int = 256
+  ) {
+    self.modelPath = modelPath
+    self.inputPath = inputPath
+    self.outputPath = outputPath
+    self.classes = classes
+    self.batchSize = batchSize
+  }
+}
+
+/// The work of `plexus predict`.
+public enum Predict {
+  /// Runs a saved model on the inputs and writes or prints the predictions.
+  ///
+  /// With `classes`, each sample's class is the index of its largest output (a single output
+  /// is thresholded at 0.5), written as a `[N]` array of class indices.
+  ///
+  /// - Returns: the predictions (`[N] + outputShape`, or `[N]` classes).
+  /// - Throws: `PlexusError` for unreadable files or inputs that do not fit the model.
+  @discardableResult
+  public static func run(
+    _ settings: PredictSettings, console: any Console, registry: LayerRegistry = .standard()
+  ) throws -> Tensor {
+    let saved = try SavedModel(path: settings.modelPath, registry: registry)
+    let inputs = try NumPy.read(contentsOf: URL(fileURLWithPath: settings.inputPath)).tensor()
+    guard let inputShape = saved.model.inputShape, inputs.rank == inputShape.count + 1,
+      inputs.sampleShape == inputShape
+    else {
+      throw PlexusError.invalidShape(
+        "\(settings.inputPath) holds an array of shape \(inputs.shape), but the model takes a batch "
+          + "[N] + \(saved.model.inputShape ?? [])")
+    }
+    let outputs = try saved.model.predict(inputs, batchSize: settings.batchSize)
+    let result: Tensor
+    if settings.classes {
+      let classes: [Int]
+      if outputs.sampleSize == 1 {
+        classes = outputs.withUnsafeBufferPointer { $0.map { $0 >= 0.5 ? 1 : 0 } }
+      } else {
+        classes = outputs.argmaxPerSample()
+      }
+      result = Tensor(classes.map(Float.init))
+    } else {
+      result = outputs
+    }
+    if let outputPath = settings.outputPath {
+      try NumPy.write(result, to: URL(fileURLWithPath: outputPath))
+      console.line(
+        "wrote \(settings.classes ? "classes" : "outputs") of shape \(result.shape) to \(outputPath)"
+      )
+    } else {
+      let width = Swift.max(result.sampleSize, 1)
+      result.withUnsafeBufferPointer { values in
+        var text = ""
+        for row in 0..<result.batchCount {
+          let slice = values[(row * width)..<((row + 1) * width)]
+          text +=
+            slice.map { settings.classes ? String(Int($0)) : String($0) }.joined(separator: " ")
+            + "\n"
+        }
+        console.write(text)
+      }
+    }
+    return result
+  }
+}
+
+/// The settings of a `plexus evaluate` run.
+public struct EvaluateSettings: Sendable, Equatable {
+  /// The model file.
+  public var modelPath: String
+  /// A training spec (its test split is used) or two `.npy` files: features and labels.
+  public var data: [String]
+  /// The loss to report; `nil` takes the one recorded in the model file or the spec.
+  public var loss: String?
+  /// Samples per forward pass.
+  public var batchSize: Int
+
+  /// Creates settings.
+  public init(modelPath: String, data: [String], loss: String? = nil, batchSize: Int = 256) {
+    self.modelPath = modelPath
+    self.data = data
+    self.loss = loss
+    self.batchSize = batchSize
+  }
+}
+
+/// The work of `plexus evaluate`.
+public enum Evaluate {
+  /// Reports a saved model's loss (and accuracy for classification losses) on a spec's test
+  /// split or on `.npy` features and labels.
+  ///
+  /// - Returns: the logs (`loss`, `accuracy`).
+  /// - Throws: `SpecError` for a malformed spec, `PlexusError` for unreadable files, data that
+  ///   does not fit the model, or no known loss.
+  @discardableResult
+  public static func run(
+    _ settings: EvaluateSettings, console: any Console, registry: LayerRegistry = .standard()
+  ) throws -> [String: Float] {
+    let saved = try SavedModel(path: settings.modelPath, registry: registry)
+    var lossFunction = try settings.loss.map { try LossFunction(name: $0) } ?? saved.recordedLoss()
+    let dataset: Dataset
+    let source: String
+    switch settings.data.count {
+    case 1 where settings.data[0].lowercased().hasSuffix(".json"):
+      let specURL = URL(fileURLWithPath: settings.data[0])
+      let spec = try TrainingSpec.load(contentsOf: specURL)
+      if lossFunction == nil {
+        do {
+          lossFunction = try spec.loss.decodeLoss()
+        } catch var error as SpecError {
+          error.file = specURL.path
+          throw error
+        }
+      }
+      dataset = try spec.data.load(seed: spec.seed).test
+      source = "the test split of \(settings.data[0])"
+    case 2:
+      dataset = try Dataset(
+        features: try NumPy.read(contentsOf: URL(fileURLWithPath: settings.data[0])).tensor(),
+        labels: try NumPy.read(contentsOf: URL(fileURLWithPath: settings.data[1])).tensor())
+      source = "\(settings.data[0]), \(settings.data[1])"
+    default:
+      throw PlexusError.invalidArgument(
+        "--data takes a training spec (.json) or two .npy files (features, labels); got \(settings.data)"
+      )
+    }
+    guard let lossFunction else {
+      throw PlexusError.invalidArgument(
+        "\(settings.modelPath) records no loss; name one with --loss (for example --loss softmax_cross_entropy)"
+      )
+    }
+    let metrics: [Metric] = lossFunction.isClassification ? [.accuracy] : []
+    let logs = try saved.model.evaluate(
+      dataset.features, dataset.labels, loss: try lossFunction.makeLoss(),
+      batchSize: settings.batchSize, metrics: metrics)
+    var line =
+      "\(saved.url.lastPathComponent) on \(source) (\(dataset.count) samples): "
+      + "loss \(ProgressFormat.loss(Double(logs["loss"] ?? .nan)))"
+    if let accuracy = logs["accuracy"] {
+      line += "  accuracy \(ProgressFormat.percent(Double(accuracy)))"
+    }
+    console.line(line)
+    return logs
+  }
+}

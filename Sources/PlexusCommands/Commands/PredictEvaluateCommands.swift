@@ -1,0 +1,105 @@
+import ArgumentParser
+import Foundation
+import Plexus
+
+/// `plexus predict MODEL --input x.npy`: runs a saved model.
+public struct PredictCommand: ParsableCommand {
+  public static let configuration = CommandConfiguration(
+    commandName: "predict",
+    abstract: "Run a saved model on a batch of inputs read from a .npy file."
+  )
+
+  /// The model file.
+  @Argument(help: ArgumentHelp("The model file (.plexus).", valueName: "MODEL"))
+  public var model: String
+
+  /// The inputs.
+  @Option(
+    name: .shortAndLong,
+    help: ArgumentHelp("The inputs, an array [N, ...] (.npy).", valueName: "x.npy"))
+  public var input: String
+
+  /// Where to write the predictions.
+  @Option(
+    name: .shortAndLong,
+    help: ArgumentHelp(
+      "Write the predictions here (.npy) instead of printing them.", valueName: "y.npy"))
+  public var output: String?
+
+  /// Outputs classes instead of raw outputs.
+  @Flag(
+    help:
+      "Output each sample's predicted class (the index of its largest output) instead of the outputs."
+  )
+  public var classes = false
+
+  /// Samples per forward pass.
+  @Option(help: "Samples per forward pass.")
+  public var batchSize = 256
+
+  public init() {}
+
+  public func validate() throws {
+    if batchSize <= 0 { throw ValidationError("--batch-size must be positive, got \(batchSize)") }
+  }
+
+  /// The settings these arguments give.
+  public var settings: PredictSettings {
+    PredictSettings(
+      modelPath: model, inputPath: input, outputPath: output, classes: classes, batchSize: batchSize
+    )
+  }
+
+  public func run() throws {
+    try Predict.run(settings, console: StandardOutput())
+  }
+}
+
+/// `plexus evaluate MODEL --data ...`: measures a saved model.
+public struct EvaluateCommand: ParsableCommand {
+  public static let configuration = CommandConfiguration(
+    commandName: "evaluate",
+    abstract: "Report a saved model's loss and accuracy on a spec's test split or on .npy data."
+  )
+
+  /// The model file.
+  @Argument(help: ArgumentHelp("The model file (.plexus).", valueName: "MODEL"))
+  public var model: String
+
+  /// The data.
+  @Option(
+    parsing: .upToNextOption,
+    help: ArgumentHelp(
+      "A training spec (its test split is used) or two .npy files: features and labels.",
+      valueName: "SPEC.json | x.npy y.npy"))
+  public var data: [String]
+
+  /// The loss to report.
+  @Option(
+    help: "The loss to report (default: the one recorded in the model file, else the spec's).")
+  public var loss: String?
+
+  /// Samples per forward pass.
+  @Option(help: "Samples per forward pass.")
+  public var batchSize = 256
+
+  public init() {}
+
+  public func validate() throws {
+    let isSpec = data.count == 1 && data[0].lowercased().hasSuffix(".json")
+    guard isSpec || data.count == 2 else {
+      throw ValidationError(
+        "--data takes a training spec (.json) or two .npy files (features, labels)")
+    }
+    if batchSize <= 0 { throw ValidationError("--batch-size must be positive, got \(batchSize)") }
+  }
+
+  /// The settings these arguments give.
+  public var settings: EvaluateSettings {
+    EvaluateSettings(modelPath: model, data: data, loss: loss, batchSize: batchSize)
+  }
+
+  public func run() throws {
+    try Evaluate.run(settings, console: StandardOutput())
+  }
+}
