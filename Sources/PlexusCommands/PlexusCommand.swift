@@ -14,6 +14,7 @@ public struct PlexusCommand: ParsableCommand {
       Models are described by JSON specs (see Examples/digits-mlp.json) and saved as .plexus \
       files. Run 'plexus help <command>' for a command's options.
       """,
+    version: PlexusFormat.libraryVersion,
     subcommands: [
       TrainCommand.self, PredictCommand.self, EvaluateCommand.self, SummaryCommand.self,
     ]
@@ -66,12 +67,10 @@ public enum Summary {
   static func describeSpec(path: String, console: any Console, registry: LayerRegistry) throws {
     let url = URL(fileURLWithPath: path)
     let spec = try TrainingSpec.load(contentsOf: url)
-    guard let inputShape = spec.inputShape ?? spec.data.knownFeatureShape else {
-      throw SpecError(
-        file: url.path, path: "$",
-        message:
-          "missing key 'inputShape' (needed to describe a model whose data is read from files)")
-    }
+    // Without a declared input shape, the data tells it (reading the files if need be).
+    let inputShape =
+      try spec.inputShape ?? spec.data.knownFeatureShape
+      ?? spec.data.load(seed: spec.seed).train.featureShape
     do {
       let model = try spec.buildModel(registry: registry, inputShape: inputShape)
       console.write(model.summary())

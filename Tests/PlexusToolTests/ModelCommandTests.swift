@@ -91,6 +91,40 @@ private func trainBlobs(in folder: TemporaryFolder) throws -> (model: URL, repor
     }
   }
 
+  @Test func samplesWithAsManyValuesAreReshaped() throws {
+    let folder = try TemporaryFolder()
+    defer { folder.remove() }
+    let spec = try folder.write(
+      """
+      {"inputShape": [8, 8], "layers": [{"type": "plexus.flatten"}, {"type": "plexus.dense", "config": {"units": 10}}],
+       "loss": "softmax_cross_entropy", "optimizer": {"type": "adam", "learningRate": 0.01}, "epochs": 2,
+       "data": {"source": "digits"}}
+      """, to: "images.json")
+    let model = folder.file("images.plexus")
+    let report = try Train.run(
+      TrainSettings(specPath: spec.path, outputPath: model.path, quiet: true),
+      console: CapturedOutput())
+    #expect(report.model.inputShape == [8, 8])
+    #expect((report.test["accuracy"] ?? 0) > 0.8)
+    let logs = try Evaluate.run(
+      EvaluateSettings(modelPath: model.path, data: [spec.path]), console: CapturedOutput())
+    #expect(logs == report.test)
+
+    // Flat digits [N, 64] go into the [8, 8] model.
+    let test = try Digits.standardSplit().test
+    try NumPy.write(test.features.samples(0..<5), to: folder.file("flat.npy"))
+    let classes = try Predict.run(
+      PredictSettings(
+        modelPath: model.path, inputPath: folder.file("flat.npy").path, classes: true),
+      console: CapturedOutput())
+    let images = try test.features.samples(0..<5).reshaped([5, 8, 8])
+    #expect(classes.scalars == (try report.model.predict(images)).argmaxPerSample().map(Float.init))
+
+    let summary = CapturedOutput()
+    try Summary.run(path: spec.path, console: summary)
+    #expect(summary.text.contains("[N, 64]"))
+  }
+
   @Test func evaluateUsesTheRecordedLossOrTheGivenOne() throws {
     let folder = try TemporaryFolder()
     defer { folder.remove() }

@@ -101,12 +101,14 @@ func writeBlobsSpec(in folder: TemporaryFolder, epochs: Int = 3) throws -> URL {
       #expect(error.message.contains("unknown key 'lr'"))
     }
     let wrongShape = try folder.write(
-      #"{"inputShape": [8, 8], "layers": [{"type": "plexus.flatten"}, {"type": "plexus.dense", "config": {"units": 2}}], "loss": "mse", "optimizer": "sgd", "data": {"source": "digits"}}"#,
+      #"{"inputShape": [8, 7], "layers": [{"type": "plexus.flatten"}, {"type": "plexus.dense", "config": {"units": 2}}], "loss": "mse", "optimizer": "sgd", "data": {"source": "digits"}}"#,
       to: "shape.json")
     #expect(
       throws: SpecError(
         file: wrongShape.path, path: "$.inputShape",
-        message: "the model takes [8, 8] but the data's samples have shape [64]")
+        message:
+          "the model takes samples of shape [8, 7] (56 values) but the data's samples have shape [64] (64 values)"
+      )
     ) { try Train.run(TrainSettings(specPath: wrongShape.path), console: console) }
     #expect(console.text.isEmpty)
   }

@@ -20,6 +20,23 @@ struct SavedModel {
     hasOptimizerState = file.hasOptimizerState
   }
 
+  /// `features` as a batch for the model: unchanged when its samples have the model's input
+  /// shape, reshaped when they hold as many values in another shape (`[N, 8, 8]` for `[64]`).
+  ///
+  /// - Throws: `PlexusError.invalidShape` naming `source` when the samples do not fit.
+  func batch(_ features: Tensor, source: String) throws -> Tensor {
+    guard let inputShape = model.inputShape else {
+      throw PlexusError.notBuilt("\(url.path): the model records no input shape")
+    }
+    if features.rank == inputShape.count + 1, features.sampleShape == inputShape { return features }
+    guard features.rank >= 1, features.sampleSize == inputShape.reduce(1, *) else {
+      throw PlexusError.invalidShape(
+        "\(source) holds an array of shape \(features.shape), but the model takes a batch "
+          + "[N] + \(inputShape)")
+    }
+    return try features.reshaped([features.batchCount] + inputShape)
+  }
+
   /// The loss recorded by `plexus train`, if any.
   func recordedLoss() throws -> LossFunction? {
     guard let text = metadata?.values[TrainingMetadata.lossKey] else { return nil }
@@ -72,14 +89,9 @@ public enum Predict {
     _ settings: PredictSettings, console: any Console, registry: LayerRegistry = .standard()
   ) throws -> Tensor {
     let saved = try SavedModel(path: settings.modelPath, registry: registry)
-    let inputs = try NumPy.read(contentsOf: URL(fileURLWithPath: settings.inputPath)).tensor()
-    guard let inputShape = saved.model.inputShape, inputs.rank == inputShape.count + 1,
-      inputs.sampleShape == inputShape
-    else {
-      throw PlexusError.invalidShape(
-        "\(settings.inputPath) holds an array of shape \(inputs.shape), but the model takes a batch "
-          + "[N] + \(saved.model.inputShape ?? [])")
-    }
+    let inputs = try saved.batch(
+      NumPy.read(contentsOf: URL(fileURLWithPath: settings.inputPath)).tensor(),
+      source: settings.inputPath)
     let outputs = try saved.model.predict(inputs, batchSize: settings.batchSize)
     let result: Tensor
     if settings.classes {
@@ -182,7 +194,8 @@ public enum Evaluate {
     }
     let metrics: [Metric] = lossFunction.isClassification ? [.accuracy] : []
     let logs = try saved.model.evaluate(
-      dataset.features, dataset.labels, loss: try lossFunction.makeLoss(),
+      try saved.batch(dataset.features, source: source), dataset.labels,
+      loss: try lossFunction.makeLoss(),
       batchSize: settings.batchSize, metrics: metrics)
     var line =
       "\(saved.url.lastPathComponent) on \(source) (\(dataset.count) samples): "

@@ -17,14 +17,23 @@ struct PreparedTraining {
     loss = try lossFunction.makeLoss()
     optimizerConfig = try spec.optimizer.decodeOptimizer()
     metrics = lossFunction.isClassification ? [.accuracy] : []
-    data = try spec.data.load(seed: spec.seed)
+    var data = try spec.data.load(seed: spec.seed)
     let featureShape = data.train.featureShape
     if let declared = spec.inputShape, declared != featureShape {
-      throw SpecError(
-        path: "$.inputShape",
-        message: "the model takes \(declared) but the data's samples have shape \(featureShape)")
+      // Samples of another shape with as many elements (digits [64] for a CNN's [8, 8, 1])
+      // are reshaped; anything else is a mistake in the spec.
+      guard declared.reduce(1, *) == featureShape.reduce(1, *) else {
+        throw SpecError(
+          path: "$.inputShape",
+          message: "the model takes samples of shape \(declared) (\(declared.reduce(1, *)) values) "
+            + "but the data's samples have shape \(featureShape) (\(featureShape.reduce(1, *)) values)"
+        )
+      }
+      data.train = try data.train.reshapedFeatures(declared)
+      data.test = try data.test.reshapedFeatures(declared)
     }
-    model = try spec.buildModel(registry: registry, inputShape: featureShape)
+    self.data = data
+    model = try spec.buildModel(registry: registry, inputShape: spec.inputShape ?? featureShape)
   }
 
   /// The training settings to keep in the model file's metadata.
