@@ -26,11 +26,11 @@ public struct TrainCommand: ParsableCommand {
   public var output: String?
 
   /// Overrides the spec's epoch count.
-  @Option(help: "Train for N epochs instead of the spec's count.")
+  @Option(help: ArgumentHelp("Train for N epochs instead of the spec's count.", valueName: "N"))
   public var epochs: Int?
 
   /// Overrides the spec's seed.
-  @Option(help: "Use seed S instead of the spec's seed.")
+  @Option(help: ArgumentHelp("Use seed S instead of the spec's seed.", valueName: "S"))
   public var seed: UInt64?
 
   /// Prints only the final figures.
