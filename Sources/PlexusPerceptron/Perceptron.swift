@@ -229,6 +229,8 @@ public final class Perceptron: Layer {
     weights.withUnsafeMutableBufferPointer { w in
       biases.withUnsafeMutableBufferPointer { b in
         inputs.withUnsafeBufferPointer { x in
+          // The inputs hold at least one sample (checked above), so the buffer has an address.
+          guard let base = x.baseAddress else { return }
           let useBias = config.useBias
           while mistakesPerEpoch.count < maximumEpochs {
             if var shuffler = generator {
@@ -237,7 +239,7 @@ public final class Perceptron: Layer {
             }
             var mistakes = 0
             for sample in order {
-              let row = x.baseAddress! + sample * features
+              let row = base + sample * features
               var wrong = false
               for unit in 0..<units {
                 var score = useBias ? b[unit] : 0
