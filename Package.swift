@@ -12,6 +12,7 @@ let package = Package(
   products: [
     .library(name: "PlexusCore", targets: ["PlexusCore"]),
     .library(name: "PlexusPerceptron", targets: ["PlexusPerceptron"]),
+    .library(name: "PlexusConvolution", targets: ["PlexusConvolution"]),
     .library(name: "Plexus", targets: ["Plexus"]),
   ],
   dependencies: [],
@@ -45,11 +46,16 @@ let package = Package(
       dependencies: ["PlexusCore"],
       swiftSettings: strictSettings
     ),
+    .target(
+      name: "PlexusConvolution",
+      dependencies: ["PlexusCore", "PlexusPerceptron"],
+      swiftSettings: strictSettings
+    ),
 
     // The umbrella: re-exports every module.
     .target(
       name: "Plexus",
-      dependencies: ["PlexusCore", "PlexusPerceptron"],
+      dependencies: ["PlexusCore", "PlexusPerceptron", "PlexusConvolution"],
       swiftSettings: strictSettings
     ),
 
@@ -70,6 +76,11 @@ let package = Package(
     .testTarget(
       name: "PlexusPerceptronTests",
       dependencies: ["PlexusCore", "PlexusPerceptron", "PlexusTestSupport"],
+      swiftSettings: strictSettings
+    ),
+    .testTarget(
+      name: "PlexusConvolutionTests",
+      dependencies: ["PlexusConvolution", "PlexusPerceptron", "PlexusTestSupport"],
       swiftSettings: strictSettings
     ),
   ]

@@ -1,0 +1,218 @@
+/// The geometry of a 2-D sliding window over a channels-last sample `[H, W, C]`: kernel,
+/// strides, dilation and the padding before each axis. Shared by convolutions (forward and
+/// transposed), pooling and any family that lowers convolutions to matrix products.
+///
+/// The output extent is stored, not derived, so that a transposed convolution can describe
+/// the forward convolution it inverts.
+public struct ConvolutionGeometry: Sendable, Equatable {
+  /// The input height.
+  public var inputHeight: Int
+  /// The input width.
+  public var inputWidth: Int
+  /// The number of channels of the input.
+  public var channels: Int
+  /// The kernel height.
+  public var kernelHeight: Int
+  /// The kernel width.
+  public var kernelWidth: Int
+  /// The vertical stride.
+  public var strideHeight: Int
+  /// The horizontal stride.
+  public var strideWidth: Int
+  /// The vertical dilation (1: no holes).
+  public var dilationHeight: Int
+  /// The horizontal dilation (1: no holes).
+  public var dilationWidth: Int
+  /// The zero rows added above the input.
+  public var padTop: Int
+  /// The zero columns added left of the input.
+  public var padLeft: Int
+  /// The output height.
+  public var outputHeight: Int
+  /// The output width.
+  public var outputWidth: Int
+
+  /// Creates a geometry.
+  ///
+  /// - Precondition: extents, kernel, strides and dilation are positive and paddings are
+  ///   non-negative (layers validate these at build time).
+  public init(
+    inputHeight: Int, inputWidth: Int, channels: Int, kernelHeight: Int, kernelWidth: Int,
+    strideHeight: Int = 1, strideWidth: Int = 1, dilationHeight: Int = 1, dilationWidth: Int = 1,
+    padTop: Int = 0, padLeft: Int = 0, outputHeight: Int, outputWidth: Int
+  ) {
+    precondition(
+      inputHeight > 0 && inputWidth > 0 && channels > 0 && kernelHeight > 0 && kernelWidth > 0
+        && strideHeight > 0 && strideWidth > 0 && dilationHeight > 0 && dilationWidth > 0
+        && padTop >= 0 && padLeft >= 0 && outputHeight > 0 && outputWidth > 0,
+      "invalid convolution geometry")
+    self.inputHeight = inputHeight
+    self.inputWidth = inputWidth
+    self.channels = channels
+    self.kernelHeight = kernelHeight
+    self.kernelWidth = kernelWidth
+    self.strideHeight = strideHeight
+    self.strideWidth = strideWidth
+    self.dilationHeight = dilationHeight
+    self.dilationWidth = dilationWidth
+    self.padTop = padTop
+    self.padLeft = padLeft
+    self.outputHeight = outputHeight
+    self.outputWidth = outputWidth
+  }
+
+  /// The number of elements of one input sample (`H * W * C`).
+  @inlinable public var inputSampleSize: Int { inputHeight * inputWidth * channels }
+  /// The number of output positions of one sample (`OH * OW`).
+  @inlinable public var outputPositions: Int { outputHeight * outputWidth }
+  /// The length of one unrolled patch (`KH * KW * C`): a row of the column matrix.
+  @inlinable public var patchSize: Int { kernelHeight * kernelWidth * channels }
+  /// The extent of the dilated kernel along the height.
+  @inlinable public var effectiveKernelHeight: Int { dilationHeight * (kernelHeight - 1) + 1 }
+  /// The extent of the dilated kernel along the width.
+  @inlinable public var effectiveKernelWidth: Int { dilationWidth * (kernelWidth - 1) + 1 }
+  /// Whether the window is a plain 1x1 stride-1 window without padding, so that the column
+  /// matrix is the input itself.
+  @inlinable public var isPointwise: Bool {
+    kernelHeight == 1 && kernelWidth == 1 && strideHeight == 1 && strideWidth == 1 && padTop == 0
+      && padLeft == 0 && outputHeight == inputHeight && outputWidth == inputWidth
+  }
+}
+
+/// Lowering of convolutions to matrix products (im2col / col2im) on channels-last data.
+///
+/// The column matrix of a batch has one row per output position (`N * OH * OW` rows, in NHWC
+/// order) and `KH * KW * C` columns ordered `(kh, kw, c)`, so that with an HWIO kernel viewed
+/// as a `[KH * KW * C, O]` matrix one `gemm` yields the NHWC output directly.
+public enum ConvolutionKernels {
+  /// Unrolls `samples` inputs into the column matrix; padded positions become zeros.
+  ///
+  /// Samples are split across cores when the work is large.
+  ///
+  /// - Parameters:
+  ///   - input: `samples * geometry.inputSampleSize` elements.
+  ///   - columns: room for `samples * geometry.outputPositions * geometry.patchSize` elements.
+  public static func im2col(
+    _ input: UnsafePointer<Float>, samples: Int, geometry: ConvolutionGeometry,
+    into columns: UnsafeMutablePointer<Float>
+  ) {
+    let source = UncheckedSendable(input)
+    let destination = UncheckedSendable(columns)
+    let inputStride = geometry.inputSampleSize
+    let columnStride = geometry.outputPositions * geometry.patchSize
+    Parallel.forEachChunk(count: samples, costPerElement: columnStride) { range in
+      for sample in range {
+        im2colSample(
+          source.value + sample * inputStride, geometry: geometry,
+          into: destination.value + sample * columnStride)
+      }
+    }
+  }
+
+  /// Adds the column matrix back onto `samples` inputs (the adjoint of `im2col`): every
+  /// element of a patch row is added to the input position it was read from. Entries that
+  /// fell on padding are dropped. `input` is accumulated into, not overwritten.
+  public static func col2im(
+    _ columns: UnsafePointer<Float>, samples: Int, geometry: ConvolutionGeometry,
+    addingInto input: UnsafeMutablePointer<Float>
+  ) {
+    let source = UncheckedSendable(columns)
+    let destination = UncheckedSendable(input)
+    let inputStride = geometry.inputSampleSize
+    let columnStride = geometry.outputPositions * geometry.patchSize
+    Parallel.forEachChunk(count: samples, costPerElement: columnStride) { range in
+      for sample in range {
+        col2imSample(
+          source.value + sample * columnStride, geometry: geometry,
+          addingInto: destination.value + sample * inputStride)
+      }
+    }
+  }
+
+  @inline(__always)
+  static func copy(_ source: UnsafePointer<Float>, _ destination: UnsafeMutablePointer<Float>, _ count: Int) {
+    for index in 0..<count { destination[index] = source[index] }
+  }
+
+  @inline(__always)
+  static func accumulate(_ source: UnsafePointer<Float>, _ destination: UnsafeMutablePointer<Float>, _ count: Int) {
+    for index in 0..<count { destination[index] += source[index] }
+  }
+
+  static func im2colSample(
+    _ input: UnsafePointer<Float>, geometry g: ConvolutionGeometry, into columns: UnsafeMutablePointer<Float>
+  ) {
+    let channels = g.channels
+    let height = g.inputHeight
+    let width = g.inputWidth
+    let kernelWidth = g.kernelWidth
+    let rowSpan = kernelWidth * channels
+    let rowStride = width * channels
+    let contiguousRows = g.dilationWidth == 1
+    var destination = columns
+    for outputRow in 0..<g.outputHeight {
+      let rowBase = outputRow * g.strideHeight - g.padTop
+      for outputColumn in 0..<g.outputWidth {
+        let columnBase = outputColumn * g.strideWidth - g.padLeft
+        let inside = contiguousRows && columnBase >= 0 && columnBase + kernelWidth <= width
+        for kernelRow in 0..<g.kernelHeight {
+          let inputRow = rowBase + kernelRow * g.dilationHeight
+          if inputRow < 0 || inputRow >= height {
+            destination.update(repeating: 0, count: rowSpan)
+          } else if inside {
+            copy(input + inputRow * rowStride + columnBase * channels, destination, rowSpan)
+          } else {
+            let rowStart = input + inputRow * rowStride
+            for kernelColumn in 0..<kernelWidth {
+              let inputColumn = columnBase + kernelColumn * g.dilationWidth
+              let target = destination + kernelColumn * channels
+              if inputColumn < 0 || inputColumn >= width {
+                target.update(repeating: 0, count: channels)
+              } else {
+                copy(rowStart + inputColumn * channels, target, channels)
+              }
+            }
+          }
+          destination += rowSpan
+        }
+      }
+    }
+  }
+
+  static func col2imSample(
+    _ columns: UnsafePointer<Float>, geometry g: ConvolutionGeometry, addingInto input: UnsafeMutablePointer<Float>
+  ) {
+    let channels = g.channels
+    let height = g.inputHeight
+    let width = g.inputWidth
+    let kernelWidth = g.kernelWidth
+    let rowSpan = kernelWidth * channels
+    let rowStride = width * channels
+    let contiguousRows = g.dilationWidth == 1
+    var source = columns
+    for outputRow in 0..<g.outputHeight {
+      let rowBase = outputRow * g.strideHeight - g.padTop
+      for outputColumn in 0..<g.outputWidth {
+        let columnBase = outputColumn * g.strideWidth - g.padLeft
+        let inside = contiguousRows && columnBase >= 0 && columnBase + kernelWidth <= width
+        for kernelRow in 0..<g.kernelHeight {
+          let inputRow = rowBase + kernelRow * g.dilationHeight
+          if inputRow >= 0 && inputRow < height {
+            if inside {
+              accumulate(source, input + inputRow * rowStride + columnBase * channels, rowSpan)
+            } else {
+              let rowStart = input + inputRow * rowStride
+              for kernelColumn in 0..<kernelWidth {
+                let inputColumn = columnBase + kernelColumn * g.dilationWidth
+                if inputColumn >= 0 && inputColumn < width {
+                  accumulate(source + kernelColumn * channels, rowStart + inputColumn * channels, channels)
+                }
+              }
+            }
+          }
+          source += rowSpan
+        }
+      }
+    }
+  }
+}
