@@ -23,19 +23,14 @@ let package = Package(
       pkgConfig: "zlib",
       providers: [.apt(["zlib1g-dev"]), .brew(["zlib"])]
     ),
-    .systemLibrary(
-      name: "CBLAS",
-      pkgConfig: "openblas",
-      providers: [.apt(["libopenblas-dev"])]
-    ),
+
+    // OpenBLAS is not linked: PlexusCore loads it at run time (Tensor/BLASLibrary.swift) so it
+    // can pick OpenBLAS's kernels and threading before the library initializes.
 
     // The core: tensors, layers, registry, training, data, model file.
     .target(
       name: "PlexusCore",
-      dependencies: [
-        "CZlib",
-        .target(name: "CBLAS", condition: .when(platforms: [.linux])),
-      ],
+      dependencies: ["CZlib"],
       swiftSettings: strictSettings,
       linkerSettings: [.linkedFramework("Accelerate", .when(platforms: [.macOS, .iOS]))]
     ),
@@ -56,6 +51,14 @@ let package = Package(
     .target(
       name: "Plexus",
       dependencies: ["PlexusCore", "PlexusPerceptron", "PlexusConvolution"],
+      swiftSettings: strictSettings
+    ),
+
+    // Benchmarks (run in release builds: scripts/bench.sh).
+    .executableTarget(
+      name: "PlexusBenchmarks",
+      dependencies: ["Plexus"],
+      path: "Benchmarks/PlexusBenchmarks",
       swiftSettings: strictSettings
     ),
 

@@ -140,13 +140,25 @@ public final class Dense: Layer {
   public func forward(_ input: Tensor, training: Bool) throws -> Tensor {
     guard let kernel else { throw PlexusError.notBuilt("layer '\(name)' must be built before it is run") }
     try ShapeCheck.requireBatch(input, sampleShape: [inputs], layer: name)
-    var output = Tensor.zeros([input.batchCount, config.units])
-    if let bias {
-      // Start from the broadcast bias and accumulate the product into it (beta = 1).
-      output.addToLastAxis(bias.value)
-      Tensor.matmul(input, kernel.value, into: &output, beta: 1)
-    } else {
-      Tensor.matmul(input, kernel.value, into: &output)
+    let batch = input.batchCount
+    let units = config.units
+    let biasValue = bias?.value
+    var output = Tensor(unsafeUninitializedShape: [batch, units]) { result in
+      guard let destination = result.baseAddress else { return }
+      if let biasValue {
+        // Start from the broadcast bias and accumulate the product into it (beta = 1).
+        biasValue.withUnsafeBufferPointer { source in
+          for row in 0..<batch { (destination + row * units).update(from: source.baseAddress!, count: units) }
+        }
+      }
+      input.withUnsafeBufferPointer { x in
+        kernel.value.withUnsafeBufferPointer { w in
+          BLAS.gemm(
+            transposeA: false, transposeB: false, m: batch, n: units, k: inputs,
+            a: x.baseAddress!, lda: inputs, b: w.baseAddress!, ldb: units,
+            beta: biasValue == nil ? 0 : 1, c: destination, ldc: units)
+        }
+      }
     }
     cachedInput = input
     if config.activation == .linear {
@@ -154,10 +166,12 @@ public final class Dense: Layer {
       cachedOutput = output
       return output
     }
+    // Keep the pre-activation only when the derivative needs it; otherwise activate in place.
     cachedPreActivation = config.activation.derivativeNeedsInput ? output : nil
-    let activated = config.activation.apply(output)
-    cachedOutput = activated
-    return activated
+    let activation = config.activation
+    output.withUnsafeMutableBufferPointer { activation.applyInPlace($0, lastDimension: units) }
+    cachedOutput = output
+    return output
   }
 
   public func backward(_ outputGradient: Tensor) throws -> Tensor {

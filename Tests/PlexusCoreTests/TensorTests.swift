@@ -38,6 +38,32 @@ import Testing
     }
   }
 
+  /// Shapes above `BLAS.parallelThreshold` are split into blocks across cores; odd sizes make
+  /// the blocks uneven. Each case compares with a double-precision reference.
+  @Test(arguments: [(false, false, 131, 257, 129), (true, false, 131, 257, 129), (false, true, 3, 1500, 1400), (true, true, 257, 3, 6000)])
+  func largeSplitProductsMatchReference(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int) throws {
+    var generator = SeededGenerator(seed: 11)
+    let a = Tensor.normal(transposeA ? [k, m] : [m, k], using: &generator)
+    let b = Tensor.normal(transposeB ? [n, k] : [k, n], using: &generator)
+    let c = Tensor.matmul(a, b, transposeA: transposeA, transposeB: transposeB)
+    let aValues = a.scalars
+    let bValues = b.scalars
+    var worst: Double = 0
+    for i in stride(from: 0, to: m, by: max(1, m / 7)) {
+      for j in stride(from: 0, to: n, by: max(1, n / 7)) {
+        var expected: Double = 0
+        for p in 0..<k {
+          let left = transposeA ? aValues[p * m + i] : aValues[i * k + p]
+          let right = transposeB ? bValues[j * k + p] : bValues[p * n + j]
+          expected += Double(left) * Double(right)
+        }
+        worst = max(worst, abs(Double(c[i, j]) - expected) / Double(k).squareRoot())
+      }
+    }
+    #expect(worst < 1e-4)
+    #expect(!BLAS.backendDescription.isEmpty)
+  }
+
   @Test func seededGeneratorIsReproducible() {
     var first = SeededGenerator(seed: 42)
     var second = SeededGenerator(seed: 42)

@@ -1,16 +1,29 @@
+import Dispatch
+
 #if canImport(Accelerate)
   import Accelerate
-#else
-  import CBLAS
 #endif
 
 /// Matrix products through the platform BLAS (OpenBLAS on Linux, Accelerate on Apple).
 public enum BLAS {
+  /// Products below this many multiply-adds run on one thread; larger ones are split into
+  /// row (or column) blocks computed concurrently.
+  public static let parallelThreshold = 1 << 22
+
+  /// A description of the BLAS backend in use (library, kernels, threading).
+  public static var backendDescription: String {
+    #if canImport(Accelerate)
+      return "Accelerate"
+    #else
+      return OpenBLASLibrary.shared.description
+    #endif
+  }
+
   /// Computes `C = alpha * op(A) * op(B) + beta * C` on raw row-major buffers.
   ///
   /// `op(A)` is `m x k`, `op(B)` is `k x n`, and `C` is `m x n`. `lda`, `ldb` and `ldc` are the
-  /// row strides of the stored (untransposed) matrices.
-  @inlinable
+  /// row strides of the stored (untransposed) matrices. Large products are split into blocks
+  /// of rows (or, for few rows, columns) of `C` that run on separate cores.
   public static func gemm(
     transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
     alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
@@ -25,24 +38,62 @@ public enum BLAS {
       }
       return
     }
-    cblas_sgemm(
-      CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
-      Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    let work = m.multipliedReportingOverflow(by: n).partialValue.multipliedReportingOverflow(by: k)
+    let threads = Parallel.maximumThreads
+    guard threads > 1, work.overflow || work.partialValue >= parallelThreshold, Swift.max(m, n) >= 2 * threads
+    else {
+      kernel(transposeA, transposeB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+      return
+    }
+    let pointers = UncheckedSendable((a, b, c))
+    let splitRows = m >= 2 * threads
+    let extent = splitRows ? m : n
+    let blockSize = (extent + threads - 1) / threads
+    DispatchQueue.concurrentPerform(iterations: threads) { block in
+      let start = block * blockSize
+      let count = Swift.min(extent, start + blockSize) - start
+      guard count > 0 else { return }
+      let (a, b, c) = pointers.value
+      if splitRows {
+        // Rows of op(A): row offsets of A, or column offsets of a transposed A.
+        let aBlock = transposeA ? a + start : a + start * lda
+        kernel(transposeA, transposeB, count, n, k, alpha, aBlock, lda, b, ldb, beta, c + start * ldc, ldc)
+      } else {
+        // Columns of op(B): column offsets of B, or row offsets of a transposed B.
+        let bBlock = transposeB ? b + start * ldb : b + start
+        kernel(transposeA, transposeB, m, count, k, alpha, a, lda, bBlock, ldb, beta, c + start, ldc)
+      }
+    }
+  }
+
+  @inline(__always)
+  static func kernel(
+    _ transposeA: Bool, _ transposeB: Bool, _ m: Int, _ n: Int, _ k: Int, _ alpha: Float,
+    _ a: UnsafePointer<Float>, _ lda: Int, _ b: UnsafePointer<Float>, _ ldb: Int, _ beta: Float,
+    _ c: UnsafeMutablePointer<Float>, _ ldc: Int
+  ) {
+    #if canImport(Accelerate)
+      cblas_sgemm(
+        CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
+        Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    #else
+      typealias Library = OpenBLASLibrary
+      Library.shared.sgemm(
+        Library.rowMajor, transposeA ? Library.transpose : Library.noTranspose,
+        transposeB ? Library.transpose : Library.noTranspose,
+        Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    #endif
   }
 
   /// Computes `y += alpha * x` for `count` elements.
-  @inlinable
   public static func axpy(
     count: Int, alpha: Float, x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>
   ) {
     guard count > 0 else { return }
-    cblas_saxpy(Int32(count), alpha, x, 1, y, 1)
-  }
-
-  /// Sets the number of threads the BLAS library may use (no effect with Accelerate).
-  public static func setThreadCount(_ count: Int) {
-    #if !canImport(Accelerate)
-      openblas_set_num_threads(Int32(Swift.max(1, count)))
+    #if canImport(Accelerate)
+      cblas_saxpy(Int32(count), alpha, x, 1, y, 1)
+    #else
+      OpenBLASLibrary.shared.saxpy(Int32(count), alpha, x, 1, y, 1)
     #endif
   }
 }

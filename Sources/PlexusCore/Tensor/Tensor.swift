@@ -69,6 +69,21 @@ public struct Tensor: Sendable {
     try initializer(UnsafeMutableBufferPointer(start: storage.pointer, count: count))
   }
 
+  /// Creates a tensor whose elements `initializer` must all write: the buffer starts
+  /// uninitialized (faster than zero filling when every element is overwritten, as with a
+  /// `beta = 0` matrix product).
+  ///
+  /// - Precondition: every dimension is non-negative and the element count fits in `Int`.
+  public init(
+    unsafeUninitializedShape shape: [Int],
+    initializingWith initializer: (UnsafeMutableBufferPointer<Float>) throws -> Void
+  ) rethrows {
+    let count = Tensor.elementCountOrTrap(shape)
+    self.shape = shape
+    self.storage = TensorStorage(count: count)
+    try initializer(UnsafeMutableBufferPointer(start: storage.pointer, count: count))
+  }
+
   /// The number of elements described by `shape`, with overflow and sign checks.
   ///
   /// - Throws: `PlexusError.invalidShape` for negative dimensions or overflow.
