@@ -90,7 +90,6 @@ public final class Conv1D: Layer {
   private var expectedChannels: Int?
   private var lowering: ConvolutionLowering?
   private var cachedInput: Tensor?
-  private var cachedColumns: Tensor?
   private var activation: FusedActivation
 
   /// - Throws: `PlexusError.invalidConfiguration` for non-positive filters, kernel size,
@@ -191,11 +190,9 @@ public final class Conv1D: Layer {
     guard let kernel, let lowering, let outputShape else {
       throw PlexusError.notBuilt("layer '\(name)' must be built before it is run")
     }
-    let (z, columns) = lowering.forward(
-      input: input, kernel: kernel.value, bias: bias?.value, outputShape: [input.batchCount] + outputShape,
-      keepColumns: training)
+    let z = lowering.forward(
+      input: input, kernel: kernel.value, bias: bias?.value, outputShape: [input.batchCount] + outputShape)
     cachedInput = input
-    cachedColumns = columns
     return activation.apply(z)
   }
 
@@ -205,7 +202,6 @@ public final class Conv1D: Layer {
       throw PlexusError.notBuilt("layer '\(name)': backward called before forward")
     }
     let gradient = activation.backward(outputGradient)
-    return lowering.backward(
-      gradient: gradient, input: cachedInput, columns: cachedColumns, kernel: kernel, bias: bias)
+    return lowering.backward(gradient: gradient, input: cachedInput, kernel: kernel, bias: bias)
   }
 }

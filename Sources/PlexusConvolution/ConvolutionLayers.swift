@@ -23,14 +23,14 @@ public enum ConvolutionLayers {
     registry.registerBuiltIn(UpSampling2D.self, module: module)
   }
 
-  private static let columnLimit = Atomic<Int>(1 << 24)
+  private static let tileElements = Atomic<Int>(1 << 16)
 
-  /// The largest unrolled column matrix (in `Float` elements, default 2^24 = 64 MiB) that a
-  /// convolution builds at once. Larger batches are processed in chunks of samples, and
-  /// training then unrolls the input again in backward instead of keeping the columns.
-  /// Values below 1 are treated as 1.
-  public static var maximumColumnElements: Int {
-    get { columnLimit.load(ordering: .relaxed) }
-    set { columnLimit.store(Swift.max(1, newValue), ordering: .relaxed) }
+  /// How many elements of the unrolled column matrix (im2col) a convolution builds at once
+  /// per thread (default 2^16 = 256 KiB, so that a tile stays in cache while `gemm` reads
+  /// it). At least one row (one output position) is always unrolled; values below 1 are
+  /// treated as 1.
+  public static var columnTileElements: Int {
+    get { tileElements.load(ordering: .relaxed) }
+    set { tileElements.store(Swift.max(1, newValue), ordering: .relaxed) }
   }
 }

@@ -41,8 +41,8 @@ public final class MaxPool2D: Layer {
   private var inputShape: [Int]?
   private var outputShape: [Int]?
   private var geometry: ConvolutionGeometry?
-  private var argmax: [Int32] = []
-  private var cachedInputShape: [Int]?
+  private var argmax: [Int32]?
+  private var cachedInput: Tensor?
   private var cachedOutputShape: [Int]?
 
   /// - Throws: `PlexusError.invalidConfiguration` for non-positive pool sizes or strides, or
@@ -81,7 +81,27 @@ public final class MaxPool2D: Layer {
     guard let geometry, let outputShape else { throw PlexusError.notBuilt("layer '\(name)' is not built") }
     let batch = input.batchCount
     let shape = [batch] + outputShape
-    var winners = [Int32](repeating: 0, count: batch * outputShape.reduce(1, *))
+    cachedInput = input
+    cachedOutputShape = shape
+    guard training else {
+      // Inference needs no routing; backward recomputes it if it is asked for.
+      argmax = nil
+      return Tensor(shape: shape) { out in
+        input.withUnsafeBufferPointer { x in
+          PoolingKernels.maxPoolForward(
+            x.baseAddress!, samples: batch, geometry: geometry, output: out.baseAddress!, argmax: nil)
+        }
+      }
+    }
+    let (output, winners) = Self.pool(input, geometry: geometry, shape: shape)
+    argmax = winners
+    return output
+  }
+
+  /// Max pools `input` and records the winning offsets.
+  private static func pool(_ input: Tensor, geometry: ConvolutionGeometry, shape: [Int]) -> (Tensor, [Int32]) {
+    let batch = input.batchCount
+    var winners = [Int32](repeating: 0, count: shape.reduce(1, *))
     let output = Tensor(shape: shape) { out in
       input.withUnsafeBufferPointer { x in
         winners.withUnsafeMutableBufferPointer { argmax in
@@ -91,20 +111,19 @@ public final class MaxPool2D: Layer {
         }
       }
     }
-    argmax = winners
-    cachedInputShape = input.shape
-    cachedOutputShape = shape
-    return output
+    return (output, winners)
   }
 
   public func backward(_ outputGradient: Tensor) throws -> Tensor {
     try ShapeCheck.requireGradient(outputGradient, matches: cachedOutputShape, layer: name)
-    guard let geometry, let cachedInputShape else { throw PlexusError.notBuilt("layer '\(name)' is not built") }
-    return Tensor(shape: cachedInputShape) { dx in
+    guard let geometry, let cachedInput else { throw PlexusError.notBuilt("layer '\(name)' is not built") }
+    let winners = argmax ?? Self.pool(cachedInput, geometry: geometry, shape: outputGradient.shape).1
+    argmax = winners
+    return Tensor(shape: cachedInput.shape) { dx in
       outputGradient.withUnsafeBufferPointer { dy in
-        argmax.withUnsafeBufferPointer { winners in
+        winners.withUnsafeBufferPointer { winners in
           PoolingKernels.maxPoolBackward(
-            dy.baseAddress!, argmax: winners.baseAddress!, samples: cachedInputShape[0], geometry: geometry,
+            dy.baseAddress!, argmax: winners.baseAddress!, samples: cachedInput.batchCount, geometry: geometry,
             inputGradient: dx.baseAddress!)
         }
       }

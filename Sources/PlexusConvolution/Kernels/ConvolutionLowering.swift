@@ -1,171 +1,191 @@
+import Dispatch
 import PlexusCore
+
+/// A growable scratch buffer of `Float`, kept by a layer between calls so that column tiles
+/// are not allocated on every batch.
+final class ScratchBuffer {
+  private(set) var pointer: UnsafeMutablePointer<Float>
+  private(set) var capacity: Int
+
+  init() {
+    capacity = 0
+    pointer = UnsafeMutablePointer<Float>.allocate(capacity: 1)
+  }
+
+  /// A buffer of at least `count` elements (contents unspecified).
+  func reserve(_ count: Int) -> UnsafeMutablePointer<Float> {
+    if count > capacity {
+      pointer.deallocate()
+      pointer = UnsafeMutablePointer<Float>.allocate(capacity: count)
+      capacity = count
+    }
+    return pointer
+  }
+
+  deinit { pointer.deallocate() }
+}
+
+/// How a batch is cut for lowering: rows of the column matrix (output positions over the
+/// batch) in tiles small enough to stay in cache, and whole samples per thread so that
+/// threads never write the same input or output positions.
+struct TilePlan: Sendable {
+  let batch: Int
+  let positions: Int
+  let rowsPerTile: Int
+  let threads: Int
+
+  /// - Parameters:
+  ///   - patch: the length of a column row.
+  ///   - work: the multiply-adds of the whole pass, which decides whether threads pay off.
+  init(batch: Int, positions: Int, patch: Int, work: Int) {
+    self.batch = batch
+    self.positions = positions
+    rowsPerTile = Swift.max(1, ConvolutionLayers.columnTileElements / Swift.max(patch, 1))
+    threads = work >= BLAS.parallelThreshold ? Swift.max(1, Swift.min(Parallel.maximumThreads, batch)) : 1
+  }
+
+  /// Calls `body(thread, rows)` for every tile; tiles of one thread run in order, threads run
+  /// concurrently on disjoint sample ranges.
+  func forEachTile(_ body: @Sendable (_ thread: Int, _ rows: Range<Int>) -> Void) {
+    @Sendable func run(_ thread: Int) {
+      let firstSample = thread * batch / threads
+      let endSample = (thread + 1) * batch / threads
+      var row = firstSample * positions
+      let end = endSample * positions
+      while row < end {
+        let count = Swift.min(rowsPerTile, end - row)
+        body(thread, row..<(row + count))
+        row += count
+      }
+    }
+    if threads == 1 {
+      run(0)
+    } else {
+      DispatchQueue.concurrentPerform(iterations: threads) { run($0) }
+    }
+  }
+}
 
 /// A 2-D convolution lowered to matrix products: im2col + `gemm` for the forward pass, the
 /// weight gradient and the input gradient (`gemm` + col2im).
 ///
-/// The kernel is an HWIO tensor viewed as a `[KH * KW * C, O]` matrix. Whole batches go to one
-/// `gemm` (BLAS threads split it); im2col and col2im split samples across cores. Batches whose
-/// column matrix would exceed `ConvolutionLayers.maximumColumnElements` are processed in chunks of samples.
-struct ConvolutionLowering {
-  /// The largest column matrix built at once.
-  static var maximumColumnElements: Int { ConvolutionLayers.maximumColumnElements }
-
+/// The kernel is an HWIO tensor viewed as a `[KH * KW * C, O]` matrix. The column matrix is
+/// never built whole: tiles of `ConvolutionLayers.columnTileElements` are unrolled and fed to
+/// `gemm` while they are in cache; large batches are split across cores by samples. One
+/// instance belongs to one layer (it keeps its scratch tiles between calls).
+final class ConvolutionLowering {
   let geometry: ConvolutionGeometry
   let filters: Int
+  private let columnScratch = ScratchBuffer()
+  private let gradientScratch = ScratchBuffer()
+  private let weightScratch = ScratchBuffer()
 
-  /// Samples per chunk so that a chunk's column matrix stays within the limit.
-  func samplesPerChunk(batch: Int) -> Int {
-    let perSample = Swift.max(geometry.outputPositions * geometry.patchSize, 1)
-    return Swift.max(1, Swift.min(batch, Self.maximumColumnElements / perSample))
+  init(geometry: ConvolutionGeometry, filters: Int) {
+    self.geometry = geometry
+    self.filters = filters
   }
 
   /// Computes the convolution of a `[N, H, W, C]` batch (any shape with those elements) plus
   /// the bias, into a tensor of `outputShape` (`[N, OH, OW, O]` elements).
-  ///
-  /// - Returns: the output, and the column matrix of the whole batch when `keepColumns` and it
-  ///   was built in one piece (backward then reuses it instead of unrolling again).
-  func forward(
-    input: Tensor, kernel: Tensor, bias: Tensor?, outputShape: [Int], keepColumns: Bool
-  ) -> (output: Tensor, columns: Tensor?) {
+  func forward(input: Tensor, kernel: Tensor, bias: Tensor?, outputShape: [Int]) -> Tensor {
     let batch = input.batchCount
-    let positions = geometry.outputPositions
+    let geometry = self.geometry
     let patch = geometry.patchSize
     let filters = self.filters
     var output = Tensor.zeros(outputShape)
     if let bias { output.addToLastAxis(bias) }
     let beta: Float = bias == nil ? 0 : 1
-    if geometry.isPointwise {
-      output.withUnsafeMutableBufferPointer { out in
-        input.withUnsafeBufferPointer { x in
-          kernel.withUnsafeBufferPointer { w in
-            BLAS.gemm(
-              transposeA: false, transposeB: false, m: batch * positions, n: filters, k: patch,
-              a: x.baseAddress!, lda: patch, b: w.baseAddress!, ldb: filters, beta: beta,
-              c: out.baseAddress!, ldc: filters)
-          }
-        }
-      }
-      return (output, nil)
-    }
-    let chunk = samplesPerChunk(batch: batch)
-    if chunk == batch {
-      let columns = Tensor(shape: [batch * positions, patch]) { columns in
-        input.withUnsafeBufferPointer { x in
-          ConvolutionKernels.im2col(x.baseAddress!, samples: batch, geometry: geometry, into: columns.baseAddress!)
-        }
-      }
-      output.withUnsafeMutableBufferPointer { out in
-        columns.withUnsafeBufferPointer { cols in
-          kernel.withUnsafeBufferPointer { w in
-            BLAS.gemm(
-              transposeA: false, transposeB: false, m: batch * positions, n: filters, k: patch,
-              a: cols.baseAddress!, lda: patch, b: w.baseAddress!, ldb: filters, beta: beta,
-              c: out.baseAddress!, ldc: filters)
-          }
-        }
-      }
-      return (output, keepColumns ? columns : nil)
-    }
-    let scratch = UnsafeMutablePointer<Float>.allocate(capacity: chunk * positions * patch)
-    defer { scratch.deallocate() }
     output.withUnsafeMutableBufferPointer { out in
       input.withUnsafeBufferPointer { x in
         kernel.withUnsafeBufferPointer { w in
-          var start = 0
-          while start < batch {
-            let count = Swift.min(chunk, batch - start)
-            ConvolutionKernels.im2col(
-              x.baseAddress! + start * geometry.inputSampleSize, samples: count, geometry: geometry,
-              into: scratch)
+          if geometry.isPointwise {
             BLAS.gemm(
-              transposeA: false, transposeB: false, m: count * positions, n: filters, k: patch,
-              a: scratch, lda: patch, b: w.baseAddress!, ldb: filters, beta: beta,
-              c: out.baseAddress! + start * positions * filters, ldc: filters)
-            start += count
+              transposeA: false, transposeB: false, m: batch * geometry.outputPositions, n: filters, k: patch,
+              a: x.baseAddress!, lda: patch, b: w.baseAddress!, ldb: filters, beta: beta,
+              c: out.baseAddress!, ldc: filters)
+            return
+          }
+          let plan = TilePlan(
+            batch: batch, positions: geometry.outputPositions, patch: patch,
+            work: batch * geometry.outputPositions * patch * filters)
+          let tileSize = plan.rowsPerTile * patch
+          let scratch = SharedPointer(columnScratch.reserve(plan.threads * tileSize))
+          let (xs, ws, outs) = (SharedPointer(x.baseAddress!), SharedPointer(w.baseAddress!), SharedPointer(out.baseAddress!))
+          plan.forEachTile { thread, rows in
+            let tile = scratch.pointer + thread * tileSize
+            ConvolutionKernels.im2col(xs.pointer, rows: rows, geometry: geometry, into: tile)
+            BLAS.gemm(
+              transposeA: false, transposeB: false, m: rows.count, n: filters, k: patch,
+              a: tile, lda: patch, b: ws.pointer, ldb: filters, beta: beta,
+              c: outs.pointer + rows.lowerBound * filters, ldc: filters)
           }
         }
       }
     }
-    return (output, nil)
+    return output
   }
 
   /// Accumulates the kernel and bias gradients and returns the input gradient.
   ///
   /// - Parameters:
   ///   - gradient: the gradient with respect to the pre-activation output (`[N, OH, OW, O]`).
-  ///   - input: the forward input.
-  ///   - columns: the column matrix kept by `forward`, if any.
-  func backward(
-    gradient: Tensor, input: Tensor, columns: Tensor?, kernel: Parameter, bias: Parameter?
-  ) -> Tensor {
+  ///   - input: the input of the forward pass.
+  func backward(gradient: Tensor, input: Tensor, kernel: Parameter, bias: Parameter?) -> Tensor {
     let batch = input.batchCount
+    let geometry = self.geometry
     let positions = geometry.outputPositions
     let patch = geometry.patchSize
     let filters = self.filters
     if let bias { Self.addChannelSums(of: gradient, channels: filters, to: bias) }
     var inputGradient = Tensor.zeros(input.shape)
     let weights = kernel.value
-    if geometry.isPointwise {
-      gradient.withUnsafeBufferPointer { dy in
-        input.withUnsafeBufferPointer { x in
-          kernel.gradient.withUnsafeMutableBufferPointer { dw in
-            BLAS.gemm(
-              transposeA: true, transposeB: false, m: patch, n: filters, k: batch * positions,
-              a: x.baseAddress!, lda: patch, b: dy.baseAddress!, ldb: filters, beta: 1,
-              c: dw.baseAddress!, ldc: filters)
-          }
-          weights.withUnsafeBufferPointer { w in
-            inputGradient.withUnsafeMutableBufferPointer { dx in
-              BLAS.gemm(
-                transposeA: false, transposeB: true, m: batch * positions, n: patch, k: filters,
-                a: dy.baseAddress!, lda: filters, b: w.baseAddress!, ldb: filters,
-                c: dx.baseAddress!, ldc: patch)
-            }
-          }
-        }
-      }
-      return inputGradient
-    }
-    let chunk = columns == nil ? samplesPerChunk(batch: batch) : batch
-    let columnScratch =
-      columns == nil ? UnsafeMutablePointer<Float>.allocate(capacity: chunk * positions * patch) : nil
-    let gradientScratch = UnsafeMutablePointer<Float>.allocate(capacity: chunk * positions * patch)
-    defer {
-      columnScratch?.deallocate()
-      gradientScratch.deallocate()
-    }
     gradient.withUnsafeBufferPointer { dy in
       input.withUnsafeBufferPointer { x in
         weights.withUnsafeBufferPointer { w in
           kernel.gradient.withUnsafeMutableBufferPointer { dw in
             inputGradient.withUnsafeMutableBufferPointer { dx in
-              var start = 0
-              while start < batch {
-                let count = Swift.min(chunk, batch - start)
-                let rows = count * positions
-                let dyChunk = dy.baseAddress! + start * positions * filters
-                let xChunk = x.baseAddress! + start * geometry.inputSampleSize
-                let dxChunk = dx.baseAddress! + start * geometry.inputSampleSize
+              if geometry.isPointwise {
+                BLAS.gemm(
+                  transposeA: true, transposeB: false, m: patch, n: filters, k: batch * positions,
+                  a: x.baseAddress!, lda: patch, b: dy.baseAddress!, ldb: filters, beta: 1,
+                  c: dw.baseAddress!, ldc: filters)
+                BLAS.gemm(
+                  transposeA: false, transposeB: true, m: batch * positions, n: patch, k: filters,
+                  a: dy.baseAddress!, lda: filters, b: w.baseAddress!, ldb: filters,
+                  c: dx.baseAddress!, ldc: patch)
+                return
+              }
+              let plan = TilePlan(batch: batch, positions: positions, patch: patch, work: 2 * batch * positions * patch * filters)
+              let tileSize = plan.rowsPerTile * patch
+              let columns = SharedPointer(columnScratch.reserve(plan.threads * tileSize))
+              let columnGradients = SharedPointer(gradientScratch.reserve(plan.threads * tileSize))
+              // Each thread but the first accumulates its weight gradient apart; summed below.
+              let kernelSize = patch * filters
+              let partials = SharedPointer(weightScratch.reserve(Swift.max(plan.threads - 1, 1) * kernelSize))
+              if plan.threads > 1 { partials.pointer.update(repeating: 0, count: (plan.threads - 1) * kernelSize) }
+              let (xs, ws, dys, dxs, dws) = (
+                SharedPointer(x.baseAddress!), SharedPointer(w.baseAddress!), SharedPointer(dy.baseAddress!),
+                SharedPointer(dx.baseAddress!), SharedPointer(dw.baseAddress!)
+              )
+              plan.forEachTile { thread, rows in
+                let tile = columns.pointer + thread * tileSize
+                let tileGradient = columnGradients.pointer + thread * tileSize
+                let weightGradient = thread == 0 ? dws.pointer : partials.pointer + (thread - 1) * kernelSize
+                let dyRows = dys.pointer + rows.lowerBound * filters
+                ConvolutionKernels.im2col(xs.pointer, rows: rows, geometry: geometry, into: tile)
                 // Weight gradient: columns^T x dY.
-                let accumulateWeights = { (cols: UnsafePointer<Float>) in
-                  BLAS.gemm(
-                    transposeA: true, transposeB: false, m: patch, n: filters, k: rows,
-                    a: cols, lda: patch, b: dyChunk, ldb: filters, beta: 1,
-                    c: dw.baseAddress!, ldc: filters)
-                }
-                if let columns {
-                  columns.withUnsafeBufferPointer { accumulateWeights($0.baseAddress!) }
-                } else if let columnScratch {
-                  ConvolutionKernels.im2col(xChunk, samples: count, geometry: geometry, into: columnScratch)
-                  accumulateWeights(columnScratch)
-                }
+                BLAS.gemm(
+                  transposeA: true, transposeB: false, m: patch, n: filters, k: rows.count,
+                  a: tile, lda: patch, b: dyRows, ldb: filters, beta: 1, c: weightGradient, ldc: filters)
                 // Input gradient: col2im(dY x W^T).
                 BLAS.gemm(
-                  transposeA: false, transposeB: true, m: rows, n: patch, k: filters,
-                  a: dyChunk, lda: filters, b: w.baseAddress!, ldb: filters,
-                  c: gradientScratch, ldc: patch)
-                ConvolutionKernels.col2im(gradientScratch, samples: count, geometry: geometry, addingInto: dxChunk)
-                start += count
+                  transposeA: false, transposeB: true, m: rows.count, n: patch, k: filters,
+                  a: dyRows, lda: filters, b: ws.pointer, ldb: filters, c: tileGradient, ldc: patch)
+                ConvolutionKernels.col2im(tileGradient, rows: rows, geometry: geometry, addingInto: dxs.pointer)
+              }
+              for thread in 1..<Swift.max(plan.threads, 1) {
+                BLAS.axpy(
+                  count: kernelSize, alpha: 1, x: partials.pointer + (thread - 1) * kernelSize, y: dw.baseAddress!)
               }
             }
           }
@@ -195,49 +215,49 @@ struct ConvolutionLowering {
 /// `ConvolutionLowering`. Its `geometry` describes the forward convolution that maps the
 /// transposed convolution's output back to its input; the kernel is `[KH, KW, O, C]`, viewed as
 /// a `[KH * KW * O, C]` matrix.
-struct TransposedConvolutionLowering {
+final class TransposedConvolutionLowering {
   let geometry: ConvolutionGeometry
   /// The input channels (the forward convolution's filters).
   let inputChannels: Int
+  private let columnScratch = ScratchBuffer()
+  private let weightScratch = ScratchBuffer()
 
-  func samplesPerChunk(batch: Int) -> Int {
-    let perSample = Swift.max(geometry.outputPositions * geometry.patchSize, 1)
-    return Swift.max(1, Swift.min(batch, ConvolutionLowering.maximumColumnElements / perSample))
+  init(geometry: ConvolutionGeometry, inputChannels: Int) {
+    self.geometry = geometry
+    self.inputChannels = inputChannels
   }
 
   /// Computes the transposed convolution of `[N, H, W, C]` (with `H, W` the geometry's output
   /// extent) plus bias, into `outputShape` (`[N, OH, OW, O]`, the geometry's input extent).
   func forward(input: Tensor, kernel: Tensor, bias: Tensor?, outputShape: [Int]) -> Tensor {
     let batch = input.batchCount
+    let geometry = self.geometry
     let positions = geometry.outputPositions
     let patch = geometry.patchSize
     let inputChannels = self.inputChannels
     var output = Tensor.zeros(outputShape)
     if let bias { output.addToLastAxis(bias) }
-    let chunk = samplesPerChunk(batch: batch)
-    let scratch = geometry.isPointwise ? nil : UnsafeMutablePointer<Float>.allocate(capacity: chunk * positions * patch)
-    defer { scratch?.deallocate() }
     output.withUnsafeMutableBufferPointer { out in
       input.withUnsafeBufferPointer { x in
         kernel.withUnsafeBufferPointer { w in
-          guard let scratch else {
+          if geometry.isPointwise {
             BLAS.gemm(
               transposeA: false, transposeB: true, m: batch * positions, n: patch, k: inputChannels,
               a: x.baseAddress!, lda: inputChannels, b: w.baseAddress!, ldb: inputChannels, beta: 1,
               c: out.baseAddress!, ldc: patch)
             return
           }
-          var start = 0
-          while start < batch {
-            let count = Swift.min(chunk, batch - start)
+          let plan = TilePlan(batch: batch, positions: positions, patch: patch, work: batch * positions * patch * inputChannels)
+          let tileSize = plan.rowsPerTile * patch
+          let scratch = SharedPointer(columnScratch.reserve(plan.threads * tileSize))
+          let (xs, ws, outs) = (SharedPointer(x.baseAddress!), SharedPointer(w.baseAddress!), SharedPointer(out.baseAddress!))
+          plan.forEachTile { thread, rows in
+            let tile = scratch.pointer + thread * tileSize
             BLAS.gemm(
-              transposeA: false, transposeB: true, m: count * positions, n: patch, k: inputChannels,
-              a: x.baseAddress! + start * positions * inputChannels, lda: inputChannels,
-              b: w.baseAddress!, ldb: inputChannels, c: scratch, ldc: patch)
-            ConvolutionKernels.col2im(
-              scratch, samples: count, geometry: geometry,
-              addingInto: out.baseAddress! + start * geometry.inputSampleSize)
-            start += count
+              transposeA: false, transposeB: true, m: rows.count, n: patch, k: inputChannels,
+              a: xs.pointer + rows.lowerBound * inputChannels, lda: inputChannels,
+              b: ws.pointer, ldb: inputChannels, c: tile, ldc: patch)
+            ConvolutionKernels.col2im(tile, rows: rows, geometry: geometry, addingInto: outs.pointer)
           }
         }
       }
@@ -248,43 +268,56 @@ struct TransposedConvolutionLowering {
   /// Accumulates the kernel and bias gradients and returns the input gradient.
   func backward(gradient: Tensor, input: Tensor, kernel: Parameter, bias: Parameter?) -> Tensor {
     let batch = input.batchCount
+    let geometry = self.geometry
     let positions = geometry.outputPositions
     let patch = geometry.patchSize
     let inputChannels = self.inputChannels
     if let bias { ConvolutionLowering.addChannelSums(of: gradient, channels: geometry.channels, to: bias) }
     var inputGradient = Tensor.zeros(input.shape)
     let weights = kernel.value
-    let chunk = samplesPerChunk(batch: batch)
-    let scratch = geometry.isPointwise ? nil : UnsafeMutablePointer<Float>.allocate(capacity: chunk * positions * patch)
-    defer { scratch?.deallocate() }
     gradient.withUnsafeBufferPointer { dy in
       input.withUnsafeBufferPointer { x in
         weights.withUnsafeBufferPointer { w in
           kernel.gradient.withUnsafeMutableBufferPointer { dw in
             inputGradient.withUnsafeMutableBufferPointer { dx in
-              var start = 0
-              while start < batch {
-                let count = Swift.min(chunk, batch - start)
-                let rows = count * positions
-                let columns: UnsafePointer<Float>
-                if let scratch {
-                  ConvolutionKernels.im2col(
-                    dy.baseAddress! + start * geometry.inputSampleSize, samples: count, geometry: geometry,
-                    into: scratch)
-                  columns = UnsafePointer(scratch)
-                } else {
-                  columns = dy.baseAddress! + start * geometry.inputSampleSize
-                }
-                let xChunk = x.baseAddress! + start * positions * inputChannels
+              if geometry.isPointwise {
                 BLAS.gemm(
-                  transposeA: false, transposeB: false, m: rows, n: inputChannels, k: patch,
-                  a: columns, lda: patch, b: w.baseAddress!, ldb: inputChannels,
-                  c: dx.baseAddress! + start * positions * inputChannels, ldc: inputChannels)
+                  transposeA: false, transposeB: false, m: batch * positions, n: inputChannels, k: patch,
+                  a: dy.baseAddress!, lda: patch, b: w.baseAddress!, ldb: inputChannels,
+                  c: dx.baseAddress!, ldc: inputChannels)
                 BLAS.gemm(
-                  transposeA: true, transposeB: false, m: patch, n: inputChannels, k: rows,
-                  a: columns, lda: patch, b: xChunk, ldb: inputChannels, beta: 1,
+                  transposeA: true, transposeB: false, m: patch, n: inputChannels, k: batch * positions,
+                  a: dy.baseAddress!, lda: patch, b: x.baseAddress!, ldb: inputChannels, beta: 1,
                   c: dw.baseAddress!, ldc: inputChannels)
-                start += count
+                return
+              }
+              let plan = TilePlan(
+                batch: batch, positions: positions, patch: patch, work: 2 * batch * positions * patch * inputChannels)
+              let tileSize = plan.rowsPerTile * patch
+              let columns = SharedPointer(columnScratch.reserve(plan.threads * tileSize))
+              let kernelSize = patch * inputChannels
+              let partials = SharedPointer(weightScratch.reserve(Swift.max(plan.threads - 1, 1) * kernelSize))
+              if plan.threads > 1 { partials.pointer.update(repeating: 0, count: (plan.threads - 1) * kernelSize) }
+              let (xs, ws, dys, dxs, dws) = (
+                SharedPointer(x.baseAddress!), SharedPointer(w.baseAddress!), SharedPointer(dy.baseAddress!),
+                SharedPointer(dx.baseAddress!), SharedPointer(dw.baseAddress!)
+              )
+              plan.forEachTile { thread, rows in
+                let tile = columns.pointer + thread * tileSize
+                let weightGradient = thread == 0 ? dws.pointer : partials.pointer + (thread - 1) * kernelSize
+                ConvolutionKernels.im2col(dys.pointer, rows: rows, geometry: geometry, into: tile)
+                BLAS.gemm(
+                  transposeA: false, transposeB: false, m: rows.count, n: inputChannels, k: patch,
+                  a: tile, lda: patch, b: ws.pointer, ldb: inputChannels,
+                  c: dxs.pointer + rows.lowerBound * inputChannels, ldc: inputChannels)
+                BLAS.gemm(
+                  transposeA: true, transposeB: false, m: patch, n: inputChannels, k: rows.count,
+                  a: tile, lda: patch, b: xs.pointer + rows.lowerBound * inputChannels, ldb: inputChannels, beta: 1,
+                  c: weightGradient, ldc: inputChannels)
+              }
+              for thread in 1..<Swift.max(plan.threads, 1) {
+                BLAS.axpy(
+                  count: kernelSize, alpha: 1, x: partials.pointer + (thread - 1) * kernelSize, y: dw.baseAddress!)
               }
             }
           }

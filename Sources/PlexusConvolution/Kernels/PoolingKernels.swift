@@ -12,15 +12,16 @@ struct SharedPointer<Pointee>: @unchecked Sendable {
 /// ignores them and an average divides by the number of positions inside the input (Keras'
 /// convention). Samples are split across cores when the work is large.
 enum PoolingKernels {
-  /// Max pooling; writes the output and, per output element, the offset within its sample of
-  /// the input element that won (what backward routes the gradient to).
+  /// Max pooling; writes the output and, when `argmax` is given, per output element the
+  /// offset within its sample of the input element that won (where backward routes the
+  /// gradient).
   static func maxPoolForward(
     _ input: UnsafePointer<Float>, samples: Int, geometry: ConvolutionGeometry,
-    output: UnsafeMutablePointer<Float>, argmax: UnsafeMutablePointer<Int32>
+    output: UnsafeMutablePointer<Float>, argmax: UnsafeMutablePointer<Int32>?
   ) {
     let source = SharedPointer(input)
     let destination = SharedPointer(output)
-    let winners = SharedPointer(argmax)
+    let winners = argmax.map { SharedPointer($0) }
     let inputStride = geometry.inputSampleSize
     let outputStride = geometry.outputPositions * geometry.channels
     Parallel.forEachChunk(count: samples, costPerElement: outputStride * geometry.kernelHeight * geometry.kernelWidth) {
@@ -28,47 +29,55 @@ enum PoolingKernels {
       for sample in range {
         maxPoolSample(
           source.pointer + sample * inputStride, geometry: geometry,
-          output: destination.pointer + sample * outputStride, argmax: winners.pointer + sample * outputStride)
+          output: destination.pointer + sample * outputStride,
+          argmax: winners.map { $0.pointer + sample * outputStride })
       }
     }
   }
 
   static func maxPoolSample(
     _ input: UnsafePointer<Float>, geometry g: ConvolutionGeometry, output: UnsafeMutablePointer<Float>,
-    argmax: UnsafeMutablePointer<Int32>
+    argmax: UnsafeMutablePointer<Int32>?
   ) {
     let channels = g.channels
     var out = output
     var winners = argmax
     for outputRow in 0..<g.outputHeight {
-      let rowBase = outputRow * g.strideHeight - g.padTop
+      let rowBase = outputRow &* g.strideHeight &- g.padTop
+      let rowStart = Swift.max(0, -rowBase)
+      let rowEnd = Swift.min(g.kernelHeight, g.inputHeight &- rowBase)
       for outputColumn in 0..<g.outputWidth {
-        let columnBase = outputColumn * g.strideWidth - g.padLeft
-        var first = true
-        for kernelRow in 0..<g.kernelHeight {
-          let inputRow = rowBase + kernelRow * g.dilationHeight
-          if inputRow < 0 || inputRow >= g.inputHeight { continue }
-          for kernelColumn in 0..<g.kernelWidth {
-            let inputColumn = columnBase + kernelColumn * g.dilationWidth
-            if inputColumn < 0 || inputColumn >= g.inputWidth { continue }
-            let offset = (inputRow * g.inputWidth + inputColumn) * channels
+        let columnBase = outputColumn &* g.strideWidth &- g.padLeft
+        let columnStart = Swift.max(0, -columnBase)
+        let columnEnd = Swift.min(g.kernelWidth, g.inputWidth &- columnBase)
+        // Padding is smaller than the window, so every window holds at least one input.
+        let firstOffset = ((rowBase &+ rowStart) &* g.inputWidth &+ columnBase &+ columnStart) &* channels
+        out.update(from: input + firstOffset, count: channels)
+        if let winners {
+          for channel in 0..<channels { winners[channel] = Int32(truncatingIfNeeded: firstOffset &+ channel) }
+        }
+        for kernelRow in rowStart..<rowEnd {
+          let inputRow = rowBase &+ kernelRow
+          for kernelColumn in columnStart..<columnEnd {
+            let offset = (inputRow &* g.inputWidth &+ columnBase &+ kernelColumn) &* channels
             let values = input + offset
-            if first {
+            if let winners {
               for channel in 0..<channels {
-                out[channel] = values[channel]
-                winners[channel] = Int32(truncatingIfNeeded: offset + channel)
+                let value = values[channel]
+                let better = value > out[channel]
+                out[channel] = better ? value : out[channel]
+                winners[channel] = better ? Int32(truncatingIfNeeded: offset &+ channel) : winners[channel]
               }
-              first = false
             } else {
-              for channel in 0..<channels where values[channel] > out[channel] {
-                out[channel] = values[channel]
-                winners[channel] = Int32(truncatingIfNeeded: offset + channel)
+              for channel in 0..<channels {
+                let value = values[channel]
+                out[channel] = value > out[channel] ? value : out[channel]
               }
             }
           }
         }
         out += channels
-        winners += channels
+        winners = winners.map { $0 + channels }
       }
     }
   }

@@ -91,7 +91,11 @@ public enum ActivationFunction: Sendable, Equatable, Hashable {
     case .tanh:
       for index in buffer.indices { buffer[index] = Foundation.tanh(buffer[index]) }
     case .relu:
-      for index in buffer.indices where !(buffer[index] > 0) { buffer[index] = 0 }
+      // A select rather than a branch, so the loop vectorizes (NaN becomes 0 as well).
+      for index in buffer.indices {
+        let value = buffer[index]
+        buffer[index] = value > 0 ? value : 0
+      }
     case .leakyRelu(let alpha):
       for index in buffer.indices where buffer[index] < 0 { buffer[index] *= alpha }
     case .elu(let alpha):
@@ -146,7 +150,7 @@ public enum ActivationFunction: Sendable, Equatable, Hashable {
     case .tanh:
       for index in gradient.indices { gradient[index] *= 1 - output[index] * output[index] }
     case .relu:
-      for index in gradient.indices where !(output[index] > 0) { gradient[index] = 0 }
+      for index in gradient.indices { gradient[index] = output[index] > 0 ? gradient[index] : 0 }
     case .leakyRelu(let alpha):
       for index in gradient.indices where input[index] < 0 { gradient[index] *= alpha }
     case .elu(let alpha):

@@ -129,90 +129,208 @@ public enum ConvolutionKernels {
     }
   }
 
-  @inline(__always)
-  static func copy(_ source: UnsafePointer<Float>, _ destination: UnsafeMutablePointer<Float>, _ count: Int) {
-    for index in 0..<count { destination[index] = source[index] }
+  /// Unrolls the rows `rows` of a batch's column matrix (output positions `rows` counted over
+  /// the whole batch, NHWC order) into `columns` (`rows.count * patchSize` elements), on the
+  /// calling thread. `input` is the start of the batch.
+  ///
+  /// Tiles of rows that fit in cache let a `gemm` consume the columns while they are hot.
+  public static func im2col(
+    _ input: UnsafePointer<Float>, rows: Range<Int>, geometry g: ConvolutionGeometry,
+    into columns: UnsafeMutablePointer<Float>
+  ) {
+    var destination = columns
+    forEachPosition(rows: rows, geometry: g) { sample, outputRow, outputColumn in
+      unrollPosition(
+        input + sample &* g.inputSampleSize, outputRow: outputRow, outputColumn: outputColumn, geometry: g,
+        into: destination)
+      destination += g.patchSize
+    }
   }
 
+  /// Adds the rows `rows` of a column matrix (`rows.count * patchSize` elements) back onto the
+  /// batch `input` (the adjoint of `im2col(_:rows:geometry:into:)`), on the calling thread.
+  public static func col2im(
+    _ columns: UnsafePointer<Float>, rows: Range<Int>, geometry g: ConvolutionGeometry,
+    addingInto input: UnsafeMutablePointer<Float>
+  ) {
+    var source = columns
+    forEachPosition(rows: rows, geometry: g) { sample, outputRow, outputColumn in
+      foldPosition(
+        source, outputRow: outputRow, outputColumn: outputColumn, geometry: g,
+        addingInto: input + sample &* g.inputSampleSize)
+      source += g.patchSize
+    }
+  }
+
+  /// Calls `body(sample, outputRow, outputColumn)` for the batch rows `rows`, in order.
+  @inline(__always)
+  static func forEachPosition(rows: Range<Int>, geometry g: ConvolutionGeometry, _ body: (Int, Int, Int) -> Void) {
+    guard !rows.isEmpty else { return }
+    let positions = g.outputPositions
+    var sample = rows.lowerBound / positions
+    let position = rows.lowerBound % positions
+    var outputRow = position / g.outputWidth
+    var outputColumn = position % g.outputWidth
+    for _ in rows {
+      body(sample, outputRow, outputColumn)
+      outputColumn &+= 1
+      if outputColumn == g.outputWidth {
+        outputColumn = 0
+        outputRow &+= 1
+        if outputRow == g.outputHeight {
+          outputRow = 0
+          sample &+= 1
+        }
+      }
+    }
+  }
+
+  /// Writes the patch of one output position (`patchSize` elements, zeros for padding).
+  @inline(__always)
+  static func unrollPosition(
+    _ input: UnsafePointer<Float>, outputRow: Int, outputColumn: Int, geometry g: ConvolutionGeometry,
+    into destination: UnsafeMutablePointer<Float>
+  ) {
+    let channels = g.channels
+    let kernelWidth = g.kernelWidth
+    let rowSpan = kernelWidth &* channels
+    let rowStride = g.inputWidth &* channels
+    let rowBase = outputRow &* g.strideHeight &- g.padTop
+    let columnBase = outputColumn &* g.strideWidth &- g.padLeft
+    let inside = g.dilationWidth == 1 && columnBase >= 0 && columnBase &+ kernelWidth <= g.inputWidth
+    var target = destination
+    for kernelRow in 0..<g.kernelHeight {
+      let inputRow = rowBase &+ kernelRow &* g.dilationHeight
+      if inputRow < 0 || inputRow >= g.inputHeight {
+        clear(target, rowSpan)
+      } else if inside {
+        copy(input + (inputRow &* rowStride &+ columnBase &* channels), target, rowSpan)
+      } else {
+        let rowStart = input + inputRow &* rowStride
+        for kernelColumn in 0..<kernelWidth {
+          let inputColumn = columnBase &+ kernelColumn &* g.dilationWidth
+          if inputColumn < 0 || inputColumn >= g.inputWidth {
+            clear(target + kernelColumn &* channels, channels)
+          } else {
+            copy(rowStart + inputColumn &* channels, target + kernelColumn &* channels, channels)
+          }
+        }
+      }
+      target += rowSpan
+    }
+  }
+
+  /// Adds the patch of one output position back onto the input positions it was read from.
+  @inline(__always)
+  static func foldPosition(
+    _ source: UnsafePointer<Float>, outputRow: Int, outputColumn: Int, geometry g: ConvolutionGeometry,
+    addingInto input: UnsafeMutablePointer<Float>
+  ) {
+    let channels = g.channels
+    let kernelWidth = g.kernelWidth
+    let rowSpan = kernelWidth &* channels
+    let rowStride = g.inputWidth &* channels
+    let rowBase = outputRow &* g.strideHeight &- g.padTop
+    let columnBase = outputColumn &* g.strideWidth &- g.padLeft
+    let inside = g.dilationWidth == 1 && columnBase >= 0 && columnBase &+ kernelWidth <= g.inputWidth
+    var patch = source
+    for kernelRow in 0..<g.kernelHeight {
+      let inputRow = rowBase &+ kernelRow &* g.dilationHeight
+      if inputRow >= 0 && inputRow < g.inputHeight {
+        if inside {
+          accumulate(patch, input + (inputRow &* rowStride &+ columnBase &* channels), rowSpan)
+        } else {
+          let rowStart = input + inputRow &* rowStride
+          for kernelColumn in 0..<kernelWidth {
+            let inputColumn = columnBase &+ kernelColumn &* g.dilationWidth
+            if inputColumn >= 0 && inputColumn < g.inputWidth {
+              accumulate(patch + kernelColumn &* channels, rowStart + inputColumn &* channels, channels)
+            }
+          }
+        }
+      }
+      patch += rowSpan
+    }
+  }
+
+  /// Copies `count` floats with vector loads and stores (no call to `memcpy`, which costs more
+  /// than the copy for the short runs of small patches).
+  @inline(__always)
+  static func copy(_ source: UnsafePointer<Float>, _ destination: UnsafeMutablePointer<Float>, _ count: Int) {
+    let from = UnsafeRawPointer(source)
+    let to = UnsafeMutableRawPointer(destination)
+    var offset = 0
+    let end = count &* 4
+    while offset &+ 32 <= end {
+      to.storeBytes(of: from.loadUnaligned(fromByteOffset: offset, as: SIMD8<Float>.self), toByteOffset: offset, as: SIMD8<Float>.self)
+      offset &+= 32
+    }
+    if offset &+ 16 <= end {
+      to.storeBytes(of: from.loadUnaligned(fromByteOffset: offset, as: SIMD4<Float>.self), toByteOffset: offset, as: SIMD4<Float>.self)
+      offset &+= 16
+    }
+    if offset &+ 8 <= end {
+      to.storeBytes(of: from.loadUnaligned(fromByteOffset: offset, as: SIMD2<Float>.self), toByteOffset: offset, as: SIMD2<Float>.self)
+      offset &+= 8
+    }
+    if offset < end {
+      to.storeBytes(of: from.load(fromByteOffset: offset, as: Float.self), toByteOffset: offset, as: Float.self)
+    }
+  }
+
+  /// Adds `count` floats of `source` onto `destination` with vector operations.
   @inline(__always)
   static func accumulate(_ source: UnsafePointer<Float>, _ destination: UnsafeMutablePointer<Float>, _ count: Int) {
-    for index in 0..<count { destination[index] += source[index] }
+    let from = UnsafeRawPointer(source)
+    let to = UnsafeMutableRawPointer(destination)
+    var offset = 0
+    let end = count &* 4
+    while offset &+ 32 <= end {
+      let sum =
+        to.loadUnaligned(fromByteOffset: offset, as: SIMD8<Float>.self)
+        + from.loadUnaligned(fromByteOffset: offset, as: SIMD8<Float>.self)
+      to.storeBytes(of: sum, toByteOffset: offset, as: SIMD8<Float>.self)
+      offset &+= 32
+    }
+    if offset &+ 16 <= end {
+      let sum =
+        to.loadUnaligned(fromByteOffset: offset, as: SIMD4<Float>.self)
+        + from.loadUnaligned(fromByteOffset: offset, as: SIMD4<Float>.self)
+      to.storeBytes(of: sum, toByteOffset: offset, as: SIMD4<Float>.self)
+      offset &+= 16
+    }
+    while offset < end {
+      let sum = to.load(fromByteOffset: offset, as: Float.self) + from.load(fromByteOffset: offset, as: Float.self)
+      to.storeBytes(of: sum, toByteOffset: offset, as: Float.self)
+      offset &+= 4
+    }
+  }
+
+  /// Sets `count` floats to zero.
+  @inline(__always)
+  static func clear(_ destination: UnsafeMutablePointer<Float>, _ count: Int) {
+    let to = UnsafeMutableRawPointer(destination)
+    var offset = 0
+    let end = count &* 4
+    while offset &+ 32 <= end {
+      to.storeBytes(of: SIMD8<Float>(), toByteOffset: offset, as: SIMD8<Float>.self)
+      offset &+= 32
+    }
+    while offset < end {
+      to.storeBytes(of: 0, toByteOffset: offset, as: Float.self)
+      offset &+= 4
+    }
   }
 
   static func im2colSample(
     _ input: UnsafePointer<Float>, geometry g: ConvolutionGeometry, into columns: UnsafeMutablePointer<Float>
   ) {
-    let channels = g.channels
-    let height = g.inputHeight
-    let width = g.inputWidth
-    let kernelWidth = g.kernelWidth
-    let rowSpan = kernelWidth * channels
-    let rowStride = width * channels
-    let contiguousRows = g.dilationWidth == 1
-    var destination = columns
-    for outputRow in 0..<g.outputHeight {
-      let rowBase = outputRow * g.strideHeight - g.padTop
-      for outputColumn in 0..<g.outputWidth {
-        let columnBase = outputColumn * g.strideWidth - g.padLeft
-        let inside = contiguousRows && columnBase >= 0 && columnBase + kernelWidth <= width
-        for kernelRow in 0..<g.kernelHeight {
-          let inputRow = rowBase + kernelRow * g.dilationHeight
-          if inputRow < 0 || inputRow >= height {
-            destination.update(repeating: 0, count: rowSpan)
-          } else if inside {
-            copy(input + inputRow * rowStride + columnBase * channels, destination, rowSpan)
-          } else {
-            let rowStart = input + inputRow * rowStride
-            for kernelColumn in 0..<kernelWidth {
-              let inputColumn = columnBase + kernelColumn * g.dilationWidth
-              let target = destination + kernelColumn * channels
-              if inputColumn < 0 || inputColumn >= width {
-                target.update(repeating: 0, count: channels)
-              } else {
-                copy(rowStart + inputColumn * channels, target, channels)
-              }
-            }
-          }
-          destination += rowSpan
-        }
-      }
-    }
+    im2col(input, rows: 0..<g.outputPositions, geometry: g, into: columns)
   }
 
   static func col2imSample(
     _ columns: UnsafePointer<Float>, geometry g: ConvolutionGeometry, addingInto input: UnsafeMutablePointer<Float>
   ) {
-    let channels = g.channels
-    let height = g.inputHeight
-    let width = g.inputWidth
-    let kernelWidth = g.kernelWidth
-    let rowSpan = kernelWidth * channels
-    let rowStride = width * channels
-    let contiguousRows = g.dilationWidth == 1
-    var source = columns
-    for outputRow in 0..<g.outputHeight {
-      let rowBase = outputRow * g.strideHeight - g.padTop
-      for outputColumn in 0..<g.outputWidth {
-        let columnBase = outputColumn * g.strideWidth - g.padLeft
-        let inside = contiguousRows && columnBase >= 0 && columnBase + kernelWidth <= width
-        for kernelRow in 0..<g.kernelHeight {
-          let inputRow = rowBase + kernelRow * g.dilationHeight
-          if inputRow >= 0 && inputRow < height {
-            if inside {
-              accumulate(source, input + inputRow * rowStride + columnBase * channels, rowSpan)
-            } else {
-              let rowStart = input + inputRow * rowStride
-              for kernelColumn in 0..<kernelWidth {
-                let inputColumn = columnBase + kernelColumn * g.dilationWidth
-                if inputColumn >= 0 && inputColumn < width {
-                  accumulate(source + kernelColumn * channels, rowStart + inputColumn * channels, channels)
-                }
-              }
-            }
-          }
-          source += rowSpan
-        }
-      }
-    }
+    col2im(columns, rows: 0..<g.outputPositions, geometry: g, addingInto: input)
   }
 }
