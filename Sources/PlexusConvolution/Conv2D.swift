@@ -196,9 +196,15 @@ public final class Conv2D: Layer {
     guard let kernel, let lowering, let outputShape else {
       throw PlexusError.notBuilt("layer '\(name)' must be built before it is run")
     }
+    let fused = activation.isFusable
     let z = lowering.forward(
-      input: input, kernel: kernel.value, bias: bias?.value, outputShape: [input.batchCount] + outputShape)
+      input: input, kernel: kernel.value, bias: bias?.value, activation: fused ? config.activation : .linear,
+      outputShape: [input.batchCount] + outputShape)
     cachedInput = input
+    if fused {
+      activation.record(output: z)
+      return z
+    }
     return activation.apply(z)
   }
 

@@ -166,9 +166,10 @@ import Testing
     #expect(try up.forward(input, training: false).scalars == expectedUp)
   }
 
-  @Test func smallColumnTilesGiveTheSameResults() throws {
+  @Test(arguments: [1, 2])
+  func smallColumnTilesGiveTheSameResults(channels: Int) throws {
     var generator = SeededGenerator(seed: 16)
-    let input = Tensor.normal([5, 6, 6, 2], using: &generator)
+    let input = Tensor.normal([5, 6, 6, channels], using: &generator)
     let projection = Tensor.normal([5, 6, 6, 3], using: &generator)
     func run(_ layer: any Layer) throws -> (Tensor, Tensor, [Tensor]) {
       layer.zeroGradients()
@@ -182,15 +183,15 @@ import Testing
     ] {
       let layer = try makeLayer()
       var layerGenerator = SeededGenerator(seed: 3)
-      _ = try layer.build(inputShape: [6, 6, 2], generator: &layerGenerator)
+      _ = try layer.build(inputShape: [6, 6, channels], generator: &layerGenerator)
       let whole = try run(layer)
       let saved = ConvolutionLayers.columnTileElements
-      ConvolutionLayers.columnTileElements = 7 * 27  // tiles of seven rows, across samples
-      let chunked = try run(layer)
+      ConvolutionLayers.columnTileElements = 7 * 27  // tiles of a few rows, across samples
+      let tiled = try run(layer)
       ConvolutionLayers.columnTileElements = saved
-      #expect(whole.0.maxAbsoluteDifference(to: chunked.0) < 1e-5)
-      #expect(whole.1.maxAbsoluteDifference(to: chunked.1) < 1e-5)
-      for (a, b) in zip(whole.2, chunked.2) { #expect(a.maxAbsoluteDifference(to: b) < 1e-4) }
+      #expect(whole.0.maxAbsoluteDifference(to: tiled.0) < 1e-5)
+      #expect(whole.1.maxAbsoluteDifference(to: tiled.1) < 1e-5)
+      for (a, b) in zip(whole.2, tiled.2) { #expect(a.maxAbsoluteDifference(to: b) < 1e-4) }
     }
   }
 }

@@ -14,7 +14,10 @@ import Testing
     var dilation: [Int] = [1, 1]
     var activation: ActivationFunction = .linear
     var useBias = true
-    var description: String { "k\(kernel) s\(strides) \(padding) d\(dilation) \(activation.name) bias \(useBias)" }
+    var channels = 2
+    var description: String {
+      "k\(kernel) s\(strides) \(padding) d\(dilation) \(activation.name) bias \(useBias) C\(channels)"
+    }
   }
 
   static let conv2dCases: [Conv2DCase] = [
@@ -30,6 +33,11 @@ import Testing
     Conv2DCase(kernel: [1, 1]),
     Conv2DCase(kernel: [1, 1], strides: [2, 2], useBias: false),
     Conv2DCase(kernel: [3, 3], padding: .same, activation: .relu, useBias: false),
+    // A single input channel takes the transposed column layout.
+    Conv2DCase(kernel: [3, 3], padding: .same, channels: 1),
+    Conv2DCase(kernel: [2, 2], strides: [2, 2], padding: .same, channels: 1),
+    Conv2DCase(kernel: [3, 2], strides: [1, 2], padding: .valid, dilation: [2, 1], channels: 1),
+    Conv2DCase(kernel: [3, 3], strides: [2, 3], padding: .explicit(top: 1, bottom: 2, left: 2, right: 0), channels: 1),
   ]
 
   @Test(arguments: conv2dCases)
@@ -43,7 +51,7 @@ import Testing
     // Smooth layers take a larger step (less float rounding); ReLU a small one (kinks).
     let epsilon: Float = testCase.activation == .relu ? 1e-3 : 1e-2
     let report = try GradientCheck.check(
-      layer: layer, batchInputShape: [3, 6, 7, 2], epsilon: epsilon, maximumEntries: 48)
+      layer: layer, batchInputShape: [3, 6, 7, testCase.channels], epsilon: epsilon, maximumEntries: 48)
     #expect(report.maximumError < Self.tolerance, "\(testCase): \(report)")
     #expect(report.parameterErrors.count == (testCase.useBias ? 2 : 1))
   }

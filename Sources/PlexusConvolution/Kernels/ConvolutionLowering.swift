@@ -85,44 +85,83 @@ final class ConvolutionLowering {
     self.filters = filters
   }
 
-  /// Computes the convolution of a `[N, H, W, C]` batch (any shape with those elements) plus
-  /// the bias, into a tensor of `outputShape` (`[N, OH, OW, O]` elements).
-  func forward(input: Tensor, kernel: Tensor, bias: Tensor?, outputShape: [Int]) -> Tensor {
+  /// Whether the columns are unrolled transposed (`[patch, rows]`): for a single input
+  /// channel that copies whole input row runs instead of one short patch row per position.
+  var usesTransposedColumns: Bool { geometry.channels == 1 && !geometry.isPointwise }
+
+  /// Computes `activation(conv(input) + bias)` for a `[N, H, W, C]` batch (any shape with those
+  /// elements) into a tensor of `outputShape` (`[N, OH, OW, O]` elements). The bias and the
+  /// activation are applied to each tile right after its `gemm`, while it is in cache.
+  ///
+  /// - Parameter activation: applied in place per output row (any function whose backward
+  ///   needs only the output, or `.linear`).
+  func forward(
+    input: Tensor, kernel: Tensor, bias: Tensor?, activation: ActivationFunction, outputShape: [Int]
+  ) -> Tensor {
     let batch = input.batchCount
     let geometry = self.geometry
     let patch = geometry.patchSize
     let filters = self.filters
+    let transposedColumns = usesTransposedColumns
     var output = Tensor.zeros(outputShape)
-    if let bias { output.addToLastAxis(bias) }
-    let beta: Float = bias == nil ? 0 : 1
+    let biasValues = bias ?? Tensor.zeros([0])
     output.withUnsafeMutableBufferPointer { out in
       input.withUnsafeBufferPointer { x in
         kernel.withUnsafeBufferPointer { w in
-          if geometry.isPointwise {
-            BLAS.gemm(
-              transposeA: false, transposeB: false, m: batch * geometry.outputPositions, n: filters, k: patch,
-              a: x.baseAddress!, lda: patch, b: w.baseAddress!, ldb: filters, beta: beta,
-              c: out.baseAddress!, ldc: filters)
-            return
-          }
-          let plan = TilePlan(
-            batch: batch, positions: geometry.outputPositions, patch: patch,
-            work: batch * geometry.outputPositions * patch * filters)
-          let tileSize = plan.rowsPerTile * patch
-          let scratch = SharedPointer(columnScratch.reserve(plan.threads * tileSize))
-          let (xs, ws, outs) = (SharedPointer(x.baseAddress!), SharedPointer(w.baseAddress!), SharedPointer(out.baseAddress!))
-          plan.forEachTile { thread, rows in
-            let tile = scratch.pointer + thread * tileSize
-            ConvolutionKernels.im2col(xs.pointer, rows: rows, geometry: geometry, into: tile)
-            BLAS.gemm(
-              transposeA: false, transposeB: false, m: rows.count, n: filters, k: patch,
-              a: tile, lda: patch, b: ws.pointer, ldb: filters, beta: beta,
-              c: outs.pointer + rows.lowerBound * filters, ldc: filters)
+          biasValues.withUnsafeBufferPointer { b in
+            let hasBias = bias != nil
+            let (biasPointer, outs) = (SharedPointer(b.baseAddress!), SharedPointer(out.baseAddress!))
+            @Sendable func finish(_ rows: Range<Int>) {
+              let start = outs.pointer + rows.lowerBound * filters
+              if hasBias { Self.addBias(biasPointer.pointer, to: start, rows: rows.count, channels: filters) }
+              activation.applyInPlace(
+                UnsafeMutableBufferPointer(start: start, count: rows.count * filters), lastDimension: filters)
+            }
+            if geometry.isPointwise {
+              let rows = batch * geometry.outputPositions
+              BLAS.gemm(
+                transposeA: false, transposeB: false, m: rows, n: filters, k: patch,
+                a: x.baseAddress!, lda: patch, b: w.baseAddress!, ldb: filters,
+                c: out.baseAddress!, ldc: filters)
+              finish(0..<rows)
+              return
+            }
+            let plan = TilePlan(
+              batch: batch, positions: geometry.outputPositions, patch: patch,
+              work: batch * geometry.outputPositions * patch * filters)
+            let tileSize = plan.rowsPerTile * patch
+            let scratch = SharedPointer(columnScratch.reserve(plan.threads * tileSize))
+            let (xs, ws) = (SharedPointer(x.baseAddress!), SharedPointer(w.baseAddress!))
+            plan.forEachTile { thread, rows in
+              let tile = scratch.pointer + thread * tileSize
+              if transposedColumns {
+                ConvolutionKernels.im2colTransposed(xs.pointer, rows: rows, geometry: geometry, into: tile)
+              } else {
+                ConvolutionKernels.im2col(xs.pointer, rows: rows, geometry: geometry, into: tile)
+              }
+              BLAS.gemm(
+                transposeA: transposedColumns, transposeB: false, m: rows.count, n: filters, k: patch,
+                a: tile, lda: transposedColumns ? rows.count : patch, b: ws.pointer, ldb: filters,
+                c: outs.pointer + rows.lowerBound * filters, ldc: filters)
+              finish(rows)
+            }
           }
         }
       }
     }
     return output
+  }
+
+  /// Adds `bias` to each of `rows` rows of `channels` values.
+  @inline(__always)
+  static func addBias(
+    _ bias: UnsafePointer<Float>, to start: UnsafeMutablePointer<Float>, rows: Int, channels: Int
+  ) {
+    var row = start
+    for _ in 0..<rows {
+      for channel in 0..<channels { row[channel] += bias[channel] }
+      row += channels
+    }
   }
 
   /// Accumulates the kernel and bias gradients and returns the input gradient.
@@ -136,6 +175,7 @@ final class ConvolutionLowering {
     let positions = geometry.outputPositions
     let patch = geometry.patchSize
     let filters = self.filters
+    let transposedColumns = usesTransposedColumns
     if let bias { Self.addChannelSums(of: gradient, channels: filters, to: bias) }
     var inputGradient = Tensor.zeros(input.shape)
     let weights = kernel.value
@@ -172,6 +212,19 @@ final class ConvolutionLowering {
                 let tileGradient = columnGradients.pointer + thread * tileSize
                 let weightGradient = thread == 0 ? dws.pointer : partials.pointer + (thread - 1) * kernelSize
                 let dyRows = dys.pointer + rows.lowerBound * filters
+                if transposedColumns {
+                  ConvolutionKernels.im2colTransposed(xs.pointer, rows: rows, geometry: geometry, into: tile)
+                  // Weight gradient: columns^T x dY with the columns stored [patch, rows].
+                  BLAS.gemm(
+                    transposeA: false, transposeB: false, m: patch, n: filters, k: rows.count,
+                    a: tile, lda: rows.count, b: dyRows, ldb: filters, beta: 1, c: weightGradient, ldc: filters)
+                  // Input gradient: col2im((dY x W^T)^T) = col2im(W x dY^T).
+                  BLAS.gemm(
+                    transposeA: false, transposeB: true, m: patch, n: rows.count, k: filters,
+                    a: ws.pointer, lda: filters, b: dyRows, ldb: filters, c: tileGradient, ldc: rows.count)
+                  ConvolutionKernels.col2imTransposed(tileGradient, rows: rows, geometry: geometry, addingInto: dxs.pointer)
+                  return
+                }
                 ConvolutionKernels.im2col(xs.pointer, rows: rows, geometry: geometry, into: tile)
                 // Weight gradient: columns^T x dY.
                 BLAS.gemm(

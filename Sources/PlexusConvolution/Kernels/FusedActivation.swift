@@ -22,6 +22,16 @@ struct FusedActivation {
     return activated
   }
 
+  /// Whether the lowering can apply the function to its output tiles (its derivative needs
+  /// only the output).
+  var isFusable: Bool { !function.derivativeNeedsInput }
+
+  /// Records an output to which the lowering already applied the function.
+  mutating func record(output activated: Tensor) {
+    preActivation = nil
+    output = activated
+  }
+
   /// The gradient with respect to the pre-activation.
   func backward(_ outputGradient: Tensor) -> Tensor {
     guard function != .linear, let output else { return outputGradient }

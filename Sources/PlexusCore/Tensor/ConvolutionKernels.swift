@@ -162,6 +162,103 @@ public enum ConvolutionKernels {
     }
   }
 
+  /// Unrolls the rows `rows` of the column matrix of a single-channel batch in transposed
+  /// form: `columns[p * rows.count + r]` holds patch element `p` (`kh * KW + kw`) of row
+  /// `rows.lowerBound + r`. For one channel this layout copies whole runs of an input row at
+  /// a time instead of one short patch row per output position; a `gemm` with a transposed
+  /// first operand consumes it.
+  ///
+  /// - Precondition: `geometry.channels == 1`.
+  public static func im2colTransposed(
+    _ input: UnsafePointer<Float>, rows: Range<Int>, geometry g: ConvolutionGeometry,
+    into columns: UnsafeMutablePointer<Float>
+  ) {
+    precondition(g.channels == 1, "im2colTransposed needs a single channel")
+    let leading = rows.count
+    forEachRun(rows: rows, geometry: g) { sample, outputRow, firstColumn, length, offset in
+      let sampleStart = input + sample &* g.inputSampleSize
+      for kernelRow in 0..<g.kernelHeight {
+        let inputRow = outputRow &* g.strideHeight &- g.padTop &+ kernelRow &* g.dilationHeight
+        let rowInside = inputRow >= 0 && inputRow < g.inputHeight
+        let rowStart = sampleStart + (rowInside ? inputRow &* g.inputWidth : 0)
+        for kernelColumn in 0..<g.kernelWidth {
+          let target = columns + ((kernelRow &* g.kernelWidth &+ kernelColumn) &* leading &+ offset)
+          guard rowInside else {
+            clear(target, length)
+            continue
+          }
+          let start = firstColumn &* g.strideWidth &- g.padLeft &+ kernelColumn &* g.dilationWidth
+          let (low, high) = insideRange(start: start, stride: g.strideWidth, length: length, extent: g.inputWidth)
+          clear(target, low)
+          if g.strideWidth == 1 {
+            copy(rowStart + (start &+ low), target + low, high &- low)
+          } else {
+            for index in low..<high { target[index] = rowStart[start &+ index &* g.strideWidth] }
+          }
+          clear(target + high, length &- high)
+        }
+      }
+    }
+  }
+
+  /// Adds a transposed single-channel column tile (the layout of `im2colTransposed`) back onto
+  /// the batch `input`, on the calling thread.
+  ///
+  /// - Precondition: `geometry.channels == 1`.
+  public static func col2imTransposed(
+    _ columns: UnsafePointer<Float>, rows: Range<Int>, geometry g: ConvolutionGeometry,
+    addingInto input: UnsafeMutablePointer<Float>
+  ) {
+    precondition(g.channels == 1, "col2imTransposed needs a single channel")
+    let leading = rows.count
+    forEachRun(rows: rows, geometry: g) { sample, outputRow, firstColumn, length, offset in
+      let sampleStart = input + sample &* g.inputSampleSize
+      for kernelRow in 0..<g.kernelHeight {
+        let inputRow = outputRow &* g.strideHeight &- g.padTop &+ kernelRow &* g.dilationHeight
+        guard inputRow >= 0 && inputRow < g.inputHeight else { continue }
+        let rowStart = sampleStart + inputRow &* g.inputWidth
+        for kernelColumn in 0..<g.kernelWidth {
+          let source = columns + ((kernelRow &* g.kernelWidth &+ kernelColumn) &* leading &+ offset)
+          let start = firstColumn &* g.strideWidth &- g.padLeft &+ kernelColumn &* g.dilationWidth
+          let (low, high) = insideRange(start: start, stride: g.strideWidth, length: length, extent: g.inputWidth)
+          if g.strideWidth == 1 {
+            accumulate(source + low, rowStart + (start &+ low), high &- low)
+          } else {
+            for index in low..<high { rowStart[start &+ index &* g.strideWidth] += source[index] }
+          }
+        }
+      }
+    }
+  }
+
+  /// The indices `j` in `0..<length` with `0 <= start + j * stride < extent`, as a range
+  /// `low..<high` (empty ranges have `low == high`).
+  @inline(__always)
+  static func insideRange(start: Int, stride: Int, length: Int, extent: Int) -> (Int, Int) {
+    let low = start >= 0 ? 0 : Swift.min(length, (-start &+ stride &- 1) / stride)
+    let high = start >= extent ? low : Swift.max(low, Swift.min(length, (extent &- start &+ stride &- 1) / stride))
+    return (low, high)
+  }
+
+  /// Calls `body(sample, outputRow, firstColumn, length, offset)` for the runs of consecutive
+  /// output columns that make up the batch rows `rows`; `offset` is the run's position within
+  /// `rows`.
+  @inline(__always)
+  static func forEachRun(
+    rows: Range<Int>, geometry g: ConvolutionGeometry, _ body: (Int, Int, Int, Int, Int) -> Void
+  ) {
+    var row = rows.lowerBound
+    while row < rows.upperBound {
+      let sample = row / g.outputPositions
+      let position = row % g.outputPositions
+      let outputRow = position / g.outputWidth
+      let firstColumn = position % g.outputWidth
+      let length = Swift.min(g.outputWidth &- firstColumn, rows.upperBound &- row)
+      body(sample, outputRow, firstColumn, length, row &- rows.lowerBound)
+      row &+= length
+    }
+  }
+
   /// Calls `body(sample, outputRow, outputColumn)` for the batch rows `rows`, in order.
   @inline(__always)
   static func forEachPosition(rows: Range<Int>, geometry g: ConvolutionGeometry, _ body: (Int, Int, Int) -> Void) {
