@@ -117,12 +117,12 @@ import Testing
     var generator = SeededGenerator(seed: 14)
     let paddings: [Padding] = [.valid, .same, .explicit(top: 1, bottom: 1, left: 0, right: 1)]
     for padding in paddings {
-      for (size, stride) in [(2, 2), (3, 2), (2, 1), (3, 3)] {
-        let input = Tensor.normal([2, 7, 6, 3], using: &generator)
+      for ((size, stride), channels) in zip([(2, 2), (3, 2), (2, 1), (3, 3)], [3, 8, 5, 1]) {
+        let input = Tensor.normal([2, 7, 6, channels], using: &generator)
         let maxPool = try MaxPool2D(poolSize: size, strides: stride, padding: padding)
         let averagePool = try AveragePool2D(poolSize: size, strides: stride, padding: padding)
-        _ = try maxPool.build(inputShape: [7, 6, 3], generator: &generator)
-        _ = try averagePool.build(inputShape: [7, 6, 3], generator: &generator)
+        _ = try maxPool.build(inputShape: [7, 6, channels], generator: &generator)
+        _ = try averagePool.build(inputShape: [7, 6, channels], generator: &generator)
         let expectedMax = try #require(
           Reference.pool(input: input, size: (size, size), strides: (stride, stride), padding: padding, max: true))
         let expectedAverage = try #require(

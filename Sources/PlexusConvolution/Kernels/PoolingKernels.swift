@@ -60,24 +60,61 @@ enum PoolingKernels {
           let inputRow = rowBase &+ kernelRow
           for kernelColumn in columnStart..<columnEnd {
             let offset = (inputRow &* g.inputWidth &+ columnBase &+ kernelColumn) &* channels
-            let values = input + offset
-            if let winners {
-              for channel in 0..<channels {
-                let value = values[channel]
-                let better = value > out[channel]
-                out[channel] = better ? value : out[channel]
-                winners[channel] = better ? Int32(truncatingIfNeeded: offset &+ channel) : winners[channel]
-              }
-            } else {
-              for channel in 0..<channels {
-                let value = values[channel]
-                out[channel] = value > out[channel] ? value : out[channel]
-              }
-            }
+            takeMaximum(input + offset, offset: offset, into: out, winners: winners, channels: channels)
           }
         }
         out += channels
         winners = winners.map { $0 + channels }
+      }
+    }
+  }
+
+  /// `out = max(out, values)` per channel (first maximum wins ties), recording in `winners`
+  /// the sample offset of each new maximum. Branch-free vector selects, four channels at a
+  /// time.
+  @inline(__always)
+  static func takeMaximum(
+    _ values: UnsafePointer<Float>, offset: Int, into out: UnsafeMutablePointer<Float>,
+    winners: UnsafeMutablePointer<Int32>?, channels: Int
+  ) {
+    let source = UnsafeRawPointer(values)
+    let target = UnsafeMutableRawPointer(out)
+    var channel = 0
+    if let winners {
+      let indices = UnsafeMutableRawPointer(winners)
+      let lanes = SIMD4<Int32>(0, 1, 2, 3) &+ Int32(truncatingIfNeeded: offset)
+      while channel &+ 4 <= channels {
+        let bytes = channel &* 4
+        let value = source.loadUnaligned(fromByteOffset: bytes, as: SIMD4<Float>.self)
+        let best = target.loadUnaligned(fromByteOffset: bytes, as: SIMD4<Float>.self)
+        let better = value .> best
+        target.storeBytes(of: best.replacing(with: value, where: better), toByteOffset: bytes, as: SIMD4<Float>.self)
+        let index = indices.loadUnaligned(fromByteOffset: bytes, as: SIMD4<Int32>.self)
+        let candidate = lanes &+ Int32(truncatingIfNeeded: channel)
+        indices.storeBytes(
+          of: index.replacing(with: candidate, where: better), toByteOffset: bytes, as: SIMD4<Int32>.self)
+        channel &+= 4
+      }
+      while channel < channels {
+        let value = values[channel]
+        if value > out[channel] {
+          out[channel] = value
+          winners[channel] = Int32(truncatingIfNeeded: offset &+ channel)
+        }
+        channel &+= 1
+      }
+    } else {
+      while channel &+ 4 <= channels {
+        let bytes = channel &* 4
+        let value = source.loadUnaligned(fromByteOffset: bytes, as: SIMD4<Float>.self)
+        let best = target.loadUnaligned(fromByteOffset: bytes, as: SIMD4<Float>.self)
+        target.storeBytes(of: best.replacing(with: value, where: value .> best), toByteOffset: bytes, as: SIMD4<Float>.self)
+        channel &+= 4
+      }
+      while channel < channels {
+        let value = values[channel]
+        out[channel] = value > out[channel] ? value : out[channel]
+        channel &+= 1
       }
     }
   }
