@@ -248,16 +248,18 @@ final class ConvolutionLowering {
     return inputGradient
   }
 
-  /// Adds the per-channel sums of a channels-last gradient to a bias gradient.
+  /// Adds the per-channel sums of a channels-last gradient to a bias gradient, as a product
+  /// with a vector of ones (`[1, rows] x [rows, channels]`).
   static func addChannelSums(of gradient: Tensor, channels: Int, to bias: Parameter) {
     let rows = gradient.count / channels
+    guard rows > 0 else { return }
+    let ones = [Float](repeating: 1, count: rows)
     bias.gradient.withUnsafeMutableBufferPointer { db in
       gradient.withUnsafeBufferPointer { dy in
-        var row = dy.baseAddress!
-        let sums = db.baseAddress!
-        for _ in 0..<rows {
-          for channel in 0..<channels { sums[channel] += row[channel] }
-          row += channels
+        ones.withUnsafeBufferPointer { ones in
+          BLAS.gemm(
+            transposeA: false, transposeB: false, m: 1, n: channels, k: rows, a: ones.baseAddress!, lda: rows,
+            b: dy.baseAddress!, ldb: channels, beta: 1, c: db.baseAddress!, ldc: channels)
         }
       }
     }

@@ -235,6 +235,11 @@ public enum ConvolutionKernels {
   /// `low..<high` (empty ranges have `low == high`).
   @inline(__always)
   static func insideRange(start: Int, stride: Int, length: Int, extent: Int) -> (Int, Int) {
+    if stride == 1 {
+      // No divisions on the common path.
+      let low = Swift.min(length, Swift.max(0, -start))
+      return (low, Swift.max(low, Swift.min(length, extent &- start)))
+    }
     let low = start >= 0 ? 0 : Swift.min(length, (-start &+ stride &- 1) / stride)
     let high = start >= extent ? low : Swift.max(low, Swift.min(length, (extent &- start &+ stride &- 1) / stride))
     return (low, high)
