@@ -31,6 +31,7 @@ let package = Package(
     .target(
       name: "PlexusCore",
       dependencies: ["CZlib"],
+      exclude: ["Data/DIGITS-PROVENANCE.md"],
       swiftSettings: strictSettings,
       linkerSettings: [.linkedFramework("Accelerate", .when(platforms: [.macOS, .iOS]))]
     ),
@@ -74,6 +75,7 @@ let package = Package(
     .testTarget(
       name: "PlexusCoreTests",
       dependencies: ["PlexusCore", "PlexusTestSupport"],
+      resources: [.copy("Fixtures")],
       swiftSettings: strictSettings
     ),
     .testTarget(

@@ -1,0 +1,308 @@
+/// What callbacks see of a running `fit`: the model, the optimizer, the history so far, and a
+/// way to stop.
+public final class TrainingContext {
+  /// The model being trained.
+  public let model: Sequential
+  /// The optimizer (callbacks may change its learning rate).
+  public let optimizer: any Optimizer
+  /// The last epoch number of the run (1-based, as `TrainingOptions.epochs`).
+  public let epochs: Int
+  /// The number of batches in each epoch.
+  public let batchesPerEpoch: Int
+  /// The number of training samples (after a validation split).
+  public let trainingSamples: Int
+  /// The number of validation samples (0 without validation).
+  public let validationSamples: Int
+  /// The epochs completed so far.
+  public internal(set) var history: History
+  /// Whether a callback asked to stop after the current epoch.
+  public private(set) var stopRequested = false
+
+  init(
+    model: Sequential, optimizer: any Optimizer, epochs: Int, batchesPerEpoch: Int,
+    trainingSamples: Int, validationSamples: Int
+  ) {
+    self.model = model
+    self.optimizer = optimizer
+    self.epochs = epochs
+    self.batchesPerEpoch = batchesPerEpoch
+    self.trainingSamples = trainingSamples
+    self.validationSamples = validationSamples
+    self.history = History()
+  }
+
+  /// Asks `fit` to stop once the current epoch has ended (its logs are still recorded), as
+  /// Keras' `model.stop_training = True`.
+  public func requestStop() { stopRequested = true }
+}
+
+/// Hooks into `Sequential.fit`. Every method has a default that does nothing.
+///
+/// Epochs and batches are numbered from 1: epoch `e` of `epochs`, batch `b` of `batches`, the
+/// same numbers `PlexusError.nonFiniteLoss` reports. A callback that throws stops training
+/// with its error.
+public protocol TrainingCallback: AnyObject {
+  /// Called once before the first epoch.
+  func trainingWillBegin(context: TrainingContext) throws
+  /// Called before each epoch, after the options' learning-rate schedule has been applied.
+  func epochWillBegin(epoch: Int, epochs: Int, batchesPerEpoch: Int, context: TrainingContext)
+    throws
+  /// Called after each batch with the running means of the epoch so far (`"loss"` and the
+  /// training metrics).
+  func batchDidEnd(
+    epoch: Int, batch: Int, batches: Int, logs: [String: Float], context: TrainingContext) throws
+  /// Called after each epoch with all its logs (`"loss"`, metrics, `"val_*"`, `"lr"`). Call
+  /// `context.requestStop()` to end training after this epoch.
+  func epochDidEnd(epoch: Int, logs: [String: Float], context: TrainingContext) throws
+  /// Called once when training ends normally (after the last epoch or a stop request).
+  func trainingDidEnd(history: History, context: TrainingContext) throws
+}
+
+extension TrainingCallback {
+  public func trainingWillBegin(context: TrainingContext) throws {}
+  public func epochWillBegin(
+    epoch: Int, epochs: Int, batchesPerEpoch: Int, context: TrainingContext
+  ) throws {}
+  public func batchDidEnd(
+    epoch: Int, batch: Int, batches: Int, logs: [String: Float], context: TrainingContext
+  ) throws {}
+  public func epochDidEnd(epoch: Int, logs: [String: Float], context: TrainingContext) throws {}
+  public func trainingDidEnd(history: History, context: TrainingContext) throws {}
+}
+
+/// An event of a training run, for progress displays.
+public enum TrainingProgress: Sendable, Equatable {
+  /// Training is about to start.
+  case trainingBegan(
+    epochs: Int, trainingSamples: Int, validationSamples: Int, batchesPerEpoch: Int)
+  /// An epoch (1-based) is about to start.
+  case epochBegan(epoch: Int, epochs: Int, batches: Int)
+  /// A batch (1-based) ended; `logs` hold the epoch's running `"loss"` and metrics.
+  case batchEnded(epoch: Int, epochs: Int, batch: Int, batches: Int, logs: [String: Float])
+  /// An epoch ended with all its logs (`"loss"`, metrics, `"val_*"`, `"lr"`).
+  case epochEnded(epoch: Int, epochs: Int, logs: [String: Float])
+  /// Training ended.
+  case trainingEnded(History)
+}
+
+/// Receives training progress, for example to draw a progress bar. The library never prints.
+public protocol ProgressReporter: AnyObject {
+  /// Handles one event.
+  func report(_ progress: TrainingProgress)
+}
+
+/// A callback that forwards every training event to a `ProgressReporter` or a closure.
+///
+/// ```swift
+/// let progress = ProgressCallback { event in
+///   if case .epochEnded(let epoch, let epochs, let logs) = event {
+///     print("epoch \(epoch)/\(epochs): loss \(logs["loss"] ?? .nan)")
+///   }
+/// }
+/// try model.fit(x, y, loss: loss, optimizer: optimizer, callbacks: [progress])
+/// ```
+public final class ProgressCallback: TrainingCallback {
+  private let handler: (TrainingProgress) -> Void
+
+  /// Forwards events to `reporter` (held strongly for the duration of training).
+  public init(_ reporter: any ProgressReporter) {
+    self.handler = { reporter.report($0) }
+  }
+
+  /// Forwards events to a closure.
+  public init(_ handler: @escaping (TrainingProgress) -> Void) {
+    self.handler = handler
+  }
+
+  public func trainingWillBegin(context: TrainingContext) throws {
+    handler(
+      .trainingBegan(
+        epochs: context.epochs, trainingSamples: context.trainingSamples,
+        validationSamples: context.validationSamples, batchesPerEpoch: context.batchesPerEpoch))
+  }
+
+  public func epochWillBegin(
+    epoch: Int, epochs: Int, batchesPerEpoch: Int, context: TrainingContext
+  ) throws {
+    handler(.epochBegan(epoch: epoch, epochs: epochs, batches: batchesPerEpoch))
+  }
+
+  public func batchDidEnd(
+    epoch: Int, batch: Int, batches: Int, logs: [String: Float], context: TrainingContext
+  ) throws {
+    handler(
+      .batchEnded(epoch: epoch, epochs: context.epochs, batch: batch, batches: batches, logs: logs))
+  }
+
+  public func epochDidEnd(epoch: Int, logs: [String: Float], context: TrainingContext) throws {
+    handler(.epochEnded(epoch: epoch, epochs: context.epochs, logs: logs))
+  }
+
+  public func trainingDidEnd(history: History, context: TrainingContext) throws {
+    handler(.trainingEnded(history))
+  }
+}
+
+/// Sets the optimizer's learning rate before each epoch, as Keras' `LearningRateScheduler`.
+///
+/// ```swift
+/// LearningRateScheduler(CosineDecay(epochs: 20))
+/// LearningRateScheduler { completedEpochs, rate in completedEpochs < 5 ? rate : rate * 0.9 }
+/// ```
+public final class LearningRateScheduler: TrainingCallback {
+  private enum Rule {
+    case schedule(any LearningRateSchedule)
+    case function((Int, Float) -> Float)
+  }
+
+  private let rule: Rule
+  private var baseRate: Float?
+
+  /// Follows a schedule relative to the optimizer's learning rate when training begins.
+  public init(_ schedule: any LearningRateSchedule) {
+    rule = .schedule(schedule)
+  }
+
+  /// Calls `function(completedEpochs, currentRate)` before each epoch (the first epoch sees
+  /// `completedEpochs == 0`) and sets the rate it returns.
+  public init(_ function: @escaping (_ completedEpochs: Int, _ currentRate: Float) -> Float) {
+    rule = .function(function)
+  }
+
+  public func trainingWillBegin(context: TrainingContext) throws {
+    baseRate = context.optimizer.learningRate
+  }
+
+  public func epochWillBegin(
+    epoch: Int, epochs: Int, batchesPerEpoch: Int, context: TrainingContext
+  ) throws {
+    let rate: Float
+    switch rule {
+    case .schedule(let schedule):
+      rate = schedule.learningRate(
+        completedEpochs: epoch - 1, baseRate: baseRate ?? context.optimizer.learningRate)
+    case .function(let function):
+      rate = function(epoch - 1, context.optimizer.learningRate)
+    }
+    guard rate.isFinite, rate >= 0 else {
+      throw PlexusError.invalidArgument(
+        "learning-rate scheduler returned \(rate) for epoch \(epoch); expected a finite, non-negative rate"
+      )
+    }
+    context.optimizer.learningRate = rate
+  }
+}
+
+/// Stops training when a monitored log value stops improving, as Keras' `EarlyStopping`.
+///
+/// After each epoch the value of `monitor` is compared with the best so far: it improves when
+/// it is lower by more than `minDelta` (mode `.min`) or higher by more than `minDelta` (mode
+/// `.max`; `.auto` picks `.max` for keys containing `acc` and `.min` otherwise). After
+/// `patience` epochs in a row without improvement, training stops.
+///
+/// With `restoreBestWeights`, the values of all parameters (non-trainable ones included) at
+/// the end of the best epoch are restored bit for bit when training ends — whether it stopped
+/// early or ran all its epochs (Keras restores only when it stops early).
+public final class EarlyStopping: TrainingCallback {
+  /// Whether the monitored value should decrease or increase.
+  public enum Mode: String, Codable, Sendable {
+    /// `.max` for accuracy-like keys (containing `acc`), `.min` otherwise.
+    case auto
+    /// Lower is better.
+    case min
+    /// Higher is better.
+    case max
+  }
+
+  /// The log key watched (`"val_loss"`, `"loss"`, `"val_accuracy"`, ...).
+  public let monitor: String
+  /// Epochs without improvement before stopping.
+  public let patience: Int
+  /// The smallest change that counts as an improvement.
+  public let minDelta: Float
+  /// The direction of improvement.
+  public let mode: Mode
+  /// Whether to restore the best epoch's weights when training ends.
+  public let restoreBestWeights: Bool
+  /// The best value seen so far.
+  public private(set) var bestValue: Float?
+  /// The epoch (1-based) of the best value.
+  public private(set) var bestEpoch: Int?
+  /// The epoch (1-based) at which training was stopped, if it was.
+  public private(set) var stoppedEpoch: Int?
+  private var wait = 0
+  private var bestWeights: [Tensor]?
+  private var lastEpoch: Int?
+
+  /// Creates the callback.
+  ///
+  /// - Precondition: `patience >= 0` and `minDelta >= 0`.
+  public init(
+    monitor: String = "val_loss", patience: Int = 0, minDelta: Float = 0, mode: Mode = .auto,
+    restoreBestWeights: Bool = false
+  ) {
+    precondition(patience >= 0, "early stopping patience must be non-negative, got \(patience)")
+    precondition(minDelta >= 0, "early stopping minDelta must be non-negative, got \(minDelta)")
+    self.monitor = monitor
+    self.patience = patience
+    self.minDelta = minDelta
+    self.mode = mode
+    self.restoreBestWeights = restoreBestWeights
+  }
+
+  private var maximizes: Bool {
+    switch mode {
+    case .min: return false
+    case .max: return true
+    case .auto: return monitor.contains("acc")
+    }
+  }
+
+  public func trainingWillBegin(context: TrainingContext) throws {
+    bestValue = nil
+    bestEpoch = nil
+    stoppedEpoch = nil
+    wait = 0
+    bestWeights = nil
+    lastEpoch = nil
+  }
+
+  public func epochDidEnd(epoch: Int, logs: [String: Float], context: TrainingContext) throws {
+    guard let current = logs[monitor] else {
+      throw PlexusError.invalidArgument(
+        "early stopping monitors '\(monitor)', but the epoch logs hold only "
+          + logs.keys.sorted().joined(separator: ", ")
+          + (monitor.hasPrefix("val_") ? "; pass validation data or a validation split" : ""))
+    }
+    lastEpoch = epoch
+    let improved: Bool
+    if let best = bestValue {
+      improved = maximizes ? current - minDelta > best : current + minDelta < best
+    } else {
+      improved = !current.isNaN
+    }
+    if improved {
+      bestValue = current
+      bestEpoch = epoch
+      wait = 0
+      if restoreBestWeights { bestWeights = context.model.parameters.map(\.value) }
+      return
+    }
+    wait += 1
+    if wait >= patience {
+      stoppedEpoch = epoch
+      context.requestStop()
+    }
+  }
+
+  public func trainingDidEnd(history: History, context: TrainingContext) throws {
+    guard restoreBestWeights, let bestWeights, let bestEpoch, bestEpoch != lastEpoch else { return }
+    let parameters = context.model.parameters
+    guard parameters.count == bestWeights.count else {
+      throw PlexusError.invalidArgument(
+        "early stopping cannot restore weights: the model now has \(parameters.count) parameters, "
+          + "it had \(bestWeights.count)")
+    }
+    for (parameter, value) in zip(parameters, bestWeights) { try parameter.assign(value) }
+  }
+}

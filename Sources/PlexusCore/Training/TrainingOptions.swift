@@ -1,0 +1,103 @@
+/// How `Sequential.fit` trains, with Keras' names and defaults where they exist.
+///
+/// ```swift
+/// var options = TrainingOptions(epochs: 20, batchSize: 32, seed: 7)
+/// options.validationSplit = 0.2
+/// options.metrics = [.accuracy]
+/// options.clipGlobalNorm = 1
+/// options.schedule = CosineDecay(epochs: 20)
+/// ```
+public struct TrainingOptions: Sendable {
+  /// The last epoch to run (Keras `epochs`); 0 runs nothing. Must be at least `initialEpoch`.
+  public var epochs: Int
+  /// Samples per batch (positive); the last batch of an epoch may be smaller.
+  public var batchSize: Int
+  /// Whether to shuffle the training samples before each epoch.
+  public var shuffle: Bool
+  /// The seed of the shuffling and, when `fit` builds the model, of its initialization. The
+  /// same seed on the same data gives bit-identical training.
+  public var seed: UInt64
+  /// Data to evaluate after each epoch (logged as `val_loss`, `val_accuracy`, ...).
+  public var validationData: (x: Tensor, y: Tensor)?
+  /// The fraction of the samples held out for validation, in `[0, 1)`: the last samples of `x`
+  /// and `y`, taken before any shuffling (Keras semantics). Cannot be combined with
+  /// `validationData`.
+  public var validationSplit: Float
+  /// Metrics logged besides the loss.
+  public var metrics: [Metric]
+  /// Clamps each gradient element to `[-clipValue, clipValue]` before the optimizer step.
+  public var clipValue: Float?
+  /// Scales all gradients together so that their global norm is at most `clipGlobalNorm`
+  /// (applied after `clipValue`).
+  public var clipGlobalNorm: Float?
+  /// A learning-rate schedule applied before each epoch, relative to `baseLearningRate`.
+  public var schedule: (any LearningRateSchedule)?
+  /// The base rate of `schedule`; `nil` takes the optimizer's learning rate when `fit` starts.
+  public var baseLearningRate: Float?
+  /// The number of epochs already run (Keras `initial_epoch`), to resume training: `fit` runs
+  /// epochs `initialEpoch + 1 ... epochs`, and schedules see the true epoch numbers.
+  public var initialEpoch: Int
+  /// The batch size used to evaluate validation data.
+  public var validationBatchSize: Int
+
+  /// Creates options.
+  public init(
+    epochs: Int = 1, batchSize: Int = 32, shuffle: Bool = true, seed: UInt64 = 0,
+    validationData: (x: Tensor, y: Tensor)? = nil, validationSplit: Float = 0,
+    metrics: [Metric] = [],
+    clipValue: Float? = nil, clipGlobalNorm: Float? = nil,
+    schedule: (any LearningRateSchedule)? = nil,
+    baseLearningRate: Float? = nil, initialEpoch: Int = 0, validationBatchSize: Int = 256
+  ) {
+    self.epochs = epochs
+    self.batchSize = batchSize
+    self.shuffle = shuffle
+    self.seed = seed
+    self.validationData = validationData
+    self.validationSplit = validationSplit
+    self.metrics = metrics
+    self.clipValue = clipValue
+    self.clipGlobalNorm = clipGlobalNorm
+    self.schedule = schedule
+    self.baseLearningRate = baseLearningRate
+    self.initialEpoch = initialEpoch
+    self.validationBatchSize = validationBatchSize
+  }
+
+  /// Checks every option.
+  ///
+  /// - Throws: `PlexusError.invalidArgument` naming the first option out of range.
+  public func validate() throws {
+    func require(_ condition: Bool, _ message: @autoclosure () -> String) throws {
+      if !condition { throw PlexusError.invalidArgument(message()) }
+    }
+    try require(epochs >= 0, "epochs must be non-negative, got \(epochs)")
+    try require(
+      initialEpoch >= 0 && initialEpoch <= epochs,
+      "initialEpoch must be in 0...epochs (\(epochs)), got \(initialEpoch)")
+    try require(batchSize > 0, "batch size must be positive, got \(batchSize)")
+    try require(
+      validationBatchSize > 0, "validation batch size must be positive, got \(validationBatchSize)")
+    try require(
+      validationSplit >= 0 && validationSplit < 1,
+      "validation split must be in [0, 1), got \(validationSplit)")
+    try require(
+      validationSplit == 0 || validationData == nil,
+      "give either validationData or validationSplit, not both")
+    if let clipValue {
+      try require(
+        clipValue > 0 && clipValue.isFinite,
+        "clip value must be positive and finite, got \(clipValue)")
+    }
+    if let clipGlobalNorm {
+      try require(
+        clipGlobalNorm > 0 && clipGlobalNorm.isFinite,
+        "clip global norm must be positive and finite, got \(clipGlobalNorm)")
+    }
+    if let baseLearningRate {
+      try require(
+        baseLearningRate >= 0 && baseLearningRate.isFinite,
+        "base learning rate must be finite and non-negative, got \(baseLearningRate)")
+    }
+  }
+}
