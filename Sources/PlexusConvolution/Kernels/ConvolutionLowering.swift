@@ -34,6 +34,11 @@ struct TilePlan: Sendable {
   let rowsPerTile: Int
   let threads: Int
 
+  /// Multiply-adds of one pass below which a convolution stays on one thread (about 0.3 ms
+  /// of work): on a small shared machine a second thread pays off only for large layers, and
+  /// costs far more than it gains when another process keeps a core busy.
+  static let parallelWork = 1 << 25
+
   /// - Parameters:
   ///   - patch: the length of a column row.
   ///   - work: the multiply-adds of the whole pass, which decides whether threads pay off.
@@ -41,7 +46,7 @@ struct TilePlan: Sendable {
     self.batch = batch
     self.positions = positions
     rowsPerTile = Swift.max(1, ConvolutionLayers.columnTileElements / Swift.max(patch, 1))
-    threads = work >= BLAS.parallelThreshold ? Swift.max(1, Swift.min(Parallel.maximumThreads, batch)) : 1
+    threads = work >= Self.parallelWork ? Swift.max(1, Swift.min(Parallel.maximumThreads, batch)) : 1
   }
 
   /// Calls `body(thread, rows)` for every tile; tiles of one thread run in order, threads run

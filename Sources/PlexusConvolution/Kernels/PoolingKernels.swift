@@ -8,10 +8,25 @@ struct SharedPointer<Pointee>: @unchecked Sendable {
   init(_ pointer: UnsafePointer<Pointee>) { self.pointer = UnsafeMutablePointer(mutating: pointer) }
 }
 
+/// Runs `body` over sample ranges: on one thread unless the pass visits at least
+/// `PoolingKernels.parallelVisits` window elements (pooling is memory-bound, so threads pay
+/// off only for large batches of large images).
+func forEachSampleChunk(samples: Int, visitsPerSample: Int, _ body: @Sendable (Range<Int>) -> Void) {
+  let (visits, overflow) = samples.multipliedReportingOverflow(by: visitsPerSample)
+  if overflow || visits >= PoolingKernels.parallelVisits {
+    Parallel.forEachChunk(count: samples, costPerElement: visitsPerSample, body)
+  } else if samples > 0 {
+    body(0..<samples)
+  }
+}
+
 /// Pooling windows over channels-last samples. Padded positions never take part: a maximum
 /// ignores them and an average divides by the number of positions inside the input (Keras'
 /// convention). Samples are split across cores when the work is large.
 enum PoolingKernels {
+  /// Window element visits of one pass below which pooling stays on one thread.
+  static let parallelVisits = 1 << 22
+
   /// Max pooling; writes the output and, when `argmax` is given, per output element the
   /// offset within its sample of the input element that won (where backward routes the
   /// gradient).
@@ -24,7 +39,7 @@ enum PoolingKernels {
     let winners = argmax.map { SharedPointer($0) }
     let inputStride = geometry.inputSampleSize
     let outputStride = geometry.outputPositions * geometry.channels
-    Parallel.forEachChunk(count: samples, costPerElement: outputStride * geometry.kernelHeight * geometry.kernelWidth) {
+    forEachSampleChunk(samples: samples, visitsPerSample: outputStride * geometry.kernelHeight * geometry.kernelWidth) {
       range in
       for sample in range {
         maxPoolSample(
@@ -52,13 +67,14 @@ enum PoolingKernels {
         let columnEnd = Swift.min(g.kernelWidth, g.inputWidth &- columnBase)
         // Padding is smaller than the window, so every window holds at least one input.
         let firstOffset = ((rowBase &+ rowStart) &* g.inputWidth &+ columnBase &+ columnStart) &* channels
-        out.update(from: input + firstOffset, count: channels)
+        let first = input + firstOffset
+        for channel in 0..<channels { out[channel] = first[channel] }
         if let winners {
           for channel in 0..<channels { winners[channel] = Int32(truncatingIfNeeded: firstOffset &+ channel) }
         }
         for kernelRow in rowStart..<rowEnd {
           let inputRow = rowBase &+ kernelRow
-          for kernelColumn in columnStart..<columnEnd {
+          for kernelColumn in columnStart..<columnEnd where kernelRow != rowStart || kernelColumn != columnStart {
             let offset = (inputRow &* g.inputWidth &+ columnBase &+ kernelColumn) &* channels
             takeMaximum(input + offset, offset: offset, into: out, winners: winners, channels: channels)
           }
@@ -143,7 +159,7 @@ enum PoolingKernels {
     let destination = SharedPointer(output)
     let inputStride = geometry.inputSampleSize
     let outputStride = geometry.outputPositions * geometry.channels
-    Parallel.forEachChunk(count: samples, costPerElement: outputStride * geometry.kernelHeight * geometry.kernelWidth) {
+    forEachSampleChunk(samples: samples, visitsPerSample: outputStride * geometry.kernelHeight * geometry.kernelWidth) {
       range in
       for sample in range {
         averagePoolSample(
@@ -163,7 +179,7 @@ enum PoolingKernels {
     let destination = SharedPointer(inputGradient)
     let inputStride = geometry.inputSampleSize
     let outputStride = geometry.outputPositions * geometry.channels
-    Parallel.forEachChunk(count: samples, costPerElement: outputStride * geometry.kernelHeight * geometry.kernelWidth) {
+    forEachSampleChunk(samples: samples, visitsPerSample: outputStride * geometry.kernelHeight * geometry.kernelWidth) {
       range in
       for sample in range {
         averagePoolSample(
