@@ -60,7 +60,7 @@ public final class BatchNormalization: Layer {
   private var inputShape: [Int]?
   private var channels = 0
   private var cachedNormalized: Tensor?
-  private var cachedInverseDeviation: [Float] = []
+  private var cachedStatistics: Tensor?
   private var cachedTraining = false
 
   /// - Throws: `PlexusError.invalidConfiguration` unless `0 <= momentum <= 1` and
@@ -110,115 +110,155 @@ public final class BatchNormalization: Layer {
     guard let movingMean, let movingVariance else { throw PlexusError.notBuilt("layer '\(name)' is not built") }
     let channels = self.channels
     let rows = input.count / channels
-    var mean = [Float](repeating: 0, count: channels)
-    var inverseDeviation = [Float](repeating: 0, count: channels)
+    let epsilon = config.epsilon
+    // Per-channel mean and 1 / sqrt(variance + epsilon).
+    var statistics = Tensor.zeros([2, channels])
     if training && rows > 0 {
-      var sums = [Double](repeating: 0, count: channels)
-      var squares = [Double](repeating: 0, count: channels)
-      input.withUnsafeBufferPointer { x in
-        var row = x.baseAddress!
-        for _ in 0..<rows {
-          for channel in 0..<channels { sums[channel] += Double(row[channel]) }
-          row += channels
-        }
-        for channel in 0..<channels { mean[channel] = Float(sums[channel] / Double(rows)) }
-        row = x.baseAddress!
-        for _ in 0..<rows {
-          for channel in 0..<channels {
-            let centered = Double(row[channel] - mean[channel])
-            squares[channel] += centered * centered
-          }
-          row += channels
-        }
-      }
       let momentum = config.momentum
-      movingMean.value.withUnsafeMutableBufferPointer { moving in
-        for channel in 0..<channels {
-          moving[channel] = moving[channel] * momentum + mean[channel] * (1 - momentum)
-        }
-      }
-      movingVariance.value.withUnsafeMutableBufferPointer { moving in
-        for channel in 0..<channels {
-          let variance = Float(squares[channel] / Double(rows))
-          moving[channel] = moving[channel] * momentum + variance * (1 - momentum)
-          inverseDeviation[channel] = 1 / (variance + config.epsilon).squareRoot()
+      var sums = [Double](repeating: 0, count: 2 * channels)
+      input.withUnsafeBufferPointer { x in
+        sums.withUnsafeMutableBufferPointer { sums in
+          statistics.withUnsafeMutableBufferPointer { statistics in
+            movingMean.value.withUnsafeMutableBufferPointer { movingMean in
+              movingVariance.value.withUnsafeMutableBufferPointer { movingVariance in
+                Self.batchStatistics(
+                  x.baseAddress!, rows: rows, channels: channels, sums: sums.baseAddress!,
+                  mean: statistics.baseAddress!)
+                for channel in 0..<channels {
+                  let variance = Float(sums[channels + channel] / Double(rows))
+                  statistics[channels + channel] = 1 / (variance + epsilon).squareRoot()
+                  movingMean[channel] = movingMean[channel] * momentum + statistics[channel] * (1 - momentum)
+                  movingVariance[channel] = movingVariance[channel] * momentum + variance * (1 - momentum)
+                }
+              }
+            }
+          }
         }
       }
     } else {
-      mean = movingMean.value.scalars
-      movingVariance.value.withUnsafeBufferPointer { variance in
-        for channel in 0..<channels {
-          inverseDeviation[channel] = 1 / (variance[channel] + config.epsilon).squareRoot()
+      statistics.withUnsafeMutableBufferPointer { statistics in
+        movingMean.value.withUnsafeBufferPointer { mean in
+          movingVariance.value.withUnsafeBufferPointer { variance in
+            for channel in 0..<channels {
+              statistics[channel] = mean[channel]
+              statistics[channels + channel] = 1 / (variance[channel] + epsilon).squareRoot()
+            }
+          }
         }
       }
     }
-    let gammaValues = gamma?.value.scalars ?? [Float](repeating: 1, count: channels)
-    let betaValues = beta?.value.scalars ?? [Float](repeating: 0, count: channels)
+    let scale = gamma?.value ?? Tensor(shape: [channels], repeating: 1)
+    let offset = beta?.value ?? Tensor.zeros([channels])
     var normalized = Tensor.zeros(input.shape)
     var output = Tensor.zeros(input.shape)
     normalized.withUnsafeMutableBufferPointer { xHat in
       output.withUnsafeMutableBufferPointer { y in
         input.withUnsafeBufferPointer { x in
-          for row in 0..<rows {
-            let offset = row * channels
-            for channel in 0..<channels {
-              let value = (x[offset + channel] - mean[channel]) * inverseDeviation[channel]
-              xHat[offset + channel] = value
-              y[offset + channel] = value * gammaValues[channel] + betaValues[channel]
+          statistics.withUnsafeBufferPointer { statistics in
+            scale.withUnsafeBufferPointer { gamma in
+              offset.withUnsafeBufferPointer { beta in
+                let mean = statistics.baseAddress!
+                let inverseDeviation = mean + channels
+                var row = 0
+                while row < rows * channels {
+                  for channel in 0..<channels {
+                    let value = (x[row + channel] - mean[channel]) * inverseDeviation[channel]
+                    xHat[row + channel] = value
+                    y[row + channel] = value * gamma[channel] + beta[channel]
+                  }
+                  row += channels
+                }
+              }
             }
           }
         }
       }
     }
     cachedNormalized = normalized
-    cachedInverseDeviation = inverseDeviation
+    cachedStatistics = statistics
     cachedTraining = training
     return output
   }
 
+  /// Writes the per-channel batch mean into `mean` and accumulates the sums of squared
+  /// deviations into `sums[channels...]` (two passes, in double precision).
+  private static func batchStatistics(
+    _ x: UnsafePointer<Float>, rows: Int, channels: Int, sums: UnsafeMutablePointer<Double>,
+    mean: UnsafeMutablePointer<Float>
+  ) {
+    var row = x
+    for _ in 0..<rows {
+      for channel in 0..<channels { sums[channel] += Double(row[channel]) }
+      row += channels
+    }
+    for channel in 0..<channels { mean[channel] = Float(sums[channel] / Double(rows)) }
+    let squares = sums + channels
+    row = x
+    for _ in 0..<rows {
+      for channel in 0..<channels {
+        let centered = Double(row[channel] - mean[channel])
+        squares[channel] += centered * centered
+      }
+      row += channels
+    }
+  }
+
   public func backward(_ outputGradient: Tensor) throws -> Tensor {
     try ShapeCheck.requireGradient(outputGradient, matches: cachedNormalized?.shape, layer: name)
-    guard let cachedNormalized else { throw PlexusError.notBuilt("layer '\(name)': backward before forward") }
+    guard let cachedNormalized, let cachedStatistics else {
+      throw PlexusError.notBuilt("layer '\(name)': backward called before forward")
+    }
     let channels = self.channels
     let rows = outputGradient.count / channels
-    var gradientSums = [Float](repeating: 0, count: channels)
-    var projectedSums = [Float](repeating: 0, count: channels)
+    // Per channel: sum(dy) and sum(dy * x̂).
+    var sums = Tensor.zeros([2, channels])
     outputGradient.withUnsafeBufferPointer { dy in
       cachedNormalized.withUnsafeBufferPointer { xHat in
-        var sums = [Double](repeating: 0, count: channels)
-        var projected = [Double](repeating: 0, count: channels)
-        for row in 0..<rows {
-          let offset = row * channels
-          for channel in 0..<channels {
-            sums[channel] += Double(dy[offset + channel])
-            projected[channel] += Double(dy[offset + channel] * xHat[offset + channel])
+        sums.withUnsafeMutableBufferPointer { sums in
+          var totals = [Double](repeating: 0, count: 2 * channels)
+          totals.withUnsafeMutableBufferPointer { totals in
+            var row = 0
+            while row < rows * channels {
+              for channel in 0..<channels {
+                let g = dy[row + channel]
+                totals[channel] += Double(g)
+                totals[channels + channel] += Double(g * xHat[row + channel])
+              }
+              row += channels
+            }
+            for index in 0..<(2 * channels) { sums[index] = Float(totals[index]) }
           }
-        }
-        for channel in 0..<channels {
-          gradientSums[channel] = Float(sums[channel])
-          projectedSums[channel] = Float(projected[channel])
         }
       }
     }
-    if let beta { beta.gradient += Tensor(gradientSums) }
-    if let gamma { gamma.gradient += Tensor(projectedSums) }
-    let gammaValues = gamma?.value.scalars ?? [Float](repeating: 1, count: channels)
-    let inverseDeviation = cachedInverseDeviation
+    if let beta { beta.gradient += try sums.samples(0..<1).reshaped([channels]) }
+    if let gamma { gamma.gradient += try sums.samples(1..<2).reshaped([channels]) }
+    let scale = gamma?.value ?? Tensor(shape: [channels], repeating: 1)
     let training = cachedTraining
     let inverseRows = rows > 0 ? 1 / Float(rows) : 0
     return Tensor(shape: outputGradient.shape) { dx in
       outputGradient.withUnsafeBufferPointer { dy in
         cachedNormalized.withUnsafeBufferPointer { xHat in
-          for row in 0..<rows {
-            let offset = row * channels
-            for channel in 0..<channels {
-              let factor = gammaValues[channel] * inverseDeviation[channel]
-              let g = dy[offset + channel]
-              dx[offset + channel] =
-                training
-                ? factor
-                  * (g - inverseRows * (gradientSums[channel] + xHat[offset + channel] * projectedSums[channel]))
-                : factor * g
+          cachedStatistics.withUnsafeBufferPointer { statistics in
+            sums.withUnsafeBufferPointer { sums in
+              scale.withUnsafeBufferPointer { gamma in
+                let inverseDeviation = statistics.baseAddress! + channels
+                let gradientSums = sums.baseAddress!
+                let projectedSums = gradientSums + channels
+                var row = 0
+                while row < rows * channels {
+                  for channel in 0..<channels {
+                    let factor = gamma[channel] * inverseDeviation[channel]
+                    let g = dy[row + channel]
+                    dx[row + channel] =
+                      training
+                      ? factor
+                        * (g - inverseRows * (gradientSums[channel] + xHat[row + channel] * projectedSums[channel]))
+                      : factor * g
+                  }
+                  row += channels
+                }
+              }
             }
           }
         }
