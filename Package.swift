@@ -63,6 +63,15 @@ let package = Package(
       swiftSettings: strictSettings
     ),
 
+    // Benchmark of the .plexus file against safetensors, torch and numpy (release build; see
+    // Benchmarks/README.md).
+    .executableTarget(
+      name: "PlexusFormatBenchmark",
+      dependencies: ["Plexus"],
+      path: "Benchmarks/PlexusFormatBenchmark",
+      swiftSettings: strictSettings
+    ),
+
     // Shared test helpers (gradient checks, layer harness).
     .target(
       name: "PlexusTestSupport",
@@ -86,6 +95,14 @@ let package = Package(
     .testTarget(
       name: "PlexusConvolutionTests",
       dependencies: ["PlexusConvolution", "PlexusPerceptron", "PlexusTestSupport"],
+      swiftSettings: strictSettings
+    ),
+    // The .plexus file: round trips of every registered layer, golden files, corrupt and
+    // hostile files.
+    .testTarget(
+      name: "PlexusFormatTests",
+      dependencies: ["Plexus", "PlexusTestSupport"],
+      exclude: ["FuzzCorpus"],
       swiftSettings: strictSettings
     ),
   ]

@@ -1,0 +1,95 @@
+import Foundation
+
+extension Sequential {
+  /// Saves the model — architecture, weights, metadata and, optionally, an optimizer state — as a
+  /// `.plexus` file.
+  ///
+  /// The save is atomic: a temporary file in the same folder is written, flushed to disk and
+  /// renamed over `url`, so a crash or a full disk mid-save leaves the previous file intact.
+  ///
+  /// ```swift
+  /// try model.save(to: URL(fileURLWithPath: "digits.plexus"))
+  /// try model.save(to: url, options: SaveOptions(codec: .raw, dtype: .f16))
+  /// ```
+  ///
+  /// - Throws: `PlexusError.notBuilt` for an unbuilt model; `PlexusFormatError` when writing
+  ///   fails.
+  public func save(to url: URL, options: SaveOptions = SaveOptions()) throws {
+    guard isBuilt else {
+      throw PlexusError.notBuilt("model '\(name)' must be built before it is saved")
+    }
+    try PlexusWriter.write(
+      architecture: try LayerDescription(self),
+      tensors: namedParameters.map { (name: $0.path, tensor: $0.parameter.value) }, to: url, options: options)
+  }
+
+  /// Loads a model saved with `save(to:options:)`, creating its layers through `registry`
+  /// (`LayerRegistry.standard()` from the `Plexus` module knows every bundled layer).
+  ///
+  /// - Throws: `PlexusFormatError` for a corrupt or inconsistent file;
+  ///   `PlexusError.unknownLayerType` naming the type and the module to import when a layer type
+  ///   is not registered.
+  public static func load(from url: URL, registry: LayerRegistry) throws -> Sequential {
+    try load(from: PlexusFile(contentsOf: url), registry: registry)
+  }
+
+  /// Creates and fills a model from an opened file.
+  ///
+  /// - Throws: as `load(from:registry:)`.
+  public static func load(from file: PlexusFile, registry: LayerRegistry) throws -> Sequential {
+    guard file.architecture.type == Sequential.typeName else {
+      throw PlexusFormatError(
+        .modelMismatch,
+        "the root layer has type '\(file.architecture.type)', expected '\(Sequential.typeName)'",
+        chunk: PlexusFormat.ChunkType.architecture)
+    }
+    let layer = try registry.makeLayer(from: file.architecture)
+    guard let model = layer as? Sequential else {
+      throw PlexusFormatError(
+        .modelMismatch, "type '\(Sequential.typeName)' is registered by a class other than Sequential",
+        chunk: PlexusFormat.ChunkType.architecture)
+    }
+    guard model.pendingInputShape != nil else {
+      throw PlexusFormatError(
+        .malformed, "the architecture records no input shape", chunk: PlexusFormat.ChunkType.architecture)
+    }
+    try model.build(seed: 0)
+    try file.assignTensors(to: model.namedParameters)
+    return model
+  }
+}
+
+extension PlexusFile {
+  /// Decodes the model tensors and assigns them to `parameters`, which must match them one to
+  /// one by path and shape.
+  ///
+  /// - Throws: `PlexusFormatError` (`.modelMismatch`) naming the parameter or tensor that has no
+  ///   counterpart or the wrong shape; any decoding error.
+  public func assignTensors(to parameters: [(path: String, parameter: Parameter)]) throws {
+    let stored = Dictionary(
+      tensors.filter { $0.group == TensorIndexEntry.modelGroup }.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+    var expected = Set<String>()
+    for (path, parameter) in parameters {
+      expected.insert(path)
+      guard let entry = stored[path] else {
+        throw PlexusFormatError(
+          .modelMismatch, "parameter '\(path)' of the model has no tensor in the file", chunk: PlexusFormat.ChunkType.tensorIndex,
+          tensor: path)
+      }
+      guard entry.shape == parameter.value.shape else {
+        throw PlexusFormatError(
+          .modelMismatch, "the model expects shape \(parameter.value.shape), the file stores \(entry.shape)",
+          chunk: PlexusFormat.ChunkType.tensorIndex, offset: entry.offset, tensor: path)
+      }
+    }
+    if let extra = stored.keys.sorted().first(where: { !expected.contains($0) }) {
+      throw PlexusFormatError(
+        .modelMismatch, "the file's tensor matches no parameter of the model", chunk: PlexusFormat.ChunkType.tensorIndex,
+        tensor: extra)
+    }
+    let values = try tensors(group: TensorIndexEntry.modelGroup)
+    for (path, parameter) in parameters {
+      if let value = values[path] { try parameter.assign(value) }
+    }
+  }
+}

@@ -1,0 +1,93 @@
+import Foundation
+import Plexus
+import Testing
+
+/// Golden files in Formats/examples/: small model files written by an earlier version, with
+/// their expected `inspect --json` output and predictions on a fixed input. A change that stops
+/// old files from loading, or changes what they contain, fails here.
+///
+/// To add or regenerate them (only when the format changes on purpose, with a version bump):
+/// `PLEXUS_REGENERATE_GOLDEN=1 swift test --filter GoldenFileTests`.
+@Suite struct GoldenFileTests {
+  struct Golden: Sendable, CustomStringConvertible {
+    let name: String
+    let sample: SampleModel
+    let options: @Sendable () -> SaveOptions
+    var description: String { name }
+  }
+
+  static let created = "2026-11-29T00:00:00Z"
+
+  static let goldens: [Golden] = [
+    Golden(
+      name: "perceptron-dense", sample: SampleModels.dense,
+      options: { SaveOptions(metadata: ModelMetadata(created: created, description: "three dense layers")) }),
+    Golden(
+      name: "core-layers",
+      sample: SampleModel(
+        make: {
+          Sequential([
+            try Reshape([2, 3]), Flatten(),
+            Sequential([Dense(units: 4, activation: .tanh), try Dropout(rate: 0.2, seed: 3)]),
+            Activation(.relu), Dense(units: 2, activation: .softmax),
+          ])
+        }, inputShape: [6]),
+      options: { SaveOptions(metadata: ModelMetadata(created: created, description: "every core layer")) }),
+    Golden(
+      name: "dense-f16-raw", sample: SampleModels.dense,
+      options: { SaveOptions(codec: .raw, dtype: .f16, metadata: ModelMetadata(created: created)) }),
+    Golden(
+      name: "dense-bf16-deflate", sample: SampleModels.dense,
+      options: { SaveOptions(codec: .deflate, dtype: .bf16, metadata: ModelMetadata(created: created)) }),
+    Golden(
+      name: "dense-i8-optimizer", sample: SampleModels.dense,
+      options: {
+        SaveOptions(
+          dtype: .int8,
+          metadata: ModelMetadata(
+            created: created, description: "int8 weights with an optimizer state", values: ["dataset": "synthetic"],
+            history: .object(["loss": .array([.number(1.25), .number(0.5)])])),
+          optimizerState: OptimizerState(
+            typeName: "sgd", config: .object(["learningRate": .number(0.01), "momentum": .number(0.9)]), step: 7,
+            slots: ["0.velocity": Tensor(shape: [6, 8], repeating: 0.25), "1.velocity": Tensor(shape: [8], repeating: -1)]))
+      }),
+  ]
+
+  static let examples = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent().appendingPathComponent("Formats/examples")
+
+  struct Predictions: Codable {
+    var inputShape: [Int]
+    var input: [Float]
+    var outputShape: [Int]
+    var output: [Float]
+  }
+
+  @Test(arguments: goldens)
+  func goldenFileLoadsAndMatches(golden: Golden) throws {
+    let url = Self.examples.appendingPathComponent("\(golden.name).plexus")
+    let inspectURL = Self.examples.appendingPathComponent("\(golden.name).inspect.json")
+    let predictionsURL = Self.examples.appendingPathComponent("\(golden.name).predictions.json")
+    if ProcessInfo.processInfo.environment["PLEXUS_REGENERATE_GOLDEN"] == "1" {
+      let model = try golden.sample.built()
+      try model.save(to: url, options: golden.options())
+      let input = golden.sample.input()
+      let output = try Sequential.load(from: url, registry: LayerRegistry.standard()).predict(input)
+      let encoder = JSONEncoder()
+      encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+      try encoder.encode(
+        Predictions(inputShape: input.shape, input: input.scalars, outputShape: output.shape, output: output.scalars)
+      ).write(to: predictionsURL)
+      try Data(try PlexusInspection.inspect(url).renderJSON().utf8).write(to: inspectURL)
+    }
+    let expectedInspection = try String(contentsOf: inspectURL, encoding: .utf8)
+    #expect(try PlexusInspection.inspect(url).renderJSON() == expectedInspection)
+    let predictions = try JSONDecoder().decode(Predictions.self, from: Data(contentsOf: predictionsURL))
+    let model = try Sequential.load(from: url, registry: LayerRegistry.standard())
+    let output = try model.predict(try Tensor(shape: predictions.inputShape, scalars: predictions.input))
+    #expect(output.shape == predictions.outputShape)
+    for (found, expected) in zip(output.scalars, predictions.output) {
+      #expect(abs(found - expected) <= 1e-5 * max(1, abs(expected)), "\(golden.name): \(found) vs \(expected)")
+    }
+  }
+}

@@ -1,0 +1,131 @@
+import Foundation
+import Plexus
+
+/// A small model that uses one layer type, with a fixed input, for round trips and golden files.
+struct SampleModel: Sendable {
+  /// Creates the unbuilt model.
+  let make: @Sendable () throws -> Sequential
+  /// The per-sample input shape.
+  let inputShape: [Int]
+
+  /// The model built with a fixed seed.
+  func built(seed: UInt64 = 11) throws -> Sequential {
+    let model = try make()
+    try model.build(inputShape: inputShape, seed: seed)
+    return model
+  }
+
+  /// A fixed batch of 3 inputs.
+  func input(seed: UInt64 = 5) -> Tensor {
+    var generator = SeededGenerator(seed: seed)
+    return Tensor.normal([3] + inputShape, using: &generator)
+  }
+}
+
+/// One sample model per registered layer type. A layer type registered in
+/// `LayerRegistry.standard()` without an entry here fails the conformance test: a module that
+/// adds layers must add them here, so every layer is proven to survive a save and a load.
+enum SampleModels {
+  /// Three dense layers with a regularizer, no bias in one and several activations.
+  static let dense = SampleModel(
+    make: {
+      Sequential([
+        Dense(units: 8, activation: .relu, kernelRegularizer: Regularizer(l2: 0.01)),
+        Dense(units: 5, activation: .leakyRelu(alpha: 0.1), useBias: false),
+        Dense(units: 3, activation: .softmax),
+      ])
+    }, inputShape: [6])
+
+  static let byLayerType: [String: SampleModel] = [
+    "plexus.sequential": SampleModel(
+      make: {
+        Sequential([
+          Sequential([Dense(units: 4, activation: .tanh), Dense(units: 3)]),
+          Dense(units: 2),
+        ])
+      }, inputShape: [5]),
+    "plexus.activation": SampleModel(
+      make: { Sequential([Dense(units: 4), Activation(.gelu), Activation(.softmax)]) }, inputShape: [3]),
+    "plexus.dropout": SampleModel(
+      make: { Sequential([Dense(units: 6, activation: .relu), try Dropout(rate: 0.3, seed: 9), Dense(units: 2)]) },
+      inputShape: [4]),
+    "plexus.flatten": SampleModel(
+      make: { Sequential([Flatten(), Dense(units: 3, activation: .sigmoid)]) }, inputShape: [2, 3]),
+    "plexus.reshape": SampleModel(
+      make: { Sequential([Dense(units: 6), try Reshape([2, -1]), Flatten(), Dense(units: 2)]) }, inputShape: [4]),
+    "plexus.dense": dense,
+  ]
+}
+
+/// CRC-32 (ISO-HDLC) written independently of the library, to build files by hand.
+enum TestCRC32 {
+  static let table: [UInt32] = (0..<256).map { index in
+    var value = UInt32(index)
+    for _ in 0..<8 { value = value & 1 == 1 ? 0xEDB8_8320 ^ (value >> 1) : value >> 1 }
+    return value
+  }
+
+  static func checksum(_ bytes: some Sequence<UInt8>) -> UInt32 {
+    var crc: UInt32 = 0xFFFF_FFFF
+    for byte in bytes { crc = table[Int((crc ^ UInt32(byte)) & 0xFF)] ^ (crc >> 8) }
+    return crc ^ 0xFFFF_FFFF
+  }
+}
+
+/// Assembles `.plexus` files chunk by chunk with correct CRCs, to test the reader's structural
+/// checks on hostile files.
+struct FileBuilder {
+  var bytes: [UInt8]
+
+  init(major: UInt16 = 1, minor: UInt16 = 0) {
+    bytes = [0x89, 0x50, 0x4C, 0x58, 0x0D, 0x0A, 0x1A, 0x0A]
+    append(major)
+    append(minor)
+    append(TestCRC32.checksum(bytes))
+  }
+
+  mutating func append<T: FixedWidthInteger>(_ value: T) {
+    withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) }
+  }
+
+  /// Appends a chunk; `declaredLength` overrides the length field (the CRC still covers the
+  /// header as written).
+  mutating func chunk(_ type: String, critical: Bool = true, payload: [UInt8], declaredLength: UInt64? = nil) {
+    var header = Array(type.utf8)
+    withUnsafeBytes(of: UInt32(critical ? 1 : 0).littleEndian) { header.append(contentsOf: $0) }
+    withUnsafeBytes(of: (declaredLength ?? UInt64(payload.count)).littleEndian) { header.append(contentsOf: $0) }
+    bytes += header + payload
+    append(TestCRC32.checksum(header + payload))
+  }
+
+  mutating func json(_ type: String, _ text: String, critical: Bool = true) {
+    chunk(type, critical: critical, payload: Array(text.utf8))
+  }
+
+  /// Pads with zeros so the next chunk's payload starts at a multiple of 64.
+  mutating func alignNextPayload() {
+    // A skippable filler chunk: header 16 + payload + CRC 4.
+    let afterEmpty = bytes.count + 16 + 4 + 16
+    let padding = (64 - afterEmpty % 64) % 64
+    chunk("PADD", critical: false, payload: [UInt8](repeating: 0, count: padding))
+  }
+}
+
+/// A temporary folder removed at deinit.
+final class TemporaryFolder {
+  let url: URL
+
+  init() throws {
+    url = FileManager.default.temporaryDirectory.appendingPathComponent("plexus-format-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+  }
+
+  deinit { try? FileManager.default.removeItem(at: url) }
+
+  func file(_ name: String) -> URL { url.appendingPathComponent(name) }
+}
+
+/// Whether two tensors are equal bit for bit.
+func bitwiseEqual(_ a: Tensor, _ b: Tensor) -> Bool {
+  a.shape == b.shape && zip(a.scalars, b.scalars).allSatisfy { $0.bitPattern == $1.bitPattern }
+}
