@@ -51,6 +51,9 @@ import Testing
             typeName: "sgd", config: .object(["learningRate": .number(0.01), "momentum": .number(0.9)]), step: 7,
             slots: ["0.velocity": Tensor(shape: [6, 8], repeating: 0.25), "1.velocity": Tensor(shape: [8], repeating: -1)]))
       }),
+    Golden(
+      name: "convolution-layers", sample: SampleModels.convolution,
+      options: { SaveOptions(metadata: ModelMetadata(created: created, description: "every convolution-family layer")) }),
   ]
 
   static let examples = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()

@@ -54,7 +54,87 @@ enum SampleModels {
     "plexus.reshape": SampleModel(
       make: { Sequential([Dense(units: 6), try Reshape([2, -1]), Flatten(), Dense(units: 2)]) }, inputShape: [4]),
     "plexus.dense": dense,
+    "plexus.conv2d": SampleModel(
+      make: {
+        Sequential([
+          try Conv2D(filters: 4, kernelSize: 3, padding: .same, activation: .relu),
+          try Conv2D(
+            config: .init(
+              filters: 2, kernelSize: [2, 3], strides: [2, 1], padding: .explicit(top: 1, bottom: 0, left: 1, right: 1),
+              dilation: [1, 2], useBias: false, kernelRegularizer: Regularizer(l2: 0.01))),
+          Flatten(), Dense(units: 3),
+        ])
+      }, inputShape: [6, 5, 2]),
+    "plexus.conv1d": SampleModel(
+      make: {
+        Sequential([
+          try Conv1D(filters: 4, kernelSize: 3, padding: .same, activation: .tanh),
+          try Conv1D(filters: 2, kernelSize: 2, strides: 2, dilation: 1), Flatten(), Dense(units: 2),
+        ])
+      }, inputShape: [9, 3]),
+    "plexus.conv2d_transpose": SampleModel(
+      make: {
+        Sequential([
+          try Conv2DTranspose(filters: 3, kernelSize: 3, strides: 2, padding: .same, activation: .relu),
+          Flatten(), Dense(units: 2),
+        ])
+      }, inputShape: [3, 3, 2]),
+    "plexus.max_pool2d": SampleModel(
+      make: {
+        Sequential([
+          try Conv2D(filters: 3, kernelSize: 3, padding: .same), try MaxPool2D(poolSize: 3, strides: 2, padding: .same),
+          Flatten(), Dense(units: 2),
+        ])
+      }, inputShape: [6, 6, 1]),
+    "plexus.average_pool2d": SampleModel(
+      make: { Sequential([try AveragePool2D(poolSize: 2), Flatten(), Dense(units: 2)]) }, inputShape: [4, 5, 2]),
+    "plexus.global_average_pool2d": SampleModel(
+      make: { Sequential([try Conv2D(filters: 4, kernelSize: 3), GlobalAveragePool2D(), Dense(units: 2)]) },
+      inputShape: [5, 5, 1]),
+    "plexus.global_max_pool2d": SampleModel(
+      make: {
+        Sequential([try Conv2D(filters: 4, kernelSize: 3), GlobalMaxPool2D(keepDims: true), Flatten(), Dense(units: 2)])
+      }, inputShape: [5, 5, 1]),
+    "plexus.batch_normalization": SampleModel(
+      make: {
+        Sequential([
+          try Conv2D(filters: 3, kernelSize: 3, padding: .same), try BatchNormalization(momentum: 0.9, epsilon: 1e-5),
+          Flatten(), Dense(units: 2),
+        ])
+      }, inputShape: [4, 4, 2]),
+    "plexus.zero_padding2d": SampleModel(
+      make: {
+        Sequential([
+          try ZeroPadding2D(top: 1, bottom: 0, left: 2, right: 1), try Conv2D(filters: 2, kernelSize: 3), Flatten(),
+          Dense(units: 2),
+        ])
+      }, inputShape: [4, 4, 1]),
+    "plexus.up_sampling2d": SampleModel(
+      make: {
+        Sequential([try UpSampling2D(config: .init(size: [2, 3])), try Conv2D(filters: 2, kernelSize: 3), Flatten(), Dense(units: 2)])
+      }, inputShape: [3, 3, 1]),
   ]
+
+  /// Every convolution-family layer in one chain: padding, convolution, batch normalization,
+  /// pooling, upsampling, transposed and 1-D convolution, global pooling.
+  static let convolution = SampleModel(
+    make: {
+      Sequential([
+        try ZeroPadding2D(1),
+        try Conv2D(filters: 4, kernelSize: 3, activation: .relu),
+        try BatchNormalization(),
+        try MaxPool2D(poolSize: 2),
+        try UpSampling2D(size: 2),
+        try Conv2DTranspose(filters: 3, kernelSize: 3, strides: 2, padding: .same),
+        try AveragePool2D(poolSize: 4),
+        try Reshape([16, 3]),
+        try Conv1D(filters: 2, kernelSize: 3, activation: .tanh),
+        try Reshape([14, 1, 2]),
+        GlobalMaxPool2D(keepDims: true),
+        GlobalAveragePool2D(),
+        Dense(units: 2, activation: .softmax),
+      ])
+    }, inputShape: [8, 8, 1])
 }
 
 /// CRC-32 (ISO-HDLC) written independently of the library, to build files by hand.
