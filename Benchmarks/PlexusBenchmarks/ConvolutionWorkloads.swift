@@ -1,4 +1,3 @@
-import Foundation
 import Plexus
 
 extension Workloads {
@@ -23,11 +22,11 @@ extension Workloads {
     return model
   }
 
-  /// Fixed random 28x28 images in `[0, 1)` and labels.
-  static func lenetBatch(_ count: Int, seed: UInt64) -> (Tensor, [Int]) {
+  /// Fixed random 28x28 images in `[0, 1)` and class-index labels.
+  static func lenetBatch(_ count: Int, seed: UInt64) -> (Tensor, Tensor) {
     var generator = SeededGenerator(seed: seed)
     let images = Tensor.uniform([count, 28, 28, 1], low: 0, high: 1, using: &generator)
-    let labels = (0..<count).map { _ in Int(generator.next() % 10) }
+    let labels = Tensor((0..<count).map { _ in Float(generator.next() % 10) })
     return (images, labels)
   }
 
@@ -37,15 +36,16 @@ extension Workloads {
     let model = try lenet()
     let batches = (0..<8).map { lenetBatch(64, seed: UInt64(10 + $0)) }
     let parameters = model.trainableParameters
-    let optimizer = BenchmarkAdam(parameters: parameters)
+    let loss = CategoricalCrossEntropy(fromLogits: true)
+    let optimizer = Adam(learningRate: 1e-3)
     var index = 0
     var result = try measure("lenet_train_step_batch64", seconds: seconds, inner: 5) {
       let (images, labels) = batches[index % batches.count]
       index += 1
       for parameter in parameters { parameter.zeroGradient() }
       let logits = try model.forward(images, training: true)
-      _ = try model.backward(softmaxCrossEntropyGradient(logits: logits, labels: labels))
-      optimizer.step()
+      _ = try model.backward(try loss.compute(predictions: logits, targets: labels).gradient)
+      optimizer.step(parameters)
     }
     result.extra["steps_per_s"] = 1 / result.medianSeconds
     return result
@@ -66,56 +66,6 @@ extension Workloads {
     let (images, _) = lenetBatch(1, seed: 4)
     return try measure("lenet_inference_batch1", seconds: seconds, inner: 100) {
       _ = try model.forward(images, training: false)
-    }
-  }
-
-  /// The gradient of the mean softmax cross-entropy with respect to the logits.
-  static func softmaxCrossEntropyGradient(logits: Tensor, labels: [Int]) -> Tensor {
-    var gradient = ActivationFunction.softmax.apply(logits)
-    let classes = logits.shape[1]
-    let scale = 1 / Float(labels.count)
-    gradient.withUnsafeMutableBufferPointer { buffer in
-      for (row, label) in labels.enumerated() { buffer[row * classes + label] -= 1 }
-      for index in buffer.indices { buffer[index] *= scale }
-    }
-    return gradient
-  }
-}
-
-/// Adam (beta1 0.9, beta2 0.999, epsilon 1e-8) for the benchmark's training step.
-final class BenchmarkAdam {
-  let parameters: [Parameter]
-  var first: [Tensor]
-  var second: [Tensor]
-  var stepCount = 0
-  let learningRate: Float = 1e-3
-
-  init(parameters: [Parameter]) {
-    self.parameters = parameters
-    first = parameters.map { Tensor.zeros($0.value.shape) }
-    second = first
-  }
-
-  func step() {
-    stepCount += 1
-    let correction1 = 1 - Float(pow(0.9, Double(stepCount)))
-    let correction2 = 1 - Float(pow(0.999, Double(stepCount)))
-    let rate = learningRate * correction2.squareRoot() / correction1
-    for (index, parameter) in parameters.enumerated() {
-      let gradient = parameter.gradient
-      first[index].withUnsafeMutableBufferPointer { m in
-        second[index].withUnsafeMutableBufferPointer { v in
-          parameter.value.withUnsafeMutableBufferPointer { w in
-            gradient.withUnsafeBufferPointer { g in
-              for i in 0..<g.count {
-                m[i] = 0.9 * m[i] + 0.1 * g[i]
-                v[i] = 0.999 * v[i] + 0.001 * g[i] * g[i]
-                w[i] -= rate * m[i] / (v[i].squareRoot() + 1e-8)
-              }
-            }
-          }
-        }
-      }
     }
   }
 }
