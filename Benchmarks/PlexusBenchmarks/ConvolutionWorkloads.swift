@@ -16,7 +16,8 @@ extension Workloads {
     let model = Sequential([
       try Conv2D(1 => 6, kernelSize: 5, activation: .relu), try MaxPool2D(poolSize: 2),
       try Conv2D(6 => 16, kernelSize: 5, activation: .relu), try MaxPool2D(poolSize: 2),
-      Flatten(), Dense(256 => 120, activation: .relu), Dense(120 => 84, activation: .relu), Dense(84 => 10),
+      Flatten(), Dense(256 => 120, activation: .relu), Dense(120 => 84, activation: .relu),
+      Dense(84 => 10),
     ])
     try model.build(inputShape: [28, 28, 1], seed: seed)
     return model

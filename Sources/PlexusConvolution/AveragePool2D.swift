@@ -59,17 +59,21 @@ public final class AveragePool2D: Layer {
   /// Creates an average pooling layer with a square window (strides default to the window).
   ///
   /// - Throws: `PlexusError.invalidConfiguration` for non-positive sizes or negative padding.
-  public convenience init(poolSize: Int = 2, strides: Int? = nil, padding: Padding = .valid, name: String = "")
+  public convenience init(
+    poolSize: Int = 2, strides: Int? = nil, padding: Padding = .valid, name: String = ""
+  )
     throws
   {
     try self.init(
-      config: Config(poolSize: [poolSize, poolSize], strides: strides.map { [$0, $0] }, padding: padding))
+      config: Config(
+        poolSize: [poolSize, poolSize], strides: strides.map { [$0, $0] }, padding: padding))
     self.name = name
   }
 
   public func build(inputShape: [Int], generator: inout SeededGenerator) throws -> [Int] {
     let geometry = try PoolingKernels.geometry(
-      layer: name, inputShape: inputShape, poolSize: config.poolSize, strides: config.strides ?? config.poolSize,
+      layer: name, inputShape: inputShape, poolSize: config.poolSize,
+      strides: config.strides ?? config.poolSize,
       padding: config.padding)
     self.geometry = geometry
     self.inputShape = inputShape
@@ -80,12 +84,15 @@ public final class AveragePool2D: Layer {
 
   public func forward(_ input: Tensor, training: Bool) throws -> Tensor {
     try ShapeCheck.requireBatch(input, sampleShape: inputShape, layer: name)
-    guard let geometry, let outputShape else { throw PlexusError.notBuilt("layer '\(name)' is not built") }
+    guard let geometry, let outputShape else {
+      throw PlexusError.notBuilt("layer '\(name)' is not built")
+    }
     let batch = input.batchCount
     let shape = [batch] + outputShape
     let output = Tensor(shape: shape) { out in
       input.withUnsafeBufferPointer { x in
-        PoolingKernels.averagePoolForward(x.baseAddress!, samples: batch, geometry: geometry, output: out.baseAddress!)
+        PoolingKernels.averagePoolForward(
+          x.baseAddress!, samples: batch, geometry: geometry, output: out.baseAddress!)
       }
     }
     cachedInputShape = input.shape
@@ -95,11 +102,14 @@ public final class AveragePool2D: Layer {
 
   public func backward(_ outputGradient: Tensor) throws -> Tensor {
     try ShapeCheck.requireGradient(outputGradient, matches: cachedOutputShape, layer: name)
-    guard let geometry, let cachedInputShape else { throw PlexusError.notBuilt("layer '\(name)' is not built") }
+    guard let geometry, let cachedInputShape else {
+      throw PlexusError.notBuilt("layer '\(name)' is not built")
+    }
     return Tensor(shape: cachedInputShape) { dx in
       outputGradient.withUnsafeBufferPointer { dy in
         PoolingKernels.averagePoolBackward(
-          dy.baseAddress!, samples: cachedInputShape[0], geometry: geometry, inputGradient: dx.baseAddress!)
+          dy.baseAddress!, samples: cachedInputShape[0], geometry: geometry,
+          inputGradient: dx.baseAddress!)
       }
     }
   }

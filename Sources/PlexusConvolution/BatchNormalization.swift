@@ -28,7 +28,9 @@ public final class BatchNormalization: Layer {
     public var scale: Bool
 
     /// Creates a config.
-    public init(momentum: Float = 0.99, epsilon: Float = 1e-3, center: Bool = true, scale: Bool = true) {
+    public init(
+      momentum: Float = 0.99, epsilon: Float = 1e-3, center: Bool = true, scale: Bool = true
+    ) {
       self.momentum = momentum
       self.epsilon = epsilon
       self.center = center
@@ -81,22 +83,28 @@ public final class BatchNormalization: Layer {
   ///
   /// - Throws: `PlexusError.invalidConfiguration` for an out-of-range momentum or epsilon.
   public convenience init(
-    momentum: Float = 0.99, epsilon: Float = 1e-3, center: Bool = true, scale: Bool = true, name: String = ""
+    momentum: Float = 0.99, epsilon: Float = 1e-3, center: Bool = true, scale: Bool = true,
+    name: String = ""
   ) throws {
-    try self.init(config: Config(momentum: momentum, epsilon: epsilon, center: center, scale: scale))
+    try self.init(
+      config: Config(momentum: momentum, epsilon: epsilon, center: center, scale: scale))
     self.name = name
   }
 
-  public var parameters: [Parameter] { [gamma, beta, movingMean, movingVariance].compactMap { $0 } }
+  public var parameters: [Parameter] {
+    [gamma, beta, movingMean, movingVariance].compactMap { $0 }
+  }
 
   public func build(inputShape: [Int], generator: inout SeededGenerator) throws -> [Int] {
     guard !inputShape.isEmpty, inputShape.allSatisfy({ $0 > 0 }) else {
       throw PlexusError.shapeMismatch(
-        layer: name, expected: "a non-empty shape of positive dimensions, channels last", found: inputShape)
+        layer: name, expected: "a non-empty shape of positive dimensions, channels last",
+        found: inputShape)
     }
     let channels = inputShape[inputShape.count - 1]
     self.channels = channels
-    gamma = config.scale ? Parameter(name: "gamma", value: Tensor(shape: [channels], repeating: 1)) : nil
+    gamma =
+      config.scale ? Parameter(name: "gamma", value: Tensor(shape: [channels], repeating: 1)) : nil
     beta = config.center ? Parameter(name: "beta", value: .zeros([channels])) : nil
     movingMean = Parameter(name: "moving_mean", value: .zeros([channels]), isTrainable: false)
     movingVariance = Parameter(
@@ -107,7 +115,9 @@ public final class BatchNormalization: Layer {
 
   public func forward(_ input: Tensor, training: Bool) throws -> Tensor {
     try ShapeCheck.requireBatch(input, sampleShape: inputShape, layer: name)
-    guard let movingMean, let movingVariance else { throw PlexusError.notBuilt("layer '\(name)' is not built") }
+    guard let movingMean, let movingVariance else {
+      throw PlexusError.notBuilt("layer '\(name)' is not built")
+    }
     let channels = self.channels
     let rows = input.count / channels
     let epsilon = config.epsilon
@@ -127,8 +137,10 @@ public final class BatchNormalization: Layer {
                 for channel in 0..<channels {
                   let variance = Float(sums[channels + channel] / Double(rows))
                   statistics[channels + channel] = 1 / (variance + epsilon).squareRoot()
-                  movingMean[channel] = movingMean[channel] * momentum + statistics[channel] * (1 - momentum)
-                  movingVariance[channel] = movingVariance[channel] * momentum + variance * (1 - momentum)
+                  movingMean[channel] =
+                    movingMean[channel] * momentum + statistics[channel] * (1 - momentum)
+                  movingVariance[channel] =
+                    movingVariance[channel] * momentum + variance * (1 - momentum)
                 }
               }
             }
@@ -253,7 +265,8 @@ public final class BatchNormalization: Layer {
                     dx[row + channel] =
                       training
                       ? factor
-                        * (g - inverseRows * (gradientSums[channel] + xHat[row + channel] * projectedSums[channel]))
+                        * (g - inverseRows
+                          * (gradientSums[channel] + xHat[row + channel] * projectedSums[channel]))
                       : factor * g
                   }
                   row += channels

@@ -67,12 +67,16 @@ public final class Conv1D: Layer {
       strides = try container.decodeIfPresent(Int.self, forKey: .strides) ?? 1
       padding = try container.decodeIfPresent(Padding.self, forKey: .padding) ?? .valid
       dilation = try container.decodeIfPresent(Int.self, forKey: .dilation) ?? 1
-      activation = try container.decodeIfPresent(ActivationFunction.self, forKey: .activation) ?? .linear
+      activation =
+        try container.decodeIfPresent(ActivationFunction.self, forKey: .activation) ?? .linear
       useBias = try container.decodeIfPresent(Bool.self, forKey: .useBias) ?? true
       kernelInitializer =
-        try container.decodeIfPresent(Initializer.self, forKey: .kernelInitializer) ?? .glorotUniform
-      biasInitializer = try container.decodeIfPresent(Initializer.self, forKey: .biasInitializer) ?? .zeros
-      kernelRegularizer = try container.decodeIfPresent(Regularizer.self, forKey: .kernelRegularizer)
+        try container.decodeIfPresent(Initializer.self, forKey: .kernelInitializer)
+        ?? .glorotUniform
+      biasInitializer =
+        try container.decodeIfPresent(Initializer.self, forKey: .biasInitializer) ?? .zeros
+      kernelRegularizer = try container.decodeIfPresent(
+        Regularizer.self, forKey: .kernelRegularizer)
       biasRegularizer = try container.decodeIfPresent(Regularizer.self, forKey: .biasRegularizer)
     }
   }
@@ -98,12 +102,14 @@ public final class Conv1D: Layer {
     guard config.filters > 0, config.kernelSize > 0, config.strides > 0, config.dilation > 0 else {
       throw PlexusError.invalidConfiguration(
         "conv1d filters, kernelSize, strides and dilation must be positive, got filters \(config.filters), "
-          + "kernelSize \(config.kernelSize), strides \(config.strides), dilation \(config.dilation)")
+          + "kernelSize \(config.kernelSize), strides \(config.strides), dilation \(config.dilation)"
+      )
     }
     try config.padding.validate(in: "conv1d")
     if case .explicit(let top, let bottom, _, _) = config.padding, top != 0 || bottom != 0 {
       throw PlexusError.invalidConfiguration(
-        "conv1d explicit padding takes only left and right amounts, got top \(top), bottom \(bottom)")
+        "conv1d explicit padding takes only left and right amounts, got top \(top), bottom \(bottom)"
+      )
     }
     self.config = config
     self.activation = FusedActivation(config.activation)
@@ -119,7 +125,8 @@ public final class Conv1D: Layer {
   ) throws {
     try self.init(
       config: Config(
-        filters: filters, kernelSize: kernelSize, strides: strides, padding: padding, dilation: dilation,
+        filters: filters, kernelSize: kernelSize, strides: strides, padding: padding,
+        dilation: dilation,
         activation: activation, useBias: useBias, kernelInitializer: kernelInitializer))
     self.name = name
   }
@@ -174,7 +181,8 @@ public final class Conv1D: Layer {
       ? Parameter(
         name: "bias",
         value: config.biasInitializer.make(
-          shape: [filters], fanIn: config.kernelSize * channels, fanOut: config.kernelSize * filters,
+          shape: [filters], fanIn: config.kernelSize * channels,
+          fanOut: config.kernelSize * filters,
           using: &generator),
         regularizer: config.biasRegularizer)
       : nil
@@ -192,7 +200,8 @@ public final class Conv1D: Layer {
     }
     let fused = activation.isFusable
     let z = lowering.forward(
-      input: input, kernel: kernel.value, bias: bias?.value, activation: fused ? config.activation : .linear,
+      input: input, kernel: kernel.value, bias: bias?.value,
+      activation: fused ? config.activation : .linear,
       outputShape: [input.batchCount] + outputShape)
     cachedInput = input
     if fused {

@@ -69,12 +69,16 @@ public final class Conv2D: Layer {
       strides = try container.decodeIfPresent([Int].self, forKey: .strides) ?? [1, 1]
       padding = try container.decodeIfPresent(Padding.self, forKey: .padding) ?? .valid
       dilation = try container.decodeIfPresent([Int].self, forKey: .dilation) ?? [1, 1]
-      activation = try container.decodeIfPresent(ActivationFunction.self, forKey: .activation) ?? .linear
+      activation =
+        try container.decodeIfPresent(ActivationFunction.self, forKey: .activation) ?? .linear
       useBias = try container.decodeIfPresent(Bool.self, forKey: .useBias) ?? true
       kernelInitializer =
-        try container.decodeIfPresent(Initializer.self, forKey: .kernelInitializer) ?? .glorotUniform
-      biasInitializer = try container.decodeIfPresent(Initializer.self, forKey: .biasInitializer) ?? .zeros
-      kernelRegularizer = try container.decodeIfPresent(Regularizer.self, forKey: .kernelRegularizer)
+        try container.decodeIfPresent(Initializer.self, forKey: .kernelInitializer)
+        ?? .glorotUniform
+      biasInitializer =
+        try container.decodeIfPresent(Initializer.self, forKey: .biasInitializer) ?? .zeros
+      kernelRegularizer = try container.decodeIfPresent(
+        Regularizer.self, forKey: .kernelRegularizer)
       biasRegularizer = try container.decodeIfPresent(Regularizer.self, forKey: .biasRegularizer)
     }
   }
@@ -98,7 +102,8 @@ public final class Conv2D: Layer {
   ///   strides or dilation, or negative padding.
   public init(config: Config) throws {
     guard config.filters > 0 else {
-      throw PlexusError.invalidConfiguration("conv2d filters must be positive, got \(config.filters)")
+      throw PlexusError.invalidConfiguration(
+        "conv2d filters must be positive, got \(config.filters)")
     }
     try Validate.positivePair(config.kernelSize, what: "kernelSize", layer: "conv2d")
     try Validate.positivePair(config.strides, what: "strides", layer: "conv2d")
@@ -152,9 +157,11 @@ public final class Conv2D: Layer {
     let (kh, kw) = (config.kernelSize[0], config.kernelSize[1])
     guard
       let rows = config.padding.resolve(
-        input: height, kernel: kh, stride: config.strides[0], dilation: config.dilation[0], axis: .height),
+        input: height, kernel: kh, stride: config.strides[0], dilation: config.dilation[0],
+        axis: .height),
       let columns = config.padding.resolve(
-        input: width, kernel: kw, stride: config.strides[1], dilation: config.dilation[1], axis: .width)
+        input: width, kernel: kw, stride: config.strides[1], dilation: config.dilation[1],
+        axis: .width)
     else {
       throw PlexusError.shapeMismatch(
         layer: name,
@@ -166,7 +173,8 @@ public final class Conv2D: Layer {
       inputHeight: height, inputWidth: width, channels: channels, kernelHeight: kh, kernelWidth: kw,
       strideHeight: config.strides[0], strideWidth: config.strides[1],
       dilationHeight: config.dilation[0], dilationWidth: config.dilation[1],
-      padTop: rows.before, padLeft: columns.before, outputHeight: rows.output, outputWidth: columns.output)
+      padTop: rows.before, padLeft: columns.before, outputHeight: rows.output,
+      outputWidth: columns.output)
     let filters = config.filters
     let receptiveField = kh * kw
     kernel = Parameter(
@@ -198,7 +206,8 @@ public final class Conv2D: Layer {
     }
     let fused = activation.isFusable
     let z = lowering.forward(
-      input: input, kernel: kernel.value, bias: bias?.value, activation: fused ? config.activation : .linear,
+      input: input, kernel: kernel.value, bias: bias?.value,
+      activation: fused ? config.activation : .linear,
       outputShape: [input.batchCount] + outputShape)
     cachedInput = input
     if fused {

@@ -71,12 +71,16 @@ public final class Conv2DTranspose: Layer {
       strides = try container.decodeIfPresent([Int].self, forKey: .strides) ?? [1, 1]
       padding = try container.decodeIfPresent(Padding.self, forKey: .padding) ?? .valid
       dilation = try container.decodeIfPresent([Int].self, forKey: .dilation) ?? [1, 1]
-      activation = try container.decodeIfPresent(ActivationFunction.self, forKey: .activation) ?? .linear
+      activation =
+        try container.decodeIfPresent(ActivationFunction.self, forKey: .activation) ?? .linear
       useBias = try container.decodeIfPresent(Bool.self, forKey: .useBias) ?? true
       kernelInitializer =
-        try container.decodeIfPresent(Initializer.self, forKey: .kernelInitializer) ?? .glorotUniform
-      biasInitializer = try container.decodeIfPresent(Initializer.self, forKey: .biasInitializer) ?? .zeros
-      kernelRegularizer = try container.decodeIfPresent(Regularizer.self, forKey: .kernelRegularizer)
+        try container.decodeIfPresent(Initializer.self, forKey: .kernelInitializer)
+        ?? .glorotUniform
+      biasInitializer =
+        try container.decodeIfPresent(Initializer.self, forKey: .biasInitializer) ?? .zeros
+      kernelRegularizer = try container.decodeIfPresent(
+        Regularizer.self, forKey: .kernelRegularizer)
       biasRegularizer = try container.decodeIfPresent(Regularizer.self, forKey: .biasRegularizer)
     }
   }
@@ -99,7 +103,8 @@ public final class Conv2DTranspose: Layer {
   ///   strides or dilation, or negative padding.
   public init(config: Config) throws {
     guard config.filters > 0 else {
-      throw PlexusError.invalidConfiguration("conv2d_transpose filters must be positive, got \(config.filters)")
+      throw PlexusError.invalidConfiguration(
+        "conv2d_transpose filters must be positive, got \(config.filters)")
     }
     try Validate.positivePair(config.kernelSize, what: "kernelSize", layer: "conv2d_transpose")
     try Validate.positivePair(config.strides, what: "strides", layer: "conv2d_transpose")
@@ -146,11 +151,15 @@ public final class Conv2DTranspose: Layer {
   }
 
   public func build(inputShape: [Int], generator: inout SeededGenerator) throws -> [Int] {
-    try ShapeCheck.require(inputShape, rank: 3, layer: name, expected: "[height, width, channels] (rank 3)")
+    try ShapeCheck.require(
+      inputShape, rank: 3, layer: name, expected: "[height, width, channels] (rank 3)")
     let (height, width, channels) = (inputShape[0], inputShape[1], inputShape[2])
-    guard let rows = resolve(input: height, axis: 0), let columns = resolve(input: width, axis: 1) else {
+    guard let rows = resolve(input: height, axis: 0), let columns = resolve(input: width, axis: 1)
+    else {
       throw PlexusError.shapeMismatch(
-        layer: name, expected: "an input whose transposed output stays non-empty after padding \(config.padding)",
+        layer: name,
+        expected:
+          "an input whose transposed output stays non-empty after padding \(config.padding)",
         found: inputShape)
     }
     let (kh, kw) = (config.kernelSize[0], config.kernelSize[1])
@@ -189,7 +198,8 @@ public final class Conv2DTranspose: Layer {
       throw PlexusError.notBuilt("layer '\(name)' must be built before it is run")
     }
     let z = lowering.forward(
-      input: input, kernel: kernel.value, bias: bias?.value, outputShape: [input.batchCount] + outputShape)
+      input: input, kernel: kernel.value, bias: bias?.value,
+      outputShape: [input.batchCount] + outputShape)
     cachedInput = input
     return activation.apply(z)
   }

@@ -38,7 +38,8 @@ public final class GlobalAveragePool2D: Layer {
   }
 
   public func build(inputShape: [Int], generator: inout SeededGenerator) throws -> [Int] {
-    try ShapeCheck.require(inputShape, rank: 3, layer: name, expected: "[height, width, channels] (rank 3)")
+    try ShapeCheck.require(
+      inputShape, rank: 3, layer: name, expected: "[height, width, channels] (rank 3)")
     self.inputShape = inputShape
     let output = config.keepDims ? [1, 1, inputShape[2]] : [inputShape[2]]
     outputShape = output
@@ -47,7 +48,9 @@ public final class GlobalAveragePool2D: Layer {
 
   public func forward(_ input: Tensor, training: Bool) throws -> Tensor {
     try ShapeCheck.requireBatch(input, sampleShape: inputShape, layer: name)
-    guard let inputShape, let outputShape else { throw PlexusError.notBuilt("layer '\(name)' is not built") }
+    guard let inputShape, let outputShape else {
+      throw PlexusError.notBuilt("layer '\(name)' is not built")
+    }
     let batch = input.batchCount
     let positions = inputShape[0] * inputShape[1]
     let channels = inputShape[2]

@@ -49,7 +49,9 @@ public final class MaxPool2D: Layer {
   ///   negative padding.
   public init(config: Config) throws {
     try Validate.positivePair(config.poolSize, what: "poolSize", layer: "max_pool2d")
-    if let strides = config.strides { try Validate.positivePair(strides, what: "strides", layer: "max_pool2d") }
+    if let strides = config.strides {
+      try Validate.positivePair(strides, what: "strides", layer: "max_pool2d")
+    }
     try config.padding.validate(in: "max_pool2d")
     self.config = config
   }
@@ -57,17 +59,21 @@ public final class MaxPool2D: Layer {
   /// Creates a max pooling layer with a square window (strides default to the window).
   ///
   /// - Throws: `PlexusError.invalidConfiguration` for non-positive sizes or negative padding.
-  public convenience init(poolSize: Int = 2, strides: Int? = nil, padding: Padding = .valid, name: String = "")
+  public convenience init(
+    poolSize: Int = 2, strides: Int? = nil, padding: Padding = .valid, name: String = ""
+  )
     throws
   {
     try self.init(
-      config: Config(poolSize: [poolSize, poolSize], strides: strides.map { [$0, $0] }, padding: padding))
+      config: Config(
+        poolSize: [poolSize, poolSize], strides: strides.map { [$0, $0] }, padding: padding))
     self.name = name
   }
 
   public func build(inputShape: [Int], generator: inout SeededGenerator) throws -> [Int] {
     let geometry = try PoolingKernels.geometry(
-      layer: name, inputShape: inputShape, poolSize: config.poolSize, strides: config.strides ?? config.poolSize,
+      layer: name, inputShape: inputShape, poolSize: config.poolSize,
+      strides: config.strides ?? config.poolSize,
       padding: config.padding)
     self.geometry = geometry
     self.inputShape = inputShape
@@ -78,7 +84,9 @@ public final class MaxPool2D: Layer {
 
   public func forward(_ input: Tensor, training: Bool) throws -> Tensor {
     try ShapeCheck.requireBatch(input, sampleShape: inputShape, layer: name)
-    guard let geometry, let outputShape else { throw PlexusError.notBuilt("layer '\(name)' is not built") }
+    guard let geometry, let outputShape else {
+      throw PlexusError.notBuilt("layer '\(name)' is not built")
+    }
     let batch = input.batchCount
     let shape = [batch] + outputShape
     cachedInput = input
@@ -89,7 +97,8 @@ public final class MaxPool2D: Layer {
       return Tensor(shape: shape) { out in
         input.withUnsafeBufferPointer { x in
           PoolingKernels.maxPoolForward(
-            x.baseAddress!, samples: batch, geometry: geometry, output: out.baseAddress!, argmax: nil)
+            x.baseAddress!, samples: batch, geometry: geometry, output: out.baseAddress!,
+            argmax: nil)
         }
       }
     }
@@ -99,7 +108,9 @@ public final class MaxPool2D: Layer {
   }
 
   /// Max pools `input` and records the winning offsets.
-  private static func pool(_ input: Tensor, geometry: ConvolutionGeometry, shape: [Int]) -> (Tensor, [Int32]) {
+  private static func pool(_ input: Tensor, geometry: ConvolutionGeometry, shape: [Int]) -> (
+    Tensor, [Int32]
+  ) {
     let batch = input.batchCount
     var winners = [Int32](repeating: 0, count: shape.reduce(1, *))
     let output = Tensor(shape: shape) { out in
@@ -116,14 +127,18 @@ public final class MaxPool2D: Layer {
 
   public func backward(_ outputGradient: Tensor) throws -> Tensor {
     try ShapeCheck.requireGradient(outputGradient, matches: cachedOutputShape, layer: name)
-    guard let geometry, let cachedInput else { throw PlexusError.notBuilt("layer '\(name)' is not built") }
-    let winners = argmax ?? Self.pool(cachedInput, geometry: geometry, shape: outputGradient.shape).1
+    guard let geometry, let cachedInput else {
+      throw PlexusError.notBuilt("layer '\(name)' is not built")
+    }
+    let winners =
+      argmax ?? Self.pool(cachedInput, geometry: geometry, shape: outputGradient.shape).1
     argmax = winners
     return Tensor(shape: cachedInput.shape) { dx in
       outputGradient.withUnsafeBufferPointer { dy in
         winners.withUnsafeBufferPointer { winners in
           PoolingKernels.maxPoolBackward(
-            dy.baseAddress!, argmax: winners.baseAddress!, samples: cachedInput.batchCount, geometry: geometry,
+            dy.baseAddress!, argmax: winners.baseAddress!, samples: cachedInput.batchCount,
+            geometry: geometry,
             inputGradient: dx.baseAddress!)
         }
       }

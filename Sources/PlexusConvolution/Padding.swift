@@ -46,7 +46,8 @@ public enum Padding: Sendable, Equatable, Hashable {
       [top, bottom, left, right].contains(where: { $0 < 0 })
     {
       throw PlexusError.invalidConfiguration(
-        "\(layer) padding amounts must be non-negative, got top \(top), bottom \(bottom), left \(left), right \(right)")
+        "\(layer) padding amounts must be non-negative, got top \(top), bottom \(bottom), left \(left), right \(right)"
+      )
     }
   }
 }
@@ -63,13 +64,15 @@ extension Padding: Codable {
   private enum CodingKeys: String, CodingKey { case top, bottom, left, right }
 
   public init(from decoder: Decoder) throws {
-    if let single = try? decoder.singleValueContainer(), let name = try? single.decode(String.self) {
+    if let single = try? decoder.singleValueContainer(), let name = try? single.decode(String.self)
+    {
       switch name {
       case "valid": self = .valid
       case "same": self = .same
       default:
         throw PlexusError.invalidConfiguration(
-          "unknown padding '\(name)'; expected \"valid\", \"same\" or {\"top\", \"bottom\", \"left\", \"right\"}")
+          "unknown padding '\(name)'; expected \"valid\", \"same\" or {\"top\", \"bottom\", \"left\", \"right\"}"
+        )
       }
       return
     }

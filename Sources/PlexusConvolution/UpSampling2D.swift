@@ -44,7 +44,8 @@ public final class UpSampling2D: Layer {
   }
 
   public func build(inputShape: [Int], generator: inout SeededGenerator) throws -> [Int] {
-    try ShapeCheck.require(inputShape, rank: 3, layer: name, expected: "[height, width, channels] (rank 3)")
+    try ShapeCheck.require(
+      inputShape, rank: 3, layer: name, expected: "[height, width, channels] (rank 3)")
     self.inputShape = inputShape
     let output = [inputShape[0] * config.size[0], inputShape[1] * config.size[1], inputShape[2]]
     outputShape = output
@@ -53,7 +54,9 @@ public final class UpSampling2D: Layer {
 
   public func forward(_ input: Tensor, training: Bool) throws -> Tensor {
     try ShapeCheck.requireBatch(input, sampleShape: inputShape, layer: name)
-    guard let inputShape, let outputShape else { throw PlexusError.notBuilt("layer '\(name)' is not built") }
+    guard let inputShape, let outputShape else {
+      throw PlexusError.notBuilt("layer '\(name)' is not built")
+    }
     let shape = [input.batchCount] + outputShape
     cachedOutputShape = shape
     let (height, width, channels) = (inputShape[0], inputShape[1], inputShape[2])

@@ -61,10 +61,12 @@ public final class ZeroPadding2D: Layer {
   }
 
   public func build(inputShape: [Int], generator: inout SeededGenerator) throws -> [Int] {
-    try ShapeCheck.require(inputShape, rank: 3, layer: name, expected: "[height, width, channels] (rank 3)")
+    try ShapeCheck.require(
+      inputShape, rank: 3, layer: name, expected: "[height, width, channels] (rank 3)")
     self.inputShape = inputShape
     let output = [
-      inputShape[0] + config.top + config.bottom, inputShape[1] + config.left + config.right, inputShape[2],
+      inputShape[0] + config.top + config.bottom, inputShape[1] + config.left + config.right,
+      inputShape[2],
     ]
     outputShape = output
     return output
@@ -82,8 +84,14 @@ public final class ZeroPadding2D: Layer {
     for sample in 0..<batch {
       for row in 0..<height {
         let source = plain + (sample * height + row) * rowLength
-        let target = padded + sample * paddedSample + (row + config.top) * paddedRowLength + config.left * channels
-        if pad { target.update(from: source, count: rowLength) } else { source.update(from: target, count: rowLength) }
+        let target =
+          padded + sample * paddedSample + (row + config.top) * paddedRowLength + config.left
+          * channels
+        if pad {
+          target.update(from: source, count: rowLength)
+        } else {
+          source.update(from: target, count: rowLength)
+        }
       }
     }
   }
@@ -97,7 +105,8 @@ public final class ZeroPadding2D: Layer {
       input.withUnsafeBufferPointer { x in
         // Read-only here: `pad == true` only reads `plain`.
         copyRows(
-          batch: input.batchCount, padded: out.baseAddress!, plain: UnsafeMutablePointer(mutating: x.baseAddress!),
+          batch: input.batchCount, padded: out.baseAddress!,
+          plain: UnsafeMutablePointer(mutating: x.baseAddress!),
           pad: true)
       }
     }

@@ -33,7 +33,8 @@ import Testing
       let channel = index % 2
       return (values[index] - movingMean[channel]) / (movingVariance[channel] + 1e-5).squareRoot()
     }
-    #expect(inference.maxAbsoluteDifference(to: try Tensor(shape: [4, 3, 2], scalars: expected)) < 1e-4)
+    #expect(
+      inference.maxAbsoluteDifference(to: try Tensor(shape: [4, 3, 2], scalars: expected)) < 1e-4)
     #expect(try #require(layer.movingMean).value.scalars == movingMean)
   }
 
@@ -41,7 +42,10 @@ import Testing
     let layer = try BatchNormalization(name: "bn")
     var generator = SeededGenerator(seed: 0)
     _ = try layer.build(inputShape: [4], generator: &generator)
-    #expect(layer.namedParameters.map(\.path) == ["bn.gamma", "bn.beta", "bn.moving_mean", "bn.moving_variance"])
+    #expect(
+      layer.namedParameters.map(\.path) == [
+        "bn.gamma", "bn.beta", "bn.moving_mean", "bn.moving_variance",
+      ])
     #expect(layer.parameters.filter(\.isTrainable).map(\.name) == ["gamma", "beta"])
   }
 }

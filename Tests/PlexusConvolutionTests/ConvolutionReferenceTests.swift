@@ -19,10 +19,12 @@ import Testing
                 filters: 4, kernelSize: [kh, kw], strides: [strides.0, strides.1], padding: padding,
                 dilation: [dilation.0, dilation.1], biasInitializer: .glorotUniform)
               let layer = try Conv2D(config: config)
-              let input = Tensor.uniform([2, height, width, channels], low: -1, high: 1, using: &generator)
+              let input = Tensor.uniform(
+                [2, height, width, channels], low: -1, high: 1, using: &generator)
               guard
                 let expected = Reference.conv2d(
-                  input: input, kernel: Tensor.zeros([kh, kw, channels, 4]), bias: nil, strides: strides,
+                  input: input, kernel: Tensor.zeros([kh, kw, channels, 4]), bias: nil,
+                  strides: strides,
                   dilation: dilation, padding: padding)
               else {
                 #expect(throws: PlexusError.self) {
@@ -30,7 +32,8 @@ import Testing
                 }
                 continue
               }
-              let outputShape = try layer.build(inputShape: [height, width, channels], generator: &generator)
+              let outputShape = try layer.build(
+                inputShape: [height, width, channels], generator: &generator)
               #expect([2] + outputShape == expected.shape)
               let kernel = try #require(layer.kernel)
               let reference = try #require(
@@ -41,7 +44,8 @@ import Testing
               #expect(output.shape == reference.shape)
               #expect(
                 output.maxAbsoluteDifference(to: reference) < 1e-5,
-                "H\(height) W\(width) C\(channels) k\(kh)x\(kw) s\(strides) d\(dilation) \(padding)")
+                "H\(height) W\(width) C\(channels) k\(kh)x\(kw) s\(strides) d\(dilation) \(padding)"
+              )
               compared += 1
             }
           }
@@ -60,7 +64,8 @@ import Testing
     let kernel = try #require(layer.kernel)
     let reference = try #require(
       Reference.conv2d(
-        input: input, kernel: kernel.value, bias: layer.bias?.value, strides: (1, 1), dilation: (1, 1),
+        input: input, kernel: kernel.value, bias: layer.bias?.value, strides: (1, 1),
+        dilation: (1, 1),
         padding: .same))
     let output = try layer.forward(input, training: true)
     #expect(output.maxAbsoluteDifference(to: reference.map { max($0, 0) }) < 1e-5)
@@ -70,17 +75,22 @@ import Testing
     var generator = SeededGenerator(seed: 12)
     for padding in [Padding.valid, .same, .explicit(top: 0, bottom: 0, left: 2, right: 0)] {
       for (kernelSize, stride, dilation) in [(3, 1, 1), (2, 2, 1), (3, 1, 2), (4, 3, 1)] {
-        let layer = try Conv1D(filters: 5, kernelSize: kernelSize, strides: stride, padding: padding, dilation: dilation)
+        let layer = try Conv1D(
+          filters: 5, kernelSize: kernelSize, strides: stride, padding: padding, dilation: dilation)
         let shape = try layer.build(inputShape: [11, 3], generator: &generator)
         let input = Tensor.normal([2, 11, 3], using: &generator)
         let kernel = try #require(layer.kernel)
         let reference = try #require(
           Reference.conv2d(
-            input: try input.reshaped([2, 1, 11, 3]), kernel: try kernel.value.reshaped([1, kernelSize, 3, 5]),
-            bias: layer.bias?.value, strides: (1, stride), dilation: (1, dilation), padding: padding))
+            input: try input.reshaped([2, 1, 11, 3]),
+            kernel: try kernel.value.reshaped([1, kernelSize, 3, 5]),
+            bias: layer.bias?.value, strides: (1, stride), dilation: (1, dilation), padding: padding
+          ))
         let output = try layer.forward(input, training: false)
         #expect(output.shape == [2] + shape)
-        #expect(output.maxAbsoluteDifference(to: try reference.reshaped(output.shape)) < 1e-5, "\(padding)")
+        #expect(
+          output.maxAbsoluteDifference(to: try reference.reshaped(output.shape)) < 1e-5,
+          "\(padding)")
       }
     }
   }
@@ -89,7 +99,9 @@ import Testing
     var generator = SeededGenerator(seed: 13)
     let paddings: [Padding] = [.valid, .same, .explicit(top: 1, bottom: 0, left: 0, right: 1)]
     for padding in paddings {
-      for (kernel, stride, dilation) in [(1, 1, 1), (3, 2, 1), (2, 2, 1), (3, 1, 2), (4, 3, 1), (1, 2, 1)] {
+      for (kernel, stride, dilation) in [
+        (1, 1, 1), (3, 2, 1), (2, 2, 1), (3, 1, 2), (4, 3, 1), (1, 2, 1),
+      ] {
         let config = Conv2DTranspose.Config(
           filters: 3, kernelSize: [kernel, kernel], strides: [stride, stride], padding: padding,
           dilation: [dilation, dilation], biasInitializer: .glorotUniform)
@@ -102,7 +114,9 @@ import Testing
           dilation: (dilation, dilation), padding: padding)
         let output = try layer.forward(input, training: false)
         #expect(output.shape == [2] + shape)
-        #expect(output.maxAbsoluteDifference(to: reference) < 1e-5, "k\(kernel) s\(stride) d\(dilation) \(padding)")
+        #expect(
+          output.maxAbsoluteDifference(to: reference) < 1e-5,
+          "k\(kernel) s\(stride) d\(dilation) \(padding)")
       }
     }
   }
@@ -124,14 +138,21 @@ import Testing
         _ = try maxPool.build(inputShape: [7, 6, channels], generator: &generator)
         _ = try averagePool.build(inputShape: [7, 6, channels], generator: &generator)
         let expectedMax = try #require(
-          Reference.pool(input: input, size: (size, size), strides: (stride, stride), padding: padding, max: true))
+          Reference.pool(
+            input: input, size: (size, size), strides: (stride, stride), padding: padding, max: true
+          ))
         let expectedAverage = try #require(
-          Reference.pool(input: input, size: (size, size), strides: (stride, stride), padding: padding, max: false))
+          Reference.pool(
+            input: input, size: (size, size), strides: (stride, stride), padding: padding,
+            max: false))
         let maxOutput = try maxPool.forward(input, training: false)
         let averageOutput = try averagePool.forward(input, training: false)
         #expect(maxOutput.shape == expectedMax.shape)
-        #expect(maxOutput.maxAbsoluteDifference(to: expectedMax) == 0, "max \(size)/\(stride) \(padding)")
-        #expect(averageOutput.maxAbsoluteDifference(to: expectedAverage) < 1e-6, "avg \(size)/\(stride) \(padding)")
+        #expect(
+          maxOutput.maxAbsoluteDifference(to: expectedMax) == 0, "max \(size)/\(stride) \(padding)")
+        #expect(
+          averageOutput.maxAbsoluteDifference(to: expectedAverage) < 1e-6,
+          "avg \(size)/\(stride) \(padding)")
       }
     }
   }
@@ -145,8 +166,10 @@ import Testing
     #expect(try maximum.build(inputShape: [4, 5, 2], generator: &generator) == [1, 1, 2])
     let averaged = try average.forward(input, training: false)
     let maxed = try maximum.forward(input, training: false)
-    let expectedAverage = try #require(Reference.pool(input: input, size: (4, 5), strides: (4, 5), padding: .valid, max: false))
-    let expectedMax = try #require(Reference.pool(input: input, size: (4, 5), strides: (4, 5), padding: .valid, max: true))
+    let expectedAverage = try #require(
+      Reference.pool(input: input, size: (4, 5), strides: (4, 5), padding: .valid, max: false))
+    let expectedMax = try #require(
+      Reference.pool(input: input, size: (4, 5), strides: (4, 5), padding: .valid, max: true))
     #expect(averaged.maxAbsoluteDifference(to: try expectedAverage.reshaped([3, 2])) < 1e-6)
     #expect(maxed == expectedMax)
   }

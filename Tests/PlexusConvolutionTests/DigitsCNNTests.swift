@@ -9,9 +9,13 @@ import Testing
   /// dense 64 ReLU, dense 10 (logits).
   static func model() throws -> Sequential {
     Sequential([
-      try Conv2D(filters: 16, kernelSize: 3, padding: .same, activation: .relu, kernelInitializer: .heUniform),
+      try Conv2D(
+        filters: 16, kernelSize: 3, padding: .same, activation: .relu, kernelInitializer: .heUniform
+      ),
       try MaxPool2D(poolSize: 2),
-      try Conv2D(filters: 32, kernelSize: 3, padding: .same, activation: .relu, kernelInitializer: .heUniform),
+      try Conv2D(
+        filters: 32, kernelSize: 3, padding: .same, activation: .relu, kernelInitializer: .heUniform
+      ),
       try MaxPool2D(poolSize: 2),
       Flatten(),
       Dense(units: 64, activation: .relu, kernelInitializer: .heUniform),
@@ -27,15 +31,20 @@ import Testing
       images.features, images.labels, loss: CategoricalCrossEntropy(fromLogits: true),
       optimizer: Adam(learningRate: 0.003),
       options: TrainingOptions(
-        epochs: 15, batchSize: 32, seed: seed, schedule: CosineDecay(epochs: 15, minimumFraction: 0.02)))
+        epochs: 15, batchSize: 32, seed: seed,
+        schedule: CosineDecay(epochs: 15, minimumFraction: 0.02)))
     return (model, try test.reshapedFeatures([8, 8, 1]))
   }
 
   @Test func cnnReaches98PercentOnTheDigitsTestSplit() throws {
     let (model, test) = try Self.train(seed: 7)
-    #expect(model.layerOutputShapes == [[8, 8, 16], [4, 4, 16], [4, 4, 32], [2, 2, 32], [128], [64], [10]])
+    #expect(
+      model.layerOutputShapes == [
+        [8, 8, 16], [4, 4, 16], [4, 4, 32], [2, 2, 32], [128], [64], [10],
+      ])
     let result = try model.evaluate(
-      test.features, test.labels, loss: CategoricalCrossEntropy(fromLogits: true), metrics: [.accuracy])
+      test.features, test.labels, loss: CategoricalCrossEntropy(fromLogits: true),
+      metrics: [.accuracy])
     #expect((result["accuracy"] ?? 0) >= 0.98, "\(result)")
   }
 }
@@ -49,7 +58,8 @@ extension DigitsCNNTests {
     func run(seed: UInt64) throws -> Tensor {
       let model = try Self.model()
       try model.fit(
-        images, labels, loss: CategoricalCrossEntropy(fromLogits: true), optimizer: Adam(learningRate: 0.003),
+        images, labels, loss: CategoricalCrossEntropy(fromLogits: true),
+        optimizer: Adam(learningRate: 0.003),
         options: TrainingOptions(epochs: 2, batchSize: 32, seed: seed))
       return try model.predict(images)
     }

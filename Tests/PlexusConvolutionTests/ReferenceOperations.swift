@@ -5,7 +5,9 @@ import PlexusCore
 /// independently of the lowering, to compare the layers against.
 enum Reference {
   /// Output extent and padding before along one axis, from the padding rules.
-  static func resolve(_ padding: Padding, input: Int, kernel: Int, stride: Int, dilation: Int, height: Bool)
+  static func resolve(
+    _ padding: Padding, input: Int, kernel: Int, stride: Int, dilation: Int, height: Bool
+  )
     -> (output: Int, before: Int)?
   {
     let effective = dilation * (kernel - 1) + 1
@@ -31,8 +33,10 @@ enum Reference {
     let (n, h, w, c) = (input.shape[0], input.shape[1], input.shape[2], input.shape[3])
     let (kh, kw, o) = (kernel.shape[0], kernel.shape[1], kernel.shape[3])
     guard
-      let rows = resolve(padding, input: h, kernel: kh, stride: strides.0, dilation: dilation.0, height: true),
-      let columns = resolve(padding, input: w, kernel: kw, stride: strides.1, dilation: dilation.1, height: false)
+      let rows = resolve(
+        padding, input: h, kernel: kh, stride: strides.0, dilation: dilation.0, height: true),
+      let columns = resolve(
+        padding, input: w, kernel: kw, stride: strides.1, dilation: dilation.1, height: false)
     else { return nil }
     let x = input.scalars
     let k = kernel.scalars
@@ -89,7 +93,10 @@ enum Reference {
     for sample in 0..<n {
       for row in 0..<oh {
         for column in 0..<ow {
-          for filter in 0..<o { out[((sample * oh + row) * ow + column) * o + filter] = Double(bias?.scalars[filter] ?? 0) }
+          for filter in 0..<o {
+            out[((sample * oh + row) * ow + column) * o + filter] = Double(
+              bias?.scalars[filter] ?? 0)
+          }
         }
       }
       for ih in 0..<h {
@@ -117,13 +124,17 @@ enum Reference {
   }
 
   /// Max or average pooling over the in-bounds positions of each window.
-  static func pool(input: Tensor, size: (Int, Int), strides: (Int, Int), padding: Padding, max useMax: Bool)
+  static func pool(
+    input: Tensor, size: (Int, Int), strides: (Int, Int), padding: Padding, max useMax: Bool
+  )
     -> Tensor?
   {
     let (n, h, w, c) = (input.shape[0], input.shape[1], input.shape[2], input.shape[3])
     guard
-      let rows = resolve(padding, input: h, kernel: size.0, stride: strides.0, dilation: 1, height: true),
-      let columns = resolve(padding, input: w, kernel: size.1, stride: strides.1, dilation: 1, height: false)
+      let rows = resolve(
+        padding, input: h, kernel: size.0, stride: strides.0, dilation: 1, height: true),
+      let columns = resolve(
+        padding, input: w, kernel: size.1, stride: strides.1, dilation: 1, height: false)
     else { return nil }
     let x = input.scalars
     var out = [Float]()
@@ -136,7 +147,9 @@ enum Reference {
               for j in 0..<size.1 {
                 let ih = oh * strides.0 - rows.before + i
                 let iw = ow * strides.1 - columns.before + j
-                if ih >= 0, ih < h, iw >= 0, iw < w { values.append(x[((sample * h + ih) * w + iw) * c + channel]) }
+                if ih >= 0, ih < h, iw >= 0, iw < w {
+                  values.append(x[((sample * h + ih) * w + iw) * c + channel])
+                }
               }
             }
             out.append(useMax ? values.max() ?? 0 : values.reduce(0, +) / Float(values.count))

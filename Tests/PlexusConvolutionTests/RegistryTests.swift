@@ -15,7 +15,8 @@ import Testing
 
   @Test func registersEveryTypeTheRegistryAttributesToThisModule() {
     let registry = Self.registry()
-    let expected = LayerRegistry.firstPartyModules.filter { $0.value == ConvolutionLayers.module }.keys.sorted()
+    let expected = LayerRegistry.firstPartyModules.filter { $0.value == ConvolutionLayers.module }
+      .keys.sorted()
     #expect(expected.count == 10)
     for type in expected {
       #expect(registry.contains(type), "\(type)")
@@ -25,8 +26,11 @@ import Testing
 
   @Test func unregisteredTypesNameThisModule() {
     let registry = LayerRegistry()
-    #expect(throws: PlexusError.unknownLayerType(type: "plexus.conv2d", module: "PlexusConvolution")) {
-      _ = try registry.makeLayer(from: LayerDescription(type: "plexus.conv2d", name: "c", config: .object([:])))
+    #expect(
+      throws: PlexusError.unknownLayerType(type: "plexus.conv2d", module: "PlexusConvolution")
+    ) {
+      _ = try registry.makeLayer(
+        from: LayerDescription(type: "plexus.conv2d", name: "c", config: .object([:])))
     }
   }
 
@@ -35,12 +39,16 @@ import Testing
     let layers: [any Layer] = [
       try Conv2D(
         config: .init(
-          filters: 8, kernelSize: [3, 2], strides: [2, 1], padding: .explicit(top: 1, bottom: 0, left: 2, right: 1),
-          dilation: [1, 2], activation: .leakyRelu(alpha: 0.2), useBias: false, kernelInitializer: .heNormal,
+          filters: 8, kernelSize: [3, 2], strides: [2, 1],
+          padding: .explicit(top: 1, bottom: 0, left: 2, right: 1),
+          dilation: [1, 2], activation: .leakyRelu(alpha: 0.2), useBias: false,
+          kernelInitializer: .heNormal,
           kernelRegularizer: Regularizer(l2: 1e-4))),
       try Conv2D(filters: 16, kernelSize: 3, padding: .same, activation: .relu),
-      try Conv1D(filters: 4, kernelSize: 5, strides: 2, padding: .same, dilation: 1, activation: .tanh),
-      try Conv2DTranspose(filters: 3, kernelSize: 3, strides: 2, padding: .same, activation: .sigmoid),
+      try Conv1D(
+        filters: 4, kernelSize: 5, strides: 2, padding: .same, dilation: 1, activation: .tanh),
+      try Conv2DTranspose(
+        filters: 3, kernelSize: 3, strides: 2, padding: .same, activation: .sigmoid),
       try MaxPool2D(poolSize: 3, strides: 2, padding: .same),
       try MaxPool2D(),
       try AveragePool2D(config: .init(poolSize: [2, 3], strides: [1, 2], padding: .valid)),
@@ -67,11 +75,17 @@ import Testing
     let conv = try #require(layer as? Conv2D)
     #expect(conv.config == Conv2D.Config(filters: 6, kernelSize: [5, 5]))
     let norm = try #require(
-      try registry.makeLayer(from: LayerDescription(type: "plexus.batch_normalization", name: "bn", config: .object([:])))
+      try registry.makeLayer(
+        from: LayerDescription(type: "plexus.batch_normalization", name: "bn", config: .object([:]))
+      )
         as? BatchNormalization)
     #expect(norm.config.momentum == 0.99 && norm.config.epsilon == 1e-3)
     let padding = try JSONValue(encoding: Padding.explicit(top: 1, bottom: 2, left: 3, right: 4))
-    #expect(padding == .object(["top": .number(1), "bottom": .number(2), "left": .number(3), "right": .number(4)]))
+    #expect(
+      padding
+        == .object([
+          "top": .number(1), "bottom": .number(2), "left": .number(3), "right": .number(4),
+        ]))
     #expect(try JSONValue(encoding: Padding.same) == .string("same"))
   }
 
@@ -87,7 +101,8 @@ import Testing
     ])
     try model.build(inputShape: [8, 8, 1], seed: 21)
     let encoded = try JSONValue(encoding: model.config)
-    let copy = try Sequential(config: try encoded.decode(Sequential.Config.self, context: "model"), registry: registry)
+    let copy = try Sequential(
+      config: try encoded.decode(Sequential.Config.self, context: "model"), registry: registry)
     try copy.build(seed: 21)
     #expect(copy.config == model.config)
     #expect(copy.layerOutputShapes == model.layerOutputShapes)

@@ -46,7 +46,8 @@ struct TilePlan: Sendable {
     self.batch = batch
     self.positions = positions
     rowsPerTile = Swift.max(1, ConvolutionLayers.columnTileElements / Swift.max(patch, 1))
-    threads = work >= Self.parallelWork ? Swift.max(1, Swift.min(Parallel.maximumThreads, batch)) : 1
+    threads =
+      work >= Self.parallelWork ? Swift.max(1, Swift.min(Parallel.maximumThreads, batch)) : 1
   }
 
   /// Calls `body(thread, rows)` for every tile; tiles of one thread run in order, threads run
@@ -115,12 +116,17 @@ final class ConvolutionLowering {
         kernel.withUnsafeBufferPointer { w in
           biasValues.withUnsafeBufferPointer { b in
             let hasBias = bias != nil
-            let (biasPointer, outs) = (SharedPointer(b.baseAddress!), SharedPointer(out.baseAddress!))
+            let (biasPointer, outs) = (
+              SharedPointer(b.baseAddress!), SharedPointer(out.baseAddress!)
+            )
             @Sendable func finish(_ rows: Range<Int>) {
               let start = outs.pointer + rows.lowerBound * filters
-              if hasBias { Self.addBias(biasPointer.pointer, to: start, rows: rows.count, channels: filters) }
+              if hasBias {
+                Self.addBias(biasPointer.pointer, to: start, rows: rows.count, channels: filters)
+              }
               activation.applyInPlace(
-                UnsafeMutableBufferPointer(start: start, count: rows.count * filters), lastDimension: filters)
+                UnsafeMutableBufferPointer(start: start, count: rows.count * filters),
+                lastDimension: filters)
             }
             if geometry.isPointwise {
               let rows = batch * geometry.outputPositions
@@ -140,12 +146,14 @@ final class ConvolutionLowering {
             plan.forEachTile { thread, rows in
               let tile = scratch.pointer + thread * tileSize
               if transposedColumns {
-                ConvolutionKernels.im2colTransposed(xs.pointer, rows: rows, geometry: geometry, into: tile)
+                ConvolutionKernels.im2colTransposed(
+                  xs.pointer, rows: rows, geometry: geometry, into: tile)
               } else {
                 ConvolutionKernels.im2col(xs.pointer, rows: rows, geometry: geometry, into: tile)
               }
               BLAS.gemm(
-                transposeA: transposedColumns, transposeB: false, m: rows.count, n: filters, k: patch,
+                transposeA: transposedColumns, transposeB: false, m: rows.count, n: filters,
+                k: patch,
                 a: tile, lda: transposedColumns ? rows.count : patch, b: ws.pointer, ldb: filters,
                 c: outs.pointer + rows.lowerBound * filters, ldc: filters)
               finish(rows)
@@ -200,50 +208,64 @@ final class ConvolutionLowering {
                   c: dx.baseAddress!, ldc: patch)
                 return
               }
-              let plan = TilePlan(batch: batch, positions: positions, patch: patch, work: 2 * batch * positions * patch * filters)
+              let plan = TilePlan(
+                batch: batch, positions: positions, patch: patch,
+                work: 2 * batch * positions * patch * filters)
               let tileSize = plan.rowsPerTile * patch
               let columns = SharedPointer(columnScratch.reserve(plan.threads * tileSize))
               let columnGradients = SharedPointer(gradientScratch.reserve(plan.threads * tileSize))
               // Each thread but the first accumulates its weight gradient apart; summed below.
               let kernelSize = patch * filters
-              let partials = SharedPointer(weightScratch.reserve(Swift.max(plan.threads - 1, 1) * kernelSize))
-              if plan.threads > 1 { partials.pointer.update(repeating: 0, count: (plan.threads - 1) * kernelSize) }
+              let partials = SharedPointer(
+                weightScratch.reserve(Swift.max(plan.threads - 1, 1) * kernelSize))
+              if plan.threads > 1 {
+                partials.pointer.update(repeating: 0, count: (plan.threads - 1) * kernelSize)
+              }
               let (xs, ws, dys, dxs, dws) = (
-                SharedPointer(x.baseAddress!), SharedPointer(w.baseAddress!), SharedPointer(dy.baseAddress!),
+                SharedPointer(x.baseAddress!), SharedPointer(w.baseAddress!),
+                SharedPointer(dy.baseAddress!),
                 SharedPointer(dx.baseAddress!), SharedPointer(dw.baseAddress!)
               )
               plan.forEachTile { thread, rows in
                 let tile = columns.pointer + thread * tileSize
                 let tileGradient = columnGradients.pointer + thread * tileSize
-                let weightGradient = thread == 0 ? dws.pointer : partials.pointer + (thread - 1) * kernelSize
+                let weightGradient =
+                  thread == 0 ? dws.pointer : partials.pointer + (thread - 1) * kernelSize
                 let dyRows = dys.pointer + rows.lowerBound * filters
                 if transposedColumns {
-                  ConvolutionKernels.im2colTransposed(xs.pointer, rows: rows, geometry: geometry, into: tile)
+                  ConvolutionKernels.im2colTransposed(
+                    xs.pointer, rows: rows, geometry: geometry, into: tile)
                   // Weight gradient: columns^T x dY with the columns stored [patch, rows].
                   BLAS.gemm(
                     transposeA: false, transposeB: false, m: patch, n: filters, k: rows.count,
-                    a: tile, lda: rows.count, b: dyRows, ldb: filters, beta: 1, c: weightGradient, ldc: filters)
+                    a: tile, lda: rows.count, b: dyRows, ldb: filters, beta: 1, c: weightGradient,
+                    ldc: filters)
                   // Input gradient: col2im((dY x W^T)^T) = col2im(W x dY^T).
                   BLAS.gemm(
                     transposeA: false, transposeB: true, m: patch, n: rows.count, k: filters,
-                    a: ws.pointer, lda: filters, b: dyRows, ldb: filters, c: tileGradient, ldc: rows.count)
-                  ConvolutionKernels.col2imTransposed(tileGradient, rows: rows, geometry: geometry, addingInto: dxs.pointer)
+                    a: ws.pointer, lda: filters, b: dyRows, ldb: filters, c: tileGradient,
+                    ldc: rows.count)
+                  ConvolutionKernels.col2imTransposed(
+                    tileGradient, rows: rows, geometry: geometry, addingInto: dxs.pointer)
                   return
                 }
                 ConvolutionKernels.im2col(xs.pointer, rows: rows, geometry: geometry, into: tile)
                 // Weight gradient: columns^T x dY.
                 BLAS.gemm(
                   transposeA: true, transposeB: false, m: patch, n: filters, k: rows.count,
-                  a: tile, lda: patch, b: dyRows, ldb: filters, beta: 1, c: weightGradient, ldc: filters)
+                  a: tile, lda: patch, b: dyRows, ldb: filters, beta: 1, c: weightGradient,
+                  ldc: filters)
                 // Input gradient: col2im(dY x W^T).
                 BLAS.gemm(
                   transposeA: false, transposeB: true, m: rows.count, n: patch, k: filters,
                   a: dyRows, lda: filters, b: ws.pointer, ldb: filters, c: tileGradient, ldc: patch)
-                ConvolutionKernels.col2im(tileGradient, rows: rows, geometry: geometry, addingInto: dxs.pointer)
+                ConvolutionKernels.col2im(
+                  tileGradient, rows: rows, geometry: geometry, addingInto: dxs.pointer)
               }
               for thread in 1..<Swift.max(plan.threads, 1) {
                 BLAS.axpy(
-                  count: kernelSize, alpha: 1, x: partials.pointer + (thread - 1) * kernelSize, y: dw.baseAddress!)
+                  count: kernelSize, alpha: 1, x: partials.pointer + (thread - 1) * kernelSize,
+                  y: dw.baseAddress!)
               }
             }
           }
@@ -263,7 +285,8 @@ final class ConvolutionLowering {
       gradient.withUnsafeBufferPointer { dy in
         ones.withUnsafeBufferPointer { ones in
           BLAS.gemm(
-            transposeA: false, transposeB: false, m: 1, n: channels, k: rows, a: ones.baseAddress!, lda: rows,
+            transposeA: false, transposeB: false, m: 1, n: channels, k: rows, a: ones.baseAddress!,
+            lda: rows,
             b: dy.baseAddress!, ldb: channels, beta: 1, c: db.baseAddress!, ldc: channels)
         }
       }
@@ -307,17 +330,23 @@ final class TransposedConvolutionLowering {
               c: out.baseAddress!, ldc: patch)
             return
           }
-          let plan = TilePlan(batch: batch, positions: positions, patch: patch, work: batch * positions * patch * inputChannels)
+          let plan = TilePlan(
+            batch: batch, positions: positions, patch: patch,
+            work: batch * positions * patch * inputChannels)
           let tileSize = plan.rowsPerTile * patch
           let scratch = SharedPointer(columnScratch.reserve(plan.threads * tileSize))
-          let (xs, ws, outs) = (SharedPointer(x.baseAddress!), SharedPointer(w.baseAddress!), SharedPointer(out.baseAddress!))
+          let (xs, ws, outs) = (
+            SharedPointer(x.baseAddress!), SharedPointer(w.baseAddress!),
+            SharedPointer(out.baseAddress!)
+          )
           plan.forEachTile { thread, rows in
             let tile = scratch.pointer + thread * tileSize
             BLAS.gemm(
               transposeA: false, transposeB: true, m: rows.count, n: patch, k: inputChannels,
               a: xs.pointer + rows.lowerBound * inputChannels, lda: inputChannels,
               b: ws.pointer, ldb: inputChannels, c: tile, ldc: patch)
-            ConvolutionKernels.col2im(tile, rows: rows, geometry: geometry, addingInto: outs.pointer)
+            ConvolutionKernels.col2im(
+              tile, rows: rows, geometry: geometry, addingInto: outs.pointer)
           }
         }
       }
@@ -332,7 +361,9 @@ final class TransposedConvolutionLowering {
     let positions = geometry.outputPositions
     let patch = geometry.patchSize
     let inputChannels = self.inputChannels
-    if let bias { ConvolutionLowering.addChannelSums(of: gradient, channels: geometry.channels, to: bias) }
+    if let bias {
+      ConvolutionLowering.addChannelSums(of: gradient, channels: geometry.channels, to: bias)
+    }
     var inputGradient = Tensor.zeros(input.shape)
     let weights = kernel.value
     gradient.withUnsafeBufferPointer { dy in
@@ -342,29 +373,37 @@ final class TransposedConvolutionLowering {
             inputGradient.withUnsafeMutableBufferPointer { dx in
               if geometry.isPointwise {
                 BLAS.gemm(
-                  transposeA: false, transposeB: false, m: batch * positions, n: inputChannels, k: patch,
+                  transposeA: false, transposeB: false, m: batch * positions, n: inputChannels,
+                  k: patch,
                   a: dy.baseAddress!, lda: patch, b: w.baseAddress!, ldb: inputChannels,
                   c: dx.baseAddress!, ldc: inputChannels)
                 BLAS.gemm(
-                  transposeA: true, transposeB: false, m: patch, n: inputChannels, k: batch * positions,
+                  transposeA: true, transposeB: false, m: patch, n: inputChannels,
+                  k: batch * positions,
                   a: dy.baseAddress!, lda: patch, b: x.baseAddress!, ldb: inputChannels, beta: 1,
                   c: dw.baseAddress!, ldc: inputChannels)
                 return
               }
               let plan = TilePlan(
-                batch: batch, positions: positions, patch: patch, work: 2 * batch * positions * patch * inputChannels)
+                batch: batch, positions: positions, patch: patch,
+                work: 2 * batch * positions * patch * inputChannels)
               let tileSize = plan.rowsPerTile * patch
               let columns = SharedPointer(columnScratch.reserve(plan.threads * tileSize))
               let kernelSize = patch * inputChannels
-              let partials = SharedPointer(weightScratch.reserve(Swift.max(plan.threads - 1, 1) * kernelSize))
-              if plan.threads > 1 { partials.pointer.update(repeating: 0, count: (plan.threads - 1) * kernelSize) }
+              let partials = SharedPointer(
+                weightScratch.reserve(Swift.max(plan.threads - 1, 1) * kernelSize))
+              if plan.threads > 1 {
+                partials.pointer.update(repeating: 0, count: (plan.threads - 1) * kernelSize)
+              }
               let (xs, ws, dys, dxs, dws) = (
-                SharedPointer(x.baseAddress!), SharedPointer(w.baseAddress!), SharedPointer(dy.baseAddress!),
+                SharedPointer(x.baseAddress!), SharedPointer(w.baseAddress!),
+                SharedPointer(dy.baseAddress!),
                 SharedPointer(dx.baseAddress!), SharedPointer(dw.baseAddress!)
               )
               plan.forEachTile { thread, rows in
                 let tile = columns.pointer + thread * tileSize
-                let weightGradient = thread == 0 ? dws.pointer : partials.pointer + (thread - 1) * kernelSize
+                let weightGradient =
+                  thread == 0 ? dws.pointer : partials.pointer + (thread - 1) * kernelSize
                 ConvolutionKernels.im2col(dys.pointer, rows: rows, geometry: geometry, into: tile)
                 BLAS.gemm(
                   transposeA: false, transposeB: false, m: rows.count, n: inputChannels, k: patch,
@@ -372,12 +411,14 @@ final class TransposedConvolutionLowering {
                   c: dxs.pointer + rows.lowerBound * inputChannels, ldc: inputChannels)
                 BLAS.gemm(
                   transposeA: true, transposeB: false, m: patch, n: inputChannels, k: rows.count,
-                  a: tile, lda: patch, b: xs.pointer + rows.lowerBound * inputChannels, ldb: inputChannels, beta: 1,
+                  a: tile, lda: patch, b: xs.pointer + rows.lowerBound * inputChannels,
+                  ldb: inputChannels, beta: 1,
                   c: weightGradient, ldc: inputChannels)
               }
               for thread in 1..<Swift.max(plan.threads, 1) {
                 BLAS.axpy(
-                  count: kernelSize, alpha: 1, x: partials.pointer + (thread - 1) * kernelSize, y: dw.baseAddress!)
+                  count: kernelSize, alpha: 1, x: partials.pointer + (thread - 1) * kernelSize,
+                  y: dw.baseAddress!)
               }
             }
           }

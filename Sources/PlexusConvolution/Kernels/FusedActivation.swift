@@ -35,7 +35,8 @@ struct FusedActivation {
   /// The gradient with respect to the pre-activation.
   func backward(_ outputGradient: Tensor) -> Tensor {
     guard function != .linear, let output else { return outputGradient }
-    return function.backward(input: preActivation ?? output, output: output, outputGradient: outputGradient)
+    return function.backward(
+      input: preActivation ?? output, output: output, outputGradient: outputGradient)
   }
 
   /// Drops cached tensors.

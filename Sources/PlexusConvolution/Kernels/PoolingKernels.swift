@@ -11,7 +11,8 @@ struct SharedPointer<Pointee>: @unchecked Sendable {
 /// Runs `body` over sample ranges: on one thread unless the pass visits at least
 /// `PoolingKernels.parallelVisits` window elements (pooling is memory-bound, so threads pay
 /// off only for large batches of large images).
-func forEachSampleChunk(samples: Int, visitsPerSample: Int, _ body: @Sendable (Range<Int>) -> Void) {
+func forEachSampleChunk(samples: Int, visitsPerSample: Int, _ body: @Sendable (Range<Int>) -> Void)
+{
   let (visits, overflow) = samples.multipliedReportingOverflow(by: visitsPerSample)
   if overflow || visits >= PoolingKernels.parallelVisits {
     Parallel.forEachChunk(count: samples, costPerElement: visitsPerSample, body)
@@ -39,7 +40,9 @@ enum PoolingKernels {
     let winners = argmax.map { SharedPointer($0) }
     let inputStride = geometry.inputSampleSize
     let outputStride = geometry.outputPositions * geometry.channels
-    forEachSampleChunk(samples: samples, visitsPerSample: outputStride * geometry.kernelHeight * geometry.kernelWidth) {
+    forEachSampleChunk(
+      samples: samples, visitsPerSample: outputStride * geometry.kernelHeight * geometry.kernelWidth
+    ) {
       range in
       for sample in range {
         maxPoolSample(
@@ -51,7 +54,8 @@ enum PoolingKernels {
   }
 
   static func maxPoolSample(
-    _ input: UnsafePointer<Float>, geometry g: ConvolutionGeometry, output: UnsafeMutablePointer<Float>,
+    _ input: UnsafePointer<Float>, geometry g: ConvolutionGeometry,
+    output: UnsafeMutablePointer<Float>,
     argmax: UnsafeMutablePointer<Int32>?
   ) {
     let channels = g.channels
@@ -66,17 +70,22 @@ enum PoolingKernels {
         let columnStart = Swift.max(0, -columnBase)
         let columnEnd = Swift.min(g.kernelWidth, g.inputWidth &- columnBase)
         // Padding is smaller than the window, so every window holds at least one input.
-        let firstOffset = ((rowBase &+ rowStart) &* g.inputWidth &+ columnBase &+ columnStart) &* channels
+        let firstOffset =
+          ((rowBase &+ rowStart) &* g.inputWidth &+ columnBase &+ columnStart) &* channels
         let first = input + firstOffset
         for channel in 0..<channels { out[channel] = first[channel] }
         if let winners {
-          for channel in 0..<channels { winners[channel] = Int32(truncatingIfNeeded: firstOffset &+ channel) }
+          for channel in 0..<channels {
+            winners[channel] = Int32(truncatingIfNeeded: firstOffset &+ channel)
+          }
         }
         for kernelRow in rowStart..<rowEnd {
           let inputRow = rowBase &+ kernelRow
-          for kernelColumn in columnStart..<columnEnd where kernelRow != rowStart || kernelColumn != columnStart {
+          for kernelColumn in columnStart..<columnEnd
+          where kernelRow != rowStart || kernelColumn != columnStart {
             let offset = (inputRow &* g.inputWidth &+ columnBase &+ kernelColumn) &* channels
-            takeMaximum(input + offset, offset: offset, into: out, winners: winners, channels: channels)
+            takeMaximum(
+              input + offset, offset: offset, into: out, winners: winners, channels: channels)
           }
         }
         out += channels
@@ -104,11 +113,14 @@ enum PoolingKernels {
         let value = source.loadUnaligned(fromByteOffset: bytes, as: SIMD4<Float>.self)
         let best = target.loadUnaligned(fromByteOffset: bytes, as: SIMD4<Float>.self)
         let better = value .> best
-        target.storeBytes(of: best.replacing(with: value, where: better), toByteOffset: bytes, as: SIMD4<Float>.self)
+        target.storeBytes(
+          of: best.replacing(with: value, where: better), toByteOffset: bytes, as: SIMD4<Float>.self
+        )
         let index = indices.loadUnaligned(fromByteOffset: bytes, as: SIMD4<Int32>.self)
         let candidate = lanes &+ Int32(truncatingIfNeeded: channel)
         indices.storeBytes(
-          of: index.replacing(with: candidate, where: better), toByteOffset: bytes, as: SIMD4<Int32>.self)
+          of: index.replacing(with: candidate, where: better), toByteOffset: bytes,
+          as: SIMD4<Int32>.self)
         channel &+= 4
       }
       while channel < channels {
@@ -124,7 +136,9 @@ enum PoolingKernels {
         let bytes = channel &* 4
         let value = source.loadUnaligned(fromByteOffset: bytes, as: SIMD4<Float>.self)
         let best = target.loadUnaligned(fromByteOffset: bytes, as: SIMD4<Float>.self)
-        target.storeBytes(of: best.replacing(with: value, where: value .> best), toByteOffset: bytes, as: SIMD4<Float>.self)
+        target.storeBytes(
+          of: best.replacing(with: value, where: value .> best), toByteOffset: bytes,
+          as: SIMD4<Float>.self)
         channel &+= 4
       }
       while channel < channels {
@@ -159,11 +173,14 @@ enum PoolingKernels {
     let destination = SharedPointer(output)
     let inputStride = geometry.inputSampleSize
     let outputStride = geometry.outputPositions * geometry.channels
-    forEachSampleChunk(samples: samples, visitsPerSample: outputStride * geometry.kernelHeight * geometry.kernelWidth) {
+    forEachSampleChunk(
+      samples: samples, visitsPerSample: outputStride * geometry.kernelHeight * geometry.kernelWidth
+    ) {
       range in
       for sample in range {
         averagePoolSample(
-          window: source.pointer + sample * inputStride, pooled: destination.pointer + sample * outputStride,
+          window: source.pointer + sample * inputStride,
+          pooled: destination.pointer + sample * outputStride,
           geometry: geometry, backward: false)
       }
     }
@@ -179,11 +196,14 @@ enum PoolingKernels {
     let destination = SharedPointer(inputGradient)
     let inputStride = geometry.inputSampleSize
     let outputStride = geometry.outputPositions * geometry.channels
-    forEachSampleChunk(samples: samples, visitsPerSample: outputStride * geometry.kernelHeight * geometry.kernelWidth) {
+    forEachSampleChunk(
+      samples: samples, visitsPerSample: outputStride * geometry.kernelHeight * geometry.kernelWidth
+    ) {
       range in
       for sample in range {
         averagePoolSample(
-          window: destination.pointer + sample * inputStride, pooled: source.pointer + sample * outputStride,
+          window: destination.pointer + sample * inputStride,
+          pooled: source.pointer + sample * outputStride,
           geometry: geometry, backward: true)
       }
     }
@@ -202,12 +222,16 @@ enum PoolingKernels {
       let rowBase = outputRow * g.strideHeight - g.padTop
       let rowStart = Swift.max(0, (-rowBase + g.dilationHeight - 1) / g.dilationHeight)
       var rowEnd = g.kernelHeight
-      while rowEnd > rowStart && rowBase + (rowEnd - 1) * g.dilationHeight >= g.inputHeight { rowEnd -= 1 }
+      while rowEnd > rowStart && rowBase + (rowEnd - 1) * g.dilationHeight >= g.inputHeight {
+        rowEnd -= 1
+      }
       for outputColumn in 0..<g.outputWidth {
         let columnBase = outputColumn * g.strideWidth - g.padLeft
         let columnStart = Swift.max(0, (-columnBase + g.dilationWidth - 1) / g.dilationWidth)
         var columnEnd = g.kernelWidth
-        while columnEnd > columnStart && columnBase + (columnEnd - 1) * g.dilationWidth >= g.inputWidth {
+        while columnEnd > columnStart
+          && columnBase + (columnEnd - 1) * g.dilationWidth >= g.inputWidth
+        {
           columnEnd -= 1
         }
         let inside = (rowEnd - rowStart) * (columnEnd - columnStart)
@@ -242,7 +266,8 @@ extension PoolingKernels {
   static func geometry(
     layer: String, inputShape: [Int], poolSize: [Int], strides: [Int], padding: Padding
   ) throws -> ConvolutionGeometry {
-    try ShapeCheck.require(inputShape, rank: 3, layer: layer, expected: "[height, width, channels] (rank 3)")
+    try ShapeCheck.require(
+      inputShape, rank: 3, layer: layer, expected: "[height, width, channels] (rank 3)")
     if case .explicit(let top, let bottom, let left, let right) = padding,
       max(top, bottom) >= poolSize[0] || max(left, right) >= poolSize[1]
     {
@@ -251,16 +276,21 @@ extension PoolingKernels {
           + "on each side, or some windows would hold only padding")
     }
     guard
-      let rows = padding.resolve(input: inputShape[0], kernel: poolSize[0], stride: strides[0], dilation: 1, axis: .height),
-      let columns = padding.resolve(input: inputShape[1], kernel: poolSize[1], stride: strides[1], dilation: 1, axis: .width)
+      let rows = padding.resolve(
+        input: inputShape[0], kernel: poolSize[0], stride: strides[0], dilation: 1, axis: .height),
+      let columns = padding.resolve(
+        input: inputShape[1], kernel: poolSize[1], stride: strides[1], dilation: 1, axis: .width)
     else {
       throw PlexusError.shapeMismatch(
-        layer: layer, expected: "an input at least as large as the pool \(poolSize) after padding \(padding)",
+        layer: layer,
+        expected: "an input at least as large as the pool \(poolSize) after padding \(padding)",
         found: inputShape)
     }
     return ConvolutionGeometry(
-      inputHeight: inputShape[0], inputWidth: inputShape[1], channels: inputShape[2], kernelHeight: poolSize[0],
-      kernelWidth: poolSize[1], strideHeight: strides[0], strideWidth: strides[1], padTop: rows.before,
+      inputHeight: inputShape[0], inputWidth: inputShape[1], channels: inputShape[2],
+      kernelHeight: poolSize[0],
+      kernelWidth: poolSize[1], strideHeight: strides[0], strideWidth: strides[1],
+      padTop: rows.before,
       padLeft: columns.before, outputHeight: rows.output, outputWidth: columns.output)
   }
 }

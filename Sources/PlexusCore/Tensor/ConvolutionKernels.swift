@@ -141,7 +141,8 @@ public enum ConvolutionKernels {
     var destination = columns
     forEachPosition(rows: rows, geometry: g) { sample, outputRow, outputColumn in
       unrollPosition(
-        input + sample &* g.inputSampleSize, outputRow: outputRow, outputColumn: outputColumn, geometry: g,
+        input + sample &* g.inputSampleSize, outputRow: outputRow, outputColumn: outputColumn,
+        geometry: g,
         into: destination)
       destination += g.patchSize
     }
@@ -188,7 +189,8 @@ public enum ConvolutionKernels {
             continue
           }
           let start = firstColumn &* g.strideWidth &- g.padLeft &+ kernelColumn &* g.dilationWidth
-          let (low, high) = insideRange(start: start, stride: g.strideWidth, length: length, extent: g.inputWidth)
+          let (low, high) = insideRange(
+            start: start, stride: g.strideWidth, length: length, extent: g.inputWidth)
           clear(target, low)
           if g.strideWidth == 1 {
             copy(rowStart + (start &+ low), target + low, high &- low)
@@ -220,7 +222,8 @@ public enum ConvolutionKernels {
         for kernelColumn in 0..<g.kernelWidth {
           let source = columns + ((kernelRow &* g.kernelWidth &+ kernelColumn) &* leading &+ offset)
           let start = firstColumn &* g.strideWidth &- g.padLeft &+ kernelColumn &* g.dilationWidth
-          let (low, high) = insideRange(start: start, stride: g.strideWidth, length: length, extent: g.inputWidth)
+          let (low, high) = insideRange(
+            start: start, stride: g.strideWidth, length: length, extent: g.inputWidth)
           if g.strideWidth == 1 {
             accumulate(source + low, rowStart + (start &+ low), high &- low)
           } else {
@@ -241,7 +244,9 @@ public enum ConvolutionKernels {
       return (low, Swift.max(low, Swift.min(length, extent &- start)))
     }
     let low = start >= 0 ? 0 : Swift.min(length, (-start &+ stride &- 1) / stride)
-    let high = start >= extent ? low : Swift.max(low, Swift.min(length, (extent &- start &+ stride &- 1) / stride))
+    let high =
+      start >= extent
+      ? low : Swift.max(low, Swift.min(length, (extent &- start &+ stride &- 1) / stride))
     return (low, high)
   }
 
@@ -266,7 +271,9 @@ public enum ConvolutionKernels {
 
   /// Calls `body(sample, outputRow, outputColumn)` for the batch rows `rows`, in order.
   @inline(__always)
-  static func forEachPosition(rows: Range<Int>, geometry g: ConvolutionGeometry, _ body: (Int, Int, Int) -> Void) {
+  static func forEachPosition(
+    rows: Range<Int>, geometry g: ConvolutionGeometry, _ body: (Int, Int, Int) -> Void
+  ) {
     guard !rows.isEmpty else { return }
     let positions = g.outputPositions
     var sample = rows.lowerBound / positions
@@ -290,7 +297,8 @@ public enum ConvolutionKernels {
   /// Writes the patch of one output position (`patchSize` elements, zeros for padding).
   @inline(__always)
   static func unrollPosition(
-    _ input: UnsafePointer<Float>, outputRow: Int, outputColumn: Int, geometry g: ConvolutionGeometry,
+    _ input: UnsafePointer<Float>, outputRow: Int, outputColumn: Int,
+    geometry g: ConvolutionGeometry,
     into destination: UnsafeMutablePointer<Float>
   ) {
     let channels = g.channels
@@ -299,7 +307,8 @@ public enum ConvolutionKernels {
     let rowStride = g.inputWidth &* channels
     let rowBase = outputRow &* g.strideHeight &- g.padTop
     let columnBase = outputColumn &* g.strideWidth &- g.padLeft
-    let inside = g.dilationWidth == 1 && columnBase >= 0 && columnBase &+ kernelWidth <= g.inputWidth
+    let inside =
+      g.dilationWidth == 1 && columnBase >= 0 && columnBase &+ kernelWidth <= g.inputWidth
     var target = destination
     for kernelRow in 0..<g.kernelHeight {
       let inputRow = rowBase &+ kernelRow &* g.dilationHeight
@@ -325,7 +334,8 @@ public enum ConvolutionKernels {
   /// Adds the patch of one output position back onto the input positions it was read from.
   @inline(__always)
   static func foldPosition(
-    _ source: UnsafePointer<Float>, outputRow: Int, outputColumn: Int, geometry g: ConvolutionGeometry,
+    _ source: UnsafePointer<Float>, outputRow: Int, outputColumn: Int,
+    geometry g: ConvolutionGeometry,
     addingInto input: UnsafeMutablePointer<Float>
   ) {
     let channels = g.channels
@@ -334,7 +344,8 @@ public enum ConvolutionKernels {
     let rowStride = g.inputWidth &* channels
     let rowBase = outputRow &* g.strideHeight &- g.padTop
     let columnBase = outputColumn &* g.strideWidth &- g.padLeft
-    let inside = g.dilationWidth == 1 && columnBase >= 0 && columnBase &+ kernelWidth <= g.inputWidth
+    let inside =
+      g.dilationWidth == 1 && columnBase >= 0 && columnBase &+ kernelWidth <= g.inputWidth
     var patch = source
     for kernelRow in 0..<g.kernelHeight {
       let inputRow = rowBase &+ kernelRow &* g.dilationHeight
@@ -346,7 +357,8 @@ public enum ConvolutionKernels {
           for kernelColumn in 0..<kernelWidth {
             let inputColumn = columnBase &+ kernelColumn &* g.dilationWidth
             if inputColumn >= 0 && inputColumn < g.inputWidth {
-              accumulate(patch + kernelColumn &* channels, rowStart + inputColumn &* channels, channels)
+              accumulate(
+                patch + kernelColumn &* channels, rowStart + inputColumn &* channels, channels)
             }
           }
         }
@@ -358,31 +370,42 @@ public enum ConvolutionKernels {
   /// Copies `count` floats with vector loads and stores (no call to `memcpy`, which costs more
   /// than the copy for the short runs of small patches).
   @inline(__always)
-  static func copy(_ source: UnsafePointer<Float>, _ destination: UnsafeMutablePointer<Float>, _ count: Int) {
+  static func copy(
+    _ source: UnsafePointer<Float>, _ destination: UnsafeMutablePointer<Float>, _ count: Int
+  ) {
     let from = UnsafeRawPointer(source)
     let to = UnsafeMutableRawPointer(destination)
     var offset = 0
     let end = count &* 4
     while offset &+ 32 <= end {
-      to.storeBytes(of: from.loadUnaligned(fromByteOffset: offset, as: SIMD8<Float>.self), toByteOffset: offset, as: SIMD8<Float>.self)
+      to.storeBytes(
+        of: from.loadUnaligned(fromByteOffset: offset, as: SIMD8<Float>.self), toByteOffset: offset,
+        as: SIMD8<Float>.self)
       offset &+= 32
     }
     if offset &+ 16 <= end {
-      to.storeBytes(of: from.loadUnaligned(fromByteOffset: offset, as: SIMD4<Float>.self), toByteOffset: offset, as: SIMD4<Float>.self)
+      to.storeBytes(
+        of: from.loadUnaligned(fromByteOffset: offset, as: SIMD4<Float>.self), toByteOffset: offset,
+        as: SIMD4<Float>.self)
       offset &+= 16
     }
     if offset &+ 8 <= end {
-      to.storeBytes(of: from.loadUnaligned(fromByteOffset: offset, as: SIMD2<Float>.self), toByteOffset: offset, as: SIMD2<Float>.self)
+      to.storeBytes(
+        of: from.loadUnaligned(fromByteOffset: offset, as: SIMD2<Float>.self), toByteOffset: offset,
+        as: SIMD2<Float>.self)
       offset &+= 8
     }
     if offset < end {
-      to.storeBytes(of: from.load(fromByteOffset: offset, as: Float.self), toByteOffset: offset, as: Float.self)
+      to.storeBytes(
+        of: from.load(fromByteOffset: offset, as: Float.self), toByteOffset: offset, as: Float.self)
     }
   }
 
   /// Adds `count` floats of `source` onto `destination` with vector operations.
   @inline(__always)
-  static func accumulate(_ source: UnsafePointer<Float>, _ destination: UnsafeMutablePointer<Float>, _ count: Int) {
+  static func accumulate(
+    _ source: UnsafePointer<Float>, _ destination: UnsafeMutablePointer<Float>, _ count: Int
+  ) {
     let from = UnsafeRawPointer(source)
     let to = UnsafeMutableRawPointer(destination)
     var offset = 0
@@ -402,7 +425,9 @@ public enum ConvolutionKernels {
       offset &+= 16
     }
     while offset < end {
-      let sum = to.load(fromByteOffset: offset, as: Float.self) + from.load(fromByteOffset: offset, as: Float.self)
+      let sum =
+        to.load(fromByteOffset: offset, as: Float.self)
+        + from.load(fromByteOffset: offset, as: Float.self)
       to.storeBytes(of: sum, toByteOffset: offset, as: Float.self)
       offset &+= 4
     }
@@ -425,13 +450,15 @@ public enum ConvolutionKernels {
   }
 
   static func im2colSample(
-    _ input: UnsafePointer<Float>, geometry g: ConvolutionGeometry, into columns: UnsafeMutablePointer<Float>
+    _ input: UnsafePointer<Float>, geometry g: ConvolutionGeometry,
+    into columns: UnsafeMutablePointer<Float>
   ) {
     im2col(input, rows: 0..<g.outputPositions, geometry: g, into: columns)
   }
 
   static func col2imSample(
-    _ columns: UnsafePointer<Float>, geometry g: ConvolutionGeometry, addingInto input: UnsafeMutablePointer<Float>
+    _ columns: UnsafePointer<Float>, geometry g: ConvolutionGeometry,
+    addingInto input: UnsafeMutablePointer<Float>
   ) {
     col2im(columns, rows: 0..<g.outputPositions, geometry: g, addingInto: input)
   }
