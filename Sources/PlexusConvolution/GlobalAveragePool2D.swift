@@ -29,6 +29,7 @@ public final class GlobalAveragePool2D: Layer {
   private var outputShape: [Int]?
   private var cachedOutputShape: [Int]?
 
+  /// Creates a global pooling layer from its configuration.
   public init(config: Config) { self.config = config }
 
   /// Creates a global average pooling layer.

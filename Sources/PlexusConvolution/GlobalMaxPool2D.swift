@@ -30,6 +30,7 @@ public final class GlobalMaxPool2D: Layer {
   private var cachedOutputShape: [Int]?
   private var argmax: [Int32] = []
 
+  /// Creates a global pooling layer from its configuration.
   public init(config: Config) { self.config = config }
 
   /// Creates a global max pooling layer.
