@@ -89,7 +89,7 @@ public final class AveragePool2D: Layer {
     }
     let batch = input.batchCount
     let shape = [batch] + outputShape
-    let output = Tensor(shape: shape) { out in
+    let output = Tensor(unsafeUninitializedShape: shape) { out in
       input.withUnsafeBufferPointer { x in
         PoolingKernels.averagePoolForward(
           x.baseAddress!, samples: batch, geometry: geometry, output: out.baseAddress!)

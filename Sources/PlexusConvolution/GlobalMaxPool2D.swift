@@ -58,7 +58,7 @@ public final class GlobalMaxPool2D: Layer {
     let channels = inputShape[2]
     let shape = [batch] + outputShape
     var winners = [Int32](repeating: 0, count: batch * channels)
-    let output = Tensor(shape: shape) { out in
+    let output = Tensor(unsafeUninitializedShape: shape) { out in
       input.withUnsafeBufferPointer { x in
         winners.withUnsafeMutableBufferPointer { argmax in
           for sample in 0..<batch {

@@ -94,7 +94,7 @@ public final class MaxPool2D: Layer {
     guard training else {
       // Inference needs no routing; backward recomputes it if it is asked for.
       argmax = nil
-      return Tensor(shape: shape) { out in
+      return Tensor(unsafeUninitializedShape: shape) { out in
         input.withUnsafeBufferPointer { x in
           PoolingKernels.maxPoolForward(
             x.baseAddress!, samples: batch, geometry: geometry, output: out.baseAddress!,
@@ -113,7 +113,7 @@ public final class MaxPool2D: Layer {
   ) {
     let batch = input.batchCount
     var winners = [Int32](repeating: 0, count: shape.reduce(1, *))
-    let output = Tensor(shape: shape) { out in
+    let output = Tensor(unsafeUninitializedShape: shape) { out in
       input.withUnsafeBufferPointer { x in
         winners.withUnsafeMutableBufferPointer { argmax in
           PoolingKernels.maxPoolForward(

@@ -62,7 +62,7 @@ public final class UpSampling2D: Layer {
     let (height, width, channels) = (inputShape[0], inputShape[1], inputShape[2])
     let (factorHeight, factorWidth) = (config.size[0], config.size[1])
     let outputRowLength = outputShape[1] * channels
-    return Tensor(shape: shape) { out in
+    return Tensor(unsafeUninitializedShape: shape) { out in
       input.withUnsafeBufferPointer { x in
         var target = out.baseAddress!
         for sourceRow in 0..<(input.batchCount * height) {

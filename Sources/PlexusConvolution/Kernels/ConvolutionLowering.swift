@@ -109,9 +109,9 @@ final class ConvolutionLowering {
     let patch = geometry.patchSize
     let filters = self.filters
     let transposedColumns = usesTransposedColumns
-    var output = Tensor.zeros(outputShape)
     let biasValues = bias ?? Tensor.zeros([0])
-    output.withUnsafeMutableBufferPointer { out in
+    // Every element is written by a beta = 0 product before the bias is added.
+    return Tensor(unsafeUninitializedShape: outputShape) { out in
       input.withUnsafeBufferPointer { x in
         kernel.withUnsafeBufferPointer { w in
           biasValues.withUnsafeBufferPointer { b in
@@ -162,7 +162,6 @@ final class ConvolutionLowering {
         }
       }
     }
-    return output
   }
 
   /// Adds `bias` to each of `rows` rows of `channels` values.
