@@ -213,10 +213,18 @@ public final class Conv1D: Layer {
 
   public func backward(_ outputGradient: Tensor) throws -> Tensor {
     try ShapeCheck.requireGradient(outputGradient, matches: activation.output?.shape, layer: name)
-    guard let kernel, let lowering, let cachedInput else {
+    guard let kernel, let lowering, let cachedInput, let output = activation.output else {
       throw PlexusError.notBuilt("layer '\(name)': backward called before forward")
     }
-    let gradient = activation.backward(outputGradient)
-    return lowering.backward(gradient: gradient, input: cachedInput, kernel: kernel, bias: bias)
+    if activation.isFusable {
+      // The lowering applies the derivative tile by tile.
+      return lowering.backward(
+        gradient: outputGradient, activation: config.activation, activationOutput: output,
+        input: cachedInput,
+        kernel: kernel, bias: bias)
+    }
+    return lowering.backward(
+      gradient: activation.backward(outputGradient), activation: .linear, activationOutput: output,
+      input: cachedInput, kernel: kernel, bias: bias)
   }
 }

@@ -85,6 +85,7 @@ final class ConvolutionLowering {
   private let columnScratch = ScratchBuffer()
   private let gradientScratch = ScratchBuffer()
   private let weightScratch = ScratchBuffer()
+  private let outputGradientScratch = ScratchBuffer()
 
   init(geometry: ConvolutionGeometry, filters: Int) {
     self.geometry = geometry
@@ -179,18 +180,33 @@ final class ConvolutionLowering {
   /// Accumulates the kernel and bias gradients and returns the input gradient.
   ///
   /// - Parameters:
-  ///   - gradient: the gradient with respect to the pre-activation output (`[N, OH, OW, O]`).
+  ///   - gradient: the gradient with respect to the layer's output (`[N, OH, OW, O]`).
+  ///   - activation: the activation `forward` applied; its derivative is applied to each tile
+  ///     of the gradient while it is in cache (it must need only the output).
+  ///   - activationOutput: the output of `forward` (read when `activation` is not linear).
   ///   - input: the input of the forward pass.
-  func backward(gradient: Tensor, input: Tensor, kernel: Parameter, bias: Parameter?) -> Tensor {
+  func backward(
+    gradient: Tensor, activation: ActivationFunction, activationOutput: Tensor, input: Tensor,
+    kernel: Parameter, bias: Parameter?
+  ) -> Tensor {
     let batch = input.batchCount
     let geometry = self.geometry
     let positions = geometry.outputPositions
     let patch = geometry.patchSize
     let filters = self.filters
     let transposedColumns = usesTransposedColumns
-    if let bias { Self.addChannelSums(of: gradient, channels: filters, to: bias) }
+    let masksTiles = activation != .linear && !geometry.isPointwise
+    // Without an activation, or for a pointwise kernel, the whole gradient is used as is.
+    let gradient =
+      activation == .linear || masksTiles
+      ? gradient
+      : activation.backward(
+        input: activationOutput, output: activationOutput, outputGradient: gradient)
+    if let bias, !masksTiles { Self.addChannelSums(of: gradient, channels: filters, to: bias) }
     var inputGradient = Tensor.zeros(input.shape)
     let weights = kernel.value
+    let biasGradient = bias?.gradient ?? Tensor.zeros([filters])
+    var biasSums = biasGradient
     gradient.withUnsafeBufferPointer { dy in
       input.withUnsafeBufferPointer { x in
         weights.withUnsafeBufferPointer { w in
@@ -213,65 +229,107 @@ final class ConvolutionLowering {
               let tileSize = plan.rowsPerTile * patch
               let columns = SharedPointer(columnScratch.reserve(plan.threads * tileSize))
               let columnGradients = SharedPointer(gradientScratch.reserve(plan.threads * tileSize))
-              // Each thread but the first accumulates its weight gradient apart; summed below.
+              let outputTileSize = plan.rowsPerTile * filters
+              let maskedGradients = SharedPointer(
+                outputGradientScratch.reserve(masksTiles ? plan.threads * outputTileSize : 1))
+              // Each thread but the first accumulates its weight (and bias) gradient apart;
+              // the partial sums are added below.
               let kernelSize = patch * filters
+              let partialSize = kernelSize + filters
               let partials = SharedPointer(
-                weightScratch.reserve(Swift.max(plan.threads - 1, 1) * kernelSize))
+                weightScratch.reserve(Swift.max(plan.threads - 1, 1) * partialSize))
               if plan.threads > 1 {
-                partials.pointer.update(repeating: 0, count: (plan.threads - 1) * kernelSize)
+                partials.pointer.update(repeating: 0, count: (plan.threads - 1) * partialSize)
               }
-              let (xs, ws, dys, dxs, dws) = (
-                SharedPointer(x.baseAddress!), SharedPointer(w.baseAddress!),
-                SharedPointer(dy.baseAddress!),
-                SharedPointer(dx.baseAddress!), SharedPointer(dw.baseAddress!)
-              )
-              plan.forEachTile { thread, rows in
-                let tile = columns.pointer + thread * tileSize
-                let tileGradient = columnGradients.pointer + thread * tileSize
-                let weightGradient =
-                  thread == 0 ? dws.pointer : partials.pointer + (thread - 1) * kernelSize
-                let dyRows = dys.pointer + rows.lowerBound * filters
-                if transposedColumns {
-                  ConvolutionKernels.im2colTransposed(
-                    xs.pointer, rows: rows, geometry: geometry, into: tile)
-                  // Weight gradient: columns^T x dY with the columns stored [patch, rows].
-                  BLAS.gemm(
-                    transposeA: false, transposeB: false, m: patch, n: filters, k: rows.count,
-                    a: tile, lda: rows.count, b: dyRows, ldb: filters, beta: 1, c: weightGradient,
-                    ldc: filters)
-                  // Input gradient: col2im((dY x W^T)^T) = col2im(W x dY^T).
-                  BLAS.gemm(
-                    transposeA: false, transposeB: true, m: patch, n: rows.count, k: filters,
-                    a: ws.pointer, lda: filters, b: dyRows, ldb: filters, c: tileGradient,
-                    ldc: rows.count)
-                  ConvolutionKernels.col2imTransposed(
-                    tileGradient, rows: rows, geometry: geometry, addingInto: dxs.pointer)
-                  return
+              activationOutput.withUnsafeBufferPointer { y in
+                biasSums.withUnsafeMutableBufferPointer { db in
+                  let (xs, ws, dys, dxs, dws, ys, dbs) = (
+                    SharedPointer(x.baseAddress!), SharedPointer(w.baseAddress!),
+                    SharedPointer(dy.baseAddress!), SharedPointer(dx.baseAddress!),
+                    SharedPointer(dw.baseAddress!), SharedPointer(y.baseAddress!),
+                    SharedPointer(db.baseAddress!)
+                  )
+                  plan.forEachTile { thread, rows in
+                    let tile = columns.pointer + thread * tileSize
+                    let tileGradient = columnGradients.pointer + thread * tileSize
+                    let partial = partials.pointer + (thread - 1) * partialSize
+                    let weightGradient = thread == 0 ? dws.pointer : partial
+                    var dyRows = UnsafePointer(dys.pointer + rows.lowerBound * filters)
+                    if masksTiles {
+                      // The activation's derivative on this tile, and its bias gradient.
+                      let masked = maskedGradients.pointer + thread * outputTileSize
+                      let count = rows.count * filters
+                      masked.update(from: dyRows, count: count)
+                      let activated = UnsafeBufferPointer(
+                        start: ys.pointer + rows.lowerBound * filters, count: count)
+                      activation.backwardInPlace(
+                        gradient: UnsafeMutableBufferPointer(start: masked, count: count),
+                        input: activated,
+                        output: activated, lastDimension: filters)
+                      Self.addColumnSums(
+                        masked, rows: rows.count, channels: filters,
+                        to: thread == 0 ? dbs.pointer : partial + kernelSize)
+                      dyRows = UnsafePointer(masked)
+                    }
+                    if transposedColumns {
+                      ConvolutionKernels.im2colTransposed(
+                        xs.pointer, rows: rows, geometry: geometry, into: tile)
+                      // Weight gradient: columns^T x dY with the columns stored [patch, rows].
+                      BLAS.gemm(
+                        transposeA: false, transposeB: false, m: patch, n: filters, k: rows.count,
+                        a: tile, lda: rows.count, b: dyRows, ldb: filters, beta: 1,
+                        c: weightGradient,
+                        ldc: filters)
+                      // Input gradient: col2im((dY x W^T)^T) = col2im(W x dY^T).
+                      BLAS.gemm(
+                        transposeA: false, transposeB: true, m: patch, n: rows.count, k: filters,
+                        a: ws.pointer, lda: filters, b: dyRows, ldb: filters, c: tileGradient,
+                        ldc: rows.count)
+                      ConvolutionKernels.col2imTransposed(
+                        tileGradient, rows: rows, geometry: geometry, addingInto: dxs.pointer)
+                      return
+                    }
+                    ConvolutionKernels.im2col(
+                      xs.pointer, rows: rows, geometry: geometry, into: tile)
+                    // Weight gradient: columns^T x dY.
+                    BLAS.gemm(
+                      transposeA: true, transposeB: false, m: patch, n: filters, k: rows.count,
+                      a: tile, lda: patch, b: dyRows, ldb: filters, beta: 1, c: weightGradient,
+                      ldc: filters)
+                    // Input gradient: col2im(dY x W^T).
+                    BLAS.gemm(
+                      transposeA: false, transposeB: true, m: rows.count, n: patch, k: filters,
+                      a: dyRows, lda: filters, b: ws.pointer, ldb: filters, c: tileGradient,
+                      ldc: patch)
+                    ConvolutionKernels.col2im(
+                      tileGradient, rows: rows, geometry: geometry, addingInto: dxs.pointer)
+                  }
+                  for thread in 1..<Swift.max(plan.threads, 1) {
+                    let partial = partials.pointer + (thread - 1) * partialSize
+                    BLAS.axpy(count: kernelSize, alpha: 1, x: partial, y: dw.baseAddress!)
+                    BLAS.axpy(count: filters, alpha: 1, x: partial + kernelSize, y: db.baseAddress!)
+                  }
                 }
-                ConvolutionKernels.im2col(xs.pointer, rows: rows, geometry: geometry, into: tile)
-                // Weight gradient: columns^T x dY.
-                BLAS.gemm(
-                  transposeA: true, transposeB: false, m: patch, n: filters, k: rows.count,
-                  a: tile, lda: patch, b: dyRows, ldb: filters, beta: 1, c: weightGradient,
-                  ldc: filters)
-                // Input gradient: col2im(dY x W^T).
-                BLAS.gemm(
-                  transposeA: false, transposeB: true, m: rows.count, n: patch, k: filters,
-                  a: dyRows, lda: filters, b: ws.pointer, ldb: filters, c: tileGradient, ldc: patch)
-                ConvolutionKernels.col2im(
-                  tileGradient, rows: rows, geometry: geometry, addingInto: dxs.pointer)
-              }
-              for thread in 1..<Swift.max(plan.threads, 1) {
-                BLAS.axpy(
-                  count: kernelSize, alpha: 1, x: partials.pointer + (thread - 1) * kernelSize,
-                  y: dw.baseAddress!)
               }
             }
           }
         }
       }
     }
+    if let bias, masksTiles { bias.gradient = biasSums }
     return inputGradient
+  }
+
+  /// Adds the column sums of a `[rows, channels]` block to `sums`.
+  @inline(__always)
+  static func addColumnSums(
+    _ block: UnsafePointer<Float>, rows: Int, channels: Int, to sums: UnsafeMutablePointer<Float>
+  ) {
+    var row = block
+    for _ in 0..<rows {
+      for channel in 0..<channels { sums[channel] += row[channel] }
+      row += channels
+    }
   }
 
   /// Adds the per-channel sums of a channels-last gradient to a bias gradient, as a product
