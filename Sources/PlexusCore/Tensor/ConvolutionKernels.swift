@@ -436,6 +436,8 @@ public enum ConvolutionKernels {
   /// Sets `count` floats to zero.
   @inline(__always)
   static func clear(_ destination: UnsafeMutablePointer<Float>, _ count: Int) {
+    // The loops below may become a call to memset: skip the call for the common empty case.
+    guard count > 0 else { return }
     let to = UnsafeMutableRawPointer(destination)
     var offset = 0
     let end = count &* 4
