@@ -33,4 +33,16 @@ public enum ConvolutionLayers {
     get { tileElements.load(ordering: .relaxed) }
     set { tileElements.store(Swift.max(1, newValue), ordering: .relaxed) }
   }
+
+  private static let parallelWork = Atomic<Int>(1 << 25)
+
+  /// The multiply-adds of one convolution pass (forward, or backward) from which the batch is
+  /// split across threads (default 2^25, about 0.3 ms of work). On a small shared machine a
+  /// second thread pays off only for large layers and costs far more than it gains when
+  /// another process keeps a core busy; lower it on a dedicated machine. Values below 1 are
+  /// treated as 1.
+  public static var minimumParallelWork: Int {
+    get { parallelWork.load(ordering: .relaxed) }
+    set { parallelWork.store(Swift.max(1, newValue), ordering: .relaxed) }
+  }
 }

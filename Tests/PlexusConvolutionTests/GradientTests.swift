@@ -167,10 +167,22 @@ import Testing
   }
 }
 
-/// Layers large enough that the lowering splits the batch across threads (on machines with
-/// more than one core) and unrolls it in several tiles per thread.
+/// Layers whose batch the lowering splits across threads (on machines with more than one
+/// core, with the threshold lowered) and unrolls in several tiles per thread.
 @Suite struct LargeConvolutionTests {
+  /// Runs `body` with batches split across threads whatever their size.
+  func withThreads(_ body: () throws -> Void) rethrows {
+    let saved = ConvolutionLayers.minimumParallelWork
+    ConvolutionLayers.minimumParallelWork = 1
+    defer { ConvolutionLayers.minimumParallelWork = saved }
+    try body()
+  }
+
   @Test func largeConv2dMatchesTheReferenceAndFiniteDifferences() throws {
+    try withThreads(checkLargeConv2d)
+  }
+
+  func checkLargeConv2d() throws {
     var generator = SeededGenerator(seed: 31)
     let layer = try Conv2D(
       filters: 32, kernelSize: 3, strides: 1, padding: .same, activation: .tanh, name: "conv2d_1")
@@ -190,6 +202,10 @@ import Testing
   }
 
   @Test func largeConv2dTransposeMatchesTheReferenceAndFiniteDifferences() throws {
+    try withThreads(checkLargeConv2dTranspose)
+  }
+
+  func checkLargeConv2dTranspose() throws {
     var generator = SeededGenerator(seed: 32)
     let layer = try Conv2DTranspose(
       filters: 16, kernelSize: 3, strides: 2, padding: .same, name: "t")

@@ -34,11 +34,6 @@ struct TilePlan: Sendable {
   let rowsPerTile: Int
   let threads: Int
 
-  /// Multiply-adds of one pass below which a convolution stays on one thread (about 0.3 ms
-  /// of work): on a small shared machine a second thread pays off only for large layers, and
-  /// costs far more than it gains when another process keeps a core busy.
-  static let parallelWork = 1 << 25
-
   /// - Parameters:
   ///   - patch: the length of a column row.
   ///   - work: the multiply-adds of the whole pass, which decides whether threads pay off.
@@ -47,7 +42,8 @@ struct TilePlan: Sendable {
     self.positions = positions
     rowsPerTile = Swift.max(1, ConvolutionLayers.columnTileElements / Swift.max(patch, 1))
     threads =
-      work >= Self.parallelWork ? Swift.max(1, Swift.min(Parallel.maximumThreads, batch)) : 1
+      work >= ConvolutionLayers.minimumParallelWork
+      ? Swift.max(1, Swift.min(Parallel.maximumThreads, batch)) : 1
   }
 
   /// Calls `body(thread, rows)` for every tile; tiles of one thread run in order, threads run
