@@ -192,7 +192,8 @@ final class ConvolutionLowering {
     let filters = self.filters
     let transposedColumns = usesTransposedColumns
     let masksTiles = activation != .linear && !geometry.isPointwise
-    // Without an activation, or for a pointwise kernel, the whole gradient is used as is.
+    // Tiles apply the activation's derivative as they go; a pointwise kernel (no tiles) takes
+    // it on the whole gradient first.
     let gradient =
       activation == .linear || masksTiles
       ? gradient
@@ -201,8 +202,8 @@ final class ConvolutionLowering {
     if let bias, !masksTiles { Self.addChannelSums(of: gradient, channels: filters, to: bias) }
     var inputGradient = Tensor.zeros(input.shape)
     let weights = kernel.value
-    let biasGradient = bias?.gradient ?? Tensor.zeros([filters])
-    var biasSums = biasGradient
+    // With masked tiles the bias gradient accumulates here, tile by tile.
+    var biasSums = bias?.gradient ?? Tensor.zeros([filters])
     gradient.withUnsafeBufferPointer { dy in
       input.withUnsafeBufferPointer { x in
         weights.withUnsafeBufferPointer { w in
