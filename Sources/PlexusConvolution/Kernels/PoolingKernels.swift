@@ -124,11 +124,11 @@ enum PoolingKernels {
         channel &+= 4
       }
       while channel < channels {
+        // Selects, not a branch: which input wins is random for real data.
         let value = values[channel]
-        if value > out[channel] {
-          out[channel] = value
-          winners[channel] = Int32(truncatingIfNeeded: offset &+ channel)
-        }
+        let better = value > out[channel]
+        out[channel] = better ? value : out[channel]
+        winners[channel] = better ? Int32(truncatingIfNeeded: offset &+ channel) : winners[channel]
         channel &+= 1
       }
     } else {
