@@ -85,50 +85,6 @@ public struct ConvolutionGeometry: Sendable, Equatable {
 /// order) and `KH * KW * C` columns ordered `(kh, kw, c)`, so that with an HWIO kernel viewed
 /// as a `[KH * KW * C, O]` matrix one `gemm` yields the NHWC output directly.
 public enum ConvolutionKernels {
-  /// Unrolls `samples` inputs into the column matrix; padded positions become zeros.
-  ///
-  /// Samples are split across cores when the work is large.
-  ///
-  /// - Parameters:
-  ///   - input: `samples * geometry.inputSampleSize` elements.
-  ///   - columns: room for `samples * geometry.outputPositions * geometry.patchSize` elements.
-  public static func im2col(
-    _ input: UnsafePointer<Float>, samples: Int, geometry: ConvolutionGeometry,
-    into columns: UnsafeMutablePointer<Float>
-  ) {
-    let source = UncheckedSendable(input)
-    let destination = UncheckedSendable(columns)
-    let inputStride = geometry.inputSampleSize
-    let columnStride = geometry.outputPositions * geometry.patchSize
-    Parallel.forEachChunk(count: samples, costPerElement: columnStride) { range in
-      for sample in range {
-        im2colSample(
-          source.value + sample * inputStride, geometry: geometry,
-          into: destination.value + sample * columnStride)
-      }
-    }
-  }
-
-  /// Adds the column matrix back onto `samples` inputs (the adjoint of `im2col`): every
-  /// element of a patch row is added to the input position it was read from. Entries that
-  /// fell on padding are dropped. `input` is accumulated into, not overwritten.
-  public static func col2im(
-    _ columns: UnsafePointer<Float>, samples: Int, geometry: ConvolutionGeometry,
-    addingInto input: UnsafeMutablePointer<Float>
-  ) {
-    let source = UncheckedSendable(columns)
-    let destination = UncheckedSendable(input)
-    let inputStride = geometry.inputSampleSize
-    let columnStride = geometry.outputPositions * geometry.patchSize
-    Parallel.forEachChunk(count: samples, costPerElement: columnStride) { range in
-      for sample in range {
-        col2imSample(
-          source.value + sample * columnStride, geometry: geometry,
-          addingInto: destination.value + sample * inputStride)
-      }
-    }
-  }
-
   /// Unrolls the rows `rows` of a batch's column matrix (output positions `rows` counted over
   /// the whole batch, NHWC order) into `columns` (`rows.count * patchSize` elements), on the
   /// calling thread. `input` is the start of the batch.
@@ -449,19 +405,5 @@ public enum ConvolutionKernels {
       to.storeBytes(of: 0, toByteOffset: offset, as: Float.self)
       offset &+= 4
     }
-  }
-
-  static func im2colSample(
-    _ input: UnsafePointer<Float>, geometry g: ConvolutionGeometry,
-    into columns: UnsafeMutablePointer<Float>
-  ) {
-    im2col(input, rows: 0..<g.outputPositions, geometry: g, into: columns)
-  }
-
-  static func col2imSample(
-    _ columns: UnsafePointer<Float>, geometry g: ConvolutionGeometry,
-    addingInto input: UnsafeMutablePointer<Float>
-  ) {
-    col2im(columns, rows: 0..<g.outputPositions, geometry: g, addingInto: input)
   }
 }
