@@ -93,3 +93,47 @@ extension PlexusFile {
     }
   }
 }
+
+extension Sequential {
+  /// Saves the model with its training history and its optimizer's state, so that `fit` can
+  /// resume where it stopped (load with `Sequential.load`, then `PlexusFile.restoreOptimizer`).
+  ///
+  /// ```swift
+  /// let history = try model.fit(x, y, loss: loss, optimizer: adam, options: options)
+  /// try model.save(to: url, history: history, optimizer: adam)
+  /// ```
+  ///
+  /// - Throws: as `save(to:options:)`, and the optimizer's export errors.
+  public func save(
+    to url: URL, history: History?, optimizer: (any Optimizer)?, options: SaveOptions = SaveOptions()
+  ) throws {
+    var options = options
+    if let history { options.metadata.history = try JSONValue(encoding: history) }
+    if let optimizer { options.optimizerState = try optimizer.exportState(for: trainableParameters) }
+    try save(to: url, options: options)
+  }
+}
+
+extension PlexusFile {
+  /// The training history stored in the metadata, when it is a `History`.
+  ///
+  /// - Throws: `PlexusFormatError` (`.malformed`) when the stored history is not a `History`.
+  public func trainingHistory() throws -> History? {
+    guard let history = metadata?.history else { return nil }
+    do {
+      return try history.decode(History.self, context: "training history")
+    } catch {
+      throw PlexusFormatError(.malformed, "\(error)", chunk: PlexusFormat.ChunkType.metadata)
+    }
+  }
+
+  /// Recreates the saved optimizer with its state for `model`'s trainable parameters (the list
+  /// `fit` trains), so that training resumes where it stopped; `nil` when no state was saved.
+  ///
+  /// - Throws: `PlexusFormatError` for corrupt slot tensors; `PlexusError` when the state does
+  ///   not fit the model's parameters.
+  public func restoreOptimizer(for model: Sequential) throws -> (any Optimizer)? {
+    guard let state = try optimizerState() else { return nil }
+    return try OptimizerConfig.restore(state, for: model.trainableParameters)
+  }
+}
