@@ -23,11 +23,14 @@ import Testing
     }
 
     let uninterrupted = try makeModel()
-    try uninterrupted.fit(x, y, loss: MeanSquaredError(), optimizer: Adam(learningRate: 0.01), options: options(epochs: 4))
+    try uninterrupted.fit(
+      x, y, loss: MeanSquaredError(), optimizer: Adam(learningRate: 0.01),
+      options: options(epochs: 4))
 
     let first = try makeModel()
     let adam = Adam(learningRate: 0.01)
-    let history = try first.fit(x, y, loss: MeanSquaredError(), optimizer: adam, options: options(epochs: 2))
+    let history = try first.fit(
+      x, y, loss: MeanSquaredError(), optimizer: adam, options: options(epochs: 2))
     let folder = try TemporaryFolder()
     let url = folder.file("checkpoint.plexus")
     try first.save(to: url, history: history, optimizer: adam)
@@ -36,7 +39,9 @@ import Testing
     #expect(try file.trainingHistory() == history)
     let resumed = try Sequential.load(from: file, registry: LayerRegistry.standard())
     let optimizer = try #require(try file.restoreOptimizer(for: resumed))
-    try resumed.fit(x, y, loss: MeanSquaredError(), optimizer: optimizer, options: options(epochs: 4, initialEpoch: 2))
+    try resumed.fit(
+      x, y, loss: MeanSquaredError(), optimizer: optimizer,
+      options: options(epochs: 4, initialEpoch: 2))
     for (a, b) in zip(uninterrupted.parameters, resumed.parameters) {
       #expect(bitwiseEqual(a.value, b.value))
     }
