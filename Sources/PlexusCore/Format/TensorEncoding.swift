@@ -34,9 +34,8 @@ enum BlockCodec {
           of: bfloat16Bits(source[index]).littleEndian, toByteOffset: index * 2, as: UInt16.self)
       }
     case .int8:
-      let inverse = scale > 0 ? 1 / scale : 0
       for index in source.indices {
-        let quantized = (source[index] * inverse).rounded(.toNearestOrEven)
+        let quantized = scale > 0 ? (source[index] / scale).rounded(.toNearestOrEven) : 0
         let clamped = Swift.max(-127, Swift.min(127, quantized.isNaN ? 0 : quantized))
         base.storeBytes(of: Int8(clamped), toByteOffset: index, as: Int8.self)
       }
