@@ -106,11 +106,26 @@ enum BlockCodec {
       destination.copyMemory(from: source)
       return
     }
+    var start = 0
+    #if _endian(little)
+      if width == 4 {
+        // Sixteen elements at a time: split each 32-bit word into its four bytes.
+        while start + 16 <= count {
+          let words = input.loadUnaligned(fromByteOffset: start * 4, as: SIMD16<UInt32>.self)
+          for plane in 0..<4 {
+            let bytes = SIMD16<UInt8>(truncatingIfNeeded: words &>> UInt32(8 * plane))
+            output.storeBytes(
+              of: bytes, toByteOffset: plane * count + start, as: SIMD16<UInt8>.self)
+          }
+          start += 16
+        }
+      }
+    #endif
     let from = input.assumingMemoryBound(to: UInt8.self)
     let to = output.assumingMemoryBound(to: UInt8.self)
     for plane in 0..<width {
       let row = to + plane * count
-      for index in 0..<count { row[index] = from[index * width + plane] }
+      for index in start..<count { row[index] = from[index * width + plane] }
     }
   }
 
@@ -123,22 +138,27 @@ enum BlockCodec {
       destination.copyMemory(from: source)
       return
     }
+    var start = 0
+    #if _endian(little)
+      if width == 4 {
+        // Sixteen elements at a time: widen each plane's bytes and merge them into words.
+        while start + 16 <= count {
+          var words = SIMD16<UInt32>(repeating: 0)
+          for plane in 0..<4 {
+            let bytes = input.loadUnaligned(
+              fromByteOffset: plane * count + start, as: SIMD16<UInt8>.self)
+            words |= SIMD16<UInt32>(truncatingIfNeeded: bytes) &<< UInt32(8 * plane)
+          }
+          output.storeBytes(of: words, toByteOffset: start * 4, as: SIMD16<UInt32>.self)
+          start += 16
+        }
+      }
+    #endif
     let from = input.assumingMemoryBound(to: UInt8.self)
     let to = output.assumingMemoryBound(to: UInt8.self)
-    if width == 4 {
-      let planes = (from, from + count, from + 2 * count, from + 3 * count)
-      let words = UnsafeMutableRawPointer(to)
-      for index in 0..<count {
-        let word =
-          UInt32(planes.0[index]) | UInt32(planes.1[index]) << 8 | UInt32(planes.2[index]) << 16
-          | UInt32(planes.3[index]) << 24
-        words.storeBytes(of: word.littleEndian, toByteOffset: index * 4, as: UInt32.self)
-      }
-      return
-    }
     for plane in 0..<width {
       let row = from + plane * count
-      for index in 0..<count { to[index * width + plane] = row[index] }
+      for index in start..<count { to[index * width + plane] = row[index] }
     }
   }
 
