@@ -83,7 +83,8 @@ import Testing
   /// the data payload.
   static func assemble(
     _ entries: [TensorIndexEntry], data: [UInt8], major: UInt16 = 1, minor: UInt16 = 0,
-    extra: ((inout FileBuilder) -> Void)? = nil, dataLength: UInt64? = nil
+    extra: ((inout FileBuilder) -> Void)? = nil, dataLength: UInt64? = nil,
+    indexTransform: (String) -> String = { $0 }
   ) throws -> [UInt8] {
     var builder = FileBuilder(major: major, minor: minor)
     builder.json("ARCH", try architectureJSON())
@@ -99,7 +100,9 @@ import Testing
     let encoder = JSONEncoder()
     encoder.outputFormatting = .sortedKeys
     builder.json(
-      "TIDX", "{\"tensors\":" + String(decoding: try encoder.encode(absolute), as: UTF8.self) + "}")
+      "TIDX",
+      indexTransform(
+        "{\"tensors\":" + String(decoding: try encoder.encode(absolute), as: UTF8.self) + "}"))
     builder.chunk("TEND", payload: [])
     return builder.bytes
   }
@@ -251,6 +254,19 @@ import Testing
       builder.json("XTRA", "{\"future\":true}", critical: true)
     }
     Self.expectError(.unsupportedVersion, containing: "format version 1.3", critical)
+  }
+
+  @Test func unknownDTypeOrCodecNamesTheVersionNeeded() throws {
+    let (entries, data) = Self.validEntries()
+    // A dtype and a codec that a newer minor version might add.
+    let file = try Self.assemble(
+      entries, data: data, minor: 2,
+      indexTransform: { $0.replacingOccurrences(of: "\"f32\"", with: "\"f8e4\"") })
+    Self.expectError(.unsupportedVersion, containing: "dtype 'f8e4'", file)
+    let codec = try Self.assemble(
+      entries, data: data, minor: 2,
+      indexTransform: { $0.replacingOccurrences(of: "\"raw\"", with: "\"zstd\"") })
+    Self.expectError(.unsupportedVersion, containing: "format version 1.2", codec)
   }
 
   @Test func newerMajorVersionIsRefused() throws {

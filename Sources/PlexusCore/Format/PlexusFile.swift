@@ -89,7 +89,8 @@ public final class PlexusFile: Sendable {
     metadata = try metadataChunk.map {
       try Self.decodeJSON(ModelMetadata.self, chunk: $0, reader: reader)
     }
-    let index = try Self.decodeJSON(TensorIndexDocument.self, chunk: indexChunk, reader: reader)
+    let index = try Self.decodeJSON(
+      TensorIndexDocument.self, chunk: indexChunk, reader: reader, minorVersion: minorVersion)
     tensors = index.tensors
     entryIndex = try Self.validate(index.tensors, data: dataChunk, indexChunk: indexChunk)
     try Self.verifyDataChunk(dataChunk, entries: index.tensors, reader: reader)
@@ -242,9 +243,10 @@ public final class PlexusFile: Sendable {
     }
   }
 
-  private static func decodeJSON<T: Decodable>(_ type: T.Type, chunk: ChunkInfo, reader: ByteReader)
-    throws -> T
-  {
+  private static func decodeJSON<T: Decodable>(
+    _ type: T.Type, chunk: ChunkInfo, reader: ByteReader,
+    minorVersion: UInt16 = PlexusFormat.minorVersion
+  ) throws -> T {
     guard chunk.length <= PlexusFormat.Limits.maximumJSONChunkLength else {
       throw PlexusFormatError(
         .limitExceeded,
@@ -254,6 +256,13 @@ public final class PlexusFile: Sendable {
     let payload = Data(reader.slice(Int(chunk.payloadOffset), Int(chunk.length)))
     do {
       return try JSONDecoder().decode(T.self, from: payload)
+    } catch let error as UnknownFormatValue {
+      throw PlexusFormatError(
+        .unsupportedVersion,
+        "\(error.field) '\(error.value)' is unknown to this reader (format \(PlexusFormat.majorVersion)."
+          + "\(PlexusFormat.minorVersion)); the file is format version \(PlexusFormat.majorVersion).\(minorVersion) "
+          + "and needs a reader for that version",
+        chunk: chunk.type, offset: chunk.payloadOffset, tensor: error.tensor)
     } catch let error as DecodingError {
       throw PlexusFormatError(
         .malformed, "invalid JSON: \(JSONValue.explain(error))", chunk: chunk.type,
