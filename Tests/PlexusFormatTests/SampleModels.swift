@@ -45,14 +45,20 @@ enum SampleModels {
         ])
       }, inputShape: [5]),
     "plexus.activation": SampleModel(
-      make: { Sequential([Dense(units: 4), Activation(.gelu), Activation(.softmax)]) }, inputShape: [3]),
+      make: { Sequential([Dense(units: 4), Activation(.gelu), Activation(.softmax)]) },
+      inputShape: [3]),
     "plexus.dropout": SampleModel(
-      make: { Sequential([Dense(units: 6, activation: .relu), try Dropout(rate: 0.3, seed: 9), Dense(units: 2)]) },
+      make: {
+        Sequential([
+          Dense(units: 6, activation: .relu), try Dropout(rate: 0.3, seed: 9), Dense(units: 2),
+        ])
+      },
       inputShape: [4]),
     "plexus.flatten": SampleModel(
       make: { Sequential([Flatten(), Dense(units: 3, activation: .sigmoid)]) }, inputShape: [2, 3]),
     "plexus.reshape": SampleModel(
-      make: { Sequential([Dense(units: 6), try Reshape([2, -1]), Flatten(), Dense(units: 2)]) }, inputShape: [4]),
+      make: { Sequential([Dense(units: 6), try Reshape([2, -1]), Flatten(), Dense(units: 2)]) },
+      inputShape: [4]),
     "plexus.dense": dense,
     "plexus.conv2d": SampleModel(
       make: {
@@ -170,10 +176,14 @@ struct FileBuilder {
 
   /// Appends a chunk; `declaredLength` overrides the length field (the CRC still covers the
   /// header as written).
-  mutating func chunk(_ type: String, critical: Bool = true, payload: [UInt8], declaredLength: UInt64? = nil) {
+  mutating func chunk(
+    _ type: String, critical: Bool = true, payload: [UInt8], declaredLength: UInt64? = nil
+  ) {
     var header = Array(type.utf8)
     withUnsafeBytes(of: UInt32(critical ? 1 : 0).littleEndian) { header.append(contentsOf: $0) }
-    withUnsafeBytes(of: (declaredLength ?? UInt64(payload.count)).littleEndian) { header.append(contentsOf: $0) }
+    withUnsafeBytes(of: (declaredLength ?? UInt64(payload.count)).littleEndian) {
+      header.append(contentsOf: $0)
+    }
     bytes += header + payload
     append(TestCRC32.checksum(header + payload))
   }
@@ -196,7 +206,8 @@ final class TemporaryFolder {
   let url: URL
 
   init() throws {
-    url = FileManager.default.temporaryDirectory.appendingPathComponent("plexus-format-\(UUID().uuidString)")
+    url = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "plexus-format-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
   }
 
