@@ -12,6 +12,7 @@ let package = Package(
   products: [
     .library(name: "PlexusCore", targets: ["PlexusCore"]),
     .library(name: "PlexusPerceptron", targets: ["PlexusPerceptron"]),
+    .library(name: "PlexusConvolution", targets: ["PlexusConvolution"]),
     .library(name: "Plexus", targets: ["Plexus"]),
     .library(name: "PlexusCommands", targets: ["PlexusCommands"]),
     .executable(name: "plexus", targets: ["PlexusTool"]),
@@ -45,11 +46,16 @@ let package = Package(
       dependencies: ["PlexusCore"],
       swiftSettings: strictSettings
     ),
+    .target(
+      name: "PlexusConvolution",
+      dependencies: ["PlexusCore", "PlexusPerceptron"],
+      swiftSettings: strictSettings
+    ),
 
     // The umbrella: re-exports every module.
     .target(
       name: "Plexus",
-      dependencies: ["PlexusCore", "PlexusPerceptron"],
+      dependencies: ["PlexusCore", "PlexusPerceptron", "PlexusConvolution"],
       swiftSettings: strictSettings
     ),
 
@@ -109,6 +115,11 @@ let package = Package(
     .testTarget(
       name: "PlexusToolTests",
       dependencies: ["PlexusCommands", "Plexus", "PlexusTestSupport"],
+      swiftSettings: strictSettings
+    ),
+    .testTarget(
+      name: "PlexusConvolutionTests",
+      dependencies: ["PlexusConvolution", "PlexusPerceptron", "PlexusTestSupport"],
       swiftSettings: strictSettings
     ),
     // The .plexus file: round trips of every registered layer, golden files, corrupt and

@@ -42,7 +42,10 @@ func withChecksumsFixed(_ input: [UInt8]) -> [UInt8]? {
     if chunks.last?.header.prefix(4).elementsEqual("TEND".utf8) == true { break }
   }
   for index in chunks.indices where chunks[index].header.prefix(4).elementsEqual("TIDX".utf8) {
-    guard var document = try? JSONDecoder().decode(TensorIndexDocument.self, from: Data(chunks[index].payload)) else {
+    guard
+      var document = try? JSONDecoder().decode(
+        TensorIndexDocument.self, from: Data(chunks[index].payload))
+    else {
       continue
     }
     for entry in document.tensors.indices {

@@ -48,22 +48,32 @@ try FileManager.default.createDirectory(at: output, withIntermediateDirectories:
 let model = Sequential([Dense(units: 4096, activation: .relu), Dense(units: 2048)])
 try model.build(inputShape: [4096], seed: 1)
 for (index, layer) in model.layers.enumerated() {
-  guard let dense = layer as? Dense, let kernel = dense.kernel, let bias = dense.bias else { continue }
+  guard let dense = layer as? Dense, let kernel = dense.kernel, let bias = dense.bias else {
+    continue
+  }
   let shape = kernel.value.shape
   try kernel.assign(trainedLike(shape, fanIn: shape[0], fanOut: shape[1], seed: UInt64(10 + index)))
-  try bias.assign(trainedLike(bias.value.shape, fanIn: 64, fanOut: 64, seed: UInt64(20 + index)) * 0.1)
+  try bias.assign(
+    trainedLike(bias.value.shape, fanIn: 64, fanOut: 64, seed: UInt64(20 + index)) * 0.1)
 }
 let tensors = model.namedParameters.map { (name: $0.path, tensor: $0.parameter.value) }
 let rawBytes = tensors.reduce(0) { $0 + $1.tensor.count * 4 }
 let megabytes = Double(rawBytes) / 1e6
-print(String(format: "Model: %d parameters, %.1f MB as float32; %d threads", rawBytes / 4, megabytes, Parallel.maximumThreads))
+print(
+  String(
+    format: "Model: %d parameters, %.1f MB as float32; %d threads", rawBytes / 4, megabytes,
+    Parallel.maximumThreads))
 
 // The same tensors for the Python reference: raw little-endian float32 and a manifest.
 var manifest: [[String: JSONValue]] = []
 var weights = Data()
 for (name, tensor) in tensors {
-  manifest.append(["name": .string(name), "shape": .array(tensor.shape.map { .number(Double($0)) })])
-  tensor.withUnsafeBufferPointer { weights.append(UnsafeBufferPointer(start: $0.baseAddress, count: $0.count)) }
+  manifest.append([
+    "name": .string(name), "shape": .array(tensor.shape.map { .number(Double($0)) }),
+  ])
+  tensor.withUnsafeBufferPointer {
+    weights.append(UnsafeBufferPointer(start: $0.baseAddress, count: $0.count))
+  }
 }
 try weights.write(to: output.appendingPathComponent("weights.f32"))
 try JSONEncoder().encode(manifest).write(to: output.appendingPathComponent("weights.json"))
@@ -88,7 +98,8 @@ let cases: [(String, SaveOptions)] = [
   ("shuffle-deflate f16", SaveOptions(dtype: .f16)),
 ]
 // PLEXUS_BENCH_CASES=raw,default (prefixes of the case names) limits the run to some cases.
-let selected = ProcessInfo.processInfo.environment["PLEXUS_BENCH_CASES"]?.split(separator: ",").map(String.init)
+let selected = ProcessInfo.processInfo.environment["PLEXUS_BENCH_CASES"]?.split(separator: ",").map(
+  String.init)
 for (name, options) in cases where selected.map({ $0.contains { name.hasPrefix($0) } }) ?? true {
   let url = output.appendingPathComponent("bench.plexus")
   let save = try best(3) { try model.save(to: url, options: options) }
@@ -97,13 +108,16 @@ for (name, options) in cases where selected.map({ $0.contains { name.hasPrefix($
   let fileLoad = try best(3) { _ = try PlexusFile(contentsOf: url).tensors() }
   let load = try best(3) { _ = try Sequential.load(from: url, registry: registry) }
   let row = Row(
-    name: name, saveMBps: megabytes / save, loadMBps: megabytes / load, fileLoadMBps: megabytes / fileLoad,
+    name: name, saveMBps: megabytes / save, loadMBps: megabytes / load,
+    fileLoadMBps: megabytes / fileLoad,
     openMilliseconds: open * 1000, sizeRelative: Double(size) / Double(rawBytes))
   rows.append(row)
   print(
     String(
-      format: "%-28@ save %7.0f MB/s  load model %7.0f MB/s  load tensors %7.0f MB/s  open %6.3f ms  size %.4f",
-      name as NSString, row.saveMBps, row.loadMBps, row.fileLoadMBps, row.openMilliseconds, row.sizeRelative))
+      format:
+        "%-28@ save %7.0f MB/s  load model %7.0f MB/s  load tensors %7.0f MB/s  open %6.3f ms  size %.4f",
+      name as NSString, row.saveMBps, row.loadMBps, row.fileLoadMBps, row.openMilliseconds,
+      row.sizeRelative))
 }
 
 // Raw tensors used in place from the memory map, without a copy.
@@ -113,11 +127,20 @@ do {
   var checksum: Float = 0
   let lazy = try best(20) {
     let file = try PlexusFile(contentsOf: url)
-    checksum += try file.withStoredBytes(of: "dense_1.kernel") { $0.load(fromByteOffset: 0, as: Float.self) }
+    checksum += try file.withStoredBytes(of: "dense_1.kernel") {
+      $0.load(fromByteOffset: 0, as: Float.self)
+    }
   }
-  print(String(format: "raw: lazy open + first float of a tensor in place: %.3f ms (%g)", lazy * 1000, checksum))
-  let unverified = try best(3) { _ = try PlexusFile(contentsOf: url).tensors(verifyChecksums: false) }
-  print(String(format: "raw: load tensors without checksum verification: %.0f MB/s", megabytes / unverified))
+  print(
+    String(
+      format: "raw: lazy open + first float of a tensor in place: %.3f ms (%g)", lazy * 1000,
+      checksum))
+  let unverified = try best(3) {
+    _ = try PlexusFile(contentsOf: url).tensors(verifyChecksums: false)
+  }
+  print(
+    String(
+      format: "raw: load tensors without checksum verification: %.0f MB/s", megabytes / unverified))
   try FileManager.default.removeItem(at: url)
 }
 

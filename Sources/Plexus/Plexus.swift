@@ -1,4 +1,5 @@
 @_exported import PlexusCore
+@_exported import PlexusConvolution
 @_exported import PlexusPerceptron
 
 extension LayerRegistry {
@@ -17,5 +18,6 @@ public enum PlexusModules {
   public static func registerAll(in registry: LayerRegistry) {
     CoreLayers.register(in: registry)
     PerceptronLayers.register(in: registry)
+    ConvolutionLayers.register(in: registry)
   }
 }

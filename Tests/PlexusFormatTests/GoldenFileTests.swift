@@ -21,7 +21,9 @@ import Testing
   static let goldens: [Golden] = [
     Golden(
       name: "perceptron-dense", sample: SampleModels.dense,
-      options: { SaveOptions(metadata: ModelMetadata(created: created, description: "three dense layers")) }),
+      options: {
+        SaveOptions(metadata: ModelMetadata(created: created, description: "three dense layers"))
+      }),
     Golden(
       name: "core-layers",
       sample: SampleModel(
@@ -32,28 +34,41 @@ import Testing
             Activation(.relu), Dense(units: 2, activation: .softmax),
           ])
         }, inputShape: [6]),
-      options: { SaveOptions(metadata: ModelMetadata(created: created, description: "every core layer")) }),
+      options: {
+        SaveOptions(metadata: ModelMetadata(created: created, description: "every core layer"))
+      }),
     Golden(
       name: "dense-f16-raw", sample: SampleModels.dense,
       options: { SaveOptions(codec: .raw, dtype: .f16, metadata: ModelMetadata(created: created)) }),
     Golden(
       name: "dense-bf16-deflate", sample: SampleModels.dense,
-      options: { SaveOptions(codec: .deflate, dtype: .bf16, metadata: ModelMetadata(created: created)) }),
+      options: {
+        SaveOptions(codec: .deflate, dtype: .bf16, metadata: ModelMetadata(created: created))
+      }),
     Golden(
       name: "dense-i8-optimizer", sample: SampleModels.dense,
       options: {
         SaveOptions(
           dtype: .int8,
           metadata: ModelMetadata(
-            created: created, description: "int8 weights with an optimizer state", values: ["dataset": "synthetic"],
+            created: created, description: "int8 weights with an optimizer state",
+            values: ["dataset": "synthetic"],
             history: .object(["loss": .array([.number(1.25), .number(0.5)])])),
           optimizerState: OptimizerState(
-            typeName: "sgd", config: .object(["learningRate": .number(0.01), "momentum": .number(0.9)]), step: 7,
-            slots: ["0.velocity": Tensor(shape: [6, 8], repeating: 0.25), "1.velocity": Tensor(shape: [8], repeating: -1)]))
+            typeName: "sgd",
+            config: .object(["learningRate": .number(0.01), "momentum": .number(0.9)]), step: 7,
+            slots: [
+              "0.velocity": Tensor(shape: [6, 8], repeating: 0.25),
+              "1.velocity": Tensor(shape: [8], repeating: -1),
+            ]))
       }),
+    Golden(
+      name: "convolution-layers", sample: SampleModels.convolution,
+      options: { SaveOptions(metadata: ModelMetadata(created: created, description: "every convolution-family layer")) }),
   ]
 
-  static let examples = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+  static let examples = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+    .deletingLastPathComponent()
     .deletingLastPathComponent().appendingPathComponent("Formats/examples")
 
   struct Predictions: Codable {
@@ -76,18 +91,24 @@ import Testing
       let encoder = JSONEncoder()
       encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
       try encoder.encode(
-        Predictions(inputShape: input.shape, input: input.scalars, outputShape: output.shape, output: output.scalars)
+        Predictions(
+          inputShape: input.shape, input: input.scalars, outputShape: output.shape,
+          output: output.scalars)
       ).write(to: predictionsURL)
       try Data(try PlexusInspection.inspect(url).renderJSON().utf8).write(to: inspectURL)
     }
     let expectedInspection = try String(contentsOf: inspectURL, encoding: .utf8)
     #expect(try PlexusInspection.inspect(url).renderJSON() == expectedInspection)
-    let predictions = try JSONDecoder().decode(Predictions.self, from: Data(contentsOf: predictionsURL))
+    let predictions = try JSONDecoder().decode(
+      Predictions.self, from: Data(contentsOf: predictionsURL))
     let model = try Sequential.load(from: url, registry: LayerRegistry.standard())
-    let output = try model.predict(try Tensor(shape: predictions.inputShape, scalars: predictions.input))
+    let output = try model.predict(
+      try Tensor(shape: predictions.inputShape, scalars: predictions.input))
     #expect(output.shape == predictions.outputShape)
     for (found, expected) in zip(output.scalars, predictions.output) {
-      #expect(abs(found - expected) <= 1e-5 * max(1, abs(expected)), "\(golden.name): \(found) vs \(expected)")
+      #expect(
+        abs(found - expected) <= 1e-5 * max(1, abs(expected)),
+        "\(golden.name): \(found) vs \(expected)")
     }
   }
 }

@@ -13,7 +13,8 @@ import Testing
     let url = folder.file("tiny.plexus")
     try model.save(
       to: url,
-      options: SaveOptions(codec: codec, metadata: ModelMetadata(created: "2026-01-01T00:00:00Z", values: ["k": "v"])))
+      options: SaveOptions(
+        codec: codec, metadata: ModelMetadata(created: "2026-01-01T00:00:00Z", values: ["k": "v"])))
     return [UInt8](try Data(contentsOf: url))
   }
 
@@ -38,7 +39,8 @@ import Testing
     #expect(bytes.count < 2048)
     _ = try Self.load(bytes)
     for length in 0..<bytes.count {
-      Self.expectFormatError(Array(bytes[0..<length]), "truncated to \(length) of \(bytes.count) bytes")
+      Self.expectFormatError(
+        Array(bytes[0..<length]), "truncated to \(length) of \(bytes.count) bytes")
     }
   }
 
@@ -81,7 +83,8 @@ import Testing
   /// the data payload.
   static func assemble(
     _ entries: [TensorIndexEntry], data: [UInt8], major: UInt16 = 1, minor: UInt16 = 0,
-    extra: ((inout FileBuilder) -> Void)? = nil, dataLength: UInt64? = nil
+    extra: ((inout FileBuilder) -> Void)? = nil, dataLength: UInt64? = nil,
+    indexTransform: (String) -> String = { $0 }
   ) throws -> [UInt8] {
     var builder = FileBuilder(major: major, minor: minor)
     builder.json("ARCH", try architectureJSON())
@@ -96,7 +99,10 @@ import Testing
     }
     let encoder = JSONEncoder()
     encoder.outputFormatting = .sortedKeys
-    builder.json("TIDX", "{\"tensors\":" + String(decoding: try encoder.encode(absolute), as: UTF8.self) + "}")
+    builder.json(
+      "TIDX",
+      indexTransform(
+        "{\"tensors\":" + String(decoding: try encoder.encode(absolute), as: UTF8.self) + "}"))
     builder.chunk("TEND", payload: [])
     return builder.bytes
   }
@@ -107,17 +113,20 @@ import Testing
     let bias = [UInt8](repeating: 0, count: 8)
     let entries = [
       TensorIndexEntry(
-        name: "dense_1.kernel", group: "model", dtype: .f32, shape: [3, 2], codec: .raw, offset: 0, storedLength: 24,
+        name: "dense_1.kernel", group: "model", dtype: .f32, shape: [3, 2], codec: .raw, offset: 0,
+        storedLength: 24,
         rawLength: 24, crc32: TestCRC32.checksum(kernel)),
       TensorIndexEntry(
-        name: "dense_1.bias", group: "model", dtype: .f32, shape: [2], codec: .raw, offset: 64, storedLength: 8,
+        name: "dense_1.bias", group: "model", dtype: .f32, shape: [2], codec: .raw, offset: 64,
+        storedLength: 8,
         rawLength: 8, crc32: TestCRC32.checksum(bias)),
     ]
     return (entries, kernel + [UInt8](repeating: 0, count: 40) + bias)
   }
 
   static func expectError(
-    _ kind: PlexusFormatError.Kind, containing text: String, _ bytes: [UInt8], sourceLocation: SourceLocation = #_sourceLocation
+    _ kind: PlexusFormatError.Kind, containing text: String, _ bytes: [UInt8],
+    sourceLocation: SourceLocation = #_sourceLocation
   ) {
     do {
       _ = try load(bytes)
@@ -139,7 +148,8 @@ import Testing
   @Test func shapeWhoseProductOverflows() throws {
     var (entries, data) = Self.validEntries()
     entries[0].shape = [1 << 32, 1 << 32, 16]
-    Self.expectError(.limitExceeded, containing: "overflows", try Self.assemble(entries, data: data))
+    Self.expectError(
+      .limitExceeded, containing: "overflows", try Self.assemble(entries, data: data))
     entries[0].shape = [3, -2]
     Self.expectError(.limitExceeded, containing: "negative", try Self.assemble(entries, data: data))
   }
@@ -149,30 +159,38 @@ import Testing
     entries[0].shape = [1 << 38]
     entries[0].rawLength = 1 << 40
     entries[0].storedLength = 1 << 40
-    Self.expectError(.malformed, containing: "outside the data chunk", try Self.assemble(entries, data: data))
+    Self.expectError(
+      .malformed, containing: "outside the data chunk", try Self.assemble(entries, data: data))
 
     (entries, data) = Self.validEntries()
     entries[1].offset = UInt64.max - 4
-    Self.expectError(.malformed, containing: "outside the data chunk", try Self.assemble(entries, data: data))
+    Self.expectError(
+      .malformed, containing: "outside the data chunk", try Self.assemble(entries, data: data))
 
     // A deflate tensor declaring 4 MiB from 16 stored bytes: more than deflate can produce.
     (entries, data) = Self.validEntries()
     entries[0] = TensorIndexEntry(
-      name: "dense_1.kernel", group: "model", dtype: .f32, shape: [1 << 20], codec: .deflate, offset: 0,
-      storedLength: 16, rawLength: 4 << 20, crc32: TestCRC32.checksum(data[0..<16]), blockSize: 4 << 20, blocks: [16])
-    Self.expectError(.limitExceeded, containing: "more than deflate can produce", try Self.assemble(entries, data: data))
+      name: "dense_1.kernel", group: "model", dtype: .f32, shape: [1 << 20], codec: .deflate,
+      offset: 0,
+      storedLength: 16, rawLength: 4 << 20, crc32: TestCRC32.checksum(data[0..<16]),
+      blockSize: 4 << 20, blocks: [16])
+    Self.expectError(
+      .limitExceeded, containing: "more than deflate can produce",
+      try Self.assemble(entries, data: data))
 
     // Terabytes of raw bytes in a list of blocks that does not match.
     entries[0].shape = [1 << 38]
     entries[0].rawLength = 1 << 40
-    Self.expectError(.malformed, containing: "blocks listed", try Self.assemble(entries, data: data))
+    Self.expectError(
+      .malformed, containing: "blocks listed", try Self.assemble(entries, data: data))
   }
 
   @Test func chunkLengthsThatOverflow() throws {
     let (entries, data) = Self.validEntries()
     for declared in [UInt64.max, UInt64.max - 15, UInt64(1) << 62] {
       Self.expectError(
-        .truncated, containing: "payload", try Self.assemble(entries, data: data, dataLength: declared))
+        .truncated, containing: "payload",
+        try Self.assemble(entries, data: data, dataLength: declared))
     }
   }
 
@@ -189,15 +207,20 @@ import Testing
     let (valid, _) = Self.validEntries()
     let entries = [
       TensorIndexEntry(
-        name: "dense_1.kernel", group: "model", dtype: .f32, shape: [3, 2], codec: .deflate, offset: 0,
-        storedLength: UInt64(bomb.count), rawLength: 24, crc32: TestCRC32.checksum(bomb), blockSize: 4096,
+        name: "dense_1.kernel", group: "model", dtype: .f32, shape: [3, 2], codec: .deflate,
+        offset: 0,
+        storedLength: UInt64(bomb.count), rawLength: 24, crc32: TestCRC32.checksum(bomb),
+        blockSize: 4096,
         blocks: [UInt64(bomb.count)]),
       TensorIndexEntry(
-        name: "dense_1.bias", group: "model", dtype: .f32, shape: [2], codec: .raw, offset: 4096, storedLength: 8,
+        name: "dense_1.bias", group: "model", dtype: .f32, shape: [2], codec: .raw, offset: 4096,
+        storedLength: 8,
         rawLength: 8, crc32: valid[1].crc32),
     ]
     let data = bomb + [UInt8](repeating: 0, count: 4096 - bomb.count + 8)
-    Self.expectError(.malformed, containing: "inflates past its declared size", try Self.assemble(entries, data: data))
+    Self.expectError(
+      .malformed, containing: "inflates past its declared size",
+      try Self.assemble(entries, data: data))
   }
 
   @Test func corruptTensorBytesAreCaughtByTheirChecksum() throws {
@@ -233,9 +256,23 @@ import Testing
     Self.expectError(.unsupportedVersion, containing: "format version 1.3", critical)
   }
 
+  @Test func unknownDTypeOrCodecNamesTheVersionNeeded() throws {
+    let (entries, data) = Self.validEntries()
+    // A dtype and a codec that a newer minor version might add.
+    let file = try Self.assemble(
+      entries, data: data, minor: 2,
+      indexTransform: { $0.replacingOccurrences(of: "\"f32\"", with: "\"f8e4\"") })
+    Self.expectError(.unsupportedVersion, containing: "dtype 'f8e4'", file)
+    let codec = try Self.assemble(
+      entries, data: data, minor: 2,
+      indexTransform: { $0.replacingOccurrences(of: "\"raw\"", with: "\"zstd\"") })
+    Self.expectError(.unsupportedVersion, containing: "format version 1.2", codec)
+  }
+
   @Test func newerMajorVersionIsRefused() throws {
     let (entries, data) = Self.validEntries()
-    Self.expectError(.unsupportedVersion, containing: "2.0", try Self.assemble(entries, data: data, major: 2))
+    Self.expectError(
+      .unsupportedVersion, containing: "2.0", try Self.assemble(entries, data: data, major: 2))
   }
 
   @Test func missingAndDuplicateChunks() throws {
@@ -255,10 +292,12 @@ import Testing
   @Test func indexThatDoesNotFitTheModel() throws {
     var (entries, data) = Self.validEntries()
     entries[1].name = "dense_1.gain"
-    Self.expectError(.modelMismatch, containing: "dense_1.bias", try Self.assemble(entries, data: data))
+    Self.expectError(
+      .modelMismatch, containing: "dense_1.bias", try Self.assemble(entries, data: data))
     (entries, data) = Self.validEntries()
     entries[0].shape = [2, 3]
-    Self.expectError(.modelMismatch, containing: "expects shape [3, 2]", try Self.assemble(entries, data: data))
+    Self.expectError(
+      .modelMismatch, containing: "expects shape [3, 2]", try Self.assemble(entries, data: data))
   }
 
   // MARK: Atomic saves
@@ -280,14 +319,21 @@ import Testing
     // Fail after half of the bytes, as a full disk would.
     #expect {
       try new.save(to: url, options: SaveOptions(sizeLimit: UInt64(fullSize / 2)))
-    } throws: { ($0 as? PlexusFormatError)?.kind == .io && "\($0)".contains("previous file is kept") }
+    } throws: {
+      ($0 as? PlexusFormatError)?.kind == .io && "\($0)".contains("previous file is kept")
+    }
     #expect(try Data(contentsOf: url) == oldBytes)
     let reloaded = try Sequential.load(from: url, registry: LayerRegistry.standard())
-    for (a, b) in zip(old.parameters, reloaded.parameters) { #expect(bitwiseEqual(a.value, b.value)) }
-    #expect(try FileManager.default.contentsOfDirectory(atPath: folder.url.path) == ["model.plexus"])
+    for (a, b) in zip(old.parameters, reloaded.parameters) {
+      #expect(bitwiseEqual(a.value, b.value))
+    }
+    #expect(
+      try FileManager.default.contentsOfDirectory(atPath: folder.url.path) == ["model.plexus"])
 
     // A save into a folder that does not exist fails cleanly too.
-    #expect(throws: PlexusFormatError.self) { try new.save(to: folder.file("missing/model.plexus")) }
+    #expect(throws: PlexusFormatError.self) {
+      try new.save(to: folder.file("missing/model.plexus"))
+    }
 
     try new.save(to: url)
     let replaced = try Sequential.load(from: url, registry: LayerRegistry.standard())

@@ -14,7 +14,8 @@ import Testing
     let sample = try #require(SampleModels.byLayerType[typeName], "no sample model for \(typeName)")
     let model = try sample.built()
     let usedTypes = Self.layerTypes(of: model)
-    #expect(usedTypes.contains(typeName), "the sample for \(typeName) does not use it: \(usedTypes)")
+    #expect(
+      usedTypes.contains(typeName), "the sample for \(typeName) does not use it: \(usedTypes)")
     let folder = try TemporaryFolder()
     for codec in TensorCodec.allCases {
       let url = folder.file("\(codec.rawValue).plexus")
@@ -25,7 +26,9 @@ import Testing
       let copies = loaded.namedParameters
       #expect(original.map(\.path) == copies.map(\.path))
       for (a, b) in zip(original, copies) {
-        #expect(bitwiseEqual(a.parameter.value, b.parameter.value), "\(a.path) changed with codec \(codec)")
+        #expect(
+          bitwiseEqual(a.parameter.value, b.parameter.value),
+          "\(a.path) changed with codec \(codec)")
         #expect(a.parameter.isTrainable == b.parameter.isTrainable)
       }
       let input = sample.input()
@@ -58,7 +61,9 @@ import Testing
           case .int8: largest / 127 * 0.5001
           case .f32: 0
           }
-        #expect(a.parameter.value.maxAbsoluteDifference(to: b.parameter.value) <= tolerance, "\(a.path) \(dtype) \(codec)")
+        #expect(
+          a.parameter.value.maxAbsoluteDifference(to: b.parameter.value) <= tolerance,
+          "\(a.path) \(dtype) \(codec)")
       }
       let entry = try #require(try PlexusFile(contentsOf: url).entry(named: "dense_1.kernel"))
       #expect(entry.dtype == dtype)
@@ -103,7 +108,8 @@ import Testing
     // Writes of half a megabyte and more bypass the writer's buffer: they must land after what
     // is buffered (the header and first chunks).
     for codec in TensorCodec.allCases {
-      try model.save(to: url, options: SaveOptions(codec: codec, compressionLevel: 0, blockSize: 768 << 10))
+      try model.save(
+        to: url, options: SaveOptions(codec: codec, compressionLevel: 0, blockSize: 768 << 10))
       let copy = try Sequential.load(from: url, registry: LayerRegistry.standard())
       #expect(bitwiseEqual(model.parameters[0].value, copy.parameters[0].value), "\(codec)")
     }
@@ -118,7 +124,8 @@ import Testing
     #expect(file.isMapped)
     for entry in file.tensors {
       #expect(entry.offset % 64 == 0)
-      let expected = try #require(model.namedParameters.first { $0.path == entry.name }).parameter.value
+      let expected = try #require(model.namedParameters.first { $0.path == entry.name }).parameter
+        .value
       let inPlace = try file.withStoredBytes(of: entry.name) { bytes in
         #expect(Int(bitPattern: bytes.baseAddress) % 64 == 0)
         return Array(bytes.bindMemory(to: Float.self))
@@ -129,9 +136,12 @@ import Testing
 
   @Test func metadataAndOptimizerStateRoundTrip() throws {
     let model = try SampleModels.dense.built()
-    let history: JSONValue = .object(["loss": .array([.number(0.9), .number(0.4)]), "epochs": .number(2)])
+    let history: JSONValue = .object([
+      "loss": .array([.number(0.9), .number(0.4)]), "epochs": .number(2),
+    ])
     let metadata = ModelMetadata(
-      created: "2026-01-02T03:04:05Z", description: "digits classifier", values: ["dataset": "digits"], history: history)
+      created: "2026-01-02T03:04:05Z", description: "digits classifier",
+      values: ["dataset": "digits"], history: history)
     var slots: [String: Tensor] = [:]
     for (index, parameter) in model.parameters.enumerated() {
       slots["\(index).m"] = parameter.value * 0.5
@@ -141,7 +151,8 @@ import Testing
       typeName: "adam", config: .object(["learningRate": .number(0.001)]), step: 42, slots: slots)
     let folder = try TemporaryFolder()
     let url = folder.file("m.plexus")
-    try model.save(to: url, options: SaveOptions(dtype: .f16, metadata: metadata, optimizerState: state))
+    try model.save(
+      to: url, options: SaveOptions(dtype: .f16, metadata: metadata, optimizerState: state))
     let file = try PlexusFile(contentsOf: url)
     #expect(file.metadata == metadata)
     let restored = try #require(try file.optimizerState())
@@ -160,16 +171,20 @@ import Testing
     let folder = try TemporaryFolder()
     let url = folder.file("m.plexus")
     try model.save(to: url)
-    #expect(throws: PlexusError.unknownLayerType(type: "plexus.dense", module: "PlexusPerceptron")) {
+    #expect(throws: PlexusError.unknownLayerType(type: "plexus.dense", module: "PlexusPerceptron"))
+    {
       try Sequential.load(from: url, registry: LayerRegistry())
     }
-    let message = PlexusError.unknownLayerType(type: "plexus.dense", module: "PlexusPerceptron").description
+    let message = PlexusError.unknownLayerType(type: "plexus.dense", module: "PlexusPerceptron")
+      .description
     #expect(message.contains("import PlexusPerceptron"))
   }
 
   @Test func unbuiltModelIsNotSaved() throws {
     let folder = try TemporaryFolder()
-    #expect(throws: PlexusError.self) { try Sequential([Dense(units: 2)]).save(to: folder.file("m.plexus")) }
+    #expect(throws: PlexusError.self) {
+      try Sequential([Dense(units: 2)]).save(to: folder.file("m.plexus"))
+    }
     #expect(!FileManager.default.fileExists(atPath: folder.file("m.plexus").path))
   }
 
@@ -186,7 +201,9 @@ import Testing
     #expect(rawFile.metadata == metadata)
     #expect(rawFile.architecture == (try PlexusFile(contentsOf: source)).architecture)
     let loaded = try Sequential.load(from: rawFile, registry: LayerRegistry.standard())
-    for (a, b) in zip(model.parameters, loaded.parameters) { #expect(bitwiseEqual(a.value, b.value)) }
+    for (a, b) in zip(model.parameters, loaded.parameters) {
+      #expect(bitwiseEqual(a.value, b.value))
+    }
     // In place, to f16 with deflate.
     try PlexusConverter.convert(from: raw, to: raw, codec: .deflate, dtype: .f16)
     let half = try PlexusFile(contentsOf: raw)
@@ -202,11 +219,16 @@ import Testing
     let report = try PlexusInspection.inspect(url)
     #expect(report.problems.isEmpty)
     #expect(report.tensors.allSatisfy { $0.checksum == "ok" })
-    #expect(report.layers.map(\.path) == ["sequential_1", "sequential_1.dense_1", "sequential_1.dense_2", "dense_1"])
+    #expect(
+      report.layers.map(\.path) == [
+        "sequential_1", "sequential_1.dense_1", "sequential_1.dense_2", "dense_1",
+      ])
     #expect(report.parameterCount == model.parameterCount)
     #expect(report.inputShape == [5])
     let text = report.renderText()
-    #expect(text.contains("sequential_1.dense_1") && text.contains("shuffle-deflate") && text.contains("owner: lab"))
+    #expect(
+      text.contains("sequential_1.dense_1") && text.contains("shuffle-deflate")
+        && text.contains("owner: lab"))
     let json = try report.renderJSON()
     let decoded = try JSONDecoder().decode(PlexusInspection.self, from: Data(json.utf8))
     #expect(decoded == report)

@@ -45,14 +45,20 @@ enum SampleModels {
         ])
       }, inputShape: [5]),
     "plexus.activation": SampleModel(
-      make: { Sequential([Dense(units: 4), Activation(.gelu), Activation(.softmax)]) }, inputShape: [3]),
+      make: { Sequential([Dense(units: 4), Activation(.gelu), Activation(.softmax)]) },
+      inputShape: [3]),
     "plexus.dropout": SampleModel(
-      make: { Sequential([Dense(units: 6, activation: .relu), try Dropout(rate: 0.3, seed: 9), Dense(units: 2)]) },
+      make: {
+        Sequential([
+          Dense(units: 6, activation: .relu), try Dropout(rate: 0.3, seed: 9), Dense(units: 2),
+        ])
+      },
       inputShape: [4]),
     "plexus.flatten": SampleModel(
       make: { Sequential([Flatten(), Dense(units: 3, activation: .sigmoid)]) }, inputShape: [2, 3]),
     "plexus.reshape": SampleModel(
-      make: { Sequential([Dense(units: 6), try Reshape([2, -1]), Flatten(), Dense(units: 2)]) }, inputShape: [4]),
+      make: { Sequential([Dense(units: 6), try Reshape([2, -1]), Flatten(), Dense(units: 2)]) },
+      inputShape: [4]),
     "plexus.dense": dense,
     "plexus.perceptron": SampleModel(
       make: {
@@ -61,7 +67,87 @@ enum SampleModels {
           try Perceptron(config: Perceptron.Config(units: 3, kernelInitializer: .glorotUniform)),
         ])
       }, inputShape: [5]),
+    "plexus.conv2d": SampleModel(
+      make: {
+        Sequential([
+          try Conv2D(filters: 4, kernelSize: 3, padding: .same, activation: .relu),
+          try Conv2D(
+            config: .init(
+              filters: 2, kernelSize: [2, 3], strides: [2, 1], padding: .explicit(top: 1, bottom: 0, left: 1, right: 1),
+              dilation: [1, 2], useBias: false, kernelRegularizer: Regularizer(l2: 0.01))),
+          Flatten(), Dense(units: 3),
+        ])
+      }, inputShape: [6, 5, 2]),
+    "plexus.conv1d": SampleModel(
+      make: {
+        Sequential([
+          try Conv1D(filters: 4, kernelSize: 3, padding: .same, activation: .tanh),
+          try Conv1D(filters: 2, kernelSize: 2, strides: 2, dilation: 1), Flatten(), Dense(units: 2),
+        ])
+      }, inputShape: [9, 3]),
+    "plexus.conv2d_transpose": SampleModel(
+      make: {
+        Sequential([
+          try Conv2DTranspose(filters: 3, kernelSize: 3, strides: 2, padding: .same, activation: .relu),
+          Flatten(), Dense(units: 2),
+        ])
+      }, inputShape: [3, 3, 2]),
+    "plexus.max_pool2d": SampleModel(
+      make: {
+        Sequential([
+          try Conv2D(filters: 3, kernelSize: 3, padding: .same), try MaxPool2D(poolSize: 3, strides: 2, padding: .same),
+          Flatten(), Dense(units: 2),
+        ])
+      }, inputShape: [6, 6, 1]),
+    "plexus.average_pool2d": SampleModel(
+      make: { Sequential([try AveragePool2D(poolSize: 2), Flatten(), Dense(units: 2)]) }, inputShape: [4, 5, 2]),
+    "plexus.global_average_pool2d": SampleModel(
+      make: { Sequential([try Conv2D(filters: 4, kernelSize: 3), GlobalAveragePool2D(), Dense(units: 2)]) },
+      inputShape: [5, 5, 1]),
+    "plexus.global_max_pool2d": SampleModel(
+      make: {
+        Sequential([try Conv2D(filters: 4, kernelSize: 3), GlobalMaxPool2D(keepDims: true), Flatten(), Dense(units: 2)])
+      }, inputShape: [5, 5, 1]),
+    "plexus.batch_normalization": SampleModel(
+      make: {
+        Sequential([
+          try Conv2D(filters: 3, kernelSize: 3, padding: .same), try BatchNormalization(momentum: 0.9, epsilon: 1e-5),
+          Flatten(), Dense(units: 2),
+        ])
+      }, inputShape: [4, 4, 2]),
+    "plexus.zero_padding2d": SampleModel(
+      make: {
+        Sequential([
+          try ZeroPadding2D(top: 1, bottom: 0, left: 2, right: 1), try Conv2D(filters: 2, kernelSize: 3), Flatten(),
+          Dense(units: 2),
+        ])
+      }, inputShape: [4, 4, 1]),
+    "plexus.up_sampling2d": SampleModel(
+      make: {
+        Sequential([try UpSampling2D(config: .init(size: [2, 3])), try Conv2D(filters: 2, kernelSize: 3), Flatten(), Dense(units: 2)])
+      }, inputShape: [3, 3, 1]),
   ]
+
+  /// Every convolution-family layer in one chain: padding, convolution, batch normalization,
+  /// pooling, upsampling, transposed and 1-D convolution, global pooling.
+  static let convolution = SampleModel(
+    make: {
+      Sequential([
+        try ZeroPadding2D(1),
+        try Conv2D(filters: 4, kernelSize: 3, activation: .relu),
+        try BatchNormalization(),
+        try MaxPool2D(poolSize: 2),
+        try UpSampling2D(size: 2),
+        try Conv2DTranspose(filters: 3, kernelSize: 3, strides: 2, padding: .same),
+        try AveragePool2D(poolSize: 4),
+        try Reshape([16, 3]),
+        try Conv1D(filters: 2, kernelSize: 3, activation: .tanh),
+        try Reshape([14, 1, 2]),
+        GlobalMaxPool2D(keepDims: true),
+        GlobalAveragePool2D(),
+        Dense(units: 2, activation: .softmax),
+      ])
+    }, inputShape: [8, 8, 1])
 }
 
 /// CRC-32 (ISO-HDLC) written independently of the library, to build files by hand.
@@ -97,10 +183,14 @@ struct FileBuilder {
 
   /// Appends a chunk; `declaredLength` overrides the length field (the CRC still covers the
   /// header as written).
-  mutating func chunk(_ type: String, critical: Bool = true, payload: [UInt8], declaredLength: UInt64? = nil) {
+  mutating func chunk(
+    _ type: String, critical: Bool = true, payload: [UInt8], declaredLength: UInt64? = nil
+  ) {
     var header = Array(type.utf8)
     withUnsafeBytes(of: UInt32(critical ? 1 : 0).littleEndian) { header.append(contentsOf: $0) }
-    withUnsafeBytes(of: (declaredLength ?? UInt64(payload.count)).littleEndian) { header.append(contentsOf: $0) }
+    withUnsafeBytes(of: (declaredLength ?? UInt64(payload.count)).littleEndian) {
+      header.append(contentsOf: $0)
+    }
     bytes += header + payload
     append(TestCRC32.checksum(header + payload))
   }
@@ -123,7 +213,8 @@ final class TemporaryFolder {
   let url: URL
 
   init() throws {
-    url = FileManager.default.temporaryDirectory.appendingPathComponent("plexus-format-\(UUID().uuidString)")
+    url = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "plexus-format-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
   }
 

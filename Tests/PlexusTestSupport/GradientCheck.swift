@@ -84,6 +84,8 @@ public enum GradientCheck {
     var parameterErrors: [String: Double] = [:]
     for ((path, analytic), entry) in zip(analyticParameters, layer.namedParameters) {
       let parameter = entry.parameter
+      // Non-trainable state (such as BatchNorm's moving statistics) has no gradient.
+      guard parameter.isTrainable else { continue }
       var worst: Double = 0
       for index in indices(parameter.value.count) {
         let original = parameter.value[flat: index]

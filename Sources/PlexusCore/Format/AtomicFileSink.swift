@@ -43,7 +43,9 @@ final class AtomicFileSink {
       attempt += 1
       guard errno == EEXIST, attempt < 16 else {
         throw PlexusFormatError(
-          .io, "cannot create a temporary file in '\(folder)' to save '\(name)': \(String(cString: strerror(errno)))")
+          .io,
+          "cannot create a temporary file in '\(folder)' to save '\(name)': \(String(cString: strerror(errno)))"
+        )
       }
     }
     buffer.reserveCapacity(bufferCapacity)
@@ -61,7 +63,9 @@ final class AtomicFileSink {
     let (end, overflow) = position.addingReportingOverflow(UInt64(bytes.count))
     if let sizeLimit, overflow || end > sizeLimit {
       throw PlexusFormatError(
-        .io, "saving '\(destination.lastPathComponent)' would exceed the size limit of \(sizeLimit) bytes; the previous file is kept")
+        .io,
+        "saving '\(destination.lastPathComponent)' would exceed the size limit of \(sizeLimit) bytes; the previous file is kept"
+      )
     }
     if bytes.count >= bufferCapacity / 2 {
       // Large writes go straight to the file, after what is buffered.
@@ -133,6 +137,7 @@ final class AtomicFileSink {
   private func ioError(_ action: String) -> PlexusFormatError {
     PlexusFormatError(
       .io,
-      "cannot \(action) the temporary file for '\(destination.path)': \(String(cString: strerror(errno))); the previous file is kept")
+      "cannot \(action) the temporary file for '\(destination.path)': \(String(cString: strerror(errno))); the previous file is kept"
+    )
   }
 }

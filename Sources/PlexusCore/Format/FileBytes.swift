@@ -60,7 +60,8 @@ final class FileBytes: @unchecked Sendable {
 
   /// A private, 64-byte aligned copy of `bytes`.
   convenience init(copying bytes: UnsafeRawBufferPointer) {
-    let storage = UnsafeMutableRawPointer.allocate(byteCount: Swift.max(bytes.count, 1), alignment: 64)
+    let storage = UnsafeMutableRawPointer.allocate(
+      byteCount: Swift.max(bytes.count, 1), alignment: 64)
     if let source = bytes.baseAddress, bytes.count > 0 {
       storage.copyMemory(from: source, byteCount: bytes.count)
     }
@@ -75,7 +76,8 @@ final class FileBytes: @unchecked Sendable {
   static func read(path: String, map: Bool) throws -> FileBytes {
     let descriptor = open(path, O_RDONLY | O_CLOEXEC)
     guard descriptor >= 0 else {
-      throw PlexusFormatError(.io, "cannot open '\(path)' for reading: \(String(cString: strerror(errno)))")
+      throw PlexusFormatError(
+        .io, "cannot open '\(path)' for reading: \(String(cString: strerror(errno)))")
     }
     defer { close(descriptor) }
     var status = stat()
@@ -87,11 +89,14 @@ final class FileBytes: @unchecked Sendable {
     }
     let size = Int(status.st_size)
     if map && size > 0 {
-      if let address = mmap(nil, size, PROT_READ, MAP_PRIVATE, descriptor, 0), address != MAP_FAILED {
+      if let address = mmap(nil, size, PROT_READ, MAP_PRIVATE, descriptor, 0), address != MAP_FAILED
+      {
         return FileBytes(
           buffer: UnsafeRawBufferPointer(start: address, count: size), isMapped: true,
           release: { buffer in
-            if let base = buffer.baseAddress { munmap(UnsafeMutableRawPointer(mutating: base), buffer.count) }
+            if let base = buffer.baseAddress {
+              munmap(UnsafeMutableRawPointer(mutating: base), buffer.count)
+            }
           })
       }
     }
@@ -102,7 +107,8 @@ final class FileBytes: @unchecked Sendable {
       if count < 0 && errno == EINTR { continue }
       guard count > 0 else {
         storage.deallocate()
-        throw PlexusFormatError(.io, "cannot read '\(path)' at byte \(done): \(String(cString: strerror(errno)))")
+        throw PlexusFormatError(
+          .io, "cannot read '\(path)' at byte \(done): \(String(cString: strerror(errno)))")
       }
       done += count
     }

@@ -104,8 +104,44 @@ public struct TensorIndexEntry: Codable, Sendable, Equatable {
     self.blocks = blocks
   }
 
+  private enum CodingKeys: String, CodingKey {
+    case name, group, dtype, shape, codec, offset, storedLength, rawLength, crc32, scale, blockSize,
+      blocks
+  }
+
+  public init(from decoder: Decoder) throws {
+    let container = try decoder.container(keyedBy: CodingKeys.self)
+    name = try container.decode(String.self, forKey: .name)
+    group = try container.decode(String.self, forKey: .group)
+    let dtypeName = try container.decode(String.self, forKey: .dtype)
+    guard let dtype = TensorDType(rawValue: dtypeName) else {
+      throw UnknownFormatValue(tensor: name, field: "dtype", value: dtypeName)
+    }
+    self.dtype = dtype
+    shape = try container.decode([Int].self, forKey: .shape)
+    let codecName = try container.decode(String.self, forKey: .codec)
+    guard let codec = TensorCodec(rawValue: codecName) else {
+      throw UnknownFormatValue(tensor: name, field: "codec", value: codecName)
+    }
+    self.codec = codec
+    offset = try container.decode(UInt64.self, forKey: .offset)
+    storedLength = try container.decode(UInt64.self, forKey: .storedLength)
+    rawLength = try container.decode(UInt64.self, forKey: .rawLength)
+    crc32 = try container.decode(UInt32.self, forKey: .crc32)
+    scale = try container.decodeIfPresent(Float.self, forKey: .scale)
+    blockSize = try container.decodeIfPresent(UInt64.self, forKey: .blockSize)
+    blocks = try container.decodeIfPresent([UInt64].self, forKey: .blocks)
+  }
+
   /// The number of elements.
   public var elementCount: Int { (try? Tensor.elementCount(of: shape)) ?? 0 }
+}
+
+/// A dtype or codec name that this reader does not know (a newer minor version adds them).
+struct UnknownFormatValue: Error {
+  var tensor: String
+  var field: String
+  var value: String
 }
 
 /// The `TIDX` chunk's JSON document.

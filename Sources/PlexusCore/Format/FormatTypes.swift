@@ -41,7 +41,9 @@ public enum PlexusFormat {
     /// The end marker (empty), critical; nothing may follow it.
     public static let end = "TEND"
     /// Every type a 1.0 reader knows.
-    public static let known: Set<String> = [architecture, metadata, data, tensorIndex, optimizer, end]
+    public static let known: Set<String> = [
+      architecture, metadata, data, tensorIndex, optimizer, end,
+    ]
   }
 
   /// Hard limits a reader enforces before it allocates anything.

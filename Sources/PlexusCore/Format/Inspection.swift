@@ -100,19 +100,26 @@ public struct PlexusInspection: Codable, Sendable, Equatable {
     formatVersion = "\(file.majorVersion).\(file.minorVersion)"
     fileSize = file.fileSize
     chunks = file.chunks.map {
-      Chunk(type: $0.type, offset: $0.offset, length: $0.length, critical: $0.isCritical, known: $0.isKnown)
+      Chunk(
+        type: $0.type, offset: $0.offset, length: $0.length, critical: $0.isCritical,
+        known: $0.isKnown)
     }
     rootType = file.architecture.type
     let config = file.architecture.config
     if case .array(let dimensions)? = config["inputShape"] {
-      inputShape = dimensions.compactMap { if case .number(let value) = $0 { return Int(value) } else { return nil } }
+      inputShape = dimensions.compactMap {
+        if case .number(let value) = $0 { return Int(value) } else { return nil }
+      }
     }
     let modelTensors = file.tensors.filter { $0.group == TensorIndexEntry.modelGroup }
     var rows: [Layer] = []
     func walk(_ description: LayerDescription, prefix: String) {
       let path = prefix + description.name
-      let count = modelTensors.filter { $0.name.hasPrefix(path + ".") }.reduce(0) { $0 + $1.elementCount }
-      rows.append(Layer(path: path, type: description.type, parameters: count, config: description.config))
+      let count = modelTensors.filter { $0.name.hasPrefix(path + ".") }.reduce(0) {
+        $0 + $1.elementCount
+      }
+      rows.append(
+        Layer(path: path, type: description.type, parameters: count, config: description.config))
       if case .array(let children)? = description.config["layers"] {
         for child in children {
           if let nested = try? child.decode(LayerDescription.self, context: "layer") {
@@ -124,7 +131,9 @@ public struct PlexusInspection: Codable, Sendable, Equatable {
     if case .array(let children)? = config["layers"] {
       let rootPrefix = file.architecture.name.isEmpty ? "" : file.architecture.name + "."
       for child in children {
-        if let nested = try? child.decode(LayerDescription.self, context: "layer") { walk(nested, prefix: rootPrefix) }
+        if let nested = try? child.decode(LayerDescription.self, context: "layer") {
+          walk(nested, prefix: rootPrefix)
+        }
       }
     }
     layers = rows
@@ -132,20 +141,28 @@ public struct PlexusInspection: Codable, Sendable, Equatable {
     var otherProblems: [String] = []
     if verify {
       for problem in file.verify() {
-        if let tensor = problem.tensor { problemsByTensor[tensor] = problem.description } else { otherProblems.append(problem.description) }
+        if let tensor = problem.tensor {
+          problemsByTensor[tensor] = problem.description
+        } else {
+          otherProblems.append(problem.description)
+        }
       }
     }
     tensors = file.tensors.map { entry in
       Tensor(
-        name: entry.name, group: entry.group, dtype: entry.dtype, shape: entry.shape, codec: entry.codec,
-        storedBytes: entry.storedLength, rawBytes: entry.rawLength, blocks: entry.blocks?.count ?? 0,
+        name: entry.name, group: entry.group, dtype: entry.dtype, shape: entry.shape,
+        codec: entry.codec,
+        storedBytes: entry.storedLength, rawBytes: entry.rawLength,
+        blocks: entry.blocks?.count ?? 0,
         crc32: hex32(entry.crc32),
         checksum: verify ? (problemsByTensor[entry.name] == nil ? "ok" : "mismatch") : "unchecked")
     }
     parameterCount = modelTensors.reduce(0) { $0 + $1.elementCount }
     storedBytes = file.tensors.reduce(0) { $0 + $1.storedLength }
     let modelStored = modelTensors.reduce(UInt64(0)) { $0 + $1.storedLength }
-    sizeRelativeToFloat32 = parameterCount == 0 ? 0 : (Double(modelStored) / Double(parameterCount * 4) * 10_000).rounded() / 10_000
+    sizeRelativeToFloat32 =
+      parameterCount == 0
+      ? 0 : (Double(modelStored) / Double(parameterCount * 4) * 10_000).rounded() / 10_000
     metadata = file.metadata
     optimizer = file.optimizerDocument.map {
       Optimizer(type: $0.type, step: $0.step, config: $0.config, slots: $0.slots.count)
@@ -172,7 +189,9 @@ public struct PlexusInspection: Codable, Sendable, Equatable {
   public func renderText() -> String {
     var text = "Plexus model file, format \(formatVersion), \(fileSize) bytes\n"
     text += "Root: \(rootType)"
-    if let inputShape { text += ", input shape [N, " + inputShape.map(String.init).joined(separator: ", ") + "]" }
+    if let inputShape {
+      text += ", input shape [N, " + inputShape.map(String.init).joined(separator: ", ") + "]"
+    }
     text += "\n\nArchitecture\n"
     text += Self.table(
       [["Layer", "Type", "Params"]]
@@ -182,29 +201,40 @@ public struct PlexusInspection: Codable, Sendable, Equatable {
       [["Name", "Group", "DType", "Shape", "Codec", "Stored", "Raw", "Checksum"]]
         + tensors.map {
           [
-            $0.name, $0.group, $0.dtype.rawValue, "[" + $0.shape.map(String.init).joined(separator: ", ") + "]",
+            $0.name, $0.group, $0.dtype.rawValue,
+            "[" + $0.shape.map(String.init).joined(separator: ", ") + "]",
             $0.codec.rawValue, String($0.storedBytes), String($0.rawBytes), $0.checksum,
           ]
         }, rightAligned: [5, 6])
-    text += "Stored tensor bytes: \(storedBytes) (\(String(format: "%.4f", sizeRelativeToFloat32)) of raw float32)\n"
+    text +=
+      "Stored tensor bytes: \(storedBytes) (\(String(format: "%.4f", sizeRelativeToFloat32)) of raw float32)\n"
     if let metadata {
       text += "\nMetadata\n"
       text += "  producer: \(metadata.producer) \(metadata.producerVersion)\n"
       text += "  created: \(metadata.created)\n"
       if !metadata.description.isEmpty { text += "  description: \(metadata.description)\n" }
-      for (key, value) in metadata.values.sorted(by: { $0.key < $1.key }) { text += "  \(key): \(value)\n" }
+      for (key, value) in metadata.values.sorted(by: { $0.key < $1.key }) {
+        text += "  \(key): \(value)\n"
+      }
       if metadata.history != nil { text += "  history: present\n" }
     }
     if let optimizer {
-      text += "\nOptimizer: \(optimizer.type), step \(optimizer.step), \(optimizer.slots) slot tensors\n"
+      text +=
+        "\nOptimizer: \(optimizer.type), step \(optimizer.step), \(optimizer.slots) slot tensors\n"
     }
     text += "\nChunks\n"
     text += Self.table(
       [["Type", "Offset", "Length", "Critical", "Known"]]
-        + chunks.map { [$0.type, String($0.offset), String($0.length), $0.critical ? "yes" : "no", $0.known ? "yes" : "no"] },
+        + chunks.map {
+          [
+            $0.type, String($0.offset), String($0.length), $0.critical ? "yes" : "no",
+            $0.known ? "yes" : "no",
+          ]
+        },
       rightAligned: [1, 2])
     if checksumsVerified {
-      text += problems.isEmpty ? "\nChecksums: all OK\n" : "\nChecksums: \(problems.count) problem(s)\n"
+      text +=
+        problems.isEmpty ? "\nChecksums: all OK\n" : "\nChecksums: \(problems.count) problem(s)\n"
       for problem in problems { text += "  \(problem)\n" }
     } else {
       text += "\nChecksums: not verified\n"
@@ -221,48 +251,15 @@ public struct PlexusInspection: Codable, Sendable, Equatable {
         let pad = String(repeating: " ", count: widths[column] - cell.count)
         return rightAligned.contains(column) ? pad + cell : cell + pad
       }
-      text += "  " + cells.joined(separator: "  ").replacingOccurrences(of: "\\s+$", with: "", options: .regularExpression) + "\n"
+      text +=
+        "  "
+        + cells.joined(separator: "  ").replacingOccurrences(
+          of: "\\s+$", with: "", options: .regularExpression) + "\n"
       if index == 0 {
-        text += "  " + widths.map { String(repeating: "-", count: $0) }.joined(separator: "  ") + "\n"
+        text +=
+          "  " + widths.map { String(repeating: "-", count: $0) }.joined(separator: "  ") + "\n"
       }
     }
     return text
-  }
-}
-
-/// Rewrites `.plexus` files with other codecs or storage dtypes (`plexus convert`).
-public enum PlexusConverter {
-  /// Reads `input` and writes its architecture, metadata, tensors and optimizer state to
-  /// `output` (atomically; `output` may equal `input`).
-  ///
-  /// - Parameters:
-  ///   - codec: the new codec of every tensor, or `nil` to keep each tensor's.
-  ///   - dtype: the new storage dtype of model tensors, or `nil` to keep each tensor's
-  ///     (optimizer slots stay as stored). Narrowing (`f16`, `bf16`, `i8`) rounds.
-  ///   - compressionLevel: the zlib level, or `nil` for the adaptive default.
-  /// - Throws: `PlexusFormatError` when the input is corrupt or writing fails.
-  public static func convert(
-    from input: URL, to output: URL, codec: TensorCodec? = nil, dtype: TensorDType? = nil,
-    compressionLevel: Int? = nil, blockSize: Int = PlexusFormat.defaultBlockSize
-  ) throws {
-    let file = try PlexusFile(contentsOf: input)
-    var items: [PlexusWriter.Item] = []
-    let decoded = try file.tensors(group: TensorIndexEntry.modelGroup)
-      .merging(try file.tensors(group: TensorIndexEntry.optimizerGroup)) { first, _ in first }
-    for entry in file.tensors {
-      guard let tensor = decoded[entry.name] else {
-        throw PlexusFormatError(
-          .malformed, "tensor group '\(entry.group)' is unknown to this converter", tensor: entry.name)
-      }
-      let isModel = entry.group == TensorIndexEntry.modelGroup
-      items.append(
-        PlexusWriter.Item(
-          name: entry.name, group: entry.group, tensor: tensor, dtype: isModel ? (dtype ?? entry.dtype) : entry.dtype,
-          codec: codec ?? entry.codec))
-    }
-    let options = SaveOptions(compressionLevel: compressionLevel, blockSize: blockSize)
-    try PlexusWriter.write(
-      architecture: file.architecture, items: items, metadata: file.metadata, optimizer: file.optimizerDocument,
-      to: output, options: options)
   }
 }

@@ -20,7 +20,8 @@ extension Sequential {
     }
     try PlexusWriter.write(
       architecture: try LayerDescription(self),
-      tensors: namedParameters.map { (name: $0.path, tensor: $0.parameter.value) }, to: url, options: options)
+      tensors: namedParameters.map { (name: $0.path, tensor: $0.parameter.value) }, to: url,
+      options: options)
   }
 
   /// Loads a model saved with `save(to:options:)`, creating its layers through `registry`
@@ -46,12 +47,14 @@ extension Sequential {
     let layer = try registry.makeLayer(from: file.architecture)
     guard let model = layer as? Sequential else {
       throw PlexusFormatError(
-        .modelMismatch, "type '\(Sequential.typeName)' is registered by a class other than Sequential",
+        .modelMismatch,
+        "type '\(Sequential.typeName)' is registered by a class other than Sequential",
         chunk: PlexusFormat.ChunkType.architecture)
     }
     guard model.pendingInputShape != nil else {
       throw PlexusFormatError(
-        .malformed, "the architecture records no input shape", chunk: PlexusFormat.ChunkType.architecture)
+        .malformed, "the architecture records no input shape",
+        chunk: PlexusFormat.ChunkType.architecture)
     }
     try model.build(seed: 0)
     try file.assignTensors(to: model.namedParameters)
@@ -67,29 +70,80 @@ extension PlexusFile {
   ///   counterpart or the wrong shape; any decoding error.
   public func assignTensors(to parameters: [(path: String, parameter: Parameter)]) throws {
     let stored = Dictionary(
-      tensors.filter { $0.group == TensorIndexEntry.modelGroup }.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+      tensors.filter { $0.group == TensorIndexEntry.modelGroup }.map { ($0.name, $0) },
+      uniquingKeysWith: { a, _ in a })
     var expected = Set<String>()
     for (path, parameter) in parameters {
       expected.insert(path)
       guard let entry = stored[path] else {
         throw PlexusFormatError(
-          .modelMismatch, "parameter '\(path)' of the model has no tensor in the file", chunk: PlexusFormat.ChunkType.tensorIndex,
+          .modelMismatch, "parameter '\(path)' of the model has no tensor in the file",
+          chunk: PlexusFormat.ChunkType.tensorIndex,
           tensor: path)
       }
       guard entry.shape == parameter.value.shape else {
         throw PlexusFormatError(
-          .modelMismatch, "the model expects shape \(parameter.value.shape), the file stores \(entry.shape)",
+          .modelMismatch,
+          "the model expects shape \(parameter.value.shape), the file stores \(entry.shape)",
           chunk: PlexusFormat.ChunkType.tensorIndex, offset: entry.offset, tensor: path)
       }
     }
     if let extra = stored.keys.sorted().first(where: { !expected.contains($0) }) {
       throw PlexusFormatError(
-        .modelMismatch, "the file's tensor matches no parameter of the model", chunk: PlexusFormat.ChunkType.tensorIndex,
+        .modelMismatch, "the file's tensor matches no parameter of the model",
+        chunk: PlexusFormat.ChunkType.tensorIndex,
         tensor: extra)
     }
     let values = try tensors(group: TensorIndexEntry.modelGroup)
     for (path, parameter) in parameters {
       if let value = values[path] { try parameter.assign(value) }
     }
+  }
+}
+
+extension Sequential {
+  /// Saves the model with its training history and its optimizer's state, so that `fit` can
+  /// resume where it stopped (load with `Sequential.load`, then `PlexusFile.restoreOptimizer`).
+  ///
+  /// ```swift
+  /// let history = try model.fit(x, y, loss: loss, optimizer: adam, options: options)
+  /// try model.save(to: url, history: history, optimizer: adam)
+  /// ```
+  ///
+  /// - Throws: as `save(to:options:)`, and the optimizer's export errors.
+  public func save(
+    to url: URL, history: History?, optimizer: (any Optimizer)?,
+    options: SaveOptions = SaveOptions()
+  ) throws {
+    var options = options
+    if let history { options.metadata.history = try JSONValue(encoding: history) }
+    if let optimizer {
+      options.optimizerState = try optimizer.exportState(for: trainableParameters)
+    }
+    try save(to: url, options: options)
+  }
+}
+
+extension PlexusFile {
+  /// The training history stored in the metadata, when it is a `History`.
+  ///
+  /// - Throws: `PlexusFormatError` (`.malformed`) when the stored history is not a `History`.
+  public func trainingHistory() throws -> History? {
+    guard let history = metadata?.history else { return nil }
+    do {
+      return try history.decode(History.self, context: "training history")
+    } catch {
+      throw PlexusFormatError(.malformed, "\(error)", chunk: PlexusFormat.ChunkType.metadata)
+    }
+  }
+
+  /// Recreates the saved optimizer with its state for `model`'s trainable parameters (the list
+  /// `fit` trains), so that training resumes where it stopped; `nil` when no state was saved.
+  ///
+  /// - Throws: `PlexusFormatError` for corrupt slot tensors; `PlexusError` when the state does
+  ///   not fit the model's parameters.
+  public func restoreOptimizer(for model: Sequential) throws -> (any Optimizer)? {
+    guard let state = try optimizerState() else { return nil }
+    return try OptimizerConfig.restore(state, for: model.trainableParameters)
   }
 }

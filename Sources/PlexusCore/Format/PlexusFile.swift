@@ -73,7 +73,8 @@ public final class PlexusFile: Sendable {
     }
     func required(_ type: String) throws -> ChunkInfo {
       guard let chunk = try unique(type) else {
-        throw PlexusFormatError(.malformed, "the file has no '\(type)' chunk, which every model file needs")
+        throw PlexusFormatError(
+          .malformed, "the file has no '\(type)' chunk, which every model file needs")
       }
       return chunk
     }
@@ -83,24 +84,34 @@ public final class PlexusFile: Sendable {
     let metadataChunk = try unique(PlexusFormat.ChunkType.metadata)
     let optimizerChunk = try unique(PlexusFormat.ChunkType.optimizer)
 
-    architecture = try Self.decodeJSON(LayerDescription.self, chunk: architectureChunk, reader: reader)
-    metadata = try metadataChunk.map { try Self.decodeJSON(ModelMetadata.self, chunk: $0, reader: reader) }
-    let index = try Self.decodeJSON(TensorIndexDocument.self, chunk: indexChunk, reader: reader)
+    architecture = try Self.decodeJSON(
+      LayerDescription.self, chunk: architectureChunk, reader: reader)
+    metadata = try metadataChunk.map {
+      try Self.decodeJSON(ModelMetadata.self, chunk: $0, reader: reader)
+    }
+    let index = try Self.decodeJSON(
+      TensorIndexDocument.self, chunk: indexChunk, reader: reader, minorVersion: minorVersion)
     tensors = index.tensors
     entryIndex = try Self.validate(index.tensors, data: dataChunk, indexChunk: indexChunk)
     try Self.verifyDataChunk(dataChunk, entries: index.tensors, reader: reader)
-    optimizerDocument = try optimizerChunk.map { try Self.decodeJSON(OptimizerDocument.self, chunk: $0, reader: reader) }
+    optimizerDocument = try optimizerChunk.map {
+      try Self.decodeJSON(OptimizerDocument.self, chunk: $0, reader: reader)
+    }
     if let optimizerDocument, let optimizerChunk {
       for (key, name) in optimizerDocument.slots.sorted(by: { $0.key < $1.key }) {
-        guard let position = entryIndex[name], tensors[position].group == TensorIndexEntry.optimizerGroup else {
+        guard let position = entryIndex[name],
+          tensors[position].group == TensorIndexEntry.optimizerGroup
+        else {
           throw PlexusFormatError(
-            .malformed, "optimizer slot '\(key)' names tensor '\(name)', which is not an optimizer tensor of the index",
+            .malformed,
+            "optimizer slot '\(key)' names tensor '\(name)', which is not an optimizer tensor of the index",
             chunk: optimizerChunk.type, offset: optimizerChunk.payloadOffset)
         }
       }
       guard optimizerDocument.step >= 0 else {
         throw PlexusFormatError(
-          .malformed, "optimizer step \(optimizerDocument.step) is negative", chunk: optimizerChunk.type,
+          .malformed, "optimizer step \(optimizerDocument.step) is negative",
+          chunk: optimizerChunk.type,
           offset: optimizerChunk.payloadOffset)
       }
     }
@@ -115,21 +126,27 @@ public final class PlexusFile: Sendable {
     guard found == Array(magic[0..<available]) else {
       let hex = found.map { String(format: "%02X", $0) }.joined(separator: " ")
       var hint = ""
-      if found.first == 0x09 { hint = " (the high bit of the first byte was cleared: a 7-bit transfer)" }
+      if found.first == 0x09 {
+        hint = " (the high bit of the first byte was cleared: a 7-bit transfer)"
+      }
       if found.count >= 6, found[4] == 0x0A { hint = " (CR LF became LF: a text-mode transfer)" }
       throw PlexusFormatError(
-        .badMagic, "not a .plexus file: expected magic 89 50 4C 58 0D 0A 1A 0A, found \(hex)\(hint)", offset: 0)
+        .badMagic,
+        "not a .plexus file: expected magic 89 50 4C 58 0D 0A 1A 0A, found \(hex)\(hint)", offset: 0
+      )
     }
     guard reader.bytes.count >= PlexusFormat.headerSize else {
       throw PlexusFormatError(
-        .truncated, "the file has \(reader.bytes.count) bytes, fewer than the \(PlexusFormat.headerSize)-byte header",
+        .truncated,
+        "the file has \(reader.bytes.count) bytes, fewer than the \(PlexusFormat.headerSize)-byte header",
         offset: UInt64(reader.bytes.count))
     }
     let expected = reader.uint32(at: 12)
     let actual = CRC32.checksum(reader.slice(0, 12))
     guard expected == actual else {
       throw PlexusFormatError(
-        .checksumMismatch, "header CRC-32 is \(hex32(actual)), the header records \(hex32(expected))", offset: 12)
+        .checksumMismatch,
+        "header CRC-32 is \(hex32(actual)), the header records \(hex32(expected))", offset: 12)
     }
     let major = reader.uint16(at: 8)
     let minor = reader.uint16(at: 10)
@@ -143,7 +160,8 @@ public final class PlexusFile: Sendable {
     return (major, minor)
   }
 
-  private static func parseChunks(_ reader: ByteReader, minorVersion: UInt16) throws -> [ChunkInfo] {
+  private static func parseChunks(_ reader: ByteReader, minorVersion: UInt16) throws -> [ChunkInfo]
+  {
     var chunks: [ChunkInfo] = []
     var position = UInt64(PlexusFormat.headerSize)
     let size = UInt64(reader.bytes.count)
@@ -181,7 +199,8 @@ public final class PlexusFile: Sendable {
       }
       let isKnown = PlexusFormat.ChunkType.known.contains(type)
       let chunk = ChunkInfo(
-        type: type, offset: position, length: length, isCritical: flags & PlexusFormat.criticalFlag != 0,
+        type: type, offset: position, length: length,
+        isCritical: flags & PlexusFormat.criticalFlag != 0,
         isKnown: isKnown)
       if !isKnown && chunk.isCritical {
         throw PlexusFormatError(
@@ -197,11 +216,14 @@ public final class PlexusFile: Sendable {
       position = end
       if type == PlexusFormat.ChunkType.end {
         guard length == 0 else {
-          throw PlexusFormatError(.malformed, "the end chunk has a \(length)-byte payload, expected 0", chunk: type, offset: chunk.offset + 8)
+          throw PlexusFormatError(
+            .malformed, "the end chunk has a \(length)-byte payload, expected 0", chunk: type,
+            offset: chunk.offset + 8)
         }
         guard position == size else {
           throw PlexusFormatError(
-            .malformed, "\(size - position) bytes follow the end chunk, expected none", chunk: type, offset: position)
+            .malformed, "\(size - position) bytes follow the end chunk, expected none", chunk: type,
+            offset: position)
         }
         return chunks
       }
@@ -221,7 +243,10 @@ public final class PlexusFile: Sendable {
     }
   }
 
-  private static func decodeJSON<T: Decodable>(_ type: T.Type, chunk: ChunkInfo, reader: ByteReader) throws -> T {
+  private static func decodeJSON<T: Decodable>(
+    _ type: T.Type, chunk: ChunkInfo, reader: ByteReader,
+    minorVersion: UInt16 = PlexusFormat.minorVersion
+  ) throws -> T {
     guard chunk.length <= PlexusFormat.Limits.maximumJSONChunkLength else {
       throw PlexusFormatError(
         .limitExceeded,
@@ -231,11 +256,20 @@ public final class PlexusFile: Sendable {
     let payload = Data(reader.slice(Int(chunk.payloadOffset), Int(chunk.length)))
     do {
       return try JSONDecoder().decode(T.self, from: payload)
+    } catch let error as UnknownFormatValue {
+      throw PlexusFormatError(
+        .unsupportedVersion,
+        "\(error.field) '\(error.value)' is unknown to this reader (format \(PlexusFormat.majorVersion)."
+          + "\(PlexusFormat.minorVersion)); the file is format version \(PlexusFormat.majorVersion).\(minorVersion) "
+          + "and needs a reader for that version",
+        chunk: chunk.type, offset: chunk.payloadOffset, tensor: error.tensor)
     } catch let error as DecodingError {
       throw PlexusFormatError(
-        .malformed, "invalid JSON: \(JSONValue.explain(error))", chunk: chunk.type, offset: chunk.payloadOffset)
+        .malformed, "invalid JSON: \(JSONValue.explain(error))", chunk: chunk.type,
+        offset: chunk.payloadOffset)
     } catch {
-      throw PlexusFormatError(.malformed, "invalid JSON: \(error)", chunk: chunk.type, offset: chunk.payloadOffset)
+      throw PlexusFormatError(
+        .malformed, "invalid JSON: \(error)", chunk: chunk.type, offset: chunk.payloadOffset)
     }
   }
 
@@ -246,7 +280,8 @@ public final class PlexusFile: Sendable {
   ) throws -> [String: Int] {
     guard entries.count <= PlexusFormat.Limits.maximumTensors else {
       throw PlexusFormatError(
-        .limitExceeded, "\(entries.count) tensors exceed the limit of \(PlexusFormat.Limits.maximumTensors)",
+        .limitExceeded,
+        "\(entries.count) tensors exceed the limit of \(PlexusFormat.Limits.maximumTensors)",
         chunk: indexChunk.type, offset: indexChunk.payloadOffset)
     }
     let dataStart = data.payloadOffset
@@ -254,45 +289,66 @@ public final class PlexusFile: Sendable {
     var positions: [String: Int] = [:]
     for (position, entry) in entries.enumerated() {
       func fail(_ kind: PlexusFormatError.Kind, _ message: String) -> PlexusFormatError {
-        PlexusFormatError(kind, message, chunk: indexChunk.type, offset: indexChunk.payloadOffset, tensor: entry.name)
+        PlexusFormatError(
+          kind, message, chunk: indexChunk.type, offset: indexChunk.payloadOffset,
+          tensor: entry.name)
       }
-      guard !entry.name.isEmpty, entry.name.utf8.count <= PlexusFormat.Limits.maximumNameLength else {
-        throw fail(.malformed, "tensor \(position) has an empty name or one longer than \(PlexusFormat.Limits.maximumNameLength) bytes")
+      guard !entry.name.isEmpty, entry.name.utf8.count <= PlexusFormat.Limits.maximumNameLength
+      else {
+        throw fail(
+          .malformed,
+          "tensor \(position) has an empty name or one longer than \(PlexusFormat.Limits.maximumNameLength) bytes"
+        )
       }
       guard positions.updateValue(position, forKey: entry.name) == nil else {
         throw fail(.malformed, "the name appears twice in the tensor index")
       }
       guard entry.shape.count <= PlexusFormat.Limits.maximumRank else {
-        throw fail(.limitExceeded, "rank \(entry.shape.count) exceeds the limit of \(PlexusFormat.Limits.maximumRank)")
+        throw fail(
+          .limitExceeded,
+          "rank \(entry.shape.count) exceeds the limit of \(PlexusFormat.Limits.maximumRank)")
       }
       let elements: Int
       do { elements = try Tensor.elementCount(of: entry.shape) } catch {
-        throw fail(.limitExceeded, "shape \(entry.shape) has a negative dimension or an element count that overflows")
+        throw fail(
+          .limitExceeded,
+          "shape \(entry.shape) has a negative dimension or an element count that overflows")
       }
-      let (raw, rawOverflow) = UInt64(elements).multipliedReportingOverflow(by: UInt64(entry.dtype.byteWidth))
+      let (raw, rawOverflow) = UInt64(elements).multipliedReportingOverflow(
+        by: UInt64(entry.dtype.byteWidth))
       guard !rawOverflow, raw == entry.rawLength else {
         throw fail(
           .malformed,
-          "raw length is \(entry.rawLength) bytes, expected \(elements) elements x \(entry.dtype.byteWidth) bytes")
+          "raw length is \(entry.rawLength) bytes, expected \(elements) elements x \(entry.dtype.byteWidth) bytes"
+        )
       }
       let (end, endOverflow) = entry.offset.addingReportingOverflow(entry.storedLength)
       guard entry.offset >= dataStart, !endOverflow, end <= dataEnd else {
         throw fail(
           .malformed,
-          "stored bytes \(entry.offset) + \(entry.storedLength) lie outside the data chunk's payload \(dataStart)..<\(dataEnd)")
+          "stored bytes \(entry.offset) + \(entry.storedLength) lie outside the data chunk's payload \(dataStart)..<\(dataEnd)"
+        )
       }
       if entry.dtype == .int8 {
         guard let scale = entry.scale, scale.isFinite, scale >= 0 else {
-          throw fail(.malformed, "an i8 tensor needs a finite non-negative scale, found \(entry.scale.map { "\($0)" } ?? "none")")
+          throw fail(
+            .malformed,
+            "an i8 tensor needs a finite non-negative scale, found \(entry.scale.map { "\($0)" } ?? "none")"
+          )
         }
       }
       switch entry.codec {
       case .raw:
         guard entry.storedLength == entry.rawLength else {
-          throw fail(.malformed, "a raw tensor stores \(entry.storedLength) bytes, expected its raw length \(entry.rawLength)")
+          throw fail(
+            .malformed,
+            "a raw tensor stores \(entry.storedLength) bytes, expected its raw length \(entry.rawLength)"
+          )
         }
         guard entry.offset % UInt64(PlexusFormat.rawAlignment) == 0 else {
-          throw fail(.malformed, "raw tensor offset \(entry.offset) is not a multiple of \(PlexusFormat.rawAlignment)")
+          throw fail(
+            .malformed,
+            "raw tensor offset \(entry.offset) is not a multiple of \(PlexusFormat.rawAlignment)")
         }
         guard entry.blocks == nil, entry.blockSize == nil else {
           throw fail(.malformed, "a raw tensor has no blocks, but the entry lists some")
@@ -306,37 +362,48 @@ public final class PlexusFile: Sendable {
         else {
           throw fail(
             .malformed,
-            "block size \(blockSize) must lie in \(PlexusFormat.Limits.blockSizeRange) and be a multiple of \(entry.dtype.byteWidth)")
+            "block size \(blockSize) must lie in \(PlexusFormat.Limits.blockSizeRange) and be a multiple of \(entry.dtype.byteWidth)"
+          )
         }
-        let expectedBlocks = entry.rawLength / blockSize + (entry.rawLength % blockSize == 0 ? 0 : 1)
+        let expectedBlocks =
+          entry.rawLength / blockSize + (entry.rawLength % blockSize == 0 ? 0 : 1)
         guard UInt64(blocks.count) == expectedBlocks else {
-          throw fail(.malformed, "\(blocks.count) blocks listed, expected \(expectedBlocks) for \(entry.rawLength) raw bytes")
+          throw fail(
+            .malformed,
+            "\(blocks.count) blocks listed, expected \(expectedBlocks) for \(entry.rawLength) raw bytes"
+          )
         }
         var total: UInt64 = 0
         for (block, stored) in blocks.enumerated() {
           let rawInBlock = Swift.min(blockSize, entry.rawLength - UInt64(block) * blockSize)
-          let (bound, boundOverflow) = stored.multipliedReportingOverflow(by: PlexusFormat.Limits.maximumInflateRatio)
+          let (bound, boundOverflow) = stored.multipliedReportingOverflow(
+            by: PlexusFormat.Limits.maximumInflateRatio)
           guard stored > 0, stored <= UInt64(UInt32.max),
             boundOverflow || rawInBlock <= bound + PlexusFormat.Limits.inflateAllowance
           else {
             throw fail(
               .limitExceeded,
-              "block \(block) declares \(rawInBlock) raw bytes from \(stored) stored bytes, more than deflate can produce")
+              "block \(block) declares \(rawInBlock) raw bytes from \(stored) stored bytes, more than deflate can produce"
+            )
           }
           let (sum, sumOverflow) = total.addingReportingOverflow(stored)
           guard !sumOverflow else { throw fail(.malformed, "block lengths overflow") }
           total = sum
         }
         guard total == entry.storedLength else {
-          throw fail(.malformed, "block lengths add up to \(total) bytes, the entry stores \(entry.storedLength)")
+          throw fail(
+            .malformed,
+            "block lengths add up to \(total) bytes, the entry stores \(entry.storedLength)")
         }
       }
     }
     // Stored regions must not overlap.
     let sorted = entries.sorted { $0.offset < $1.offset }
-    for (previous, next) in zip(sorted, sorted.dropFirst()) where previous.offset + previous.storedLength > next.offset {
+    for (previous, next) in zip(sorted, sorted.dropFirst())
+    where previous.offset + previous.storedLength > next.offset {
       throw PlexusFormatError(
-        .malformed, "stored bytes overlap those of tensor '\(previous.name)'", chunk: indexChunk.type,
+        .malformed, "stored bytes overlap those of tensor '\(previous.name)'",
+        chunk: indexChunk.type,
         offset: next.offset, tensor: next.name)
     }
     return positions
@@ -345,7 +412,9 @@ public final class PlexusFile: Sendable {
   /// Checks the data chunk's CRC-32 without reading tensor bytes: the CRC of the chunk is
   /// combined from its header, the bytes between tensors (padding, read here) and each tensor's
   /// recorded CRC-32 (each checked against its bytes when the tensor is decoded).
-  private static func verifyDataChunk(_ chunk: ChunkInfo, entries: [TensorIndexEntry], reader: ByteReader) throws {
+  private static func verifyDataChunk(
+    _ chunk: ChunkInfo, entries: [TensorIndexEntry], reader: ByteReader
+  ) throws {
     var crc = CRC32.checksum(reader.slice(Int(chunk.offset), PlexusFormat.chunkHeaderSize))
     var position = chunk.payloadOffset
     for entry in entries.sorted(by: { $0.offset < $1.offset }) {
@@ -378,11 +447,14 @@ public final class PlexusFile: Sendable {
   /// For a raw `f32` tensor these are the little-endian floats, 64-byte aligned.
   ///
   /// - Throws: `PlexusFormatError` when no tensor has that name; whatever `body` throws.
-  public func withStoredBytes<R>(of name: String, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R {
+  public func withStoredBytes<R>(of name: String, _ body: (UnsafeRawBufferPointer) throws -> R)
+    throws -> R
+  {
     guard let entry = entry(named: name) else {
       throw PlexusFormatError(.malformed, "the file has no tensor named '\(name)'", tensor: name)
     }
-    return try body(ByteReader(bytes: bytes.buffer).slice(Int(entry.offset), Int(entry.storedLength)))
+    return try body(
+      ByteReader(bytes: bytes.buffer).slice(Int(entry.offset), Int(entry.storedLength)))
   }
 
   /// Decodes one tensor, checking its checksum.
@@ -392,7 +464,8 @@ public final class PlexusFile: Sendable {
     guard let position = entryIndex[name] else {
       throw PlexusFormatError(.malformed, "the file has no tensor named '\(name)'", tensor: name)
     }
-    return try decode([position], verifyChecksums: verifyChecksum, threads: Parallel.maximumThreads)[0]
+    return try decode(
+      [position], verifyChecksums: verifyChecksum, threads: Parallel.maximumThreads)[0]
   }
 
   /// Decodes every tensor of a group (`model` or `optimizer`), on up to `threads` threads.
@@ -432,7 +505,8 @@ public final class PlexusFile: Sendable {
         let count = Swift.min(perSegment, elements - first)
         list.append(
           Job(
-            tensor: position, storedOffset: Int(entry.offset) + first * width, storedLength: count * width,
+            tensor: position, storedOffset: Int(entry.offset) + first * width,
+            storedLength: count * width,
             firstElement: first, elementCount: count))
         first += count
       }
@@ -463,10 +537,13 @@ public final class PlexusFile: Sendable {
     for (output, position) in zip(outputs, positions) {
       let entry = tensors[position]
       MemoryAdvice.populate(
-        UnsafeRawBufferPointer(start: bytes.buffer.baseAddress.map { $0 + Int(entry.offset) }, count: Int(entry.storedLength)),
+        UnsafeRawBufferPointer(
+          start: bytes.buffer.baseAddress.map { $0 + Int(entry.offset) },
+          count: Int(entry.storedLength)),
         forWriting: false)
       MemoryAdvice.populate(
-        UnsafeRawBufferPointer(start: output.storage.pointer, count: output.count * 4), forWriting: true)
+        UnsafeRawBufferPointer(start: output.storage.pointer, count: output.count * 4),
+        forWriting: true)
     }
     let slot = Dictionary(uniqueKeysWithValues: positions.enumerated().map { ($1, $0) })
     let destinations = UncheckedSendable(outputs.map { $0.storage.pointer })
@@ -479,25 +556,30 @@ public final class PlexusFile: Sendable {
       guard let target = slot[job.tensor] else { return 0 }
       let destination = UnsafeMutableBufferPointer(
         start: destinations.value[target] + job.firstElement, count: job.elementCount)
-      let stored = UnsafeRawBufferPointer(rebasing: file.buffer[job.storedOffset..<(job.storedOffset + job.storedLength)])
+      let stored = UnsafeRawBufferPointer(
+        rebasing: file.buffer[job.storedOffset..<(job.storedOffset + job.storedLength)])
       do {
         return try Self.decodeJob(
-          stored: stored, entry: entry, into: destination, checksum: verifyChecksums, scratch: scratch)
+          stored: stored, entry: entry, into: destination, checksum: verifyChecksums,
+          scratch: scratch)
       } catch let error as PlexusFormatError {
-        throw error.located(chunk: PlexusFormat.ChunkType.data, offset: UInt64(job.storedOffset), tensor: entry.name)
+        throw error.located(
+          chunk: PlexusFormat.ChunkType.data, offset: UInt64(job.storedOffset), tensor: entry.name)
       }
     }
     if verifyChecksums {
       var combined: [Int: UInt32] = [:]
       for (job, crc) in zip(work, crcs) {
-        combined[job.tensor] = CRC32.combine(combined[job.tensor] ?? 0, crc, secondLength: UInt64(job.storedLength))
+        combined[job.tensor] = CRC32.combine(
+          combined[job.tensor] ?? 0, crc, secondLength: UInt64(job.storedLength))
       }
       for position in positions {
         let entry = tensors[position]
         let actual = combined[position] ?? 0
         guard actual == entry.crc32 else {
           throw PlexusFormatError(
-            .checksumMismatch, "stored bytes have CRC-32 \(hex32(actual)), the index records \(hex32(entry.crc32))",
+            .checksumMismatch,
+            "stored bytes have CRC-32 \(hex32(actual)), the index records \(hex32(entry.crc32))",
             chunk: PlexusFormat.ChunkType.data, offset: entry.offset, tensor: entry.name)
         }
       }
@@ -508,7 +590,8 @@ public final class PlexusFile: Sendable {
   /// Decodes one block or raw segment into `destination`, returning the CRC-32 of its stored
   /// bytes (0 when `checksum` is false).
   private static func decodeJob(
-    stored: UnsafeRawBufferPointer, entry: TensorIndexEntry, into destination: UnsafeMutableBufferPointer<Float>,
+    stored: UnsafeRawBufferPointer, entry: TensorIndexEntry,
+    into destination: UnsafeMutableBufferPointer<Float>,
     checksum: Bool, scratch: ScratchBuffer
   ) throws -> UInt32 {
     let width = entry.dtype.byteWidth
@@ -522,9 +605,14 @@ public final class PlexusFile: Sendable {
       var first = 0
       while first < destination.count {
         let count = Swift.min(piece, destination.count - first)
-        let source = UnsafeRawBufferPointer(rebasing: stored[(first * width)..<((first + count) * width)])
-        if checksum { crc = CRC32.combine(crc, CRC32.checksum(source), secondLength: UInt64(source.count)) }
-        convert(source, entry.dtype, scale, UnsafeMutableBufferPointer(rebasing: destination[first..<(first + count)]))
+        let source = UnsafeRawBufferPointer(
+          rebasing: stored[(first * width)..<((first + count) * width)])
+        if checksum {
+          crc = CRC32.combine(crc, CRC32.checksum(source), secondLength: UInt64(source.count))
+        }
+        convert(
+          source, entry.dtype, scale,
+          UnsafeMutableBufferPointer(rebasing: destination[first..<(first + count)]))
         first += count
       }
       return crc
@@ -544,7 +632,8 @@ public final class PlexusFile: Sendable {
       var elementBytes = UnsafeRawBufferPointer(inflated)
       if shuffled {
         if entry.dtype == .f32 {
-          BlockCodec.unshuffle(elementBytes, width: width, into: UnsafeMutableRawBufferPointer(destination))
+          BlockCodec.unshuffle(
+            elementBytes, width: width, into: UnsafeMutableRawBufferPointer(destination))
           return crc
         }
         let joined = UnsafeMutableRawBufferPointer(rebasing: workspace[rawLength..<(2 * rawLength)])
@@ -557,7 +646,8 @@ public final class PlexusFile: Sendable {
   }
 
   private static func convert(
-    _ source: UnsafeRawBufferPointer, _ dtype: TensorDType, _ scale: Float, _ destination: UnsafeMutableBufferPointer<Float>
+    _ source: UnsafeRawBufferPointer, _ dtype: TensorDType, _ scale: Float,
+    _ destination: UnsafeMutableBufferPointer<Float>
   ) {
     BlockCodec.convert(source, from: dtype, scale: scale, into: destination)
   }
@@ -577,7 +667,8 @@ public final class PlexusFile: Sendable {
     for (key, name) in document.slots {
       slots[key] = slotTensors[name]
     }
-    return OptimizerState(typeName: document.type, config: document.config, step: document.step, slots: slots)
+    return OptimizerState(
+      typeName: document.type, config: document.config, step: document.step, slots: slots)
   }
 
   // MARK: Verification
@@ -587,11 +678,15 @@ public final class PlexusFile: Sendable {
   /// - Returns: the problems found, empty when the file is intact.
   public func verify() -> [PlexusFormatError] {
     var problems: [PlexusFormatError] = []
-    do { try Self.verifyChunkCRC(dataChunk, reader: ByteReader(bytes: bytes.buffer)) } catch let error as PlexusFormatError {
+    do { try Self.verifyChunkCRC(dataChunk, reader: ByteReader(bytes: bytes.buffer)) } catch let
+      error as PlexusFormatError
+    {
       problems.append(error)
     } catch {}
     for position in tensors.indices {
-      do { _ = try decode([position], verifyChecksums: true, threads: Parallel.maximumThreads) } catch let error as PlexusFormatError {
+      do {
+        _ = try decode([position], verifyChecksums: true, threads: Parallel.maximumThreads)
+      } catch let error as PlexusFormatError {
         problems.append(error)
       } catch {
         problems.append(PlexusFormatError(.malformed, "\(error)", tensor: tensors[position].name))

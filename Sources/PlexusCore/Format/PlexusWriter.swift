@@ -25,7 +25,8 @@ public struct SaveOptions: Sendable {
   public init(
     codec: TensorCodec = .shuffleDeflate, dtype: TensorDType = .f32, compressionLevel: Int? = nil,
     blockSize: Int = PlexusFormat.defaultBlockSize, metadata: ModelMetadata = ModelMetadata(),
-    optimizerState: OptimizerState? = nil, threads: Int = Parallel.maximumThreads, sizeLimit: UInt64? = nil
+    optimizerState: OptimizerState? = nil, threads: Int = Parallel.maximumThreads,
+    sizeLimit: UInt64? = nil
   ) {
     self.codec = codec
     self.dtype = dtype
@@ -54,7 +55,8 @@ public enum PlexusWriter {
     public var codec: TensorCodec
 
     /// Creates an item.
-    public init(name: String, group: String, tensor: Tensor, dtype: TensorDType, codec: TensorCodec) {
+    public init(name: String, group: String, tensor: Tensor, dtype: TensorDType, codec: TensorCodec)
+    {
       self.name = name
       self.group = group
       self.tensor = tensor
@@ -81,7 +83,9 @@ public enum PlexusWriter {
     options: SaveOptions = SaveOptions()
   ) throws {
     var items = tensors.map {
-      Item(name: $0.name, group: TensorIndexEntry.modelGroup, tensor: $0.tensor, dtype: options.dtype, codec: options.codec)
+      Item(
+        name: $0.name, group: TensorIndexEntry.modelGroup, tensor: $0.tensor, dtype: options.dtype,
+        codec: options.codec)
     }
     var optimizer: OptimizerDocument?
     if let state = options.optimizerState {
@@ -90,20 +94,28 @@ public enum PlexusWriter {
         let name = optimizerTensorName(slot: key)
         slots[key] = name
         items.append(
-          Item(name: name, group: TensorIndexEntry.optimizerGroup, tensor: tensor, dtype: .f32, codec: options.codec))
+          Item(
+            name: name, group: TensorIndexEntry.optimizerGroup, tensor: tensor, dtype: .f32,
+            codec: options.codec))
       }
-      optimizer = OptimizerDocument(type: state.typeName, config: state.config, step: state.step, slots: slots)
+      optimizer = OptimizerDocument(
+        type: state.typeName, config: state.config, step: state.step, slots: slots)
     }
-    try write(architecture: architecture, items: items, metadata: options.metadata, optimizer: optimizer, to: url, options: options)
+    try write(
+      architecture: architecture, items: items, metadata: options.metadata, optimizer: optimizer,
+      to: url, options: options)
   }
 
   static func write(
-    architecture: LayerDescription, items: [Item], metadata: ModelMetadata?, optimizer: OptimizerDocument?,
+    architecture: LayerDescription, items: [Item], metadata: ModelMetadata?,
+    optimizer: OptimizerDocument?,
     to url: URL, options: SaveOptions
   ) throws {
-    guard PlexusFormat.Limits.blockSizeRange.contains(options.blockSize), options.blockSize % 4 == 0 else {
+    guard PlexusFormat.Limits.blockSizeRange.contains(options.blockSize), options.blockSize % 4 == 0
+    else {
       throw PlexusError.invalidArgument(
-        "block size \(options.blockSize) must be a multiple of 4 in \(PlexusFormat.Limits.blockSizeRange)")
+        "block size \(options.blockSize) must be a multiple of 4 in \(PlexusFormat.Limits.blockSizeRange)"
+      )
     }
     if let level = options.compressionLevel, !(0...9).contains(level) {
       throw PlexusError.invalidArgument("compression level \(level) must be in 0...9")
@@ -117,7 +129,9 @@ public enum PlexusWriter {
         throw PlexusError.invalidArgument("two tensors are named '\(item.name)'")
       }
       guard item.tensor.rank <= PlexusFormat.Limits.maximumRank else {
-        throw PlexusError.invalidArgument("tensor '\(item.name)' has rank \(item.tensor.rank), above \(PlexusFormat.Limits.maximumRank)")
+        throw PlexusError.invalidArgument(
+          "tensor '\(item.name)' has rank \(item.tensor.rank), above \(PlexusFormat.Limits.maximumRank)"
+        )
       }
     }
     let sink = try AtomicFileSink(destination: url, sizeLimit: options.sizeLimit)
@@ -134,7 +148,8 @@ public enum PlexusWriter {
       try chunks.writeJSONChunk(PlexusFormat.ChunkType.metadata, metadata, critical: false)
     }
     let entries = try writeData(items, chunks: &chunks, options: options)
-    try chunks.writeJSONChunk(PlexusFormat.ChunkType.tensorIndex, TensorIndexDocument(tensors: entries), critical: true)
+    try chunks.writeJSONChunk(
+      PlexusFormat.ChunkType.tensorIndex, TensorIndexDocument(tensors: entries), critical: true)
     if let optimizer {
       try chunks.writeJSONChunk(PlexusFormat.ChunkType.optimizer, optimizer, critical: false)
     }
@@ -155,7 +170,9 @@ public enum PlexusWriter {
     var crc: UInt32
   }
 
-  private static func writeData(_ items: [Item], chunks: inout ChunkWriter, options: SaveOptions) throws -> [TensorIndexEntry] {
+  private static func writeData(_ items: [Item], chunks: inout ChunkWriter, options: SaveOptions)
+    throws -> [TensorIndexEntry]
+  {
     let scales = items.map { item in
       item.dtype == .int8 ? item.tensor.withUnsafeBufferPointer(BlockCodec.int8Scale) : nil
     }
@@ -172,8 +189,10 @@ public enum PlexusWriter {
     try chunks.begin(PlexusFormat.ChunkType.data, critical: true)
     var entries: [TensorIndexEntry] = items.enumerated().map { index, item in
       TensorIndexEntry(
-        name: item.name, group: item.group, dtype: item.dtype, shape: item.tensor.shape, codec: item.codec,
-        offset: 0, storedLength: 0, rawLength: UInt64(item.tensor.count * item.dtype.byteWidth), crc32: 0,
+        name: item.name, group: item.group, dtype: item.dtype, shape: item.tensor.shape,
+        codec: item.codec,
+        offset: 0, storedLength: 0, rawLength: UInt64(item.tensor.count * item.dtype.byteWidth),
+        crc32: 0,
         scale: scales[index], blockSize: item.codec == .raw ? nil : UInt64(options.blockSize),
         blocks: item.codec == .raw ? nil : [])
     }
@@ -193,12 +212,14 @@ public enum PlexusWriter {
     var next = 0
     while next < jobs.count {
       let batch = Array(jobs[next..<Swift.min(jobs.count, next + window)])
-      let encoded = try BlockJobs.run(count: batch.count, threads: options.threads) { index, scratch -> Encoded in
+      let encoded = try BlockJobs.run(count: batch.count, threads: options.threads) {
+        index, scratch -> Encoded in
         let job = batch[index]
         let item = items[job.item]
         return try item.tensor.withUnsafeBufferPointer { values in
           try encode(
-            UnsafeBufferPointer(rebasing: values[job.elements]), dtype: item.dtype, codec: item.codec,
+            UnsafeBufferPointer(rebasing: values[job.elements]), dtype: item.dtype,
+            codec: item.codec,
             scale: scales[job.item] ?? 1, level: level, scratch: scratch)
         }
       }
@@ -216,7 +237,8 @@ public enum PlexusWriter {
           }
         }
         entries[job.item].storedLength += UInt64(length)
-        entries[job.item].crc32 = CRC32.combine(entries[job.item].crc32, result.crc, secondLength: UInt64(length))
+        entries[job.item].crc32 = CRC32.combine(
+          entries[job.item].crc32, result.crc, secondLength: UInt64(length))
         if items[job.item].codec != .raw { entries[job.item].blocks?.append(UInt64(length)) }
       }
       next += batch.count
@@ -228,7 +250,8 @@ public enum PlexusWriter {
   }
 
   private static func encode(
-    _ values: UnsafeBufferPointer<Float>, dtype: TensorDType, codec: TensorCodec, scale: Float, level: Int32?,
+    _ values: UnsafeBufferPointer<Float>, dtype: TensorDType, codec: TensorCodec, scale: Float,
+    level: Int32?,
     scratch: ScratchBuffer
   ) throws -> Encoded {
     #if _endian(little)
@@ -245,11 +268,13 @@ public enum PlexusWriter {
     case .raw:
       stored = [UInt8](elementBytes)
     case .deflate:
-      stored = try BlockCodec.deflate(UnsafeRawBufferPointer(elementBytes), segments: 1, level: level)
+      stored = try BlockCodec.deflate(
+        UnsafeRawBufferPointer(elementBytes), segments: 1, level: level)
     case .shuffleDeflate:
       let planes = UnsafeMutableRawBufferPointer(rebasing: workspace[rawLength..<(2 * rawLength)])
       BlockCodec.shuffle(UnsafeRawBufferPointer(elementBytes), width: dtype.byteWidth, into: planes)
-      stored = try BlockCodec.deflate(UnsafeRawBufferPointer(planes), segments: dtype.byteWidth, level: level)
+      stored = try BlockCodec.deflate(
+        UnsafeRawBufferPointer(planes), segments: dtype.byteWidth, level: level)
     }
     return Encoded(bytes: stored, crc: CRC32.checksum(stored))
   }
@@ -279,7 +304,8 @@ struct ChunkWriter {
 
   mutating func payload(_ bytes: UnsafeRawBufferPointer, crc: UInt32? = nil) throws {
     try sink.write(bytes)
-    payloadCRC = CRC32.combine(payloadCRC, crc ?? CRC32.checksum(bytes), secondLength: UInt64(bytes.count))
+    payloadCRC = CRC32.combine(
+      payloadCRC, crc ?? CRC32.checksum(bytes), secondLength: UInt64(bytes.count))
     payloadLength += UInt64(bytes.count)
   }
 

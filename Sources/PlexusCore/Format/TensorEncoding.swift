@@ -19,20 +19,23 @@ enum BlockCodec {
     switch dtype {
     case .f32:
       for index in source.indices {
-        base.storeBytes(of: source[index].bitPattern.littleEndian, toByteOffset: index * 4, as: UInt32.self)
+        base.storeBytes(
+          of: source[index].bitPattern.littleEndian, toByteOffset: index * 4, as: UInt32.self)
       }
     case .f16:
       for index in source.indices {
-        base.storeBytes(of: Float16(source[index]).bitPattern.littleEndian, toByteOffset: index * 2, as: UInt16.self)
+        base.storeBytes(
+          of: Float16(source[index]).bitPattern.littleEndian, toByteOffset: index * 2,
+          as: UInt16.self)
       }
     case .bf16:
       for index in source.indices {
-        base.storeBytes(of: bfloat16Bits(source[index]).littleEndian, toByteOffset: index * 2, as: UInt16.self)
+        base.storeBytes(
+          of: bfloat16Bits(source[index]).littleEndian, toByteOffset: index * 2, as: UInt16.self)
       }
     case .int8:
-      let inverse = scale > 0 ? 1 / scale : 0
       for index in source.indices {
-        let quantized = (source[index] * inverse).rounded(.toNearestOrEven)
+        let quantized = scale > 0 ? (source[index] / scale).rounded(.toNearestOrEven) : 0
         let clamped = Swift.max(-127, Swift.min(127, quantized.isNaN ? 0 : quantized))
         base.storeBytes(of: Int8(clamped), toByteOffset: index, as: Int8.self)
       }
@@ -53,17 +56,20 @@ enum BlockCodec {
       #else
         for index in destination.indices {
           destination[index] = Float(
-            bitPattern: UInt32(littleEndian: base.loadUnaligned(fromByteOffset: index * 4, as: UInt32.self)))
+            bitPattern: UInt32(
+              littleEndian: base.loadUnaligned(fromByteOffset: index * 4, as: UInt32.self)))
         }
       #endif
     case .f16:
       for index in destination.indices {
-        let bits = UInt16(littleEndian: base.loadUnaligned(fromByteOffset: index * 2, as: UInt16.self))
+        let bits = UInt16(
+          littleEndian: base.loadUnaligned(fromByteOffset: index * 2, as: UInt16.self))
         destination[index] = Float(Float16(bitPattern: bits))
       }
     case .bf16:
       for index in destination.indices {
-        let bits = UInt16(littleEndian: base.loadUnaligned(fromByteOffset: index * 2, as: UInt16.self))
+        let bits = UInt16(
+          littleEndian: base.loadUnaligned(fromByteOffset: index * 2, as: UInt16.self))
         destination[index] = Float(bitPattern: UInt32(bits) << 16)
       }
     case .int8:
@@ -92,43 +98,67 @@ enum BlockCodec {
 
   /// Splits elements of `width` bytes into byte planes: plane `b` holds byte `b` of every
   /// element.
-  static func shuffle(_ source: UnsafeRawBufferPointer, width: Int, into destination: UnsafeMutableRawBufferPointer) {
+  static func shuffle(
+    _ source: UnsafeRawBufferPointer, width: Int, into destination: UnsafeMutableRawBufferPointer
+  ) {
     let count = source.count / width
     guard width > 1, let input = source.baseAddress, let output = destination.baseAddress else {
       destination.copyMemory(from: source)
       return
     }
+    var start = 0
+    #if _endian(little)
+      if width == 4 {
+        // Sixteen elements at a time: split each 32-bit word into its four bytes.
+        while start + 16 <= count {
+          let words = input.loadUnaligned(fromByteOffset: start * 4, as: SIMD16<UInt32>.self)
+          for plane in 0..<4 {
+            let bytes = SIMD16<UInt8>(truncatingIfNeeded: words &>> UInt32(8 * plane))
+            output.storeBytes(
+              of: bytes, toByteOffset: plane * count + start, as: SIMD16<UInt8>.self)
+          }
+          start += 16
+        }
+      }
+    #endif
     let from = input.assumingMemoryBound(to: UInt8.self)
     let to = output.assumingMemoryBound(to: UInt8.self)
     for plane in 0..<width {
       let row = to + plane * count
-      for index in 0..<count { row[index] = from[index * width + plane] }
+      for index in start..<count { row[index] = from[index * width + plane] }
     }
   }
 
   /// Joins byte planes back into elements of `width` bytes.
-  static func unshuffle(_ source: UnsafeRawBufferPointer, width: Int, into destination: UnsafeMutableRawBufferPointer) {
+  static func unshuffle(
+    _ source: UnsafeRawBufferPointer, width: Int, into destination: UnsafeMutableRawBufferPointer
+  ) {
     let count = source.count / width
     guard width > 1, let input = source.baseAddress, let output = destination.baseAddress else {
       destination.copyMemory(from: source)
       return
     }
+    var start = 0
+    #if _endian(little)
+      if width == 4 {
+        // Sixteen elements at a time: widen each plane's bytes and merge them into words.
+        while start + 16 <= count {
+          var words = SIMD16<UInt32>(repeating: 0)
+          for plane in 0..<4 {
+            let bytes = input.loadUnaligned(
+              fromByteOffset: plane * count + start, as: SIMD16<UInt8>.self)
+            words |= SIMD16<UInt32>(truncatingIfNeeded: bytes) &<< UInt32(8 * plane)
+          }
+          output.storeBytes(of: words, toByteOffset: start * 4, as: SIMD16<UInt32>.self)
+          start += 16
+        }
+      }
+    #endif
     let from = input.assumingMemoryBound(to: UInt8.self)
     let to = output.assumingMemoryBound(to: UInt8.self)
-    if width == 4 {
-      let planes = (from, from + count, from + 2 * count, from + 3 * count)
-      let words = UnsafeMutableRawPointer(to)
-      for index in 0..<count {
-        let word =
-          UInt32(planes.0[index]) | UInt32(planes.1[index]) << 8 | UInt32(planes.2[index]) << 16
-          | UInt32(planes.3[index]) << 24
-        words.storeBytes(of: word.littleEndian, toByteOffset: index * 4, as: UInt32.self)
-      }
-      return
-    }
     for plane in 0..<width {
       let row = from + plane * count
-      for index in 0..<count { to[index * width + plane] = row[index] }
+      for index in start..<count { to[index * width + plane] = row[index] }
     }
   }
 
@@ -162,7 +192,9 @@ enum BlockCodec {
   /// `segments` splits the input into parts compressed with their own settings: with
   /// `level == nil` each part is stored when its entropy is near 8 bits, Huffman-coded when it is
   /// moderate and LZ77-matched when it is low; with a level every part uses that level.
-  static func deflate(_ source: UnsafeRawBufferPointer, segments: Int, level: Int32?) throws -> [UInt8] {
+  static func deflate(_ source: UnsafeRawBufferPointer, segments: Int, level: Int32?) throws
+    -> [UInt8]
+  {
     var stream = z_stream()
     let initialLevel = level ?? 1
     guard
@@ -171,7 +203,8 @@ enum BlockCodec {
         Int32(MemoryLayout<z_stream>.size)) == Z_OK
     else { throw PlexusFormatError(.io, "zlib deflateInit2 failed") }
     defer { deflateEnd(&stream) }
-    let capacity = Int(deflateBound(&stream, UInt(source.count))) + source.count / 64 + 1024 * segments + 4096
+    let capacity =
+      Int(deflateBound(&stream, UInt(source.count))) + source.count / 64 + 1024 * segments + 4096
     let segmentLength = segments > 1 ? source.count / segments : source.count
     return try [UInt8](unsafeUninitializedCapacity: capacity) { out, initializedCount in
       guard let outBase = out.baseAddress else { return }
@@ -184,12 +217,14 @@ enum BlockCodec {
         if level == nil {
           let bits = entropy(part)
           let (partLevel, strategy): (Int32, Int32) =
-            bits > 7.2 ? (0, Z_DEFAULT_STRATEGY) : bits > 2 ? (1, Z_HUFFMAN_ONLY) : (1, Z_DEFAULT_STRATEGY)
+            bits > 7.2
+            ? (0, Z_DEFAULT_STRATEGY) : bits > 2 ? (1, Z_HUFFMAN_ONLY) : (1, Z_DEFAULT_STRATEGY)
           guard deflateParams(&stream, partLevel, strategy) == Z_OK else {
             throw PlexusFormatError(.io, "zlib deflateParams failed")
           }
         }
-        stream.next_in = UnsafeMutablePointer(mutating: part.baseAddress?.assumingMemoryBound(to: UInt8.self))
+        stream.next_in = UnsafeMutablePointer(
+          mutating: part.baseAddress?.assumingMemoryBound(to: UInt8.self))
         stream.avail_in = UInt32(part.count)
         let flush = segment == segments - 1 ? Z_FINISH : Z_NO_FLUSH
         let status = CZlib.deflate(&stream, flush)
@@ -205,9 +240,12 @@ enum BlockCodec {
   ///
   /// - Throws: `PlexusFormatError` when the stream is corrupt, would produce more bytes than
   ///   `destination` holds (inflation stops there), produces fewer, or leaves input unused.
-  static func inflate(_ source: UnsafeRawBufferPointer, into destination: UnsafeMutableRawBufferPointer) throws {
+  static func inflate(
+    _ source: UnsafeRawBufferPointer, into destination: UnsafeMutableRawBufferPointer
+  ) throws {
     var stream = z_stream()
-    guard inflateInit2_(&stream, -15, zlibVersion(), Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
+    guard inflateInit2_(&stream, -15, zlibVersion(), Int32(MemoryLayout<z_stream>.size)) == Z_OK
+    else {
       throw PlexusFormatError(.io, "zlib inflateInit2 failed")
     }
     defer { inflateEnd(&stream) }
@@ -215,7 +253,9 @@ enum BlockCodec {
       destination.count > 0
     else {
       throw PlexusFormatError(
-        .malformed, "a deflate block of \(source.count) stored bytes cannot hold \(destination.count) raw bytes")
+        .malformed,
+        "a deflate block of \(source.count) stored bytes cannot hold \(destination.count) raw bytes"
+      )
     }
     stream.next_in = UnsafeMutablePointer(mutating: input.assumingMemoryBound(to: UInt8.self))
     stream.avail_in = UInt32(source.count)
@@ -226,10 +266,12 @@ enum BlockCodec {
     switch status {
     case Z_STREAM_END:
       guard produced == destination.count else {
-        throw PlexusFormatError(.malformed, "deflate stream ends after \(produced) bytes, expected \(destination.count)")
+        throw PlexusFormatError(
+          .malformed, "deflate stream ends after \(produced) bytes, expected \(destination.count)")
       }
       guard stream.avail_in == 0 else {
-        throw PlexusFormatError(.malformed, "\(stream.avail_in) stored bytes follow the end of the deflate stream")
+        throw PlexusFormatError(
+          .malformed, "\(stream.avail_in) stored bytes follow the end of the deflate stream")
       }
     case Z_BUF_ERROR where stream.avail_out == 0:
       throw PlexusFormatError(
@@ -239,7 +281,8 @@ enum BlockCodec {
         .truncated, "deflate stream ends early: \(produced) of \(destination.count) bytes inflated")
     default:
       let reason = stream.msg.map { String(cString: $0) } ?? "status \(status)"
-      throw PlexusFormatError(.malformed, "corrupt deflate stream (\(reason)) after \(produced) bytes")
+      throw PlexusFormatError(
+        .malformed, "corrupt deflate stream (\(reason)) after \(produced) bytes")
     }
   }
 }

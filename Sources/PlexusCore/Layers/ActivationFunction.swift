@@ -91,7 +91,11 @@ public enum ActivationFunction: Sendable, Equatable, Hashable {
     case .tanh:
       for index in buffer.indices { buffer[index] = Foundation.tanh(buffer[index]) }
     case .relu:
-      for index in buffer.indices where !(buffer[index] > 0) { buffer[index] = 0 }
+      // A select rather than a branch, so the loop vectorizes (NaN becomes 0 as well).
+      for index in buffer.indices {
+        let value = buffer[index]
+        buffer[index] = value > 0 ? value : 0
+      }
     case .leakyRelu(let alpha):
       for index in buffer.indices where buffer[index] < 0 { buffer[index] *= alpha }
     case .elu(let alpha):
@@ -146,7 +150,22 @@ public enum ActivationFunction: Sendable, Equatable, Hashable {
     case .tanh:
       for index in gradient.indices { gradient[index] *= 1 - output[index] * output[index] }
     case .relu:
-      for index in gradient.indices where !(output[index] > 0) { gradient[index] = 0 }
+      // Explicit vector selects: with two buffers the compiler keeps a branchy scalar loop.
+      let count = gradient.count
+      let target = UnsafeMutableRawPointer(gradient.baseAddress!)
+      let source = UnsafeRawPointer(output.baseAddress!)
+      var index = 0
+      while index + 8 <= count {
+        let bytes = index * 4
+        let value = target.loadUnaligned(fromByteOffset: bytes, as: SIMD8<Float>.self)
+        let activated = source.loadUnaligned(fromByteOffset: bytes, as: SIMD8<Float>.self)
+        target.storeBytes(of: value.replacing(with: 0, where: .!(activated .> 0)), toByteOffset: bytes, as: SIMD8<Float>.self)
+        index += 8
+      }
+      while index < count {
+        gradient[index] = output[index] > 0 ? gradient[index] : 0
+        index += 1
+      }
     case .leakyRelu(let alpha):
       for index in gradient.indices where input[index] < 0 { gradient[index] *= alpha }
     case .elu(let alpha):

@@ -1,0 +1,72 @@
+import Plexus
+
+extension Workloads {
+  /// The convolution family's workloads (LeNet-5-like on 28x28x1, batch 64 and batch 1).
+  static var convolutionWorkloads: [Workload] {
+    [
+      Workload(name: "lenet_train_step_batch64", run: lenetTrainStep),
+      Workload(name: "lenet_inference_batch64", run: lenetInferenceBatch64),
+      Workload(name: "lenet_inference_batch1", run: lenetInferenceBatch1),
+    ]
+  }
+
+  /// LeNet-5-like: conv5x5x6 ReLU, maxpool 2, conv5x5x16 ReLU, maxpool 2, dense 120 ReLU,
+  /// dense 84 ReLU, dense 10 (logits).
+  static func lenet(seed: UInt64 = 0) throws -> Sequential {
+    let model = Sequential([
+      try Conv2D(1 => 6, kernelSize: 5, activation: .relu), try MaxPool2D(poolSize: 2),
+      try Conv2D(6 => 16, kernelSize: 5, activation: .relu), try MaxPool2D(poolSize: 2),
+      Flatten(), Dense(256 => 120, activation: .relu), Dense(120 => 84, activation: .relu),
+      Dense(84 => 10),
+    ])
+    try model.build(inputShape: [28, 28, 1], seed: seed)
+    return model
+  }
+
+  /// Fixed random 28x28 images in `[0, 1)` and class-index labels.
+  static func lenetBatch(_ count: Int, seed: UInt64) -> (Tensor, Tensor) {
+    var generator = SeededGenerator(seed: seed)
+    let images = Tensor.uniform([count, 28, 28, 1], low: 0, high: 1, using: &generator)
+    let labels = Tensor((0..<count).map { _ in Float(generator.next() % 10) })
+    return (images, labels)
+  }
+
+  /// One training step: forward, softmax cross-entropy, backward and an Adam update
+  /// (learning rate 1e-3, as the PyTorch reference).
+  static func lenetTrainStep(_ seconds: Double) throws -> Measurement {
+    let model = try lenet()
+    let batches = (0..<8).map { lenetBatch(64, seed: UInt64(10 + $0)) }
+    let parameters = model.trainableParameters
+    let loss = CategoricalCrossEntropy(fromLogits: true)
+    let optimizer = Adam(learningRate: 1e-3)
+    var index = 0
+    var result = try measure("lenet_train_step_batch64", seconds: seconds, inner: 5) {
+      let (images, labels) = batches[index % batches.count]
+      index += 1
+      for parameter in parameters { parameter.zeroGradient() }
+      let logits = try model.forward(images, training: true)
+      _ = try model.backward(try loss.compute(predictions: logits, targets: labels).gradient)
+      optimizer.step(parameters)
+    }
+    result.extra["steps_per_s"] = 1 / result.medianSeconds
+    return result
+  }
+
+  static func lenetInferenceBatch64(_ seconds: Double) throws -> Measurement {
+    let model = try lenet()
+    let (images, _) = lenetBatch(64, seed: 3)
+    var result = try measure("lenet_inference_batch64", seconds: seconds, inner: 10) {
+      _ = try model.forward(images, training: false)
+    }
+    result.extra["images_per_s"] = 64 / result.medianSeconds
+    return result
+  }
+
+  static func lenetInferenceBatch1(_ seconds: Double) throws -> Measurement {
+    let model = try lenet()
+    let (images, _) = lenetBatch(1, seed: 4)
+    return try measure("lenet_inference_batch1", seconds: seconds, inner: 100) {
+      _ = try model.forward(images, training: false)
+    }
+  }
+}

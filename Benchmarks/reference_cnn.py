@@ -1,0 +1,148 @@
+#!/usr/bin/env python3
+"""PyTorch and onnxruntime references for the Plexus convolution benchmarks.
+
+Prints one JSON object per line with the same workload names as PlexusBenchmarks:
+  lenet_train_step_batch64   LeNet-5-like on 28x28x1 (conv5x5x6 ReLU, maxpool 2, conv5x5x16
+                             ReLU, maxpool 2, dense 120 ReLU, dense 84 ReLU, dense 10),
+                             softmax cross-entropy, Adam (lr 1e-3), batch 64
+  lenet_inference_batch64    the same network, inference, batch 64
+  lenet_inference_batch1     the same network, inference, one image
+Each PyTorch workload is measured with 1 and with 2 intra-op threads; onnxruntime (when
+installed) runs the inference workloads with 1 and 2 threads.
+"""
+import argparse
+import io
+import json
+import time
+import warnings
+
+import numpy as np
+import torch
+
+WORKLOADS = ("lenet_train_step_batch64", "lenet_inference_batch64", "lenet_inference_batch1")
+
+
+def measure(body, seconds, inner=1, warmup=3):
+    for _ in range(warmup):
+        body()
+    rounds = []
+    deadline = time.perf_counter() + seconds
+    calls = 0
+    while time.perf_counter() < deadline or len(rounds) < 5:
+        start = time.perf_counter()
+        for _ in range(inner):
+            body()
+        rounds.append((time.perf_counter() - start) / inner)
+        calls += inner
+    rounds.sort()
+    return rounds[len(rounds) // 2], calls
+
+
+def emit(name, impl, median, calls, **extra):
+    record = {"name": name, "median_ms": median * 1000, "iterations": calls, "impl": impl}
+    record.update(extra)
+    print(json.dumps(record), flush=True)
+
+
+def lenet():
+    return torch.nn.Sequential(
+        torch.nn.Conv2d(1, 6, 5), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+        torch.nn.Conv2d(6, 16, 5), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+        torch.nn.Flatten(),
+        torch.nn.Linear(256, 120), torch.nn.ReLU(),
+        torch.nn.Linear(120, 84), torch.nn.ReLU(),
+        torch.nn.Linear(84, 10))
+
+
+def batches(count, size, seed):
+    rng = np.random.default_rng(seed)
+    return [(torch.from_numpy(rng.random((size, 1, 28, 28), dtype=np.float32)),
+             torch.from_numpy(rng.integers(0, 10, size)))
+            for _ in range(count)]
+
+
+def torch_workloads(threads, seconds, only):
+    torch.set_num_threads(threads)
+    impl = f"pytorch-{threads}t"
+    torch.manual_seed(0)
+
+    if only is None or "lenet_train_step_batch64" in only:
+        model = lenet()
+        optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+        loss_fn = torch.nn.CrossEntropyLoss()
+        data = batches(8, 64, 10)
+        state = {"i": 0}
+
+        def step():
+            x, y = data[state["i"] % len(data)]
+            state["i"] += 1
+            optimizer.zero_grad(set_to_none=False)
+            loss = loss_fn(model(x), y)
+            loss.backward()
+            optimizer.step()
+
+        median, calls = measure(step, seconds, inner=5)
+        emit("lenet_train_step_batch64", impl, median, calls, steps_per_s=1 / median)
+
+    model = lenet().eval()
+    if only is None or "lenet_inference_batch64" in only:
+        x = batches(1, 64, 3)[0][0]
+        with torch.inference_mode():
+            median, calls = measure(lambda: model(x), seconds, inner=10)
+        emit("lenet_inference_batch64", impl, median, calls, images_per_s=64 / median)
+
+    if only is None or "lenet_inference_batch1" in only:
+        x = batches(1, 1, 4)[0][0]
+        with torch.inference_mode():
+            median, calls = measure(lambda: model(x), seconds, inner=100)
+        emit("lenet_inference_batch1", impl, median, calls)
+
+
+def onnxruntime_workloads(seconds, only):
+    wanted = [name for name in WORKLOADS[1:] if only is None or name in only]
+    if not wanted:
+        return
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        return
+    model = lenet().eval()
+    buffer = io.BytesIO()
+    warnings.simplefilter("ignore", DeprecationWarning)
+    try:
+        torch.onnx.export(
+            model, torch.zeros(1, 1, 28, 28), buffer, input_names=["input"], output_names=["logits"],
+            dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}}, opset_version=17, dynamo=False)
+    except Exception as error:  # the exporter needs the onnx package
+        print(json.dumps({"note": f"onnx export failed: {error}"}), flush=True)
+        return
+    for threads in (1, 2):
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        session = ort.InferenceSession(buffer.getvalue(), options, providers=["CPUExecutionProvider"])
+        impl = f"onnxruntime-{threads}t"
+        if "lenet_inference_batch64" in wanted:
+            x = {"input": batches(1, 64, 3)[0][0].numpy()}
+            median, calls = measure(lambda: session.run(None, x), seconds, inner=10)
+            emit("lenet_inference_batch64", impl, median, calls, images_per_s=64 / median)
+        if "lenet_inference_batch1" in wanted:
+            x = {"input": batches(1, 1, 4)[0][0].numpy()}
+            median, calls = measure(lambda: session.run(None, x), seconds, inner=100)
+            emit("lenet_inference_batch1", impl, median, calls)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=float, default=1.0)
+    parser.add_argument("--only", default=None, help="comma-separated workload names")
+    args = parser.parse_args()
+    only = set(args.only.split(",")) if args.only else None
+    if only is not None and not only & set(WORKLOADS):
+        return
+    for threads in (1, 2):
+        torch_workloads(threads, args.seconds, only)
+    onnxruntime_workloads(args.seconds, only)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,484 @@
+import Dispatch
+import PlexusCore
+
+/// A growable scratch buffer of `Float`, kept by a layer between calls so that column tiles
+/// are not allocated on every batch.
+final class ScratchBuffer {
+  private(set) var pointer: UnsafeMutablePointer<Float>
+  private(set) var capacity: Int
+
+  init() {
+    capacity = 0
+    pointer = UnsafeMutablePointer<Float>.allocate(capacity: 1)
+  }
+
+  /// A buffer of at least `count` elements (contents unspecified).
+  func reserve(_ count: Int) -> UnsafeMutablePointer<Float> {
+    if count > capacity {
+      pointer.deallocate()
+      pointer = UnsafeMutablePointer<Float>.allocate(capacity: count)
+      capacity = count
+    }
+    return pointer
+  }
+
+  deinit { pointer.deallocate() }
+}
+
+/// How a batch is cut for lowering: rows of the column matrix (output positions over the
+/// batch) in tiles small enough to stay in cache, and whole samples per thread so that
+/// threads never write the same input or output positions.
+struct TilePlan: Sendable {
+  let batch: Int
+  let positions: Int
+  let rowsPerTile: Int
+  let threads: Int
+
+  /// - Parameters:
+  ///   - patch: the length of a column row.
+  ///   - work: the multiply-adds of the whole pass, which decides whether threads pay off.
+  init(batch: Int, positions: Int, patch: Int, work: Int) {
+    self.batch = batch
+    self.positions = positions
+    rowsPerTile = Swift.max(1, ConvolutionLayers.columnTileElements / Swift.max(patch, 1))
+    threads =
+      work >= ConvolutionLayers.minimumParallelWork
+      ? Swift.max(1, Swift.min(Parallel.maximumThreads, batch)) : 1
+  }
+
+  /// Calls `body(thread, rows)` for every tile; tiles of one thread run in order, threads run
+  /// concurrently on disjoint sample ranges.
+  func forEachTile(_ body: @Sendable (_ thread: Int, _ rows: Range<Int>) -> Void) {
+    @Sendable func run(_ thread: Int) {
+      let firstSample = thread * batch / threads
+      let endSample = (thread + 1) * batch / threads
+      var row = firstSample * positions
+      let end = endSample * positions
+      while row < end {
+        let count = Swift.min(rowsPerTile, end - row)
+        body(thread, row..<(row + count))
+        row += count
+      }
+    }
+    if threads == 1 {
+      run(0)
+    } else {
+      DispatchQueue.concurrentPerform(iterations: threads) { run($0) }
+    }
+  }
+}
+
+/// A 2-D convolution lowered to matrix products: im2col + `gemm` for the forward pass, the
+/// weight gradient and the input gradient (`gemm` + col2im).
+///
+/// The kernel is an HWIO tensor viewed as a `[KH * KW * C, O]` matrix. The column matrix is
+/// never built whole: tiles of `ConvolutionLayers.columnTileElements` are unrolled and fed to
+/// `gemm` while they are in cache; large batches are split across cores by samples. One
+/// instance belongs to one layer (it keeps its scratch tiles between calls).
+final class ConvolutionLowering {
+  let geometry: ConvolutionGeometry
+  let filters: Int
+  private let columnScratch = ScratchBuffer()
+  private let gradientScratch = ScratchBuffer()
+  private let weightScratch = ScratchBuffer()
+  private let outputGradientScratch = ScratchBuffer()
+
+  init(geometry: ConvolutionGeometry, filters: Int) {
+    self.geometry = geometry
+    self.filters = filters
+  }
+
+  /// Whether the columns are unrolled transposed (`[patch, rows]`): for a single input
+  /// channel that copies whole input row runs instead of one short patch row per position.
+  var usesTransposedColumns: Bool { geometry.channels == 1 && !geometry.isPointwise }
+
+  /// Computes `activation(conv(input) + bias)` for a `[N, H, W, C]` batch (any shape with those
+  /// elements) into a tensor of `outputShape` (`[N, OH, OW, O]` elements). The bias and the
+  /// activation are applied to each tile right after its `gemm`, while it is in cache.
+  ///
+  /// - Parameter activation: applied in place per output row (any function whose backward
+  ///   needs only the output, or `.linear`).
+  func forward(
+    input: Tensor, kernel: Tensor, bias: Tensor?, activation: ActivationFunction, outputShape: [Int]
+  ) -> Tensor {
+    let batch = input.batchCount
+    let geometry = self.geometry
+    let patch = geometry.patchSize
+    let filters = self.filters
+    let transposedColumns = usesTransposedColumns
+    let biasValues = bias ?? Tensor.zeros([0])
+    // Every element is written by a beta = 0 product before the bias is added.
+    return Tensor(unsafeUninitializedShape: outputShape) { out in
+      input.withUnsafeBufferPointer { x in
+        kernel.withUnsafeBufferPointer { w in
+          biasValues.withUnsafeBufferPointer { b in
+            let hasBias = bias != nil
+            let (biasPointer, outs) = (
+              SharedPointer(b.baseAddress!), SharedPointer(out.baseAddress!)
+            )
+            @Sendable func finish(_ rows: Range<Int>) {
+              let start = outs.pointer + rows.lowerBound * filters
+              if hasBias {
+                Self.addBias(biasPointer.pointer, to: start, rows: rows.count, channels: filters)
+              }
+              activation.applyInPlace(
+                UnsafeMutableBufferPointer(start: start, count: rows.count * filters),
+                lastDimension: filters)
+            }
+            if geometry.isPointwise {
+              let rows = batch * geometry.outputPositions
+              BLAS.gemm(
+                transposeA: false, transposeB: false, m: rows, n: filters, k: patch,
+                a: x.baseAddress!, lda: patch, b: w.baseAddress!, ldb: filters,
+                c: out.baseAddress!, ldc: filters)
+              finish(0..<rows)
+              return
+            }
+            let plan = TilePlan(
+              batch: batch, positions: geometry.outputPositions, patch: patch,
+              work: batch * geometry.outputPositions * patch * filters)
+            let tileSize = plan.rowsPerTile * patch
+            let scratch = SharedPointer(columnScratch.reserve(plan.threads * tileSize))
+            let (xs, ws) = (SharedPointer(x.baseAddress!), SharedPointer(w.baseAddress!))
+            plan.forEachTile { thread, rows in
+              let tile = scratch.pointer + thread * tileSize
+              if transposedColumns {
+                ConvolutionKernels.im2colTransposed(
+                  xs.pointer, rows: rows, geometry: geometry, into: tile)
+              } else {
+                ConvolutionKernels.im2col(xs.pointer, rows: rows, geometry: geometry, into: tile)
+              }
+              BLAS.gemm(
+                transposeA: transposedColumns, transposeB: false, m: rows.count, n: filters,
+                k: patch,
+                a: tile, lda: transposedColumns ? rows.count : patch, b: ws.pointer, ldb: filters,
+                c: outs.pointer + rows.lowerBound * filters, ldc: filters)
+              finish(rows)
+            }
+          }
+        }
+      }
+    }
+  }
+
+  /// Adds `bias` to each of `rows` rows of `channels` values.
+  @inline(__always)
+  static func addBias(
+    _ bias: UnsafePointer<Float>, to start: UnsafeMutablePointer<Float>, rows: Int, channels: Int
+  ) {
+    var row = start
+    for _ in 0..<rows {
+      for channel in 0..<channels { row[channel] += bias[channel] }
+      row += channels
+    }
+  }
+
+  /// Accumulates the kernel and bias gradients and returns the input gradient.
+  ///
+  /// - Parameters:
+  ///   - gradient: the gradient with respect to the layer's output (`[N, OH, OW, O]`).
+  ///   - activation: the activation `forward` applied; its derivative is applied to each tile
+  ///     of the gradient while it is in cache (it must need only the output).
+  ///   - activationOutput: the output of `forward` (read when `activation` is not linear).
+  ///   - input: the input of the forward pass.
+  func backward(
+    gradient: Tensor, activation: ActivationFunction, activationOutput: Tensor, input: Tensor,
+    kernel: Parameter, bias: Parameter?
+  ) -> Tensor {
+    let batch = input.batchCount
+    let geometry = self.geometry
+    let positions = geometry.outputPositions
+    let patch = geometry.patchSize
+    let filters = self.filters
+    let transposedColumns = usesTransposedColumns
+    let masksTiles = activation != .linear && !geometry.isPointwise
+    // Tiles apply the activation's derivative as they go; a pointwise kernel (no tiles) takes
+    // it on the whole gradient first.
+    let gradient =
+      activation == .linear || masksTiles
+      ? gradient
+      : activation.backward(
+        input: activationOutput, output: activationOutput, outputGradient: gradient)
+    if let bias, !masksTiles { Self.addChannelSums(of: gradient, channels: filters, to: bias) }
+    var inputGradient = Tensor.zeros(input.shape)
+    let weights = kernel.value
+    // With masked tiles the bias gradient accumulates here, tile by tile.
+    var biasSums = bias?.gradient ?? Tensor.zeros([filters])
+    gradient.withUnsafeBufferPointer { dy in
+      input.withUnsafeBufferPointer { x in
+        weights.withUnsafeBufferPointer { w in
+          kernel.gradient.withUnsafeMutableBufferPointer { dw in
+            inputGradient.withUnsafeMutableBufferPointer { dx in
+              if geometry.isPointwise {
+                BLAS.gemm(
+                  transposeA: true, transposeB: false, m: patch, n: filters, k: batch * positions,
+                  a: x.baseAddress!, lda: patch, b: dy.baseAddress!, ldb: filters, beta: 1,
+                  c: dw.baseAddress!, ldc: filters)
+                BLAS.gemm(
+                  transposeA: false, transposeB: true, m: batch * positions, n: patch, k: filters,
+                  a: dy.baseAddress!, lda: filters, b: w.baseAddress!, ldb: filters,
+                  c: dx.baseAddress!, ldc: patch)
+                return
+              }
+              let plan = TilePlan(
+                batch: batch, positions: positions, patch: patch,
+                work: 2 * batch * positions * patch * filters)
+              let tileSize = plan.rowsPerTile * patch
+              let columns = SharedPointer(columnScratch.reserve(plan.threads * tileSize))
+              let columnGradients = SharedPointer(gradientScratch.reserve(plan.threads * tileSize))
+              let outputTileSize = plan.rowsPerTile * filters
+              let maskedGradients = SharedPointer(
+                outputGradientScratch.reserve(masksTiles ? plan.threads * outputTileSize : 1))
+              // Each thread but the first accumulates its weight (and bias) gradient apart;
+              // the partial sums are added below.
+              let kernelSize = patch * filters
+              let partialSize = kernelSize + filters
+              let partials = SharedPointer(
+                weightScratch.reserve(Swift.max(plan.threads - 1, 1) * partialSize))
+              if plan.threads > 1 {
+                partials.pointer.update(repeating: 0, count: (plan.threads - 1) * partialSize)
+              }
+              activationOutput.withUnsafeBufferPointer { y in
+                biasSums.withUnsafeMutableBufferPointer { db in
+                  let (xs, ws, dys, dxs, dws, ys, dbs) = (
+                    SharedPointer(x.baseAddress!), SharedPointer(w.baseAddress!),
+                    SharedPointer(dy.baseAddress!), SharedPointer(dx.baseAddress!),
+                    SharedPointer(dw.baseAddress!), SharedPointer(y.baseAddress!),
+                    SharedPointer(db.baseAddress!)
+                  )
+                  plan.forEachTile { thread, rows in
+                    let tile = columns.pointer + thread * tileSize
+                    let tileGradient = columnGradients.pointer + thread * tileSize
+                    let partial = partials.pointer + (thread - 1) * partialSize
+                    let weightGradient = thread == 0 ? dws.pointer : partial
+                    var dyRows = UnsafePointer(dys.pointer + rows.lowerBound * filters)
+                    if masksTiles {
+                      // The activation's derivative on this tile, and its bias gradient.
+                      let masked = maskedGradients.pointer + thread * outputTileSize
+                      let count = rows.count * filters
+                      masked.update(from: dyRows, count: count)
+                      let activated = UnsafeBufferPointer(
+                        start: ys.pointer + rows.lowerBound * filters, count: count)
+                      activation.backwardInPlace(
+                        gradient: UnsafeMutableBufferPointer(start: masked, count: count),
+                        input: activated,
+                        output: activated, lastDimension: filters)
+                      Self.addColumnSums(
+                        masked, rows: rows.count, channels: filters,
+                        to: thread == 0 ? dbs.pointer : partial + kernelSize)
+                      dyRows = UnsafePointer(masked)
+                    }
+                    if transposedColumns {
+                      ConvolutionKernels.im2colTransposed(
+                        xs.pointer, rows: rows, geometry: geometry, into: tile)
+                      // Weight gradient: columns^T x dY with the columns stored [patch, rows].
+                      BLAS.gemm(
+                        transposeA: false, transposeB: false, m: patch, n: filters, k: rows.count,
+                        a: tile, lda: rows.count, b: dyRows, ldb: filters, beta: 1,
+                        c: weightGradient,
+                        ldc: filters)
+                      // Input gradient: col2im((dY x W^T)^T) = col2im(W x dY^T).
+                      BLAS.gemm(
+                        transposeA: false, transposeB: true, m: patch, n: rows.count, k: filters,
+                        a: ws.pointer, lda: filters, b: dyRows, ldb: filters, c: tileGradient,
+                        ldc: rows.count)
+                      ConvolutionKernels.col2imTransposed(
+                        tileGradient, rows: rows, geometry: geometry, addingInto: dxs.pointer)
+                      return
+                    }
+                    ConvolutionKernels.im2col(
+                      xs.pointer, rows: rows, geometry: geometry, into: tile)
+                    // Weight gradient: columns^T x dY.
+                    BLAS.gemm(
+                      transposeA: true, transposeB: false, m: patch, n: filters, k: rows.count,
+                      a: tile, lda: patch, b: dyRows, ldb: filters, beta: 1, c: weightGradient,
+                      ldc: filters)
+                    // Input gradient: col2im(dY x W^T).
+                    BLAS.gemm(
+                      transposeA: false, transposeB: true, m: rows.count, n: patch, k: filters,
+                      a: dyRows, lda: filters, b: ws.pointer, ldb: filters, c: tileGradient,
+                      ldc: patch)
+                    ConvolutionKernels.col2im(
+                      tileGradient, rows: rows, geometry: geometry, addingInto: dxs.pointer)
+                  }
+                  for thread in 1..<Swift.max(plan.threads, 1) {
+                    let partial = partials.pointer + (thread - 1) * partialSize
+                    BLAS.axpy(count: kernelSize, alpha: 1, x: partial, y: dw.baseAddress!)
+                    BLAS.axpy(count: filters, alpha: 1, x: partial + kernelSize, y: db.baseAddress!)
+                  }
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+    if let bias, masksTiles { bias.gradient = biasSums }
+    return inputGradient
+  }
+
+  /// Adds the column sums of a `[rows, channels]` block to `sums`.
+  @inline(__always)
+  static func addColumnSums(
+    _ block: UnsafePointer<Float>, rows: Int, channels: Int, to sums: UnsafeMutablePointer<Float>
+  ) {
+    var row = block
+    for _ in 0..<rows {
+      for channel in 0..<channels { sums[channel] += row[channel] }
+      row += channels
+    }
+  }
+
+  /// Adds the per-channel sums of a channels-last gradient to a bias gradient, as a product
+  /// with a vector of ones (`[1, rows] x [rows, channels]`).
+  static func addChannelSums(of gradient: Tensor, channels: Int, to bias: Parameter) {
+    let rows = gradient.count / channels
+    guard rows > 0 else { return }
+    let ones = [Float](repeating: 1, count: rows)
+    bias.gradient.withUnsafeMutableBufferPointer { db in
+      gradient.withUnsafeBufferPointer { dy in
+        ones.withUnsafeBufferPointer { ones in
+          BLAS.gemm(
+            transposeA: false, transposeB: false, m: 1, n: channels, k: rows, a: ones.baseAddress!,
+            lda: rows,
+            b: dy.baseAddress!, ldb: channels, beta: 1, c: db.baseAddress!, ldc: channels)
+        }
+      }
+    }
+  }
+}
+
+/// A 2-D transposed convolution lowered to matrix products: the adjoint of
+/// `ConvolutionLowering`. Its `geometry` describes the forward convolution that maps the
+/// transposed convolution's output back to its input; the kernel is `[KH, KW, O, C]`, viewed as
+/// a `[KH * KW * O, C]` matrix.
+final class TransposedConvolutionLowering {
+  let geometry: ConvolutionGeometry
+  /// The input channels (the forward convolution's filters).
+  let inputChannels: Int
+  private let columnScratch = ScratchBuffer()
+  private let weightScratch = ScratchBuffer()
+
+  init(geometry: ConvolutionGeometry, inputChannels: Int) {
+    self.geometry = geometry
+    self.inputChannels = inputChannels
+  }
+
+  /// Computes the transposed convolution of `[N, H, W, C]` (with `H, W` the geometry's output
+  /// extent) plus bias, into `outputShape` (`[N, OH, OW, O]`, the geometry's input extent).
+  func forward(input: Tensor, kernel: Tensor, bias: Tensor?, outputShape: [Int]) -> Tensor {
+    let batch = input.batchCount
+    let geometry = self.geometry
+    let positions = geometry.outputPositions
+    let patch = geometry.patchSize
+    let inputChannels = self.inputChannels
+    var output = Tensor.zeros(outputShape)
+    if let bias { output.addToLastAxis(bias) }
+    output.withUnsafeMutableBufferPointer { out in
+      input.withUnsafeBufferPointer { x in
+        kernel.withUnsafeBufferPointer { w in
+          if geometry.isPointwise {
+            BLAS.gemm(
+              transposeA: false, transposeB: true, m: batch * positions, n: patch, k: inputChannels,
+              a: x.baseAddress!, lda: inputChannels, b: w.baseAddress!, ldb: inputChannels, beta: 1,
+              c: out.baseAddress!, ldc: patch)
+            return
+          }
+          let plan = TilePlan(
+            batch: batch, positions: positions, patch: patch,
+            work: batch * positions * patch * inputChannels)
+          let tileSize = plan.rowsPerTile * patch
+          let scratch = SharedPointer(columnScratch.reserve(plan.threads * tileSize))
+          let (xs, ws, outs) = (
+            SharedPointer(x.baseAddress!), SharedPointer(w.baseAddress!),
+            SharedPointer(out.baseAddress!)
+          )
+          plan.forEachTile { thread, rows in
+            let tile = scratch.pointer + thread * tileSize
+            BLAS.gemm(
+              transposeA: false, transposeB: true, m: rows.count, n: patch, k: inputChannels,
+              a: xs.pointer + rows.lowerBound * inputChannels, lda: inputChannels,
+              b: ws.pointer, ldb: inputChannels, c: tile, ldc: patch)
+            ConvolutionKernels.col2im(
+              tile, rows: rows, geometry: geometry, addingInto: outs.pointer)
+          }
+        }
+      }
+    }
+    return output
+  }
+
+  /// Accumulates the kernel and bias gradients and returns the input gradient.
+  func backward(gradient: Tensor, input: Tensor, kernel: Parameter, bias: Parameter?) -> Tensor {
+    let batch = input.batchCount
+    let geometry = self.geometry
+    let positions = geometry.outputPositions
+    let patch = geometry.patchSize
+    let inputChannels = self.inputChannels
+    if let bias {
+      ConvolutionLowering.addChannelSums(of: gradient, channels: geometry.channels, to: bias)
+    }
+    var inputGradient = Tensor.zeros(input.shape)
+    let weights = kernel.value
+    gradient.withUnsafeBufferPointer { dy in
+      input.withUnsafeBufferPointer { x in
+        weights.withUnsafeBufferPointer { w in
+          kernel.gradient.withUnsafeMutableBufferPointer { dw in
+            inputGradient.withUnsafeMutableBufferPointer { dx in
+              if geometry.isPointwise {
+                BLAS.gemm(
+                  transposeA: false, transposeB: false, m: batch * positions, n: inputChannels,
+                  k: patch,
+                  a: dy.baseAddress!, lda: patch, b: w.baseAddress!, ldb: inputChannels,
+                  c: dx.baseAddress!, ldc: inputChannels)
+                BLAS.gemm(
+                  transposeA: true, transposeB: false, m: patch, n: inputChannels,
+                  k: batch * positions,
+                  a: dy.baseAddress!, lda: patch, b: x.baseAddress!, ldb: inputChannels, beta: 1,
+                  c: dw.baseAddress!, ldc: inputChannels)
+                return
+              }
+              let plan = TilePlan(
+                batch: batch, positions: positions, patch: patch,
+                work: 2 * batch * positions * patch * inputChannels)
+              let tileSize = plan.rowsPerTile * patch
+              let columns = SharedPointer(columnScratch.reserve(plan.threads * tileSize))
+              let kernelSize = patch * inputChannels
+              let partials = SharedPointer(
+                weightScratch.reserve(Swift.max(plan.threads - 1, 1) * kernelSize))
+              if plan.threads > 1 {
+                partials.pointer.update(repeating: 0, count: (plan.threads - 1) * kernelSize)
+              }
+              let (xs, ws, dys, dxs, dws) = (
+                SharedPointer(x.baseAddress!), SharedPointer(w.baseAddress!),
+                SharedPointer(dy.baseAddress!),
+                SharedPointer(dx.baseAddress!), SharedPointer(dw.baseAddress!)
+              )
+              plan.forEachTile { thread, rows in
+                let tile = columns.pointer + thread * tileSize
+                let weightGradient =
+                  thread == 0 ? dws.pointer : partials.pointer + (thread - 1) * kernelSize
+                ConvolutionKernels.im2col(dys.pointer, rows: rows, geometry: geometry, into: tile)
+                BLAS.gemm(
+                  transposeA: false, transposeB: false, m: rows.count, n: inputChannels, k: patch,
+                  a: tile, lda: patch, b: ws.pointer, ldb: inputChannels,
+                  c: dxs.pointer + rows.lowerBound * inputChannels, ldc: inputChannels)
+                BLAS.gemm(
+                  transposeA: true, transposeB: false, m: patch, n: inputChannels, k: rows.count,
+                  a: tile, lda: patch, b: xs.pointer + rows.lowerBound * inputChannels,
+                  ldb: inputChannels, beta: 1,
+                  c: weightGradient, ldc: inputChannels)
+              }
+              for thread in 1..<Swift.max(plan.threads, 1) {
+                BLAS.axpy(
+                  count: kernelSize, alpha: 1, x: partials.pointer + (thread - 1) * kernelSize,
+                  y: dw.baseAddress!)
+              }
+            }
+          }
+        }
+      }
+    }
+    return inputGradient
+  }
+}

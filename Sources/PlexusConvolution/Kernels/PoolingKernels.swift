@@ -1,0 +1,296 @@
+import Dispatch
+import PlexusCore
+
+/// A raw pointer shared by workers that touch disjoint samples of it.
+struct SharedPointer<Pointee>: @unchecked Sendable {
+  let pointer: UnsafeMutablePointer<Pointee>
+  init(_ pointer: UnsafeMutablePointer<Pointee>) { self.pointer = pointer }
+  init(_ pointer: UnsafePointer<Pointee>) { self.pointer = UnsafeMutablePointer(mutating: pointer) }
+}
+
+/// Runs `body` over sample ranges: on one thread unless the pass visits at least
+/// `PoolingKernels.parallelVisits` window elements (pooling is memory-bound, so threads pay
+/// off only for large batches of large images).
+func forEachSampleChunk(samples: Int, visitsPerSample: Int, _ body: @Sendable (Range<Int>) -> Void)
+{
+  let (visits, overflow) = samples.multipliedReportingOverflow(by: visitsPerSample)
+  if overflow || visits >= PoolingKernels.parallelVisits {
+    Parallel.forEachChunk(count: samples, costPerElement: visitsPerSample, body)
+  } else if samples > 0 {
+    body(0..<samples)
+  }
+}
+
+/// Pooling windows over channels-last samples. Padded positions never take part: a maximum
+/// ignores them and an average divides by the number of positions inside the input (Keras'
+/// convention). Samples are split across cores when the work is large.
+enum PoolingKernels {
+  /// Window element visits of one pass below which pooling stays on one thread.
+  static let parallelVisits = 1 << 22
+
+  /// Max pooling; writes the output and, when `argmax` is given, per output element the
+  /// offset within its sample of the input element that won (where backward routes the
+  /// gradient).
+  static func maxPoolForward(
+    _ input: UnsafePointer<Float>, samples: Int, geometry: ConvolutionGeometry,
+    output: UnsafeMutablePointer<Float>, argmax: UnsafeMutablePointer<Int32>?
+  ) {
+    let source = SharedPointer(input)
+    let destination = SharedPointer(output)
+    let winners = argmax.map { SharedPointer($0) }
+    let inputStride = geometry.inputSampleSize
+    let outputStride = geometry.outputPositions * geometry.channels
+    forEachSampleChunk(
+      samples: samples, visitsPerSample: outputStride * geometry.kernelHeight * geometry.kernelWidth
+    ) {
+      range in
+      for sample in range {
+        maxPoolSample(
+          source.pointer + sample * inputStride, geometry: geometry,
+          output: destination.pointer + sample * outputStride,
+          argmax: winners.map { $0.pointer + sample * outputStride })
+      }
+    }
+  }
+
+  static func maxPoolSample(
+    _ input: UnsafePointer<Float>, geometry g: ConvolutionGeometry,
+    output: UnsafeMutablePointer<Float>,
+    argmax: UnsafeMutablePointer<Int32>?
+  ) {
+    let channels = g.channels
+    var out = output
+    var winners = argmax
+    for outputRow in 0..<g.outputHeight {
+      let rowBase = outputRow &* g.strideHeight &- g.padTop
+      let rowStart = Swift.max(0, -rowBase)
+      let rowEnd = Swift.min(g.kernelHeight, g.inputHeight &- rowBase)
+      for outputColumn in 0..<g.outputWidth {
+        let columnBase = outputColumn &* g.strideWidth &- g.padLeft
+        let columnStart = Swift.max(0, -columnBase)
+        let columnEnd = Swift.min(g.kernelWidth, g.inputWidth &- columnBase)
+        // Padding is smaller than the window, so every window holds at least one input.
+        let firstOffset =
+          ((rowBase &+ rowStart) &* g.inputWidth &+ columnBase &+ columnStart) &* channels
+        let first = input + firstOffset
+        for channel in 0..<channels { out[channel] = first[channel] }
+        if let winners {
+          for channel in 0..<channels {
+            winners[channel] = Int32(truncatingIfNeeded: firstOffset &+ channel)
+          }
+        }
+        for kernelRow in rowStart..<rowEnd {
+          let inputRow = rowBase &+ kernelRow
+          for kernelColumn in columnStart..<columnEnd
+          where kernelRow != rowStart || kernelColumn != columnStart {
+            let offset = (inputRow &* g.inputWidth &+ columnBase &+ kernelColumn) &* channels
+            takeMaximum(
+              input + offset, offset: offset, into: out, winners: winners, channels: channels)
+          }
+        }
+        out += channels
+        winners = winners.map { $0 + channels }
+      }
+    }
+  }
+
+  /// `out = max(out, values)` per channel (first maximum wins ties), recording in `winners`
+  /// the sample offset of each new maximum. Branch-free vector selects, four channels at a
+  /// time.
+  @inline(__always)
+  static func takeMaximum(
+    _ values: UnsafePointer<Float>, offset: Int, into out: UnsafeMutablePointer<Float>,
+    winners: UnsafeMutablePointer<Int32>?, channels: Int
+  ) {
+    let source = UnsafeRawPointer(values)
+    let target = UnsafeMutableRawPointer(out)
+    var channel = 0
+    if let winners {
+      let indices = UnsafeMutableRawPointer(winners)
+      let lanes = SIMD4<Int32>(0, 1, 2, 3) &+ Int32(truncatingIfNeeded: offset)
+      while channel &+ 4 <= channels {
+        let bytes = channel &* 4
+        let value = source.loadUnaligned(fromByteOffset: bytes, as: SIMD4<Float>.self)
+        let best = target.loadUnaligned(fromByteOffset: bytes, as: SIMD4<Float>.self)
+        let better = value .> best
+        target.storeBytes(
+          of: best.replacing(with: value, where: better), toByteOffset: bytes, as: SIMD4<Float>.self
+        )
+        let index = indices.loadUnaligned(fromByteOffset: bytes, as: SIMD4<Int32>.self)
+        let candidate = lanes &+ Int32(truncatingIfNeeded: channel)
+        indices.storeBytes(
+          of: index.replacing(with: candidate, where: better), toByteOffset: bytes,
+          as: SIMD4<Int32>.self)
+        channel &+= 4
+      }
+      while channel < channels {
+        // Selects, not a branch: which input wins is random for real data.
+        let value = values[channel]
+        let better = value > out[channel]
+        out[channel] = better ? value : out[channel]
+        winners[channel] = better ? Int32(truncatingIfNeeded: offset &+ channel) : winners[channel]
+        channel &+= 1
+      }
+    } else {
+      while channel &+ 4 <= channels {
+        let bytes = channel &* 4
+        let value = source.loadUnaligned(fromByteOffset: bytes, as: SIMD4<Float>.self)
+        let best = target.loadUnaligned(fromByteOffset: bytes, as: SIMD4<Float>.self)
+        target.storeBytes(
+          of: best.replacing(with: value, where: value .> best), toByteOffset: bytes,
+          as: SIMD4<Float>.self)
+        channel &+= 4
+      }
+      while channel < channels {
+        let value = values[channel]
+        out[channel] = value > out[channel] ? value : out[channel]
+        channel &+= 1
+      }
+    }
+  }
+
+  /// Routes each output gradient to the input element that won the maximum (accumulating).
+  static func maxPoolBackward(
+    _ outputGradient: UnsafePointer<Float>, argmax: UnsafePointer<Int32>, samples: Int,
+    geometry: ConvolutionGeometry, inputGradient: UnsafeMutablePointer<Float>
+  ) {
+    let outputStride = geometry.outputPositions * geometry.channels
+    let inputStride = geometry.inputSampleSize
+    for sample in 0..<samples {
+      let dy = outputGradient + sample * outputStride
+      let winners = argmax + sample * outputStride
+      let dx = inputGradient + sample * inputStride
+      for index in 0..<outputStride { dx[Int(winners[index])] += dy[index] }
+    }
+  }
+
+  /// Average pooling over the positions of each window that lie inside the input.
+  static func averagePoolForward(
+    _ input: UnsafePointer<Float>, samples: Int, geometry: ConvolutionGeometry,
+    output: UnsafeMutablePointer<Float>
+  ) {
+    let source = SharedPointer(input)
+    let destination = SharedPointer(output)
+    let inputStride = geometry.inputSampleSize
+    let outputStride = geometry.outputPositions * geometry.channels
+    forEachSampleChunk(
+      samples: samples, visitsPerSample: outputStride * geometry.kernelHeight * geometry.kernelWidth
+    ) {
+      range in
+      for sample in range {
+        averagePoolSample(
+          window: source.pointer + sample * inputStride,
+          pooled: destination.pointer + sample * outputStride,
+          geometry: geometry, backward: false)
+      }
+    }
+  }
+
+  /// The adjoint of average pooling: spreads each output gradient evenly over its window
+  /// (accumulating into `inputGradient`).
+  static func averagePoolBackward(
+    _ outputGradient: UnsafePointer<Float>, samples: Int, geometry: ConvolutionGeometry,
+    inputGradient: UnsafeMutablePointer<Float>
+  ) {
+    let source = SharedPointer(outputGradient)
+    let destination = SharedPointer(inputGradient)
+    let inputStride = geometry.inputSampleSize
+    let outputStride = geometry.outputPositions * geometry.channels
+    forEachSampleChunk(
+      samples: samples, visitsPerSample: outputStride * geometry.kernelHeight * geometry.kernelWidth
+    ) {
+      range in
+      for sample in range {
+        averagePoolSample(
+          window: destination.pointer + sample * inputStride,
+          pooled: source.pointer + sample * outputStride,
+          geometry: geometry, backward: true)
+      }
+    }
+  }
+
+  /// Forward (`backward == false`): writes `pooled = mean(window)` for one sample, reading
+  /// `window`. Backward: accumulates `pooled / count` into each window position of `window`
+  /// (then the input gradient), reading `pooled` (the output gradient).
+  static func averagePoolSample(
+    window inputValues: UnsafeMutablePointer<Float>, pooled: UnsafeMutablePointer<Float>,
+    geometry g: ConvolutionGeometry, backward: Bool
+  ) {
+    let channels = g.channels
+    var out = pooled
+    for outputRow in 0..<g.outputHeight {
+      let rowBase = outputRow * g.strideHeight - g.padTop
+      let rowStart = Swift.max(0, (-rowBase + g.dilationHeight - 1) / g.dilationHeight)
+      var rowEnd = g.kernelHeight
+      while rowEnd > rowStart && rowBase + (rowEnd - 1) * g.dilationHeight >= g.inputHeight {
+        rowEnd -= 1
+      }
+      for outputColumn in 0..<g.outputWidth {
+        let columnBase = outputColumn * g.strideWidth - g.padLeft
+        let columnStart = Swift.max(0, (-columnBase + g.dilationWidth - 1) / g.dilationWidth)
+        var columnEnd = g.kernelWidth
+        while columnEnd > columnStart
+          && columnBase + (columnEnd - 1) * g.dilationWidth >= g.inputWidth
+        {
+          columnEnd -= 1
+        }
+        let inside = (rowEnd - rowStart) * (columnEnd - columnStart)
+        let scale: Float = inside > 0 ? 1 / Float(inside) : 0
+        if !backward { out.update(repeating: 0, count: channels) }
+        for kernelRow in rowStart..<Swift.max(rowStart, rowEnd) {
+          let inputRow = rowBase + kernelRow * g.dilationHeight
+          for kernelColumn in columnStart..<Swift.max(columnStart, columnEnd) {
+            let inputColumn = columnBase + kernelColumn * g.dilationWidth
+            let values = inputValues + (inputRow * g.inputWidth + inputColumn) * channels
+            if backward {
+              for channel in 0..<channels { values[channel] += out[channel] * scale }
+            } else {
+              for channel in 0..<channels { out[channel] += values[channel] }
+            }
+          }
+        }
+        if !backward {
+          for channel in 0..<channels { out[channel] *= scale }
+        }
+        out += channels
+      }
+    }
+  }
+}
+
+extension PoolingKernels {
+  /// Validates a pooling layer's input shape and returns its window geometry.
+  ///
+  /// - Throws: `PlexusError.shapeMismatch` for an input that is not rank 3, smaller than the
+  ///   window after padding, or padded by a full window or more (a window would see no input).
+  static func geometry(
+    layer: String, inputShape: [Int], poolSize: [Int], strides: [Int], padding: Padding
+  ) throws -> ConvolutionGeometry {
+    try ShapeCheck.require(
+      inputShape, rank: 3, layer: layer, expected: "[height, width, channels] (rank 3)")
+    if case .explicit(let top, let bottom, let left, let right) = padding,
+      max(top, bottom) >= poolSize[0] || max(left, right) >= poolSize[1]
+    {
+      throw PlexusError.invalidConfiguration(
+        "layer '\(layer)': explicit padding \(padding) must be smaller than the pool size \(poolSize) "
+          + "on each side, or some windows would hold only padding")
+    }
+    guard
+      let rows = padding.resolve(
+        input: inputShape[0], kernel: poolSize[0], stride: strides[0], dilation: 1, axis: .height),
+      let columns = padding.resolve(
+        input: inputShape[1], kernel: poolSize[1], stride: strides[1], dilation: 1, axis: .width)
+    else {
+      throw PlexusError.shapeMismatch(
+        layer: layer,
+        expected: "an input at least as large as the pool \(poolSize) after padding \(padding)",
+        found: inputShape)
+    }
+    return ConvolutionGeometry(
+      inputHeight: inputShape[0], inputWidth: inputShape[1], channels: inputShape[2],
+      kernelHeight: poolSize[0],
+      kernelWidth: poolSize[1], strideHeight: strides[0], strideWidth: strides[1],
+      padTop: rows.before,
+      padLeft: columns.before, outputHeight: rows.output, outputWidth: columns.output)
+  }
+}
