@@ -193,6 +193,15 @@ private func trainBlobs(in folder: TemporaryFolder) throws -> (model: URL, repor
     #expect(spec.text.contains("Total params: 17226"))
   }
 
+  @Test(arguments: ["digits-mlp.json", "digits-cnn.json"])
+  func exampleSpecsBuild(name: String) throws {
+    let spec = try TrainingSpec.load(contentsOf: examplesFolder.appendingPathComponent(name))
+    #expect(spec.data == .digits)
+    let model = try spec.buildModel(
+      registry: .standard(), inputShape: try #require(spec.inputShape))
+    #expect(model.outputShape == [10])
+  }
+
   @Test func loadingNamesTheModuleOfAnUnregisteredLayer() throws {
     let folder = try TemporaryFolder()
     defer { folder.remove() }
