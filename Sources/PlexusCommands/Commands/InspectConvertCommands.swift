@@ -1,0 +1,175 @@
+import ArgumentParser
+import Foundation
+import Plexus
+
+/// `plexus inspect FILE`: what a .plexus file holds.
+public struct InspectCommand: ParsableCommand {
+  public static let configuration = CommandConfiguration(
+    commandName: "inspect",
+    abstract: "Show a .plexus file's architecture, tensors, metadata and checksum status.",
+    discussion: """
+      Prints the layers, every tensor with its dtype, shape, codec and stored size, the \
+      metadata, the optimizer state and the chunks, after verifying every checksum. With \
+      --json the same report is printed as JSON with sorted keys, for machines. Exits with \
+      status 1 when a checksum does not match.
+      """
+  )
+
+  /// The model file.
+  @Argument(help: ArgumentHelp("The model file (.plexus).", valueName: "FILE"))
+  public var file: String
+
+  /// Prints JSON.
+  @Flag(help: "Print the report as JSON.")
+  public var json = false
+
+  /// Skips checksum verification.
+  @Flag(help: "Do not verify tensor checksums (faster on large files).")
+  public var noVerify = false
+
+  public init() {}
+
+  public func run() throws {
+    let report = try Inspect.run(
+      path: file, json: json, verify: !noVerify, console: StandardOutput())
+    if !report.problems.isEmpty { throw ExitCode(1) }
+  }
+}
+
+/// The work of `plexus inspect`.
+public enum Inspect {
+  /// Prints the inspection of the file at `path` as text or JSON and returns it.
+  ///
+  /// - Throws: `PlexusFormatError` when the file cannot be opened or its structure is invalid.
+  @discardableResult
+  public static func run(path: String, json: Bool, verify: Bool = true, console: any Console)
+    throws -> PlexusInspection
+  {
+    let report = try PlexusInspection.inspect(URL(fileURLWithPath: path), verify: verify)
+    console.write(json ? try report.renderJSON() : report.renderText())
+    return report
+  }
+}
+
+/// `plexus convert IN OUT`: rewrites a .plexus file with another codec or storage dtype.
+public struct ConvertCommand: ParsableCommand {
+  public static let configuration = CommandConfiguration(
+    commandName: "convert",
+    abstract: "Rewrite a .plexus file with another tensor codec or storage dtype.",
+    discussion: """
+      Keeps the architecture, metadata and optimizer state. --dtype applies to the model's \
+      weights (optimizer state stays float32); narrowing to f16, bf16 or i8 rounds. OUT may be \
+      IN: the file is replaced atomically.
+      """
+  )
+
+  /// The input file.
+  @Argument(help: ArgumentHelp("The model file to read (.plexus).", valueName: "IN"))
+  public var input: String
+
+  /// The output file.
+  @Argument(help: ArgumentHelp("The model file to write (.plexus).", valueName: "OUT"))
+  public var output: String
+
+  /// The codec.
+  @Option(
+    help: ArgumentHelp(
+      "The tensor codec: raw, deflate or shuffle-deflate (default: keep each tensor's).",
+      valueName: "codec"))
+  public var codec: String?
+
+  /// The storage dtype.
+  @Option(
+    help: ArgumentHelp(
+      "The weights' storage dtype: f32, f16, bf16 or i8 (default: keep each tensor's).",
+      valueName: "dtype"))
+  public var dtype: String?
+
+  /// The zlib level.
+  @Option(help: "The zlib level 0-9 for the deflate codecs (default: chosen per byte plane).")
+  public var level: Int?
+
+  public init() {}
+
+  public func validate() throws {
+    _ = try settings
+  }
+
+  /// The settings these arguments give.
+  public var settings: ConvertSettings {
+    get throws {
+      var parsed = ConvertSettings(inputPath: input, outputPath: output, compressionLevel: level)
+      if let codec {
+        guard let value = TensorCodec(rawValue: codec) else {
+          throw ValidationError(
+            "--codec must be one of \(TensorCodec.allCases.map(\.rawValue).joined(separator: ", ")), got '\(codec)'"
+          )
+        }
+        parsed.codec = value
+      }
+      if let dtype {
+        guard let value = TensorDType(rawValue: dtype) else {
+          throw ValidationError(
+            "--dtype must be one of \(TensorDType.allCases.map(\.rawValue).joined(separator: ", ")), got '\(dtype)'"
+          )
+        }
+        parsed.dtype = value
+      }
+      if let level, !(0...9).contains(level) {
+        throw ValidationError("--level must be in 0...9, got \(level)")
+      }
+      return parsed
+    }
+  }
+
+  public func run() throws {
+    try Convert.run(try settings, console: StandardOutput())
+  }
+}
+
+/// What `plexus convert` does.
+public struct ConvertSettings: Equatable, Sendable {
+  /// The file to read.
+  public var inputPath: String
+  /// The file to write.
+  public var outputPath: String
+  /// The new codec, or `nil` to keep each tensor's.
+  public var codec: TensorCodec?
+  /// The new storage dtype of the weights, or `nil` to keep each tensor's.
+  public var dtype: TensorDType?
+  /// The zlib level, or `nil` for the per-plane default.
+  public var compressionLevel: Int?
+
+  /// Creates settings.
+  public init(
+    inputPath: String, outputPath: String, codec: TensorCodec? = nil, dtype: TensorDType? = nil,
+    compressionLevel: Int? = nil
+  ) {
+    self.inputPath = inputPath
+    self.outputPath = outputPath
+    self.codec = codec
+    self.dtype = dtype
+    self.compressionLevel = compressionLevel
+  }
+}
+
+/// The work of `plexus convert`.
+public enum Convert {
+  /// Converts the file and prints the sizes before and after.
+  ///
+  /// - Throws: `PlexusFormatError` when the input is corrupt or the output cannot be written.
+  public static func run(_ settings: ConvertSettings, console: any Console) throws {
+    let input = URL(fileURLWithPath: settings.inputPath)
+    let output = URL(fileURLWithPath: settings.outputPath)
+    let before = try PlexusFile(contentsOf: input).fileSize
+    try PlexusConverter.convert(
+      from: input, to: output, codec: settings.codec, dtype: settings.dtype,
+      compressionLevel: settings.compressionLevel)
+    let after = try PlexusFile(contentsOf: output)
+    let codecs = Set(after.tensors.map(\.codec.rawValue)).sorted().joined(separator: ", ")
+    let dtypes = Set(after.tensors.map(\.dtype.rawValue)).sorted().joined(separator: ", ")
+    console.line(
+      "Wrote \(output.path): \(after.fileSize) bytes (was \(before)), codec \(codecs), dtype \(dtypes)"
+    )
+  }
+}
