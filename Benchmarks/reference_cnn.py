@@ -10,38 +10,16 @@ Prints one JSON object per line with the same workload names as PlexusBenchmarks
 Each PyTorch workload is measured with 1 and with 2 intra-op threads; onnxruntime (when
 installed) runs the inference workloads with 1 and 2 threads.
 """
-import argparse
 import io
 import json
-import time
 import warnings
 
 import numpy as np
 import torch
 
+from bench_common import emit, measure, parse_arguments, train_step
+
 WORKLOADS = ("lenet_train_step_batch64", "lenet_inference_batch64", "lenet_inference_batch1")
-
-
-def measure(body, seconds, inner=1, warmup=3):
-    for _ in range(warmup):
-        body()
-    rounds = []
-    deadline = time.perf_counter() + seconds
-    calls = 0
-    while time.perf_counter() < deadline or len(rounds) < 5:
-        start = time.perf_counter()
-        for _ in range(inner):
-            body()
-        rounds.append((time.perf_counter() - start) / inner)
-        calls += inner
-    rounds.sort()
-    return rounds[len(rounds) // 2], calls
-
-
-def emit(name, impl, median, calls, **extra):
-    record = {"name": name, "median_ms": median * 1000, "iterations": calls, "impl": impl}
-    record.update(extra)
-    print(json.dumps(record), flush=True)
 
 
 def lenet():
@@ -67,20 +45,7 @@ def torch_workloads(threads, seconds, only):
     torch.manual_seed(0)
 
     if only is None or "lenet_train_step_batch64" in only:
-        model = lenet()
-        optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-        loss_fn = torch.nn.CrossEntropyLoss()
-        data = batches(8, 64, 10)
-        state = {"i": 0}
-
-        def step():
-            x, y = data[state["i"] % len(data)]
-            state["i"] += 1
-            optimizer.zero_grad(set_to_none=False)
-            loss = loss_fn(model(x), y)
-            loss.backward()
-            optimizer.step()
-
+        step = train_step(lenet(), batches(8, 64, 10))
         median, calls = measure(step, seconds, inner=5)
         emit("lenet_train_step_batch64", impl, median, calls, steps_per_s=1 / median)
 
@@ -132,16 +97,12 @@ def onnxruntime_workloads(seconds, only):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--seconds", type=float, default=1.0)
-    parser.add_argument("--only", default=None, help="comma-separated workload names")
-    args = parser.parse_args()
-    only = set(args.only.split(",")) if args.only else None
+    seconds, only = parse_arguments(__doc__)
     if only is not None and not only & set(WORKLOADS):
         return
     for threads in (1, 2):
-        torch_workloads(threads, args.seconds, only)
-    onnxruntime_workloads(args.seconds, only)
+        torch_workloads(threads, seconds, only)
+    onnxruntime_workloads(seconds, only)
 
 
 if __name__ == "__main__":

@@ -7,34 +7,11 @@ Prints one JSON object per line with the same workload names as PlexusBenchmarks
   dense_forward_256x1024x1024  one Linear(1024, 1024) layer on a batch of 256
 Each PyTorch workload is measured with 1 and with 2 intra-op threads.
 """
-import argparse
-import json
-import time
 
 import numpy as np
 import torch
 
-
-def measure(body, seconds, inner=1, warmup=3):
-    for _ in range(warmup):
-        body()
-    rounds = []
-    deadline = time.perf_counter() + seconds
-    calls = 0
-    while time.perf_counter() < deadline or len(rounds) < 5:
-        start = time.perf_counter()
-        for _ in range(inner):
-            body()
-        rounds.append((time.perf_counter() - start) / inner)
-        calls += inner
-    rounds.sort()
-    return rounds[len(rounds) // 2], calls
-
-
-def emit(name, impl, median, calls, **extra):
-    record = {"name": name, "median_ms": median * 1000, "iterations": calls, "impl": impl}
-    record.update(extra)
-    print(json.dumps(record), flush=True)
+from bench_common import emit, measure, parse_arguments, train_step
 
 
 def digits():
@@ -63,20 +40,8 @@ def torch_workloads(threads, seconds, only):
     x, y = torch.from_numpy(x), torch.from_numpy(y)
 
     if only is None or "mlp_train_step_batch32" in only:
-        model = mlp()
-        optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-        loss_fn = torch.nn.CrossEntropyLoss()
         batches = [(x[i:i + 32], y[i:i + 32]) for i in range(0, len(x) - 31, 32)]
-        state = {"i": 0}
-
-        def step():
-            bx, by = batches[state["i"] % len(batches)]
-            state["i"] += 1
-            optimizer.zero_grad(set_to_none=False)
-            loss = loss_fn(model(bx), by)
-            loss.backward()
-            optimizer.step()
-
+        step = train_step(mlp(), batches)
         median, calls = measure(step, seconds, inner=10)
         emit("mlp_train_step_batch32", impl, median, calls)
 
@@ -132,14 +97,10 @@ def onnxruntime_workloads(seconds, only):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--seconds", type=float, default=1.0)
-    parser.add_argument("--only", default=None, help="comma-separated workload names")
-    args = parser.parse_args()
-    only = set(args.only.split(",")) if args.only else None
+    seconds, only = parse_arguments(__doc__)
     for threads in (1, 2):
-        torch_workloads(threads, args.seconds, only)
-    onnxruntime_workloads(args.seconds, only)
+        torch_workloads(threads, seconds, only)
+    onnxruntime_workloads(seconds, only)
 
 
 if __name__ == "__main__":

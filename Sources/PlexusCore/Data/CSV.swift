@@ -42,14 +42,8 @@ public enum CSV {
     contentsOf url: URL, labelColumn: LabelColumn = .last, hasHeader: Bool? = nil,
     delimiter: Character = ","
   ) throws -> Dataset {
-    let data: Data
-    do {
-      data = try Data(contentsOf: url)
-    } catch {
-      throw PlexusError.io("cannot read \(url.path): \(error.localizedDescription)")
-    }
     return try loadDataset(
-      data: data, source: url.path, labelColumn: labelColumn, hasHeader: hasHeader,
+      data: fileContents(url), source: url.path, labelColumn: labelColumn, hasHeader: hasHeader,
       delimiter: delimiter)
   }
 

@@ -65,13 +65,7 @@ public enum NumPy {
   /// - Throws: `PlexusError.io` when the file cannot be read; `PlexusError.invalidData`
   ///   (naming the file and the byte offset) when its content is not a supported `.npy` array.
   public static func read(contentsOf url: URL) throws -> NumPyArray {
-    let data: Data
-    do {
-      data = try Data(contentsOf: url)
-    } catch {
-      throw PlexusError.io("cannot read \(url.path): \(error.localizedDescription)")
-    }
-    return try parse(data, source: url.path)
+    return try parse(fileContents(url), source: url.path)
   }
 
   /// Reads the bytes of an `.npy` file.
@@ -131,7 +125,13 @@ public enum NumPy {
   ///
   /// - Throws: `PlexusError.io` when the file cannot be written.
   public static func write(_ tensor: Tensor, to url: URL) throws {
-    try AtomicFile.write(encode(tensor), to: url)
+    do {
+      let sink = try AtomicFileSink(destination: url, sizeLimit: nil)
+      try encode(tensor).withUnsafeBytes { try sink.write($0) }
+      try sink.commit()
+    } catch let error as PlexusFormatError {
+      throw PlexusError.io(error.message)
+    }
   }
 
   // MARK: Parsing

@@ -9,9 +9,9 @@
 ///
 /// PyTorch's defaults: learning rate 0.01, epsilon 1e-10, accumulator 0.
 /// Slot: `"<index>.sum"`.
-public final class AdaGrad: Optimizer {
+public final class AdaGrad: ConfiguredOptimizer<AdaGrad.Configuration> {
   /// The hyperparameters of AdaGrad (JSON keys as the property names).
-  public struct Configuration: Codable, Sendable, Equatable {
+  public struct Configuration: OptimizerHyperparameters {
     /// The step size (default 0.01).
     public var learningRate: Float
     /// The decay of the step size per step (default 0).
@@ -35,69 +35,49 @@ public final class AdaGrad: Optimizer {
       self.weightDecay = weightDecay
     }
 
-    static let keys: Set<String> = [
-      "learningRate", "learningRateDecay", "initialAccumulatorValue", "epsilon", "weightDecay",
-    ]
-    private enum CodingKeys: String, CodingKey {
+    static let keys = Set(CodingKeys.allCases.map(\.stringValue))
+    private enum CodingKeys: String, CodingKey, CaseIterable {
       case learningRate, learningRateDecay, initialAccumulatorValue, epsilon, weightDecay
     }
 
     public init(from decoder: Decoder) throws {
       let container = try decoder.container(keyedBy: CodingKeys.self)
       let defaults = Configuration()
-      learningRate =
-        try container.decodeIfPresent(Float.self, forKey: .learningRate) ?? defaults.learningRate
-      learningRateDecay =
-        try container.decodeIfPresent(Float.self, forKey: .learningRateDecay)
-        ?? defaults.learningRateDecay
-      initialAccumulatorValue =
-        try container.decodeIfPresent(Float.self, forKey: .initialAccumulatorValue)
-        ?? defaults.initialAccumulatorValue
-      epsilon = try container.decodeIfPresent(Float.self, forKey: .epsilon) ?? defaults.epsilon
-      weightDecay =
-        try container.decodeIfPresent(Float.self, forKey: .weightDecay) ?? defaults.weightDecay
+      learningRate = try container.decode(.learningRate, or: defaults.learningRate)
+      learningRateDecay = try container.decode(.learningRateDecay, or: defaults.learningRateDecay)
+      initialAccumulatorValue = try container.decode(
+        .initialAccumulatorValue, or: defaults.initialAccumulatorValue)
+      epsilon = try container.decode(.epsilon, or: defaults.epsilon)
+      weightDecay = try container.decode(.weightDecay, or: defaults.weightDecay)
     }
 
     /// - Throws: `PlexusError.invalidConfiguration` for a value out of range.
     public func validate() throws {
       try OptimizerCheck.learningRate(learningRate, optimizer: "adagrad")
-      try OptimizerCheck.range(
-        learningRateDecay, name: "learningRateDecay", optimizer: "adagrad", "non-negative"
-      ) {
-        $0 >= 0
-      }
-      try OptimizerCheck.range(
-        initialAccumulatorValue, name: "initialAccumulatorValue", optimizer: "adagrad",
-        "non-negative"
-      ) { $0 >= 0 }
-      try OptimizerCheck.range(epsilon, name: "epsilon", optimizer: "adagrad", "non-negative") {
-        $0 >= 0
-      }
-      try OptimizerCheck.range(
-        weightDecay, name: "weightDecay", optimizer: "adagrad", "non-negative"
-      ) { $0 >= 0 }
+      try OptimizerCheck.nonNegative(
+        learningRateDecay, name: "learningRateDecay", optimizer: "adagrad")
+      try OptimizerCheck.nonNegative(
+        initialAccumulatorValue, name: "initialAccumulatorValue", optimizer: "adagrad")
+      try OptimizerCheck.nonNegative(epsilon, name: "epsilon", optimizer: "adagrad")
+      try OptimizerCheck.nonNegative(weightDecay, name: "weightDecay", optimizer: "adagrad")
     }
-  }
 
-  /// The type name in JSON and saved state.
-  public let typeName = "adagrad"
-  /// The hyperparameters.
-  public private(set) var configuration: Configuration
-  /// The number of steps taken.
-  public private(set) var stepCount = 0
-  private var slots = SlotTable()
+    /// `sum`, the running sum of squared gradients.
+    public var slotNames: [String] { ["sum"] }
 
-  public var learningRate: Float {
-    get { configuration.learningRate }
-    set { configuration.learningRate = newValue }
+    public func optimizerConfig(typeName: String) -> OptimizerConfig { .adaGrad(self) }
+
+    public init?(_ config: OptimizerConfig) {
+      guard case .adaGrad(let configuration) = config else { return nil }
+      self = configuration
+    }
   }
 
   /// Creates the optimizer from a configuration.
   ///
   /// - Throws: `PlexusError.invalidConfiguration` for a value out of range.
   public init(configuration: Configuration) throws {
-    try configuration.validate()
-    self.configuration = configuration
+    try super.init(configuration: configuration, typeName: "adagrad")
   }
 
   /// Creates the optimizer.
@@ -114,7 +94,7 @@ public final class AdaGrad: Optimizer {
     do { try self.init(configuration: configuration) } catch { preconditionFailure("\(error)") }
   }
 
-  public func step(_ parameters: [Parameter]) {
+  public override func step(_ parameters: [Parameter]) {
     stepCount += 1
     let c = configuration
     let stepSize = c.learningRate / (1 + Float(stepCount - 1) * c.learningRateDecay)
@@ -129,25 +109,5 @@ public final class AdaGrad: Optimizer {
         }
       }
     }
-  }
-
-  public func exportState(for parameters: [Parameter]) throws -> OptimizerState {
-    OptimizerState(
-      typeName: typeName, config: try JSONValue(encoding: OptimizerConfig.adaGrad(configuration)),
-      step: stepCount, slots: slots.export(names: ["sum"], parameters: parameters))
-  }
-
-  /// Restores the step count, the slots and (as PyTorch's `load_state_dict`) the
-  /// hyperparameters, including the learning rate.
-  public func importState(_ state: OptimizerState, for parameters: [Parameter]) throws {
-    guard
-      case .adaGrad(let configuration) = try OptimizerStateIO.configuration(
-        of: state, expectedType: typeName)
-    else { throw PlexusError.invalidData("optimizer state config is not an adagrad config") }
-    let table = try SlotTable.importing(
-      state.slots, names: ["sum"], parameters: parameters, optimizer: typeName)
-    self.configuration = configuration
-    self.stepCount = state.step
-    self.slots = table
   }
 }

@@ -14,9 +14,9 @@ import Foundation
 /// Keras' `Adam` differs only in epsilon: it adds its epsilon (default 1e-7) to the
 /// uncorrected root `sqrt(v)`.
 /// Slots: `"<index>.m"`, `"<index>.v"` and, with amsgrad, `"<index>.v_max"`.
-public class Adam: Optimizer {
+public class Adam: ConfiguredOptimizer<Adam.Configuration> {
   /// The hyperparameters of Adam and AdamW (JSON keys as the property names).
-  public struct Configuration: Codable, Sendable, Equatable {
+  public struct Configuration: OptimizerHyperparameters {
     /// The step size (default 0.001).
     public var learningRate: Float
     /// The decay of the first moment (default 0.9).
@@ -43,10 +43,8 @@ public class Adam: Optimizer {
       self.amsgrad = amsgrad
     }
 
-    static let keys: Set<String> = [
-      "learningRate", "beta1", "beta2", "epsilon", "weightDecay", "amsgrad",
-    ]
-    private enum CodingKeys: String, CodingKey {
+    static let keys = Set(CodingKeys.allCases.map(\.stringValue))
+    private enum CodingKeys: String, CodingKey, CaseIterable {
       case learningRate, beta1, beta2, epsilon, weightDecay, amsgrad
     }
 
@@ -59,59 +57,52 @@ public class Adam: Optimizer {
     init(from decoder: Decoder, defaultWeightDecay: Float) throws {
       let container = try decoder.container(keyedBy: CodingKeys.self)
       let defaults = Configuration()
-      learningRate =
-        try container.decodeIfPresent(Float.self, forKey: .learningRate) ?? defaults.learningRate
-      beta1 = try container.decodeIfPresent(Float.self, forKey: .beta1) ?? defaults.beta1
-      beta2 = try container.decodeIfPresent(Float.self, forKey: .beta2) ?? defaults.beta2
-      epsilon = try container.decodeIfPresent(Float.self, forKey: .epsilon) ?? defaults.epsilon
-      weightDecay =
-        try container.decodeIfPresent(Float.self, forKey: .weightDecay) ?? defaultWeightDecay
-      amsgrad = try container.decodeIfPresent(Bool.self, forKey: .amsgrad) ?? defaults.amsgrad
+      learningRate = try container.decode(.learningRate, or: defaults.learningRate)
+      beta1 = try container.decode(.beta1, or: defaults.beta1)
+      beta2 = try container.decode(.beta2, or: defaults.beta2)
+      epsilon = try container.decode(.epsilon, or: defaults.epsilon)
+      weightDecay = try container.decode(.weightDecay, or: defaultWeightDecay)
+      amsgrad = try container.decode(.amsgrad, or: defaults.amsgrad)
     }
 
     /// - Throws: `PlexusError.invalidConfiguration` for a value out of range.
     public func validate(optimizer: String = "adam") throws {
       try OptimizerCheck.learningRate(learningRate, optimizer: optimizer)
-      try OptimizerCheck.range(beta1, name: "beta1", optimizer: optimizer, "in [0, 1)") {
-        $0 >= 0 && $0 < 1
+      try OptimizerCheck.factor(beta1, name: "beta1", optimizer: optimizer)
+      try OptimizerCheck.factor(beta2, name: "beta2", optimizer: optimizer)
+      try OptimizerCheck.nonNegative(epsilon, name: "epsilon", optimizer: optimizer)
+      try OptimizerCheck.nonNegative(weightDecay, name: "weightDecay", optimizer: optimizer)
+    }
+
+    /// `m` and `v` (the moments) and, with amsgrad, `v_max`.
+    public var slotNames: [String] { amsgrad ? ["m", "v", "v_max"] : ["m", "v"] }
+
+    /// `.adamW(self)` for `adamw`, else `.adam(self)`.
+    public func optimizerConfig(typeName: String) -> OptimizerConfig {
+      typeName == "adamw" ? .adamW(self) : .adam(self)
+    }
+
+    public init?(_ config: OptimizerConfig) {
+      switch config {
+      case .adam(let configuration), .adamW(let configuration): self = configuration
+      default: return nil
       }
-      try OptimizerCheck.range(beta2, name: "beta2", optimizer: optimizer, "in [0, 1)") {
-        $0 >= 0 && $0 < 1
-      }
-      try OptimizerCheck.range(epsilon, name: "epsilon", optimizer: optimizer, "non-negative") {
-        $0 >= 0
-      }
-      try OptimizerCheck.range(
-        weightDecay, name: "weightDecay", optimizer: optimizer, "non-negative"
-      ) { $0 >= 0 }
     }
   }
 
-  /// The type name of this optimizer in JSON and saved state: `adam`, or `adamw` for `AdamW`.
-  public var typeName: String { decoupled ? "adamw" : "adam" }
-  /// The hyperparameters.
-  public private(set) var configuration: Configuration
-  /// The number of steps taken.
-  public private(set) var stepCount = 0
-  private var slots = SlotTable()
-  private let decoupled: Bool
-
-  public var learningRate: Float {
-    get { configuration.learningRate }
-    set { configuration.learningRate = newValue }
-  }
-
-  init(checked configuration: Configuration, decoupled: Bool) throws {
-    try configuration.validate(optimizer: decoupled ? "adamw" : "adam")
-    self.configuration = configuration
-    self.decoupled = decoupled
-  }
+  /// Whether the weight decay is decoupled (AdamW) rather than an L2 term (Adam).
+  private var decoupled: Bool { typeName == "adamw" }
 
   /// Creates the optimizer from a configuration.
   ///
   /// - Throws: `PlexusError.invalidConfiguration` for a value out of range.
-  public convenience init(configuration: Configuration) throws {
-    try self.init(checked: configuration, decoupled: false)
+  public init(configuration: Configuration) throws {
+    try super.init(configuration: configuration, typeName: "adam")
+  }
+
+  /// Creates Adam or, for `typeName` `adamw`, AdamW.
+  override init(configuration: Configuration, typeName: String) throws {
+    try super.init(configuration: configuration, typeName: typeName)
   }
 
   /// Creates the optimizer.
@@ -124,18 +115,11 @@ public class Adam: Optimizer {
   ) {
     let configuration = Configuration(
       learningRate: learningRate, beta1: beta1, beta2: beta2, epsilon: epsilon,
-      weightDecay: weightDecay,
-      amsgrad: amsgrad)
-    do { try self.init(checked: configuration, decoupled: false) } catch {
-      preconditionFailure("\(error)")
-    }
+      weightDecay: weightDecay, amsgrad: amsgrad)
+    do { try self.init(configuration: configuration) } catch { preconditionFailure("\(error)") }
   }
 
-  private static func slotNames(_ configuration: Configuration) -> [String] {
-    configuration.amsgrad ? ["m", "v", "v_max"] : ["m", "v"]
-  }
-
-  public func step(_ parameters: [Parameter]) {
+  public override func step(_ parameters: [Parameter]) {
     stepCount += 1
     let c = configuration
     let t = Double(stepCount)
@@ -148,7 +132,7 @@ public class Adam: Optimizer {
     let (beta1, beta2, epsilon) = (c.beta1, c.beta2, c.epsilon)
     let (keep1, keep2) = (1 - c.beta1, 1 - c.beta2)
     let amsgrad = c.amsgrad
-    let initial = Adam.slotNames(c).map { _ -> Float in 0 }
+    let initial = zeroSlotValues
     for parameter in parameters where parameter.isTrainable {
       let p = slots.pointers(for: parameter, initialValues: initial)
       Parallel.forEachChunk(count: parameter.count, costPerElement: 4) { range in
@@ -224,31 +208,6 @@ public class Adam: Optimizer {
       i += 1
     }
   }
-
-  private var config: OptimizerConfig { decoupled ? .adamW(configuration) : .adam(configuration) }
-
-  public func exportState(for parameters: [Parameter]) throws -> OptimizerState {
-    OptimizerState(
-      typeName: typeName, config: try JSONValue(encoding: config), step: stepCount,
-      slots: slots.export(names: Adam.slotNames(configuration), parameters: parameters))
-  }
-
-  /// Restores the step count, the slots and (as PyTorch's `load_state_dict`) the
-  /// hyperparameters, including the learning rate.
-  public func importState(_ state: OptimizerState, for parameters: [Parameter]) throws {
-    let decoded = try OptimizerStateIO.configuration(of: state, expectedType: typeName)
-    let configuration: Configuration
-    switch decoded {
-    case .adam(let value), .adamW(let value): configuration = value
-    default: throw PlexusError.invalidData("optimizer state config is not an \(typeName) config")
-    }
-    let table = try SlotTable.importing(
-      state.slots, names: Adam.slotNames(configuration), parameters: parameters, optimizer: typeName
-    )
-    self.configuration = configuration
-    self.stepCount = state.step
-    self.slots = table
-  }
 }
 
 /// AdamW: Adam with decoupled weight decay, following PyTorch's `torch.optim.AdamW`. Each step
@@ -259,8 +218,8 @@ public final class AdamW: Adam {
   /// Creates the optimizer from a configuration (its `weightDecay` is decoupled).
   ///
   /// - Throws: `PlexusError.invalidConfiguration` for a value out of range.
-  public init(configuration: Configuration) throws {
-    try super.init(checked: configuration, decoupled: true)
+  public override init(configuration: Configuration) throws {
+    try super.init(configuration: configuration, typeName: "adamw")
   }
 
   /// Creates the optimizer.
@@ -273,8 +232,7 @@ public final class AdamW: Adam {
   ) {
     let configuration = Configuration(
       learningRate: learningRate, beta1: beta1, beta2: beta2, epsilon: epsilon,
-      weightDecay: weightDecay,
-      amsgrad: amsgrad)
+      weightDecay: weightDecay, amsgrad: amsgrad)
     do { try self.init(configuration: configuration) } catch { preconditionFailure("\(error)") }
   }
 }

@@ -13,9 +13,9 @@
 /// defaults it to 0.9 and puts epsilon inside the root.)
 /// Slots: `"<index>.square_avg"`, `"<index>.momentum"` (momentum > 0), `"<index>.grad_avg"`
 /// (centered).
-public final class RMSProp: Optimizer {
+public final class RMSProp: ConfiguredOptimizer<RMSProp.Configuration> {
   /// The hyperparameters of RMSProp (JSON keys as the property names).
-  public struct Configuration: Codable, Sendable, Equatable {
+  public struct Configuration: OptimizerHyperparameters {
     /// The step size (default 0.01).
     public var learningRate: Float
     /// The decay of the squared-gradient average (default 0.99).
@@ -42,67 +42,49 @@ public final class RMSProp: Optimizer {
       self.weightDecay = weightDecay
     }
 
-    static let keys: Set<String> = [
-      "learningRate", "alpha", "epsilon", "momentum", "centered", "weightDecay",
-    ]
-    private enum CodingKeys: String, CodingKey {
+    static let keys = Set(CodingKeys.allCases.map(\.stringValue))
+    private enum CodingKeys: String, CodingKey, CaseIterable {
       case learningRate, alpha, epsilon, momentum, centered, weightDecay
     }
 
     public init(from decoder: Decoder) throws {
       let container = try decoder.container(keyedBy: CodingKeys.self)
       let defaults = Configuration()
-      learningRate =
-        try container.decodeIfPresent(Float.self, forKey: .learningRate) ?? defaults.learningRate
-      alpha = try container.decodeIfPresent(Float.self, forKey: .alpha) ?? defaults.alpha
-      epsilon = try container.decodeIfPresent(Float.self, forKey: .epsilon) ?? defaults.epsilon
-      momentum = try container.decodeIfPresent(Float.self, forKey: .momentum) ?? defaults.momentum
-      centered = try container.decodeIfPresent(Bool.self, forKey: .centered) ?? defaults.centered
-      weightDecay =
-        try container.decodeIfPresent(Float.self, forKey: .weightDecay) ?? defaults.weightDecay
+      learningRate = try container.decode(.learningRate, or: defaults.learningRate)
+      alpha = try container.decode(.alpha, or: defaults.alpha)
+      epsilon = try container.decode(.epsilon, or: defaults.epsilon)
+      momentum = try container.decode(.momentum, or: defaults.momentum)
+      centered = try container.decode(.centered, or: defaults.centered)
+      weightDecay = try container.decode(.weightDecay, or: defaults.weightDecay)
     }
 
     /// - Throws: `PlexusError.invalidConfiguration` for a value out of range.
     public func validate() throws {
       try OptimizerCheck.learningRate(learningRate, optimizer: "rmsprop")
-      try OptimizerCheck.range(alpha, name: "alpha", optimizer: "rmsprop", "in [0, 1)") {
-        $0 >= 0 && $0 < 1
-      }
-      try OptimizerCheck.range(epsilon, name: "epsilon", optimizer: "rmsprop", "non-negative") {
-        $0 >= 0
-      }
-      try OptimizerCheck.range(momentum, name: "momentum", optimizer: "rmsprop", "in [0, 1)") {
-        $0 >= 0 && $0 < 1
-      }
-      try OptimizerCheck.range(
-        weightDecay, name: "weightDecay", optimizer: "rmsprop", "non-negative"
-      ) { $0 >= 0 }
+      try OptimizerCheck.factor(alpha, name: "alpha", optimizer: "rmsprop")
+      try OptimizerCheck.nonNegative(epsilon, name: "epsilon", optimizer: "rmsprop")
+      try OptimizerCheck.factor(momentum, name: "momentum", optimizer: "rmsprop")
+      try OptimizerCheck.nonNegative(weightDecay, name: "weightDecay", optimizer: "rmsprop")
     }
 
-    var slotNames: [String] {
+    /// `square_avg`, then `momentum` (when `momentum > 0`) and `grad_avg` (when centered).
+    public var slotNames: [String] {
       ["square_avg"] + (momentum > 0 ? ["momentum"] : []) + (centered ? ["grad_avg"] : [])
     }
-  }
 
-  /// The type name in JSON and saved state.
-  public let typeName = "rmsprop"
-  /// The hyperparameters.
-  public private(set) var configuration: Configuration
-  /// The number of steps taken.
-  public private(set) var stepCount = 0
-  private var slots = SlotTable()
+    public func optimizerConfig(typeName: String) -> OptimizerConfig { .rmsProp(self) }
 
-  public var learningRate: Float {
-    get { configuration.learningRate }
-    set { configuration.learningRate = newValue }
+    public init?(_ config: OptimizerConfig) {
+      guard case .rmsProp(let configuration) = config else { return nil }
+      self = configuration
+    }
   }
 
   /// Creates the optimizer from a configuration.
   ///
   /// - Throws: `PlexusError.invalidConfiguration` for a value out of range.
   public init(configuration: Configuration) throws {
-    try configuration.validate()
-    self.configuration = configuration
+    try super.init(configuration: configuration, typeName: "rmsprop")
   }
 
   /// Creates the optimizer.
@@ -115,15 +97,14 @@ public final class RMSProp: Optimizer {
   ) {
     let configuration = Configuration(
       learningRate: learningRate, alpha: alpha, epsilon: epsilon, momentum: momentum,
-      centered: centered,
-      weightDecay: weightDecay)
+      centered: centered, weightDecay: weightDecay)
     do { try self.init(configuration: configuration) } catch { preconditionFailure("\(error)") }
   }
 
-  public func step(_ parameters: [Parameter]) {
+  public override func step(_ parameters: [Parameter]) {
     stepCount += 1
     let c = configuration
-    let initial = c.slotNames.map { _ -> Float in 0 }
+    let initial = zeroSlotValues
     let momentumSlot = c.momentum > 0 ? 1 : nil
     let averageSlot = c.centered ? (c.momentum > 0 ? 2 : 1) : nil
     for parameter in parameters where parameter.isTrainable {
@@ -150,25 +131,5 @@ public final class RMSProp: Optimizer {
         }
       }
     }
-  }
-
-  public func exportState(for parameters: [Parameter]) throws -> OptimizerState {
-    OptimizerState(
-      typeName: typeName, config: try JSONValue(encoding: OptimizerConfig.rmsProp(configuration)),
-      step: stepCount, slots: slots.export(names: configuration.slotNames, parameters: parameters))
-  }
-
-  /// Restores the step count, the slots and (as PyTorch's `load_state_dict`) the
-  /// hyperparameters, including the learning rate.
-  public func importState(_ state: OptimizerState, for parameters: [Parameter]) throws {
-    guard
-      case .rmsProp(let configuration) = try OptimizerStateIO.configuration(
-        of: state, expectedType: typeName)
-    else { throw PlexusError.invalidData("optimizer state config is not an rmsprop config") }
-    let table = try SlotTable.importing(
-      state.slots, names: configuration.slotNames, parameters: parameters, optimizer: typeName)
-    self.configuration = configuration
-    self.stepCount = state.step
-    self.slots = table
   }
 }

@@ -10,9 +10,9 @@
 ///
 /// Keras' `SGD` gives the same trajectory for the same learning rate without Nesterov.
 /// Slot: `"<index>.momentum"` (the buffer `b`, present when `momentum > 0`).
-public final class SGD: Optimizer {
+public final class SGD: ConfiguredOptimizer<SGD.Configuration> {
   /// The hyperparameters of SGD (JSON keys as the property names).
-  public struct Configuration: Codable, Sendable, Equatable {
+  public struct Configuration: OptimizerHyperparameters {
     /// The step size (default 0.01).
     public var learningRate: Float
     /// The momentum factor (default 0).
@@ -33,57 +33,47 @@ public final class SGD: Optimizer {
       self.weightDecay = weightDecay
     }
 
-    static let keys: Set<String> = ["learningRate", "momentum", "nesterov", "weightDecay"]
-    private enum CodingKeys: String, CodingKey {
+    static let keys = Set(CodingKeys.allCases.map(\.stringValue))
+    private enum CodingKeys: String, CodingKey, CaseIterable {
       case learningRate, momentum, nesterov, weightDecay
     }
 
     public init(from decoder: Decoder) throws {
       let container = try decoder.container(keyedBy: CodingKeys.self)
       let defaults = Configuration()
-      learningRate =
-        try container.decodeIfPresent(Float.self, forKey: .learningRate) ?? defaults.learningRate
-      momentum = try container.decodeIfPresent(Float.self, forKey: .momentum) ?? defaults.momentum
-      nesterov = try container.decodeIfPresent(Bool.self, forKey: .nesterov) ?? defaults.nesterov
-      weightDecay =
-        try container.decodeIfPresent(Float.self, forKey: .weightDecay) ?? defaults.weightDecay
+      learningRate = try container.decode(.learningRate, or: defaults.learningRate)
+      momentum = try container.decode(.momentum, or: defaults.momentum)
+      nesterov = try container.decode(.nesterov, or: defaults.nesterov)
+      weightDecay = try container.decode(.weightDecay, or: defaults.weightDecay)
     }
 
     /// - Throws: `PlexusError.invalidConfiguration` for a value out of range.
     public func validate() throws {
       try OptimizerCheck.learningRate(learningRate, optimizer: "sgd")
-      try OptimizerCheck.range(momentum, name: "momentum", optimizer: "sgd", "in [0, 1)") {
-        $0 >= 0 && $0 < 1
-      }
-      try OptimizerCheck.range(weightDecay, name: "weightDecay", optimizer: "sgd", "non-negative") {
-        $0 >= 0
-      }
+      try OptimizerCheck.factor(momentum, name: "momentum", optimizer: "sgd")
+      try OptimizerCheck.nonNegative(weightDecay, name: "weightDecay", optimizer: "sgd")
       if nesterov && momentum <= 0 {
         throw PlexusError.invalidConfiguration(
           "sgd: nesterov needs a positive momentum, got \(momentum)")
       }
     }
-  }
 
-  /// The type name in JSON and saved state.
-  public let typeName = "sgd"
-  /// The hyperparameters.
-  public private(set) var configuration: Configuration
-  /// The number of steps taken.
-  public private(set) var stepCount = 0
-  private var slots = SlotTable()
+    /// `["momentum"]` (the buffer) when `momentum > 0`, else none.
+    public var slotNames: [String] { momentum > 0 ? ["momentum"] : [] }
 
-  public var learningRate: Float {
-    get { configuration.learningRate }
-    set { configuration.learningRate = newValue }
+    public func optimizerConfig(typeName: String) -> OptimizerConfig { .sgd(self) }
+
+    public init?(_ config: OptimizerConfig) {
+      guard case .sgd(let configuration) = config else { return nil }
+      self = configuration
+    }
   }
 
   /// Creates the optimizer from a configuration.
   ///
   /// - Throws: `PlexusError.invalidConfiguration` for a value out of range.
   public init(configuration: Configuration) throws {
-    try configuration.validate()
-    self.configuration = configuration
+    try super.init(configuration: configuration, typeName: "sgd")
   }
 
   /// Creates the optimizer.
@@ -98,15 +88,13 @@ public final class SGD: Optimizer {
     do { try self.init(configuration: configuration) } catch { preconditionFailure("\(error)") }
   }
 
-  private var slotNames: [String] { configuration.momentum > 0 ? ["momentum"] : [] }
-
-  public func step(_ parameters: [Parameter]) {
+  public override func step(_ parameters: [Parameter]) {
     stepCount += 1
     let lr = configuration.learningRate
     let momentum = configuration.momentum
     let nesterov = configuration.nesterov
     let decay = configuration.weightDecay
-    let initial: [Float] = slotNames.map { _ in 0 }
+    let initial = zeroSlotValues
     for parameter in parameters where parameter.isTrainable {
       let p = slots.pointers(for: parameter, initialValues: initial)
       Parallel.forEachChunk(count: parameter.count, costPerElement: 2) { range in
@@ -122,45 +110,6 @@ public final class SGD: Optimizer {
           for i in range { p.value[i] -= lr * (p.gradient[i] + decay * p.value[i]) }
         }
       }
-    }
-  }
-
-  public func exportState(for parameters: [Parameter]) throws -> OptimizerState {
-    OptimizerState(
-      typeName: typeName, config: try JSONValue(encoding: OptimizerConfig.sgd(configuration)),
-      step: stepCount, slots: slots.export(names: slotNames, parameters: parameters))
-  }
-
-  /// Restores the step count, the slots and (as PyTorch's `load_state_dict`) the
-  /// hyperparameters, including the learning rate.
-  public func importState(_ state: OptimizerState, for parameters: [Parameter]) throws {
-    guard
-      case .sgd(let configuration) = try OptimizerStateIO.configuration(
-        of: state, expectedType: typeName)
-    else { throw PlexusError.invalidData("optimizer state config is not an sgd config") }
-    let names = configuration.momentum > 0 ? ["momentum"] : []
-    let table = try SlotTable.importing(
-      state.slots, names: names, parameters: parameters, optimizer: typeName)
-    self.configuration = configuration
-    self.stepCount = state.step
-    self.slots = table
-  }
-}
-
-/// Range checks of optimizer hyperparameters.
-enum OptimizerCheck {
-  static func learningRate(_ value: Float, optimizer: String) throws {
-    try range(value, name: "learningRate", optimizer: optimizer, "finite and non-negative") {
-      $0 >= 0
-    }
-  }
-
-  static func range(
-    _ value: Float, name: String, optimizer: String, _ expected: String, _ isValid: (Float) -> Bool
-  ) throws {
-    guard value.isFinite, isValid(value) else {
-      throw PlexusError.invalidConfiguration(
-        "\(optimizer): \(name) must be \(expected), got \(value)")
     }
   }
 }
