@@ -164,13 +164,17 @@ enum PoolingKernels {
     }
   }
 
-  /// Average pooling over the positions of each window that lie inside the input.
-  static func averagePoolForward(
-    _ input: UnsafePointer<Float>, samples: Int, geometry: ConvolutionGeometry,
-    output: UnsafeMutablePointer<Float>
+  /// Average pooling over the positions of each window that lie inside the input
+  /// (`backward == false`: `source` is the input, `destination` the output), or its adjoint
+  /// (`backward`: spreads each output gradient in `source` evenly over its window,
+  /// accumulating into the input gradient `destination`).
+  static func averagePool(
+    _ source: UnsafePointer<Float>, samples: Int, geometry: ConvolutionGeometry,
+    into destination: UnsafeMutablePointer<Float>, backward: Bool
   ) {
-    let source = SharedPointer(input)
-    let destination = SharedPointer(output)
+    let (source, destination) = (SharedPointer(source), SharedPointer(destination))
+    // The input (or input gradient) and the output (or output gradient) of each sample.
+    let (values, pooled) = backward ? (destination, source) : (source, destination)
     let inputStride = geometry.inputSampleSize
     let outputStride = geometry.outputPositions * geometry.channels
     forEachSampleChunk(
@@ -179,32 +183,9 @@ enum PoolingKernels {
       range in
       for sample in range {
         averagePoolSample(
-          window: source.pointer + sample * inputStride,
-          pooled: destination.pointer + sample * outputStride,
-          geometry: geometry, backward: false)
-      }
-    }
-  }
-
-  /// The adjoint of average pooling: spreads each output gradient evenly over its window
-  /// (accumulating into `inputGradient`).
-  static func averagePoolBackward(
-    _ outputGradient: UnsafePointer<Float>, samples: Int, geometry: ConvolutionGeometry,
-    inputGradient: UnsafeMutablePointer<Float>
-  ) {
-    let source = SharedPointer(outputGradient)
-    let destination = SharedPointer(inputGradient)
-    let inputStride = geometry.inputSampleSize
-    let outputStride = geometry.outputPositions * geometry.channels
-    forEachSampleChunk(
-      samples: samples, visitsPerSample: outputStride * geometry.kernelHeight * geometry.kernelWidth
-    ) {
-      range in
-      for sample in range {
-        averagePoolSample(
-          window: destination.pointer + sample * inputStride,
-          pooled: source.pointer + sample * outputStride,
-          geometry: geometry, backward: true)
+          window: values.pointer + sample * inputStride,
+          pooled: pooled.pointer + sample * outputStride,
+          geometry: geometry, backward: backward)
       }
     }
   }
