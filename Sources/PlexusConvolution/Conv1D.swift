@@ -10,91 +10,20 @@ import PlexusPerceptron
 /// let conv = try Conv1D(filters: 32, kernelSize: 5, padding: .same, activation: .relu)
 /// ```
 public final class Conv1D: Layer {
-  /// The hyperparameters of a 1-D convolution.
-  public struct Config: LayerConfiguration {
-    /// The number of output channels.
-    public var filters: Int
-    /// The kernel length.
-    public var kernelSize: Int
-    /// The stride (default 1).
-    public var strides: Int
-    /// How the ends are padded (default `valid`; explicit amounts use `left` and `right`).
-    public var padding: Padding
-    /// The dilation (default 1).
-    public var dilation: Int
-    /// The fused activation (default linear).
-    public var activation: ActivationFunction
-    /// Whether the layer adds a bias.
-    public var useBias: Bool
-    /// How the kernel is initialized.
-    public var kernelInitializer: Initializer
-    /// How the bias is initialized.
-    public var biasInitializer: Initializer
-    /// An optional penalty on the kernel.
-    public var kernelRegularizer: Regularizer?
-    /// An optional penalty on the bias.
-    public var biasRegularizer: Regularizer?
-
-    /// Creates a config.
-    public init(
-      filters: Int, kernelSize: Int, strides: Int = 1, padding: Padding = .valid, dilation: Int = 1,
-      activation: ActivationFunction = .linear, useBias: Bool = true,
-      kernelInitializer: Initializer = .glorotUniform, biasInitializer: Initializer = .zeros,
-      kernelRegularizer: Regularizer? = nil, biasRegularizer: Regularizer? = nil
-    ) {
-      self.filters = filters
-      self.kernelSize = kernelSize
-      self.strides = strides
-      self.padding = padding
-      self.dilation = dilation
-      self.activation = activation
-      self.useBias = useBias
-      self.kernelInitializer = kernelInitializer
-      self.biasInitializer = biasInitializer
-      self.kernelRegularizer = kernelRegularizer
-      self.biasRegularizer = biasRegularizer
-    }
-
-    private enum CodingKeys: String, CodingKey {
-      case filters, kernelSize, strides, padding, dilation, activation, useBias, kernelInitializer,
-        biasInitializer, kernelRegularizer, biasRegularizer
-    }
-
-    public init(from decoder: Decoder) throws {
-      let container = try decoder.container(keyedBy: CodingKeys.self)
-      filters = try container.decode(Int.self, forKey: .filters)
-      kernelSize = try container.decode(Int.self, forKey: .kernelSize)
-      strides = try container.decodeIfPresent(Int.self, forKey: .strides) ?? 1
-      padding = try container.decodeIfPresent(Padding.self, forKey: .padding) ?? .valid
-      dilation = try container.decodeIfPresent(Int.self, forKey: .dilation) ?? 1
-      activation =
-        try container.decodeIfPresent(ActivationFunction.self, forKey: .activation) ?? .linear
-      useBias = try container.decodeIfPresent(Bool.self, forKey: .useBias) ?? true
-      kernelInitializer =
-        try container.decodeIfPresent(Initializer.self, forKey: .kernelInitializer)
-        ?? .glorotUniform
-      biasInitializer =
-        try container.decodeIfPresent(Initializer.self, forKey: .biasInitializer) ?? .zeros
-      kernelRegularizer = try container.decodeIfPresent(
-        Regularizer.self, forKey: .kernelRegularizer)
-      biasRegularizer = try container.decodeIfPresent(Regularizer.self, forKey: .biasRegularizer)
-    }
-  }
+  /// The hyperparameters (see `ConvolutionConfig`).
+  public typealias Config = ConvolutionConfig<Int>
 
   public static let typeName = "plexus.conv1d"
   public var name = ""
-  public let config: Config
+  public var config: Config { weights.config }
   /// The kernel `[K, C, filters]`, once built.
-  public private(set) var kernel: Parameter?
+  public var kernel: Parameter? { weights.kernel }
   /// The bias `[filters]`, once built (and when `useBias`).
-  public private(set) var bias: Parameter?
+  public var bias: Parameter? { weights.bias }
   /// The per-sample output shape `[OT, filters]`, once built.
-  public private(set) var outputShape: [Int]?
-  private var inputShape: [Int]?
+  public var outputShape: [Int]? { weights.outputShape }
   private var expectedChannels: Int?
-  private var lowering: ConvolutionLowering?
-  private var cachedInput: Tensor?
-  private var activation: FusedActivation
+  private var weights: WeightedConvolution<Int, ConvolutionLowering>
 
   /// - Throws: `PlexusError.invalidConfiguration` for non-positive filters, kernel size,
   ///   stride or dilation, or negative (or top/bottom) padding.
@@ -111,8 +40,7 @@ public final class Conv1D: Layer {
         "conv1d explicit padding takes only left and right amounts, got top \(top), bottom \(bottom)"
       )
     }
-    self.config = config
-    self.activation = FusedActivation(config.activation)
+    self.weights = WeightedConvolution(config: config)
   }
 
   /// Creates a 1-D convolution.
@@ -145,7 +73,7 @@ public final class Conv1D: Layer {
     self.expectedChannels = channels.inputs
   }
 
-  public var parameters: [Parameter] { [kernel, bias].compactMap { $0 } }
+  public var parameters: [Parameter] { weights.parameters }
 
   public func build(inputShape: [Int], generator: inout SeededGenerator) throws -> [Int] {
     let expected = "[steps, \(expectedChannels.map(String.init) ?? "channels")] (rank 2)"
@@ -170,61 +98,24 @@ public final class Conv1D: Layer {
       kernelWidth: config.kernelSize, strideWidth: config.strides, dilationWidth: config.dilation,
       padLeft: resolved.before, outputHeight: 1, outputWidth: resolved.output)
     let filters = config.filters
-    kernel = Parameter(
-      name: "kernel",
-      value: config.kernelInitializer.make(
-        shape: [config.kernelSize, channels, filters], fanIn: config.kernelSize * channels,
-        fanOut: config.kernelSize * filters, using: &generator),
-      regularizer: config.kernelRegularizer)
-    bias =
-      config.useBias
-      ? Parameter(
-        name: "bias",
-        value: config.biasInitializer.make(
-          shape: [filters], fanIn: config.kernelSize * channels,
-          fanOut: config.kernelSize * filters,
-          using: &generator),
-        regularizer: config.biasRegularizer)
-      : nil
-    lowering = ConvolutionLowering(geometry: geometry, filters: filters)
-    self.inputShape = inputShape
-    let output = [resolved.output, filters]
-    outputShape = output
-    return output
+    return weights.build(
+      inputShape: inputShape, outputShape: [resolved.output, filters],
+      pass: ConvolutionLowering(geometry: geometry, filters: filters),
+      kernelShape: [config.kernelSize, channels, filters],
+      fanIn: config.kernelSize * channels, fanOut: config.kernelSize * filters,
+      generator: &generator)
   }
 
   public func forward(_ input: Tensor, training: Bool) throws -> Tensor {
-    try ShapeCheck.requireBatch(input, sampleShape: inputShape, layer: name)
-    guard let kernel, let lowering, let outputShape else {
-      throw PlexusError.notBuilt("layer '\(name)' must be built before it is run")
-    }
-    let fused = activation.isFusable
-    let z = lowering.forward(
-      input: input, kernel: kernel.value, bias: bias?.value,
-      activation: fused ? config.activation : .linear,
-      outputShape: [input.batchCount] + outputShape)
-    cachedInput = input
-    if fused {
-      activation.record(output: z)
-      return z
-    }
-    return activation.apply(z)
+    try weights.forward(input, layer: name)
   }
 
   public func backward(_ outputGradient: Tensor) throws -> Tensor {
-    try ShapeCheck.requireGradient(outputGradient, matches: activation.output?.shape, layer: name)
-    guard let kernel, let lowering, let cachedInput, let output = activation.output else {
-      throw PlexusError.notBuilt("layer '\(name)': backward called before forward")
-    }
-    if activation.isFusable {
-      // The lowering applies the derivative tile by tile.
-      return lowering.backward(
-        gradient: outputGradient, activation: config.activation, activationOutput: output,
-        input: cachedInput,
-        kernel: kernel, bias: bias)
-    }
-    return lowering.backward(
-      gradient: activation.backward(outputGradient), activation: .linear, activationOutput: output,
-      input: cachedInput, kernel: kernel, bias: bias)
+    try weights.backward(outputGradient, layer: name)
+  }
+
+  public func backward(_ outputGradient: Tensor, computingInputGradient: Bool) throws -> Tensor? {
+    try weights.backward(
+      outputGradient, computingInputGradient: computingInputGradient, layer: name)
   }
 }

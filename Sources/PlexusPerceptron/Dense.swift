@@ -175,6 +175,22 @@ public final class Dense: Layer {
   }
 
   public func backward(_ outputGradient: Tensor) throws -> Tensor {
+    let (gradient, kernel) = try accumulateParameterGradients(outputGradient)
+    return Tensor.matmul(gradient, kernel.value, transposeB: true)
+  }
+
+  /// Accumulates the parameter gradients; skips the input gradient's product without
+  /// `computingInputGradient`.
+  public func backward(_ outputGradient: Tensor, computingInputGradient: Bool) throws -> Tensor? {
+    let (gradient, kernel) = try accumulateParameterGradients(outputGradient)
+    return computingInputGradient ? Tensor.matmul(gradient, kernel.value, transposeB: true) : nil
+  }
+
+  /// Accumulates the kernel and bias gradients and returns the gradient before the
+  /// activation, with the kernel.
+  private func accumulateParameterGradients(_ outputGradient: Tensor) throws -> (
+    Tensor, Parameter
+  ) {
     try ShapeCheck.requireGradient(outputGradient, matches: cachedOutput?.shape, layer: name)
     guard let kernel, let cachedInput, let cachedOutput else {
       throw PlexusError.notBuilt("layer '\(name)': backward called before forward")
@@ -186,7 +202,7 @@ public final class Dense: Layer {
         input: cachedPreActivation ?? cachedOutput, output: cachedOutput, outputGradient: outputGradient)
     Tensor.matmul(cachedInput, gradient, transposeA: true, into: &kernel.gradient, beta: 1)
     if let bias { bias.gradient += gradient.sumOverBatch() }
-    return Tensor.matmul(gradient, kernel.value, transposeB: true)
+    return (gradient, kernel)
   }
 }
 

@@ -173,7 +173,8 @@ final class ConvolutionLowering {
     }
   }
 
-  /// Accumulates the kernel and bias gradients and returns the input gradient.
+  /// Accumulates the kernel and bias gradients and returns the input gradient (`nil`, and not
+  /// computed, when `computingInputGradient` is false).
   ///
   /// - Parameters:
   ///   - gradient: the gradient with respect to the layer's output (`[N, OH, OW, O]`).
@@ -181,10 +182,11 @@ final class ConvolutionLowering {
   ///     of the gradient while it is in cache (it must need only the output).
   ///   - activationOutput: the output of `forward` (read when `activation` is not linear).
   ///   - input: the input of the forward pass.
+  ///   - computingInputGradient: whether to compute the input gradient.
   func backward(
     gradient: Tensor, activation: ActivationFunction, activationOutput: Tensor, input: Tensor,
-    kernel: Parameter, bias: Parameter?
-  ) -> Tensor {
+    kernel: Parameter, bias: Parameter?, computingInputGradient: Bool
+  ) -> Tensor? {
     let batch = input.batchCount
     let geometry = self.geometry
     let positions = geometry.outputPositions
@@ -200,7 +202,8 @@ final class ConvolutionLowering {
       : activation.backward(
         input: activationOutput, output: activationOutput, outputGradient: gradient)
     if let bias, !masksTiles { Self.addChannelSums(of: gradient, channels: filters, to: bias) }
-    var inputGradient = Tensor.zeros(input.shape)
+    // Without an input gradient, `dx` points at one unused scalar.
+    var inputGradient = Tensor.zeros(computingInputGradient ? input.shape : [1])
     let weights = kernel.value
     // With masked tiles the bias gradient accumulates here, tile by tile.
     var biasSums = bias?.gradient ?? Tensor.zeros([filters])
@@ -214,6 +217,7 @@ final class ConvolutionLowering {
                   transposeA: true, transposeB: false, m: patch, n: filters, k: batch * positions,
                   a: x.baseAddress!, lda: patch, b: dy.baseAddress!, ldb: filters, beta: 1,
                   c: dw.baseAddress!, ldc: filters)
+                guard computingInputGradient else { return }
                 BLAS.gemm(
                   transposeA: false, transposeB: true, m: batch * positions, n: patch, k: filters,
                   a: dy.baseAddress!, lda: filters, b: w.baseAddress!, ldb: filters,
@@ -277,6 +281,7 @@ final class ConvolutionLowering {
                         a: tile, lda: rows.count, b: dyRows, ldb: filters, beta: 1,
                         c: weightGradient,
                         ldc: filters)
+                      guard computingInputGradient else { return }
                       // Input gradient: col2im((dY x W^T)^T) = col2im(W x dY^T).
                       BLAS.gemm(
                         transposeA: false, transposeB: true, m: patch, n: rows.count, k: filters,
@@ -293,6 +298,7 @@ final class ConvolutionLowering {
                       transposeA: true, transposeB: false, m: patch, n: filters, k: rows.count,
                       a: tile, lda: patch, b: dyRows, ldb: filters, beta: 1, c: weightGradient,
                       ldc: filters)
+                    guard computingInputGradient else { return }
                     // Input gradient: col2im(dY x W^T).
                     BLAS.gemm(
                       transposeA: false, transposeB: true, m: rows.count, n: patch, k: filters,
@@ -314,7 +320,7 @@ final class ConvolutionLowering {
       }
     }
     if let bias, masksTiles { bias.gradient = biasSums }
-    return inputGradient
+    return computingInputGradient ? inputGradient : nil
   }
 
   /// Adds the column sums of a `[rows, channels]` block to `sums`.
@@ -408,8 +414,12 @@ final class TransposedConvolutionLowering {
     return output
   }
 
-  /// Accumulates the kernel and bias gradients and returns the input gradient.
-  func backward(gradient: Tensor, input: Tensor, kernel: Parameter, bias: Parameter?) -> Tensor {
+  /// Accumulates the kernel and bias gradients and returns the input gradient (`nil`, and not
+  /// computed, when `computingInputGradient` is false).
+  func backward(
+    gradient: Tensor, input: Tensor, kernel: Parameter, bias: Parameter?,
+    computingInputGradient: Bool
+  ) -> Tensor? {
     let batch = input.batchCount
     let geometry = self.geometry
     let positions = geometry.outputPositions
@@ -418,7 +428,8 @@ final class TransposedConvolutionLowering {
     if let bias {
       ConvolutionLowering.addChannelSums(of: gradient, channels: geometry.channels, to: bias)
     }
-    var inputGradient = Tensor.zeros(input.shape)
+    // Without an input gradient, `dx` points at one unused scalar.
+    var inputGradient = Tensor.zeros(computingInputGradient ? input.shape : [1])
     let weights = kernel.value
     gradient.withUnsafeBufferPointer { dy in
       input.withUnsafeBufferPointer { x in
@@ -426,11 +437,13 @@ final class TransposedConvolutionLowering {
           kernel.gradient.withUnsafeMutableBufferPointer { dw in
             inputGradient.withUnsafeMutableBufferPointer { dx in
               if geometry.isPointwise {
-                BLAS.gemm(
-                  transposeA: false, transposeB: false, m: batch * positions, n: inputChannels,
-                  k: patch,
-                  a: dy.baseAddress!, lda: patch, b: w.baseAddress!, ldb: inputChannels,
-                  c: dx.baseAddress!, ldc: inputChannels)
+                if computingInputGradient {
+                  BLAS.gemm(
+                    transposeA: false, transposeB: false, m: batch * positions, n: inputChannels,
+                    k: patch,
+                    a: dy.baseAddress!, lda: patch, b: w.baseAddress!, ldb: inputChannels,
+                    c: dx.baseAddress!, ldc: inputChannels)
+                }
                 BLAS.gemm(
                   transposeA: true, transposeB: false, m: patch, n: inputChannels,
                   k: batch * positions,
@@ -459,10 +472,12 @@ final class TransposedConvolutionLowering {
                 let weightGradient =
                   thread == 0 ? dws.pointer : partials.pointer + (thread - 1) * kernelSize
                 ConvolutionKernels.im2col(dys.pointer, rows: rows, geometry: geometry, into: tile)
-                BLAS.gemm(
-                  transposeA: false, transposeB: false, m: rows.count, n: inputChannels, k: patch,
-                  a: tile, lda: patch, b: ws.pointer, ldb: inputChannels,
-                  c: dxs.pointer + rows.lowerBound * inputChannels, ldc: inputChannels)
+                if computingInputGradient {
+                  BLAS.gemm(
+                    transposeA: false, transposeB: false, m: rows.count, n: inputChannels,
+                    k: patch, a: tile, lda: patch, b: ws.pointer, ldb: inputChannels,
+                    c: dxs.pointer + rows.lowerBound * inputChannels, ldc: inputChannels)
+                }
                 BLAS.gemm(
                   transposeA: true, transposeB: false, m: patch, n: inputChannels, k: rows.count,
                   a: tile, lda: patch, b: xs.pointer + rows.lowerBound * inputChannels,
@@ -479,6 +494,6 @@ final class TransposedConvolutionLowering {
         }
       }
     }
-    return inputGradient
+    return computingInputGradient ? inputGradient : nil
   }
 }

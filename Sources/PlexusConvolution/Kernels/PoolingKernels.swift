@@ -35,21 +35,27 @@ enum PoolingKernels {
     _ input: UnsafePointer<Float>, samples: Int, geometry: ConvolutionGeometry,
     output: UnsafeMutablePointer<Float>, argmax: UnsafeMutablePointer<Int32>?
   ) {
-    let source = SharedPointer(input)
-    let destination = SharedPointer(output)
+    let (source, destination) = (SharedPointer(input), SharedPointer(output))
     let winners = argmax.map { SharedPointer($0) }
+    forEachSample(samples: samples, geometry: geometry) { inputOffset, outputOffset in
+      maxPoolSample(
+        source.pointer + inputOffset, geometry: geometry,
+        output: destination.pointer + outputOffset,
+        argmax: winners.map { $0.pointer + outputOffset })
+    }
+  }
+
+  /// Runs `body(inputOffset, outputOffset)` for each sample, with the offsets of its input and
+  /// output, across threads when the pass is large (see `forEachSampleChunk`).
+  static func forEachSample(
+    samples: Int, geometry: ConvolutionGeometry, _ body: @Sendable (Int, Int) -> Void
+  ) {
     let inputStride = geometry.inputSampleSize
     let outputStride = geometry.outputPositions * geometry.channels
     forEachSampleChunk(
       samples: samples, visitsPerSample: outputStride * geometry.kernelHeight * geometry.kernelWidth
-    ) {
-      range in
-      for sample in range {
-        maxPoolSample(
-          source.pointer + sample * inputStride, geometry: geometry,
-          output: destination.pointer + sample * outputStride,
-          argmax: winners.map { $0.pointer + sample * outputStride })
-      }
+    ) { range in
+      for sample in range { body(sample * inputStride, sample * outputStride) }
     }
   }
 
@@ -164,48 +170,21 @@ enum PoolingKernels {
     }
   }
 
-  /// Average pooling over the positions of each window that lie inside the input.
-  static func averagePoolForward(
-    _ input: UnsafePointer<Float>, samples: Int, geometry: ConvolutionGeometry,
-    output: UnsafeMutablePointer<Float>
+  /// Average pooling over the positions of each window that lie inside the input
+  /// (`backward == false`: `source` is the input, `destination` the output), or its adjoint
+  /// (`backward`: spreads each output gradient in `source` evenly over its window,
+  /// accumulating into the input gradient `destination`).
+  static func averagePool(
+    _ source: UnsafePointer<Float>, samples: Int, geometry: ConvolutionGeometry,
+    into destination: UnsafeMutablePointer<Float>, backward: Bool
   ) {
-    let source = SharedPointer(input)
-    let destination = SharedPointer(output)
-    let inputStride = geometry.inputSampleSize
-    let outputStride = geometry.outputPositions * geometry.channels
-    forEachSampleChunk(
-      samples: samples, visitsPerSample: outputStride * geometry.kernelHeight * geometry.kernelWidth
-    ) {
-      range in
-      for sample in range {
-        averagePoolSample(
-          window: source.pointer + sample * inputStride,
-          pooled: destination.pointer + sample * outputStride,
-          geometry: geometry, backward: false)
-      }
-    }
-  }
-
-  /// The adjoint of average pooling: spreads each output gradient evenly over its window
-  /// (accumulating into `inputGradient`).
-  static func averagePoolBackward(
-    _ outputGradient: UnsafePointer<Float>, samples: Int, geometry: ConvolutionGeometry,
-    inputGradient: UnsafeMutablePointer<Float>
-  ) {
-    let source = SharedPointer(outputGradient)
-    let destination = SharedPointer(inputGradient)
-    let inputStride = geometry.inputSampleSize
-    let outputStride = geometry.outputPositions * geometry.channels
-    forEachSampleChunk(
-      samples: samples, visitsPerSample: outputStride * geometry.kernelHeight * geometry.kernelWidth
-    ) {
-      range in
-      for sample in range {
-        averagePoolSample(
-          window: destination.pointer + sample * inputStride,
-          pooled: source.pointer + sample * outputStride,
-          geometry: geometry, backward: true)
-      }
+    let (source, destination) = (SharedPointer(source), SharedPointer(destination))
+    // The input (or input gradient) and the output (or output gradient) of each sample.
+    let (values, pooled) = backward ? (destination, source) : (source, destination)
+    forEachSample(samples: samples, geometry: geometry) { inputOffset, outputOffset in
+      averagePoolSample(
+        window: values.pointer + inputOffset, pooled: pooled.pointer + outputOffset,
+        geometry: geometry, backward: backward)
     }
   }
 

@@ -11,7 +11,11 @@ public typealias LayerConfiguration = Codable & Sendable & Equatable
 /// 3. `forward(_:training:)` computes the output for a batch and caches what `backward` needs.
 /// 4. `backward(_:)` takes the gradient of the loss with respect to the output, accumulates
 ///    parameter gradients into `Parameter.gradient` and returns the gradient with respect to
-///    the input.
+///    the input. `backward(_:computingInputGradient:)` does the same but may skip the input
+///    gradient when the caller does not need it (a model's first layer in training): layers
+///    whose input gradient is a large product of its own (`Dense`, the convolutions)
+///    implement it, and the parameter gradients are the same either way. The default calls
+///    `backward(_:)`.
 ///
 /// Layers are registered under a namespaced `typeName` (`plexus.dense`; third parties use
 /// their own prefix such as `com.example.gated`) so that models can be saved and loaded.
@@ -54,6 +58,12 @@ public protocol Layer: AnyObject, SendableMetatype {
   /// input gradient.
   func backward(_ outputGradient: Tensor) throws -> Tensor
 
+  /// Propagates the output gradient back like `backward(_:)`; when `computingInputGradient`
+  /// is false the caller does not need the input gradient, and the layer may return `nil`
+  /// instead of computing it. Parameter gradients accumulate exactly as in `backward(_:)`.
+  /// The default calls `backward(_:)`.
+  func backward(_ outputGradient: Tensor, computingInputGradient: Bool) throws -> Tensor?
+
   /// The layer's parameters (for containers, all nested parameters in order).
   var parameters: [Parameter] { get }
 
@@ -73,6 +83,10 @@ extension Layer {
   }
 
   public var parameters: [Parameter] { [] }
+
+  public func backward(_ outputGradient: Tensor, computingInputGradient: Bool) throws -> Tensor? {
+    try backward(outputGradient)
+  }
 
   public var namedParameters: [(path: String, parameter: Parameter)] {
     parameters.map { (path: "\(name).\($0.name)", parameter: $0) }

@@ -147,6 +147,19 @@ public final class Sequential: Layer {
     return gradient
   }
 
+  /// Propagates the gradient back through the layers. Without `computingInputGradient` the
+  /// result is `nil`: the first layer with parameters is asked for no input gradient (a
+  /// nested `Sequential` passes that on to its own layers), and the parameterless layers
+  /// before it (`Flatten`, ...), whose backward would only compute input gradients, are
+  /// skipped.
+  public func backward(_ outputGradient: Tensor, computingInputGradient: Bool) throws -> Tensor? {
+    if computingInputGradient { return try backward(outputGradient) }
+    guard let first = layers.firstIndex(where: { !$0.parameters.isEmpty }) else { return nil }
+    var gradient = outputGradient
+    for layer in layers[(first + 1)...].reversed() { gradient = try layer.backward(gradient) }
+    return try layers[first].backward(gradient, computingInputGradient: false)
+  }
+
   public var parameters: [Parameter] { layers.flatMap(\.parameters) }
 
   /// The trainable parameters.

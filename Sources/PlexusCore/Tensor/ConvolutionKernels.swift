@@ -96,10 +96,10 @@ public enum ConvolutionKernels {
   ) {
     var destination = columns
     forEachPosition(rows: rows, geometry: g) { sample, outputRow, outputColumn in
-      unrollPosition(
-        input + sample &* g.inputSampleSize, outputRow: outputRow, outputColumn: outputColumn,
-        geometry: g,
-        into: destination)
+      transferPosition(
+        image: UnsafeMutablePointer(mutating: input + sample &* g.inputSampleSize),
+        patch: destination, outputRow: outputRow, outputColumn: outputColumn, geometry: g,
+        folding: false)
       destination += g.patchSize
     }
   }
@@ -112,9 +112,9 @@ public enum ConvolutionKernels {
   ) {
     var source = columns
     forEachPosition(rows: rows, geometry: g) { sample, outputRow, outputColumn in
-      foldPosition(
-        source, outputRow: outputRow, outputColumn: outputColumn, geometry: g,
-        addingInto: input + sample &* g.inputSampleSize)
+      transferPosition(
+        image: input + sample &* g.inputSampleSize, patch: UnsafeMutablePointer(mutating: source),
+        outputRow: outputRow, outputColumn: outputColumn, geometry: g, folding: true)
       source += g.patchSize
     }
   }
@@ -131,32 +131,9 @@ public enum ConvolutionKernels {
     into columns: UnsafeMutablePointer<Float>
   ) {
     precondition(g.channels == 1, "im2colTransposed needs a single channel")
-    let leading = rows.count
-    forEachRun(rows: rows, geometry: g) { sample, outputRow, firstColumn, length, offset in
-      let sampleStart = input + sample &* g.inputSampleSize
-      for kernelRow in 0..<g.kernelHeight {
-        let inputRow = outputRow &* g.strideHeight &- g.padTop &+ kernelRow &* g.dilationHeight
-        let rowInside = inputRow >= 0 && inputRow < g.inputHeight
-        let rowStart = sampleStart + (rowInside ? inputRow &* g.inputWidth : 0)
-        for kernelColumn in 0..<g.kernelWidth {
-          let target = columns + ((kernelRow &* g.kernelWidth &+ kernelColumn) &* leading &+ offset)
-          guard rowInside else {
-            clear(target, length)
-            continue
-          }
-          let start = firstColumn &* g.strideWidth &- g.padLeft &+ kernelColumn &* g.dilationWidth
-          let (low, high) = insideRange(
-            start: start, stride: g.strideWidth, length: length, extent: g.inputWidth)
-          clear(target, low)
-          if g.strideWidth == 1 {
-            copy(rowStart + (start &+ low), target + low, high &- low)
-          } else {
-            for index in low..<high { target[index] = rowStart[start &+ index &* g.strideWidth] }
-          }
-          clear(target + high, length &- high)
-        }
-      }
-    }
+    transferTransposed(
+      image: UnsafeMutablePointer(mutating: input), columns: columns, rows: rows, geometry: g,
+      folding: false)
   }
 
   /// Adds a transposed single-channel column tile (the layout of `im2colTransposed`) back onto
@@ -168,23 +145,52 @@ public enum ConvolutionKernels {
     addingInto input: UnsafeMutablePointer<Float>
   ) {
     precondition(g.channels == 1, "col2imTransposed needs a single channel")
+    transferTransposed(
+      image: input, columns: UnsafeMutablePointer(mutating: columns), rows: rows, geometry: g,
+      folding: true)
+  }
+
+  /// Moves a transposed single-channel column tile between the batch `image` and `columns`:
+  /// without `folding`, unrolls the image into the tile (zeros for padding); with `folding`,
+  /// adds the tile back onto the image. Callers pass a constant `folding`.
+  @inline(__always)
+  static func transferTransposed(
+    image: UnsafeMutablePointer<Float>, columns: UnsafeMutablePointer<Float>, rows: Range<Int>,
+    geometry g: ConvolutionGeometry, folding: Bool
+  ) {
     let leading = rows.count
     forEachRun(rows: rows, geometry: g) { sample, outputRow, firstColumn, length, offset in
-      let sampleStart = input + sample &* g.inputSampleSize
+      let sampleStart = image + sample &* g.inputSampleSize
       for kernelRow in 0..<g.kernelHeight {
         let inputRow = outputRow &* g.strideHeight &- g.padTop &+ kernelRow &* g.dilationHeight
-        guard inputRow >= 0 && inputRow < g.inputHeight else { continue }
-        let rowStart = sampleStart + inputRow &* g.inputWidth
+        let rowInside = inputRow >= 0 && inputRow < g.inputHeight
+        // Padding rows read as zeros and take no gradient.
+        if !rowInside && folding { continue }
+        let rowStart = sampleStart + (rowInside ? inputRow &* g.inputWidth : 0)
         for kernelColumn in 0..<g.kernelWidth {
-          let source = columns + ((kernelRow &* g.kernelWidth &+ kernelColumn) &* leading &+ offset)
+          let tile = columns + ((kernelRow &* g.kernelWidth &+ kernelColumn) &* leading &+ offset)
+          guard rowInside else {
+            clear(tile, length)
+            continue
+          }
           let start = firstColumn &* g.strideWidth &- g.padLeft &+ kernelColumn &* g.dilationWidth
           let (low, high) = insideRange(
             start: start, stride: g.strideWidth, length: length, extent: g.inputWidth)
-          if g.strideWidth == 1 {
-            accumulate(source + low, rowStart + (start &+ low), high &- low)
-          } else {
-            for index in low..<high { rowStart[start &+ index &* g.strideWidth] += source[index] }
+          if folding {
+            if g.strideWidth == 1 {
+              accumulate(tile + low, rowStart + (start &+ low), high &- low)
+            } else {
+              for index in low..<high { rowStart[start &+ index &* g.strideWidth] += tile[index] }
+            }
+            continue
           }
+          clear(tile, low)
+          if g.strideWidth == 1 {
+            copy(rowStart + (start &+ low), tile + low, high &- low)
+          } else {
+            for index in low..<high { tile[index] = rowStart[start &+ index &* g.strideWidth] }
+          }
+          clear(tile + high, length &- high)
         }
       }
     }
@@ -250,12 +256,14 @@ public enum ConvolutionKernels {
     }
   }
 
-  /// Writes the patch of one output position (`patchSize` elements, zeros for padding).
+  /// Moves the patch of one output position (`patchSize` elements at `patch`) between the
+  /// column matrix and the sample `image`: without `folding`, writes the patch from the image
+  /// (zeros for padding); with `folding`, adds the patch back onto the image positions it was
+  /// read from (the adjoint). Callers pass a constant `folding`, so each use is specialized.
   @inline(__always)
-  static func unrollPosition(
-    _ input: UnsafePointer<Float>, outputRow: Int, outputColumn: Int,
-    geometry g: ConvolutionGeometry,
-    into destination: UnsafeMutablePointer<Float>
+  static func transferPosition(
+    image: UnsafeMutablePointer<Float>, patch: UnsafeMutablePointer<Float>, outputRow: Int,
+    outputColumn: Int, geometry g: ConvolutionGeometry, folding: Bool
   ) {
     let channels = g.channels
     let kernelWidth = g.kernelWidth
@@ -265,61 +273,32 @@ public enum ConvolutionKernels {
     let columnBase = outputColumn &* g.strideWidth &- g.padLeft
     let inside =
       g.dilationWidth == 1 && columnBase >= 0 && columnBase &+ kernelWidth <= g.inputWidth
-    var target = destination
+    // One run of `count` floats: the image at `pixels`, the patch at `values`.
+    @inline(__always) func transfer(
+      _ pixels: UnsafeMutablePointer<Float>, _ values: UnsafeMutablePointer<Float>, _ count: Int
+    ) {
+      if folding { accumulate(values, pixels, count) } else { copy(pixels, values, count) }
+    }
+    var target = patch
     for kernelRow in 0..<g.kernelHeight {
       let inputRow = rowBase &+ kernelRow &* g.dilationHeight
       if inputRow < 0 || inputRow >= g.inputHeight {
-        clear(target, rowSpan)
+        if !folding { clear(target, rowSpan) }
       } else if inside {
-        copy(input + (inputRow &* rowStride &+ columnBase &* channels), target, rowSpan)
+        transfer(image + (inputRow &* rowStride &+ columnBase &* channels), target, rowSpan)
       } else {
-        let rowStart = input + inputRow &* rowStride
+        let rowStart = image + inputRow &* rowStride
         for kernelColumn in 0..<kernelWidth {
           let inputColumn = columnBase &+ kernelColumn &* g.dilationWidth
           if inputColumn < 0 || inputColumn >= g.inputWidth {
-            clear(target + kernelColumn &* channels, channels)
+            if !folding { clear(target + kernelColumn &* channels, channels) }
           } else {
-            copy(rowStart + inputColumn &* channels, target + kernelColumn &* channels, channels)
+            transfer(
+              rowStart + inputColumn &* channels, target + kernelColumn &* channels, channels)
           }
         }
       }
       target += rowSpan
-    }
-  }
-
-  /// Adds the patch of one output position back onto the input positions it was read from.
-  @inline(__always)
-  static func foldPosition(
-    _ source: UnsafePointer<Float>, outputRow: Int, outputColumn: Int,
-    geometry g: ConvolutionGeometry,
-    addingInto input: UnsafeMutablePointer<Float>
-  ) {
-    let channels = g.channels
-    let kernelWidth = g.kernelWidth
-    let rowSpan = kernelWidth &* channels
-    let rowStride = g.inputWidth &* channels
-    let rowBase = outputRow &* g.strideHeight &- g.padTop
-    let columnBase = outputColumn &* g.strideWidth &- g.padLeft
-    let inside =
-      g.dilationWidth == 1 && columnBase >= 0 && columnBase &+ kernelWidth <= g.inputWidth
-    var patch = source
-    for kernelRow in 0..<g.kernelHeight {
-      let inputRow = rowBase &+ kernelRow &* g.dilationHeight
-      if inputRow >= 0 && inputRow < g.inputHeight {
-        if inside {
-          accumulate(patch, input + (inputRow &* rowStride &+ columnBase &* channels), rowSpan)
-        } else {
-          let rowStart = input + inputRow &* rowStride
-          for kernelColumn in 0..<kernelWidth {
-            let inputColumn = columnBase &+ kernelColumn &* g.dilationWidth
-            if inputColumn >= 0 && inputColumn < g.inputWidth {
-              accumulate(
-                patch + kernelColumn &* channels, rowStart + inputColumn &* channels, channels)
-            }
-          }
-        }
-      }
-      patch += rowSpan
     }
   }
 

@@ -110,7 +110,8 @@ extension Sequential {
         guard batchLoss.isFinite else {
           throw PlexusError.nonFiniteLoss(epoch: epoch, batch: batch + 1, value: batchLoss)
         }
-        _ = try backward(gradient)
+        // The gradient with respect to the batch itself is not needed.
+        _ = try backward(gradient, computingInputGradient: false)
         Regularization.addGradients(to: regularized)
         if let limit = options.clipValue {
           try GradientClipping.clipByValue(trainable, limit: limit)
