@@ -29,9 +29,21 @@ public enum ConvolutionLayers {
   /// per thread (default 2^16 = 256 KiB, so that a tile stays in cache while `gemm` reads
   /// it). At least one row (one output position) is always unrolled; values below 1 are
   /// treated as 1.
+  ///
+  /// Setting it changes the process-wide value; `withColumnTileElements(_:_:)` changes it only
+  /// for the code it runs (and tasks it starts), leaving other threads alone.
   public static var columnTileElements: Int {
-    get { tileElements.load(ordering: .relaxed) }
+    get { tileElementsOverride ?? tileElements.load(ordering: .relaxed) }
     set { tileElements.store(Swift.max(1, newValue), ordering: .relaxed) }
+  }
+
+  @TaskLocal private static var tileElementsOverride: Int?
+
+  /// Runs `body` with `columnTileElements` set to `value` for this task only.
+  public static func withColumnTileElements<Result>(
+    _ value: Int, _ body: () throws -> Result
+  ) rethrows -> Result {
+    try $tileElementsOverride.withValue(Swift.max(1, value), operation: body)
   }
 
   private static let parallelWork = Atomic<Int>(1 << 25)
@@ -41,8 +53,20 @@ public enum ConvolutionLayers {
   /// second thread pays off only for large layers and costs far more than it gains when
   /// another process keeps a core busy; lower it on a dedicated machine. Values below 1 are
   /// treated as 1.
+  ///
+  /// Setting it changes the process-wide value; `withMinimumParallelWork(_:_:)` changes it only
+  /// for the code it runs (and tasks it starts), leaving other threads alone.
   public static var minimumParallelWork: Int {
-    get { parallelWork.load(ordering: .relaxed) }
+    get { parallelWorkOverride ?? parallelWork.load(ordering: .relaxed) }
     set { parallelWork.store(Swift.max(1, newValue), ordering: .relaxed) }
+  }
+
+  @TaskLocal private static var parallelWorkOverride: Int?
+
+  /// Runs `body` with `minimumParallelWork` set to `value` for this task only.
+  public static func withMinimumParallelWork<Result>(
+    _ value: Int, _ body: () throws -> Result
+  ) rethrows -> Result {
+    try $parallelWorkOverride.withValue(Swift.max(1, value), operation: body)
   }
 }

@@ -208,10 +208,9 @@ import Testing
       var layerGenerator = SeededGenerator(seed: 3)
       _ = try layer.build(inputShape: [6, 6, channels], generator: &layerGenerator)
       let whole = try run(layer)
-      let saved = ConvolutionLayers.columnTileElements
-      ConvolutionLayers.columnTileElements = 7 * 27  // tiles of a few rows, across samples
-      let tiled = try run(layer)
-      ConvolutionLayers.columnTileElements = saved
+      // Tiles of a few rows, across samples; set for this test's task only, since tests run
+      // concurrently and the tile size changes the summation order of other tests' results.
+      let tiled = try ConvolutionLayers.withColumnTileElements(7 * 27) { try run(layer) }
       #expect(whole.0.maxAbsoluteDifference(to: tiled.0) < 1e-5)
       #expect(whole.1.maxAbsoluteDifference(to: tiled.1) < 1e-5)
       for (a, b) in zip(whole.2, tiled.2) { #expect(a.maxAbsoluteDifference(to: b) < 1e-4) }

@@ -172,10 +172,9 @@ import Testing
 @Suite struct LargeConvolutionTests {
   /// Runs `body` with batches split across threads whatever their size.
   func withThreads(_ body: () throws -> Void) rethrows {
-    let saved = ConvolutionLayers.minimumParallelWork
-    ConvolutionLayers.minimumParallelWork = 1
-    defer { ConvolutionLayers.minimumParallelWork = saved }
-    try body()
+    // For this test's task only: tests run concurrently, and splitting the batch changes the
+    // summation order (and so the last bits) of other tests' results.
+    try ConvolutionLayers.withMinimumParallelWork(1, body)
   }
 
   @Test func largeConv2dMatchesTheReferenceAndFiniteDifferences() throws {
