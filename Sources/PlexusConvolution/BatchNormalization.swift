@@ -103,12 +103,12 @@ public final class BatchNormalization: Layer {
     }
     let channels = inputShape[inputShape.count - 1]
     self.channels = channels
-    gamma =
-      config.scale ? Parameter(name: "gamma", value: Tensor(shape: [channels], repeating: 1)) : nil
-    beta = config.center ? Parameter(name: "beta", value: .zeros([channels])) : nil
-    movingMean = Parameter(name: "moving_mean", value: .zeros([channels]), isTrainable: false)
-    movingVariance = Parameter(
-      name: "moving_variance", value: Tensor(shape: [channels], repeating: 1), isTrainable: false)
+    let ones = try ParameterAllocation.filled([channels], with: 1)
+    let zeros = try ParameterAllocation.filled([channels], with: 0)
+    gamma = config.scale ? Parameter(name: "gamma", value: ones) : nil
+    beta = config.center ? Parameter(name: "beta", value: zeros) : nil
+    movingMean = Parameter(name: "moving_mean", value: zeros, isTrainable: false)
+    movingVariance = Parameter(name: "moving_variance", value: ones, isTrainable: false)
     self.inputShape = inputShape
     return inputShape
   }

@@ -98,7 +98,7 @@ public final class Conv1D: Layer {
       kernelWidth: config.kernelSize, strideWidth: config.strides, dilationWidth: config.dilation,
       padLeft: resolved.before, outputHeight: 1, outputWidth: resolved.output)
     let filters = config.filters
-    return weights.build(
+    return try weights.build(
       inputShape: inputShape, outputShape: [resolved.output, filters],
       pass: ConvolutionLowering(geometry: geometry, filters: filters),
       kernelShape: [config.kernelSize, channels, filters],

@@ -98,7 +98,7 @@ public final class Conv2D: Layer {
       outputWidth: columns.output)
     let filters = config.filters
     let receptiveField = kh * kw
-    return weights.build(
+    return try weights.build(
       inputShape: inputShape, outputShape: [rows.output, columns.output, filters],
       pass: ConvolutionLowering(geometry: geometry, filters: filters),
       kernelShape: [kh, kw, channels, filters],

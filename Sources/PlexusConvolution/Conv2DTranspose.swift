@@ -91,7 +91,7 @@ public final class Conv2DTranspose: Layer {
       dilationHeight: config.dilation[0], dilationWidth: config.dilation[1], padTop: rows.before,
       padLeft: columns.before, outputHeight: height, outputWidth: width)
     let receptiveField = kh * kw
-    return weights.build(
+    return try weights.build(
       inputShape: inputShape, outputShape: [rows.output, columns.output, filters],
       pass: TransposedConvolutionLowering(geometry: geometry, inputChannels: channels),
       kernelShape: [kh, kw, filters, channels],

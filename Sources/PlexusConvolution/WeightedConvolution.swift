@@ -173,17 +173,17 @@ struct WeightedConvolution<Extent: ConvolutionExtent, Pass: ConvolutionPass> {
   mutating func build(
     inputShape: [Int], outputShape: [Int], pass: Pass, kernelShape: [Int], fanIn: Int,
     fanOut: Int, generator: inout SeededGenerator
-  ) -> [Int] {
+  ) throws -> [Int] {
     kernel = Parameter(
       name: "kernel",
-      value: config.kernelInitializer.make(
+      value: try config.kernelInitializer.make(
         shape: kernelShape, fanIn: fanIn, fanOut: fanOut, using: &generator),
       regularizer: config.kernelRegularizer)
     bias =
       config.useBias
       ? Parameter(
         name: "bias",
-        value: config.biasInitializer.make(
+        value: try config.biasInitializer.make(
           shape: [config.filters], fanIn: fanIn, fanOut: fanOut, using: &generator),
         regularizer: config.biasRegularizer)
       : nil

@@ -124,11 +124,11 @@ public final class Dense: Layer {
       throw PlexusError.shapeMismatch(layer: name, expected: expected, found: inputShape)
     }
     inputs = features
-    let kernelValue = config.kernelInitializer.make(
+    let kernelValue = try config.kernelInitializer.make(
       shape: [features, config.units], fanIn: features, fanOut: config.units, using: &generator)
     kernel = Parameter(name: "kernel", value: kernelValue, regularizer: config.kernelRegularizer)
     if config.useBias {
-      let biasValue = config.biasInitializer.make(
+      let biasValue = try config.biasInitializer.make(
         shape: [config.units], fanIn: features, fanOut: config.units, using: &generator)
       bias = Parameter(name: "bias", value: biasValue, regularizer: config.biasRegularizer)
     } else {

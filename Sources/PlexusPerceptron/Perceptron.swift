@@ -101,10 +101,12 @@ public final class Perceptron: Layer {
         layer: name, expected: "[features] (rank 1)", found: inputShape)
     }
     inputs = features
-    let kernelValue = config.kernelInitializer.make(
+    let kernelValue = try config.kernelInitializer.make(
       shape: [features, config.units], fanIn: features, fanOut: config.units, using: &generator)
     kernel = Parameter(name: "kernel", value: kernelValue)
-    bias = config.useBias ? Parameter(name: "bias", value: .zeros([config.units])) : nil
+    bias =
+      config.useBias
+      ? Parameter(name: "bias", value: try ParameterAllocation.filled([config.units], with: 0)) : nil
     return [config.units]
   }
 

@@ -84,10 +84,11 @@ import Testing
   static func assemble(
     _ entries: [TensorIndexEntry], data: [UInt8], major: UInt16 = 1, minor: UInt16 = 0,
     extra: ((inout FileBuilder) -> Void)? = nil, dataLength: UInt64? = nil,
-    indexTransform: (String) -> String = { $0 }
+    indexTransform: (String) -> String = { $0 },
+    architectureTransform: (String) -> String = { $0 }
   ) throws -> [UInt8] {
     var builder = FileBuilder(major: major, minor: minor)
-    builder.json("ARCH", try architectureJSON())
+    builder.json("ARCH", architectureTransform(try architectureJSON()))
     extra?(&builder)
     builder.alignNextPayload()
     let dataStart = UInt64(builder.bytes.count + 16)
@@ -298,6 +299,26 @@ import Testing
     entries[0].shape = [2, 3]
     Self.expectError(
       .modelMismatch, containing: "expects shape [3, 2]", try Self.assemble(entries, data: data))
+  }
+
+  /// An architecture that declares layers far larger than any tensor in the file (a billion
+  /// units, 2^62 units, a sample of 2^40 values) is an error before anything that size is
+  /// allocated.
+  @Test(arguments: [
+    ("\"units\":2", "\"units\":1000000000", "would hold"),
+    ("\"units\":2", "\"units\":4611686018427387904", "overflows"),
+    ("\"inputShape\":[3]", "\"inputShape\":[1099511627776]", "values per sample"),
+  ])
+  func architectureLargerThanItsTensorsIsAnError(original: String, hostile: String, message: String) throws {
+    let (entries, data) = Self.validEntries()
+    #expect(try Self.architectureJSON().contains(original))
+    let bytes = try Self.assemble(
+      entries, data: data, architectureTransform: { $0.replacingOccurrences(of: original, with: hostile) })
+    #expect {
+      _ = try Self.load(bytes)
+    } throws: { error in
+      "\(error)".contains(message)
+    }
   }
 
   // MARK: Atomic saves

@@ -56,7 +56,14 @@ extension Sequential {
         .malformed, "the architecture records no input shape",
         chunk: PlexusFormat.ChunkType.architecture)
     }
-    try model.build(seed: 0)
+    // Every parameter must fit the largest tensor the file declares, and initial values are
+    // not drawn: the file's tensors replace them.
+    let largestTensor = file.tensors.map { $0.shape.reduce(1, *) }.max() ?? 0
+    try ParameterAllocation.$current.withValue(
+      ParameterAllocation(maximumElements: largestTensor, drawsInitialValues: false)
+    ) {
+      try model.build(seed: 0)
+    }
     try file.assignTensors(to: model.namedParameters)
     return model
   }

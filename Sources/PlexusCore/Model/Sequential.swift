@@ -118,6 +118,10 @@ public final class Sequential: Layer {
     guard !inputShape.isEmpty, inputShape.allSatisfy({ $0 > 0 }) else {
       throw PlexusError.invalidShape("model input shape \(inputShape) must have positive dimensions")
     }
+    guard try Tensor.elementCount(of: inputShape) <= ParameterAllocation.maximumSampleElements else {
+      throw PlexusError.invalidShape(
+        "model input shape \(inputShape) holds more than \(ParameterAllocation.maximumSampleElements) values per sample")
+    }
     guard !layers.isEmpty else {
       throw PlexusError.invalidConfiguration("model '\(name)' has no layers")
     }

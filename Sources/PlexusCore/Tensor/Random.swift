@@ -98,9 +98,17 @@ public enum Initializer: String, Codable, Sendable, CaseIterable {
   case lecunNormal = "lecun_normal"
 
   /// A tensor of `shape` initialized for a layer with the given fan-in and fan-out.
+  ///
+  /// In a `ParameterAllocation` context that does not draw initial values (model loading) the
+  /// tensor is zero.
+  ///
+  /// - Throws: `PlexusError.invalidShape` when the shape overflows or exceeds the current
+  ///   `ParameterAllocation` limit.
   public func make(
     shape: [Int], fanIn: Int, fanOut: Int, using generator: inout SeededGenerator
-  ) -> Tensor {
+  ) throws -> Tensor {
+    _ = try ParameterAllocation.check(shape)
+    guard ParameterAllocation.current.drawsInitialValues else { return .zeros(shape) }
     let fanIn = Float(Swift.max(fanIn, 1))
     let fanOut = Float(Swift.max(fanOut, 1))
     switch self {
