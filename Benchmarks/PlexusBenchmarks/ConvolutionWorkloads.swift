@@ -45,7 +45,9 @@ extension Workloads {
       index += 1
       for parameter in parameters { parameter.zeroGradient() }
       let logits = try model.forward(images, training: true)
-      _ = try model.backward(try loss.compute(predictions: logits, targets: labels).gradient)
+      // As in `fit` (and PyTorch, whose input needs no gradient): no input gradient.
+      _ = try model.backward(
+        try loss.compute(predictions: logits, targets: labels).gradient, computingInputGradient: false)
       optimizer.step(parameters)
     }
     result.extra["steps_per_s"] = 1 / result.medianSeconds

@@ -23,7 +23,7 @@ extension Workloads {
       model.zeroGradients()
       let output = try model.forward(batch.features, training: true)
       let (_, gradient) = try loss.compute(predictions: output, targets: batch.labels)
-      _ = try model.backward(gradient)
+      _ = try model.backward(gradient, computingInputGradient: false)  // as `fit` does
       optimizer.step(parameters)
     }
   }
