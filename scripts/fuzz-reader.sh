@@ -21,7 +21,7 @@ cp Sources/PlexusCore/*/*.swift Sources/PlexusCore/*.swift "$out/src/"
 for file in Sources/PlexusPerceptron/*.swift; do
   sed '/^import PlexusCore$/d' "$file" > "$out/src/Perceptron_$(basename "$file")"
 done
-cp Fuzz/PlexusReaderFuzzer.swift "$out/src/"
+cp Tests/Fuzz/PlexusReaderFuzzer.swift "$out/src/"
 
 swiftc -O -g -sanitize=fuzzer,address -parse-as-library -swift-version 6 \
   -module-name PlexusFuzz \
