@@ -47,7 +47,8 @@ extension Workloads {
       let logits = try model.forward(images, training: true)
       // As in `fit` (and PyTorch, whose input needs no gradient): no input gradient.
       _ = try model.backward(
-        try loss.compute(predictions: logits, targets: labels).gradient, computingInputGradient: false)
+        try loss.compute(predictions: logits, targets: labels).gradient,
+        computingInputGradient: false)
       optimizer.step(parameters)
     }
     result.extra["steps_per_s"] = 1 / result.medianSeconds

@@ -9,9 +9,12 @@ struct Measurement {
 
   var jsonLine: String {
     var fields = [
-      "\"name\": \"\(name)\"", "\"median_ms\": \(medianSeconds * 1000)", "\"iterations\": \(iterations)",
+      "\"name\": \"\(name)\"", "\"median_ms\": \(medianSeconds * 1000)",
+      "\"iterations\": \(iterations)",
     ]
-    for (key, value) in extra.sorted(by: { $0.key < $1.key }) { fields.append("\"\(key)\": \(value)") }
+    for (key, value) in extra.sorted(by: { $0.key < $1.key }) {
+      fields.append("\"\(key)\": \(value)")
+    }
     return "{" + fields.joined(separator: ", ") + ", \"impl\": \"plexus\"}"
   }
 }

@@ -12,7 +12,9 @@ extension Workloads {
   static func mlpTrainStep(_ seconds: Double) throws -> Measurement {
     let model = try digitsMLP()
     let data = try Digits.load()
-    let batches = try Array(data.batches(size: 32, shuffle: false, seed: 0)).filter { $0.features.batchCount == 32 }
+    let batches = try Array(data.batches(size: 32, shuffle: false, seed: 0)).filter {
+      $0.features.batchCount == 32
+    }
     let loss = CategoricalCrossEntropy(fromLogits: true)
     let optimizer = Adam(learningRate: 0.001)
     let parameters = model.trainableParameters

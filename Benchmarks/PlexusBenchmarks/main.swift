@@ -12,11 +12,15 @@ var arguments = CommandLine.arguments.dropFirst().makeIterator()
 while let argument = arguments.next() {
   switch argument {
   case "--only":
-    guard let value = arguments.next() else { print("--only needs a value"); exit(2) }
+    guard let value = arguments.next() else {
+      print("--only needs a value")
+      exit(2)
+    }
     selected = Set(value.split(separator: ",").map(String.init))
   case "--seconds":
     guard let value = arguments.next().flatMap(Double.init), value > 0 else {
-      print("--seconds needs a positive number"); exit(2)
+      print("--seconds needs a positive number")
+      exit(2)
     }
     seconds = value
   default:

@@ -1,5 +1,5 @@
-@_exported import PlexusCore
 @_exported import PlexusConvolution
+@_exported import PlexusCore
 @_exported import PlexusPerceptron
 
 extension LayerRegistry {

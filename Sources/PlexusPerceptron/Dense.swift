@@ -50,12 +50,16 @@ public final class Dense: Layer {
     public init(from decoder: Decoder) throws {
       let container = try decoder.container(keyedBy: CodingKeys.self)
       units = try container.decode(Int.self, forKey: .units)
-      activation = try container.decodeIfPresent(ActivationFunction.self, forKey: .activation) ?? .linear
+      activation =
+        try container.decodeIfPresent(ActivationFunction.self, forKey: .activation) ?? .linear
       useBias = try container.decodeIfPresent(Bool.self, forKey: .useBias) ?? true
       kernelInitializer =
-        try container.decodeIfPresent(Initializer.self, forKey: .kernelInitializer) ?? .glorotUniform
-      biasInitializer = try container.decodeIfPresent(Initializer.self, forKey: .biasInitializer) ?? .zeros
-      kernelRegularizer = try container.decodeIfPresent(Regularizer.self, forKey: .kernelRegularizer)
+        try container.decodeIfPresent(Initializer.self, forKey: .kernelInitializer)
+        ?? .glorotUniform
+      biasInitializer =
+        try container.decodeIfPresent(Initializer.self, forKey: .biasInitializer) ?? .zeros
+      kernelRegularizer = try container.decodeIfPresent(
+        Regularizer.self, forKey: .kernelRegularizer)
       biasRegularizer = try container.decodeIfPresent(Regularizer.self, forKey: .biasRegularizer)
     }
   }
@@ -95,7 +99,8 @@ public final class Dense: Layer {
     precondition(units > 0, "dense units must be positive, got \(units)")
     self.init(
       checked: Config(
-        units: units, activation: activation, useBias: useBias, kernelInitializer: kernelInitializer,
+        units: units, activation: activation, useBias: useBias,
+        kernelInitializer: kernelInitializer,
         kernelRegularizer: kernelRegularizer))
     self.name = name
   }
@@ -138,7 +143,9 @@ public final class Dense: Layer {
   }
 
   public func forward(_ input: Tensor, training: Bool) throws -> Tensor {
-    guard let kernel else { throw PlexusError.notBuilt("layer '\(name)' must be built before it is run") }
+    guard let kernel else {
+      throw PlexusError.notBuilt("layer '\(name)' must be built before it is run")
+    }
     try ShapeCheck.requireBatch(input, sampleShape: [inputs], layer: name)
     let batch = input.batchCount
     let units = config.units
@@ -148,7 +155,9 @@ public final class Dense: Layer {
       if let biasValue {
         // Start from the broadcast bias and accumulate the product into it (beta = 1).
         biasValue.withUnsafeBufferPointer { source in
-          for row in 0..<batch { (destination + row * units).update(from: source.baseAddress!, count: units) }
+          for row in 0..<batch {
+            (destination + row * units).update(from: source.baseAddress!, count: units)
+          }
         }
       }
       input.withUnsafeBufferPointer { x in
@@ -199,7 +208,8 @@ public final class Dense: Layer {
       config.activation == .linear
       ? outputGradient
       : config.activation.backward(
-        input: cachedPreActivation ?? cachedOutput, output: cachedOutput, outputGradient: outputGradient)
+        input: cachedPreActivation ?? cachedOutput, output: cachedOutput,
+        outputGradient: outputGradient)
     Tensor.matmul(cachedInput, gradient, transposeA: true, into: &kernel.gradient, beta: 1)
     if let bias { bias.gradient += gradient.sumOverBatch() }
     return (gradient, kernel)

@@ -40,8 +40,13 @@ import Testing
 
   /// Shapes above `BLAS.parallelThreshold` are split into blocks across cores; odd sizes make
   /// the blocks uneven. Each case compares with a double-precision reference.
-  @Test(arguments: [(false, false, 131, 257, 129), (true, false, 131, 257, 129), (false, true, 3, 1500, 1400), (true, true, 257, 3, 6000)])
-  func largeSplitProductsMatchReference(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int) throws {
+  @Test(arguments: [
+    (false, false, 131, 257, 129), (true, false, 131, 257, 129), (false, true, 3, 1500, 1400),
+    (true, true, 257, 3, 6000),
+  ])
+  func largeSplitProductsMatchReference(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int)
+    throws
+  {
     var generator = SeededGenerator(seed: 11)
     let a = Tensor.normal(transposeA ? [k, m] : [m, k], using: &generator)
     let b = Tensor.normal(transposeB ? [n, k] : [k, n], using: &generator)

@@ -122,14 +122,17 @@ public enum GradientCheck {
 public enum LayerHarness {
   /// Encodes the layer's config to JSON, recreates the layer through `registry` and returns the
   /// recreated layer; throws when the registry cannot make it or the configs differ.
-  public static func roundTripConfig(of layer: any Layer, registry: LayerRegistry) throws -> any Layer {
+  public static func roundTripConfig(of layer: any Layer, registry: LayerRegistry) throws
+    -> any Layer
+  {
     let description = try LayerDescription(layer)
     let encoded = try JSONValue(encoding: description)
     let decoded = try encoded.decode(LayerDescription.self, context: "round trip")
     let recreated = try registry.makeLayer(from: decoded)
     let again = try LayerDescription(recreated)
     guard again == description else {
-      throw PlexusError.invalidConfiguration("config changed in a round trip: \(description) vs \(again)")
+      throw PlexusError.invalidConfiguration(
+        "config changed in a round trip: \(description) vs \(again)")
     }
     return recreated
   }

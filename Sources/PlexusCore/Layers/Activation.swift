@@ -29,7 +29,8 @@ public final class Activation: Layer {
 
   public func build(inputShape: [Int], generator: inout SeededGenerator) throws -> [Int] {
     guard !inputShape.isEmpty, inputShape.allSatisfy({ $0 > 0 }) else {
-      throw PlexusError.shapeMismatch(layer: name, expected: "a non-empty shape of positive dimensions", found: inputShape)
+      throw PlexusError.shapeMismatch(
+        layer: name, expected: "a non-empty shape of positive dimensions", found: inputShape)
     }
     sampleShape = inputShape
     return inputShape
@@ -46,6 +47,7 @@ public final class Activation: Layer {
   public func backward(_ outputGradient: Tensor) throws -> Tensor {
     try ShapeCheck.requireGradient(outputGradient, matches: cachedOutput?.shape, layer: name)
     guard let cachedInput, let cachedOutput else { throw PlexusError.notBuilt(name) }
-    return config.activation.backward(input: cachedInput, output: cachedOutput, outputGradient: outputGradient)
+    return config.activation.backward(
+      input: cachedInput, output: cachedOutput, outputGradient: outputGradient)
   }
 }

@@ -115,7 +115,8 @@ public enum ActivationFunction: Sendable, Equatable, Hashable {
       let width = Swift.max(lastDimension, 1)
       var rowStart = 0
       while rowStart < buffer.count {
-        let row = UnsafeMutableBufferPointer(rebasing: buffer[rowStart..<Swift.min(rowStart + width, buffer.count)])
+        let row = UnsafeMutableBufferPointer(
+          rebasing: buffer[rowStart..<Swift.min(rowStart + width, buffer.count)])
         Self.softmaxRow(row)
         rowStart += width
       }
@@ -159,7 +160,9 @@ public enum ActivationFunction: Sendable, Equatable, Hashable {
         let bytes = index * 4
         let value = target.loadUnaligned(fromByteOffset: bytes, as: SIMD8<Float>.self)
         let activated = source.loadUnaligned(fromByteOffset: bytes, as: SIMD8<Float>.self)
-        target.storeBytes(of: value.replacing(with: 0, where: .!(activated .> 0)), toByteOffset: bytes, as: SIMD8<Float>.self)
+        target.storeBytes(
+          of: value.replacing(with: 0, where: .!(activated .> 0)), toByteOffset: bytes,
+          as: SIMD8<Float>.self)
         index += 8
       }
       while index < count {
@@ -169,7 +172,9 @@ public enum ActivationFunction: Sendable, Equatable, Hashable {
     case .leakyRelu(let alpha):
       for index in gradient.indices where input[index] < 0 { gradient[index] *= alpha }
     case .elu(let alpha):
-      for index in gradient.indices where input[index] < 0 { gradient[index] *= output[index] + alpha }
+      for index in gradient.indices where input[index] < 0 {
+        gradient[index] *= output[index] + alpha
+      }
     case .gelu:
       let inverseSqrt2: Float = Float(0.5).squareRoot()
       let inverseSqrt2Pi: Float = 1 / (2 * Float.pi).squareRoot()
@@ -232,7 +237,8 @@ extension ActivationFunction: Codable {
   private enum CodingKeys: String, CodingKey { case name, alpha }
 
   public init(from decoder: Decoder) throws {
-    if let single = try? decoder.singleValueContainer(), let name = try? single.decode(String.self) {
+    if let single = try? decoder.singleValueContainer(), let name = try? single.decode(String.self)
+    {
       self = try ActivationFunction(name: name)
       return
     }

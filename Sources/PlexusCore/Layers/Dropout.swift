@@ -43,7 +43,8 @@ public final class Dropout: Layer {
 
   public func build(inputShape: [Int], generator: inout SeededGenerator) throws -> [Int] {
     guard !inputShape.isEmpty, inputShape.allSatisfy({ $0 > 0 }) else {
-      throw PlexusError.shapeMismatch(layer: name, expected: "a non-empty shape of positive dimensions", found: inputShape)
+      throw PlexusError.shapeMismatch(
+        layer: name, expected: "a non-empty shape of positive dimensions", found: inputShape)
     }
     sampleShape = inputShape
     self.generator = config.seed.map(SeededGenerator.init(seed:)) ?? generator.split()

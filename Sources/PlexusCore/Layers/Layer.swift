@@ -127,12 +127,15 @@ public enum ShapeCheck {
   }
 
   /// Throws unless a gradient has the shape of the cached forward output.
-  public static func requireGradient(_ gradient: Tensor, matches shape: [Int]?, layer: String) throws {
+  public static func requireGradient(_ gradient: Tensor, matches shape: [Int]?, layer: String)
+    throws
+  {
     guard let shape else {
       throw PlexusError.notBuilt("layer '\(layer)': backward called before forward")
     }
     guard gradient.shape == shape else {
-      throw PlexusError.shapeMismatch(layer: layer, expected: "gradient of shape \(shape)", found: gradient.shape)
+      throw PlexusError.shapeMismatch(
+        layer: layer, expected: "gradient of shape \(shape)", found: gradient.shape)
     }
   }
 }

@@ -16,7 +16,9 @@ public final class Parameter {
   public var regularizer: Regularizer?
 
   /// Creates a parameter with a zero gradient.
-  public init(name: String, value: Tensor, isTrainable: Bool = true, regularizer: Regularizer? = nil) {
+  public init(
+    name: String, value: Tensor, isTrainable: Bool = true, regularizer: Regularizer? = nil
+  ) {
     self.name = name
     self.value = value
     self.gradient = Tensor.zeros(value.shape)
@@ -42,7 +44,8 @@ public final class Parameter {
   public func assign(_ newValue: Tensor) throws {
     guard newValue.shape == value.shape else {
       throw PlexusError.invalidShape(
-        "parameter '\(name)' has shape \(value.shape) but the new value has shape \(newValue.shape)")
+        "parameter '\(name)' has shape \(value.shape) but the new value has shape \(newValue.shape)"
+      )
     }
     value = newValue
   }

@@ -23,7 +23,8 @@ public final class Flatten: Layer {
 
   public func build(inputShape: [Int], generator: inout SeededGenerator) throws -> [Int] {
     guard !inputShape.isEmpty, inputShape.allSatisfy({ $0 > 0 }) else {
-      throw PlexusError.shapeMismatch(layer: name, expected: "a non-empty shape of positive dimensions", found: inputShape)
+      throw PlexusError.shapeMismatch(
+        layer: name, expected: "a non-empty shape of positive dimensions", found: inputShape)
     }
     sampleShape = inputShape
     return [try Tensor.elementCount(of: inputShape)]
@@ -77,20 +78,23 @@ public final class Reshape: Layer {
   public func build(inputShape: [Int], generator: inout SeededGenerator) throws -> [Int] {
     let count = try Tensor.elementCount(of: inputShape)
     guard !inputShape.isEmpty, count > 0 else {
-      throw PlexusError.shapeMismatch(layer: name, expected: "a non-empty shape of positive dimensions", found: inputShape)
+      throw PlexusError.shapeMismatch(
+        layer: name, expected: "a non-empty shape of positive dimensions", found: inputShape)
     }
     var target = config.targetShape
     let known = target.filter { $0 != -1 }.reduce(1, *)
     if let inferredAxis = target.firstIndex(of: -1) {
       guard count % known == 0 else {
         throw PlexusError.shapeMismatch(
-          layer: name, expected: "an element count divisible by \(known) to reshape to \(target)", found: inputShape)
+          layer: name, expected: "an element count divisible by \(known) to reshape to \(target)",
+          found: inputShape)
       }
       target[inferredAxis] = count / known
     }
     guard target.reduce(1, *) == count else {
       throw PlexusError.shapeMismatch(
-        layer: name, expected: "\(target.reduce(1, *)) elements to reshape to \(target)", found: inputShape)
+        layer: name, expected: "\(target.reduce(1, *)) elements to reshape to \(target)",
+        found: inputShape)
     }
     sampleShape = inputShape
     outputShape = target

@@ -73,7 +73,8 @@ public final class Sequential: Layer {
 
   public var config: Config {
     do {
-      return Config(layers: try layers.map(LayerDescription.init), inputShape: inputShape ?? pendingInputShape)
+      return Config(
+        layers: try layers.map(LayerDescription.init), inputShape: inputShape ?? pendingInputShape)
     } catch {
       // Layer initializers validate their configs, so encoding them cannot fail.
       preconditionFailure("a layer config failed to encode: \(error)")
@@ -109,18 +110,22 @@ public final class Sequential: Layer {
   /// Builds with the input shape recorded in the config this model was created from.
   public func build(seed: UInt64 = 0) throws {
     guard let shape = inputShape ?? pendingInputShape else {
-      throw PlexusError.notBuilt("the model has no recorded input shape; call build(inputShape:seed:)")
+      throw PlexusError.notBuilt(
+        "the model has no recorded input shape; call build(inputShape:seed:)")
     }
     try build(inputShape: shape, seed: seed)
   }
 
   public func build(inputShape: [Int], generator: inout SeededGenerator) throws -> [Int] {
     guard !inputShape.isEmpty, inputShape.allSatisfy({ $0 > 0 }) else {
-      throw PlexusError.invalidShape("model input shape \(inputShape) must have positive dimensions")
-    }
-    guard try Tensor.elementCount(of: inputShape) <= ParameterAllocation.maximumSampleElements else {
       throw PlexusError.invalidShape(
-        "model input shape \(inputShape) holds more than \(ParameterAllocation.maximumSampleElements) values per sample")
+        "model input shape \(inputShape) must have positive dimensions")
+    }
+    guard try Tensor.elementCount(of: inputShape) <= ParameterAllocation.maximumSampleElements
+    else {
+      throw PlexusError.invalidShape(
+        "model input shape \(inputShape) holds more than \(ParameterAllocation.maximumSampleElements) values per sample"
+      )
     }
     guard !layers.isEmpty else {
       throw PlexusError.invalidConfiguration("model '\(name)' has no layers")
@@ -139,7 +144,8 @@ public final class Sequential: Layer {
   }
 
   public func forward(_ input: Tensor, training: Bool) throws -> Tensor {
-    try ShapeCheck.requireBatch(input, sampleShape: inputShape, layer: name.isEmpty ? "model input" : name)
+    try ShapeCheck.requireBatch(
+      input, sampleShape: inputShape, layer: name.isEmpty ? "model input" : name)
     var output = input
     for layer in layers { output = try layer.forward(output, training: training) }
     return output
@@ -188,7 +194,8 @@ public final class Sequential: Layer {
     guard batchSize > 0 else {
       throw PlexusError.invalidArgument("batch size must be positive, got \(batchSize)")
     }
-    try ShapeCheck.requireBatch(input, sampleShape: inputShape, layer: name.isEmpty ? "model input" : name)
+    try ShapeCheck.requireBatch(
+      input, sampleShape: inputShape, layer: name.isEmpty ? "model input" : name)
     let total = input.batchCount
     if total <= batchSize { return try forward(input, training: false) }
     var outputs: [Tensor] = []
@@ -205,7 +212,9 @@ public final class Sequential: Layer {
   public func summary() -> String {
     var rows: [(String, String, String, String)] = [("Layer", "Type", "Output shape", "Params")]
     for (index, layer) in layers.enumerated() {
-      let shape = index < layerOutputShapes.count ? "[N, " + layerOutputShapes[index].map(String.init).joined(separator: ", ") + "]" : "?"
+      let shape =
+        index < layerOutputShapes.count
+        ? "[N, " + layerOutputShapes[index].map(String.init).joined(separator: ", ") + "]" : "?"
       rows.append((layer.name, layer.typeName, shape, String(layer.parameterCount)))
     }
     let widths = (0..<4).map { column in
@@ -227,7 +236,8 @@ public final class Sequential: Layer {
     text += String(repeating: "=", count: ruleWidth) + "\n"
     let total = parameterCount
     let trainable = trainableParameters.reduce(0) { $0 + $1.count }
-    text += "Total params: \(total)\nTrainable params: \(trainable)\nNon-trainable params: \(total - trainable)\n"
+    text +=
+      "Total params: \(total)\nTrainable params: \(trainable)\nNon-trainable params: \(total - trainable)\n"
     return text
   }
 }

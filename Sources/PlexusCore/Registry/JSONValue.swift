@@ -80,7 +80,8 @@ public enum JSONValue: Codable, Sendable, Equatable, Hashable {
     case .valueNotFound(let type, let context):
       return "expected a value of type \(type) \(path(context))"
     case .dataCorrupted(let context):
-      let underlying = (context.underlyingError as NSError?)?.userInfo[NSDebugDescriptionErrorKey] as? String
+      let underlying =
+        (context.underlyingError as NSError?)?.userInfo[NSDebugDescriptionErrorKey] as? String
       return "malformed data \(path(context)): \(underlying ?? context.debugDescription)"
     @unknown default:
       return "\(error)"

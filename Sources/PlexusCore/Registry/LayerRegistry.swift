@@ -45,8 +45,10 @@ public final class LayerRegistry: Sendable {
     "plexus.dense": "PlexusPerceptron", "plexus.perceptron": "PlexusPerceptron",
     "plexus.conv1d": "PlexusConvolution", "plexus.conv2d": "PlexusConvolution",
     "plexus.conv2d_transpose": "PlexusConvolution", "plexus.max_pool2d": "PlexusConvolution",
-    "plexus.average_pool2d": "PlexusConvolution", "plexus.global_average_pool2d": "PlexusConvolution",
-    "plexus.global_max_pool2d": "PlexusConvolution", "plexus.batch_normalization": "PlexusConvolution",
+    "plexus.average_pool2d": "PlexusConvolution",
+    "plexus.global_average_pool2d": "PlexusConvolution",
+    "plexus.global_max_pool2d": "PlexusConvolution",
+    "plexus.batch_normalization": "PlexusConvolution",
     "plexus.zero_padding2d": "PlexusConvolution", "plexus.up_sampling2d": "PlexusConvolution",
     "plexus.simple_rnn": "PlexusRecurrent", "plexus.lstm": "PlexusRecurrent",
     "plexus.gru": "PlexusRecurrent", "plexus.embedding": "PlexusRecurrent",
@@ -83,7 +85,8 @@ public final class LayerRegistry: Sendable {
       throw PlexusError.invalidConfiguration(
         "layer type name '\(name)' must be namespaced, such as 'com.example.\(name)'")
     }
-    let entry = Entry(module: module, typeIdentifier: ObjectIdentifier(layerType)) { config, registry in
+    let entry = Entry(module: module, typeIdentifier: ObjectIdentifier(layerType)) {
+      config, registry in
       let decoded = try config.decode(L.Config.self, context: "config of layer type '\(name)'")
       return try L.make(config: decoded, registry: registry)
     }

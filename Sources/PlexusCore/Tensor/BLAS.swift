@@ -40,7 +40,8 @@ public enum BLAS {
     }
     let work = m.multipliedReportingOverflow(by: n).partialValue.multipliedReportingOverflow(by: k)
     let threads = Parallel.maximumThreads
-    guard threads > 1, work.overflow || work.partialValue >= parallelThreshold, Swift.max(m, n) >= 2 * threads
+    guard threads > 1, work.overflow || work.partialValue >= parallelThreshold,
+      Swift.max(m, n) >= 2 * threads
     else {
       kernel(transposeA, transposeB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
       return
@@ -57,11 +58,14 @@ public enum BLAS {
       if splitRows {
         // Rows of op(A): row offsets of A, or column offsets of a transposed A.
         let aBlock = transposeA ? a + start : a + start * lda
-        kernel(transposeA, transposeB, count, n, k, alpha, aBlock, lda, b, ldb, beta, c + start * ldc, ldc)
+        kernel(
+          transposeA, transposeB, count, n, k, alpha, aBlock, lda, b, ldb, beta, c + start * ldc,
+          ldc)
       } else {
         // Columns of op(B): column offsets of B, or row offsets of a transposed B.
         let bBlock = transposeB ? b + start * ldb : b + start
-        kernel(transposeA, transposeB, m, count, k, alpha, a, lda, bBlock, ldb, beta, c + start, ldc)
+        kernel(
+          transposeA, transposeB, m, count, k, alpha, a, lda, bBlock, ldb, beta, c + start, ldc)
       }
     }
   }
@@ -74,7 +78,8 @@ public enum BLAS {
   ) {
     #if canImport(Accelerate)
       cblas_sgemm(
-        CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
+        CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans,
+        transposeB ? CblasTrans : CblasNoTrans,
         Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
     #else
       typealias Library = OpenBLASLibrary
@@ -114,7 +119,8 @@ extension Tensor {
     let k = transposeA ? a.shape[0] : a.shape[1]
     let kB = transposeB ? b.shape[1] : b.shape[0]
     let n = transposeB ? b.shape[0] : b.shape[1]
-    precondition(k == kB && c.shape == [m, n], "matmul shapes \(a.shape) x \(b.shape) -> \(c.shape) disagree")
+    precondition(
+      k == kB && c.shape == [m, n], "matmul shapes \(a.shape) x \(b.shape) -> \(c.shape) disagree")
     c.withUnsafeMutableBufferPointer { cBuffer in
       a.withUnsafeBufferPointer { aBuffer in
         b.withUnsafeBufferPointer { bBuffer in

@@ -23,14 +23,17 @@
     static let noTranspose: Int32 = 111
     static let transpose: Int32 = 112
 
-    typealias Sgemm = @convention(c) (
-      Int32, Int32, Int32, Int32, Int32, Int32, Float,
-      UnsafePointer<Float>?, Int32, UnsafePointer<Float>?, Int32, Float, UnsafeMutablePointer<Float>?,
-      Int32
-    ) -> Void
-    typealias Saxpy = @convention(c) (
-      Int32, Float, UnsafePointer<Float>?, Int32, UnsafeMutablePointer<Float>?, Int32
-    ) -> Void
+    typealias Sgemm =
+      @convention(c) (
+        Int32, Int32, Int32, Int32, Int32, Int32, Float,
+        UnsafePointer<Float>?, Int32, UnsafePointer<Float>?, Int32, Float,
+        UnsafeMutablePointer<Float>?,
+        Int32
+      ) -> Void
+    typealias Saxpy =
+      @convention(c) (
+        Int32, Float, UnsafePointer<Float>?, Int32, UnsafeMutablePointer<Float>?, Int32
+      ) -> Void
     typealias SetThreads = @convention(c) (Int32) -> Void
     typealias GetString = @convention(c) () -> UnsafeMutablePointer<CChar>?
 
@@ -72,7 +75,8 @@
       {
         core = String(cString: name) + " kernels"
       }
-      let origin = selectedCore.map { ", kernel type chosen by Plexus from CPU flags (\($0))" } ?? ""
+      let origin =
+        selectedCore.map { ", kernel type chosen by Plexus from CPU flags (\($0))" } ?? ""
       return OpenBLASLibrary(
         sgemm: unsafeBitCast(sgemmSymbol, to: Sgemm.self),
         saxpy: unsafeBitCast(saxpySymbol, to: Saxpy.self),

@@ -80,7 +80,9 @@ extension Tensor {
   ) -> Tensor {
     var tensor = Tensor.zeros(shape)
     tensor.withUnsafeMutableBufferPointer { buffer in
-      for index in buffer.indices { buffer[index] = mean + standardDeviation * generator.nextNormal() }
+      for index in buffer.indices {
+        buffer[index] = mean + standardDeviation * generator.nextNormal()
+      }
     }
     return tensor
   }
@@ -118,7 +120,8 @@ public enum Initializer: String, Codable, Sendable, CaseIterable {
       let limit = (6 / (fanIn + fanOut)).squareRoot()
       return .uniform(shape, low: -limit, high: limit, using: &generator)
     case .glorotNormal:
-      return .normal(shape, standardDeviation: (2 / (fanIn + fanOut)).squareRoot(), using: &generator)
+      return .normal(
+        shape, standardDeviation: (2 / (fanIn + fanOut)).squareRoot(), using: &generator)
     case .heUniform:
       let limit = (6 / fanIn).squareRoot()
       return .uniform(shape, low: -limit, high: limit, using: &generator)

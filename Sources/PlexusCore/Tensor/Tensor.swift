@@ -136,10 +136,12 @@ public struct Tensor: Sendable {
 
   @usableFromInline
   func flatIndex(_ indices: [Int]) -> Int {
-    precondition(indices.count == shape.count, "expected \(shape.count) indices, got \(indices.count)")
+    precondition(
+      indices.count == shape.count, "expected \(shape.count) indices, got \(indices.count)")
     var index = 0
     for (axis, position) in indices.enumerated() {
-      precondition(position >= 0 && position < shape[axis], "index \(indices) out of range for \(shape)")
+      precondition(
+        position >= 0 && position < shape[axis], "index \(indices) out of range for \(shape)")
       index = index * shape[axis] + position
     }
     return index
@@ -183,7 +185,8 @@ public struct Tensor: Sendable {
   ///
   /// - Precondition: the element counts are equal.
   public mutating func reshape(_ newShape: [Int]) {
-    precondition(Tensor.elementCountOrTrap(newShape) == count, "cannot reshape \(shape) to \(newShape)")
+    precondition(
+      Tensor.elementCountOrTrap(newShape) == count, "cannot reshape \(shape) to \(newShape)")
     shape = newShape
   }
 
@@ -200,7 +203,9 @@ public struct Tensor: Sendable {
   ///
   /// - Precondition: `range` lies within the batch dimension.
   public func samples(_ range: Range<Int>) -> Tensor {
-    precondition(rank >= 1 && range.lowerBound >= 0 && range.upperBound <= shape[0], "sample range \(range) out of bounds for \(shape)")
+    precondition(
+      rank >= 1 && range.lowerBound >= 0 && range.upperBound <= shape[0],
+      "sample range \(range) out of bounds for \(shape)")
     let stride = sampleSize
     var newShape = shape
     newShape[0] = range.count
@@ -222,7 +227,8 @@ public struct Tensor: Sendable {
     return Tensor(shape: newShape) { destination in
       guard let base = destination.baseAddress else { return }
       for (row, index) in indices.enumerated() {
-        precondition(index >= 0 && index < shape[0], "sample index \(index) out of bounds for \(shape)")
+        precondition(
+          index >= 0 && index < shape[0], "sample index \(index) out of bounds for \(shape)")
         (base + row * stride).update(from: storage.pointer + index * stride, count: stride)
       }
     }
