@@ -83,7 +83,39 @@ public enum ActivationFunction: Sendable, Equatable, Hashable {
   }
 
   /// Applies the function in place; `lastDimension` is the row length softmax normalizes over.
+  ///
+  /// Large buffers are split by whole rows across cores (`Parallel.forEachChunk`).
   public func applyInPlace(_ buffer: UnsafeMutableBufferPointer<Float>, lastDimension: Int) {
+    let shared = UncheckedSendable(buffer)
+    forEachRowChunk(count: buffer.count, lastDimension: lastDimension) { range in
+      applySerially(
+        UnsafeMutableBufferPointer(rebasing: shared.value[range]), lastDimension: lastDimension)
+    }
+  }
+
+  /// Relative cost of one element, for deciding when to split work across cores.
+  private var costPerElement: Int {
+    switch self {
+    case .linear, .relu, .leakyRelu, .step: return 1
+    default: return 16
+    }
+  }
+
+  /// Runs `body` over chunks of `0..<count` that hold whole rows of `lastDimension` elements.
+  private func forEachRowChunk(
+    count: Int, lastDimension: Int, _ body: @Sendable (Range<Int>) -> Void
+  ) {
+    let width = Swift.max(lastDimension, 1)
+    guard count % width == 0 else {
+      body(0..<count)
+      return
+    }
+    Parallel.forEachChunk(count: count / width, costPerElement: costPerElement * width) { rows in
+      body(rows.lowerBound * width..<rows.upperBound * width)
+    }
+  }
+
+  private func applySerially(_ buffer: UnsafeMutableBufferPointer<Float>, lastDimension: Int) {
     switch self {
     case .linear: return
     case .sigmoid:
@@ -140,7 +172,23 @@ public enum ActivationFunction: Sendable, Equatable, Hashable {
 
   /// Multiplies `gradient` in place by the derivative (for softmax: the Jacobian-vector
   /// product per row). `input` is only read by functions whose derivative needs it.
+  ///
+  /// Large buffers are split by whole rows across cores (`Parallel.forEachChunk`).
   public func backwardInPlace(
+    gradient: UnsafeMutableBufferPointer<Float>, input: UnsafeBufferPointer<Float>,
+    output: UnsafeBufferPointer<Float>, lastDimension: Int
+  ) {
+    let shared = UncheckedSendable((gradient, input, output))
+    forEachRowChunk(count: gradient.count, lastDimension: lastDimension) { range in
+      let (gradient, input, output) = shared.value
+      backwardSerially(
+        gradient: UnsafeMutableBufferPointer(rebasing: gradient[range]),
+        input: input.isEmpty ? input : UnsafeBufferPointer(rebasing: input[range]),
+        output: UnsafeBufferPointer(rebasing: output[range]), lastDimension: lastDimension)
+    }
+  }
+
+  private func backwardSerially(
     gradient: UnsafeMutableBufferPointer<Float>, input: UnsafeBufferPointer<Float>,
     output: UnsafeBufferPointer<Float>, lastDimension: Int
   ) {
