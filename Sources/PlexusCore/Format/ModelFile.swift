@@ -58,7 +58,7 @@ extension Sequential {
     }
     // Every parameter must fit the largest tensor the file declares, and initial values are
     // not drawn: the file's tensors replace them.
-    let largestTensor = file.tensors.map { $0.shape.reduce(1, *) }.max() ?? 0
+    let largestTensor = file.tensors.map(\.elementCount).max() ?? 0
     try ParameterAllocation.$current.withValue(
       ParameterAllocation(maximumElements: largestTensor, drawsInitialValues: false)
     ) {
