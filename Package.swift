@@ -13,6 +13,7 @@ let package = Package(
     .library(name: "PlexusCore", targets: ["PlexusCore"]),
     .library(name: "PlexusPerceptron", targets: ["PlexusPerceptron"]),
     .library(name: "PlexusConvolution", targets: ["PlexusConvolution"]),
+    .library(name: "PlexusDatasets", targets: ["PlexusDatasets"]),
     .library(name: "Plexus", targets: ["Plexus"]),
     .library(name: "PlexusCommands", targets: ["PlexusCommands"]),
     .executable(name: "plexus", targets: ["PlexusTool"]),
@@ -31,11 +32,11 @@ let package = Package(
     // OpenBLAS is not linked: PlexusCore loads it at run time (Tensor/BLASLibrary.swift) so it
     // can pick OpenBLAS's kernels and threading before the library initializes.
 
-    // The core: tensors, layers, registry, training, data, model file.
+    // The core: tensors, layers, registry, training, data handling, model file. It bundles no
+    // data set.
     .target(
       name: "PlexusCore",
       dependencies: ["CZlib"],
-      exclude: ["Data/DIGITS-PROVENANCE.md"],
       swiftSettings: strictSettings,
       linkerSettings: [.linkedFramework("Accelerate", .when(platforms: [.macOS, .iOS]))]
     ),
@@ -52,10 +53,19 @@ let package = Package(
       swiftSettings: strictSettings
     ),
 
+    // Bundled data sets, stored as resource files (the 8x8 digits: a deflated payload of 44 KB).
+    .target(
+      name: "PlexusDatasets",
+      dependencies: ["PlexusCore", "CZlib"],
+      exclude: ["DIGITS-PROVENANCE.md"],
+      resources: [.copy("Resources/digits.zlib")],
+      swiftSettings: strictSettings
+    ),
+
     // The umbrella: re-exports every module.
     .target(
       name: "Plexus",
-      dependencies: ["PlexusCore", "PlexusPerceptron", "PlexusConvolution"],
+      dependencies: ["PlexusCore", "PlexusPerceptron", "PlexusConvolution", "PlexusDatasets"],
       swiftSettings: strictSettings
     ),
 
@@ -103,13 +113,18 @@ let package = Package(
     // Tests.
     .testTarget(
       name: "PlexusCoreTests",
-      dependencies: ["PlexusCore", "PlexusTestSupport"],
+      dependencies: ["PlexusCore", "PlexusDatasets", "PlexusTestSupport"],
       resources: [.copy("Fixtures")],
       swiftSettings: strictSettings
     ),
     .testTarget(
       name: "PlexusPerceptronTests",
-      dependencies: ["PlexusCore", "PlexusPerceptron", "PlexusTestSupport"],
+      dependencies: ["PlexusCore", "PlexusPerceptron", "PlexusDatasets", "PlexusTestSupport"],
+      swiftSettings: strictSettings
+    ),
+    .testTarget(
+      name: "PlexusDatasetsTests",
+      dependencies: ["PlexusDatasets", "PlexusCore", "CZlib"],
       swiftSettings: strictSettings
     ),
     .testTarget(
@@ -119,7 +134,9 @@ let package = Package(
     ),
     .testTarget(
       name: "PlexusConvolutionTests",
-      dependencies: ["PlexusConvolution", "PlexusPerceptron", "PlexusTestSupport"],
+      dependencies: [
+        "PlexusConvolution", "PlexusPerceptron", "PlexusDatasets", "PlexusTestSupport",
+      ],
       swiftSettings: strictSettings
     ),
     // The .plexus file: round trips of every registered layer, golden files, corrupt and

@@ -17,7 +17,7 @@ mkdir -p "$out/src" "$out/corpus" "$out/findings"
 # One module from the reader's sources: PlexusCore plus PlexusPerceptron (for a layer with
 # weights), whose `import PlexusCore` is dropped because both are compiled together.
 rm -f "$out/src"/*.swift
-cp Sources/PlexusCore/*/*.swift Sources/PlexusCore/*.swift "$out/src/"
+cp Sources/PlexusCore/*/*.swift Sources/PlexusCore/*/*/*.swift Sources/PlexusCore/*.swift "$out/src/"
 for file in Sources/PlexusPerceptron/*.swift; do
   sed '/^import PlexusCore$/d' "$file" > "$out/src/Perceptron_$(basename "$file")"
 done

@@ -16,8 +16,8 @@ extension Workloads {
     let model = Sequential([
       try Conv2D(1 => 6, kernelSize: 5, activation: .relu), try MaxPool2D(poolSize: 2),
       try Conv2D(6 => 16, kernelSize: 5, activation: .relu), try MaxPool2D(poolSize: 2),
-      Flatten(), Dense(256 => 120, activation: .relu), Dense(120 => 84, activation: .relu),
-      Dense(84 => 10),
+      Flatten(), try Dense(256 => 120, activation: .relu),
+      try Dense(120 => 84, activation: .relu), try Dense(84 => 10),
     ])
     try model.build(inputShape: [28, 28, 1], seed: seed)
     return model
@@ -39,16 +39,18 @@ extension Workloads {
     let parameters = model.trainableParameters
     let loss = CategoricalCrossEntropy(fromLogits: true)
     let optimizer = Adam(learningRate: 1e-3)
+    let graph = try model.builtGraph()
+    let tape = graph.makeTape()  // reused by every step, as `fit` does
     var index = 0
     var result = try measure("lenet_train_step_batch64", seconds: seconds, inner: 5) {
       let (images, labels) = batches[index % batches.count]
       index += 1
       for parameter in parameters { parameter.zeroGradient() }
-      let logits = try model.forward(images, training: true)
+      let logits = try graph.forward([images], tape: tape, training: true)[0]
       // As in `fit` (and PyTorch, whose input needs no gradient): no input gradient.
-      _ = try model.backward(
-        try loss.compute(predictions: logits, targets: labels).gradient,
-        computingInputGradient: false)
+      _ = try graph.backward(
+        [try loss.compute(predictions: logits, targets: labels).gradient], tape: tape,
+        computingInputGradients: false)
       optimizer.step(parameters)
     }
     result.extra["steps_per_s"] = 1 / result.medianSeconds
@@ -59,7 +61,7 @@ extension Workloads {
     let model = try lenet()
     let (images, _) = lenetBatch(64, seed: 3)
     var result = try measure("lenet_inference_batch64", seconds: seconds, inner: 10) {
-      _ = try model.forward(images, training: false)
+      _ = try model.predict(images)
     }
     result.extra["images_per_s"] = 64 / result.medianSeconds
     return result
@@ -69,7 +71,7 @@ extension Workloads {
     let model = try lenet()
     let (images, _) = lenetBatch(1, seed: 4)
     return try measure("lenet_inference_batch1", seconds: seconds, inner: 100) {
-      _ = try model.forward(images, training: false)
+      _ = try model.predict(images)
     }
   }
 }

@@ -18,14 +18,17 @@ extension Workloads {
     let loss = CategoricalCrossEntropy(fromLogits: true)
     let optimizer = Adam(learningRate: 0.001)
     let parameters = model.trainableParameters
+    let graph = try model.builtGraph()
+    let tape = graph.makeTape()  // reused by every step, as `fit` does
     var index = 0
     return try measure("mlp_train_step_batch32", seconds: seconds, inner: 10) {
       let batch = batches[index % batches.count]
       index += 1
       model.zeroGradients()
-      let output = try model.forward(batch.features, training: true)
+      let output = try graph.forward([batch.features], tape: tape, training: true)[0]
       let (_, gradient) = try loss.compute(predictions: output, targets: batch.labels)
-      _ = try model.backward(gradient, computingInputGradient: false)  // as `fit` does
+      // As `fit` does: no gradient for the batch itself.
+      _ = try graph.backward([gradient], tape: tape, computingInputGradients: false)
       optimizer.step(parameters)
     }
   }

@@ -45,12 +45,13 @@ let output = URL(fileURLWithPath: CommandLine.arguments.dropFirst().first ?? "Be
 try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
 
 // A 4096-4096-2048 MLP head: 25.2 million parameters, 100.7 MB as float32.
-let model = Sequential([Dense(units: 4096, activation: .relu), Dense(units: 2048)])
+let model = Sequential([try Dense(units: 4096, activation: .relu), try Dense(units: 2048)])
 try model.build(inputShape: [4096], seed: 1)
 for (index, layer) in model.layers.enumerated() {
-  guard let dense = layer as? Dense, let kernel = dense.kernel, let bias = dense.bias else {
+  guard let dense = layer as? Dense, let bias = dense.bias else {
     continue
   }
+  let kernel = dense.kernel
   let shape = kernel.value.shape
   try kernel.assign(trainedLike(shape, fanIn: shape[0], fanOut: shape[1], seed: UInt64(10 + index)))
   try bias.assign(
@@ -62,7 +63,7 @@ let megabytes = Double(rawBytes) / 1e6
 print(
   String(
     format: "Model: %d parameters, %.1f MB as float32; %d threads", rawBytes / 4, megabytes,
-    Parallel.maximumThreads))
+    Parallel.maximumThreads.current))
 
 // The same tensors for the Python reference: raw little-endian float32 and a manifest.
 var manifest: [[String: JSONValue]] = []

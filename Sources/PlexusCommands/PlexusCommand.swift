@@ -85,8 +85,8 @@ public enum Summary {
     let saved = try SavedModel(path: path, registry: registry)
     console.write(saved.model.summary())
     console.line(
-      "Input shape: [N, \(saved.model.inputShape?.map(String.init).joined(separator: ", ") ?? "?")]"
-    )
+      "Input shape: "
+        + saved.model.inputSpecs.map { ShapeCheck.describeBatch($0.shape) }.joined(separator: ", "))
     console.line(
       "File: \(saved.url.path), format \(saved.formatVersion), \(ByteCount.format(saved.fileSize))")
     if let metadata = saved.metadata {

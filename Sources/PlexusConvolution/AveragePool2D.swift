@@ -9,24 +9,24 @@ import PlexusCore
 /// ```swift
 /// let pool = try AveragePool2D(poolSize: 2)
 /// ```
-public final class AveragePool2D: Layer {
+public final class AveragePool2D: UnaryLayer {
   /// The hyperparameters (see `PoolingConfig`).
   public typealias Config = PoolingConfig
 
   public static let typeName = "plexus.average_pool2d"
-  public var name = ""
+  public let state = LayerState()
   public var config: Config { pooling.config }
-  private var pooling: WindowPooling
+  private let pooling: WindowPooling
 
-  /// - Throws: `PlexusError.invalidConfiguration` for non-positive pool sizes or strides, or
-  ///   negative padding.
+  /// - Throws: `PlexusError.invalidConfiguration` for pool sizes, strides or padding amounts
+  ///   out of range.
   public init(config: Config) throws {
     pooling = try WindowPooling(kind: .average, config: config, layer: "average_pool2d")
   }
 
   /// Creates an average pooling layer with a square window (strides default to the window).
   ///
-  /// - Throws: `PlexusError.invalidConfiguration` for non-positive sizes or negative padding.
+  /// - Throws: `PlexusError.invalidConfiguration` for sizes or padding out of range.
   public convenience init(
     poolSize: Int = 2, strides: Int? = nil, padding: Padding = .valid, name: String = ""
   ) throws {
@@ -36,15 +36,18 @@ public final class AveragePool2D: Layer {
     self.name = name
   }
 
-  public func build(inputShape: [Int], generator: inout SeededGenerator) throws -> [Int] {
+  public func build(for inputShape: SymbolicShape) throws -> SymbolicShape {
     try pooling.build(inputShape: inputShape, layer: name)
   }
 
-  public func forward(_ input: Tensor, training: Bool) throws -> Tensor {
-    try pooling.forward(input, training: training, layer: name)
+  public func forward(_ input: Tensor, record: CallRecord) throws -> Tensor {
+    try pooling.forward(input, record: record, layer: name)
   }
 
-  public func backward(_ outputGradient: Tensor) throws -> Tensor {
-    try pooling.backward(outputGradient, layer: name)
+  public func backward(_ outputGradient: Tensor, record: CallRecord, computingInputGradient: Bool)
+    throws -> Tensor?
+  {
+    guard computingInputGradient else { return nil }
+    return try pooling.backward(outputGradient, record: record, layer: name)
   }
 }

@@ -1,7 +1,8 @@
 import PlexusCore
 
-/// Batch normalization over the last (channel) axis, for dense `[N, F]`, sequence and image
-/// `[N, H, W, C]` inputs, as in Keras.
+/// Batch normalization over the last (channel) axis, for dense `[N, F]`, sequence `[N, T, F]`
+/// and image `[N, H, W, C]` inputs, as in Keras. Only the channel count must be known when the
+/// layer is built: the other dimensions may vary (`[nil, 8]` for sequences of any length).
 ///
 /// In training each channel is normalized with the batch's mean and (biased) variance over all
 /// other axes, and the moving statistics are updated as
@@ -15,9 +16,10 @@ import PlexusCore
 /// ```swift
 /// let norm = try BatchNormalization(momentum: 0.9)
 /// ```
-public final class BatchNormalization: Layer {
-  /// The hyperparameters of batch normalization.
-  public struct Config: LayerConfiguration {
+public final class BatchNormalization: UnaryLayer {
+  /// The hyperparameters of batch normalization. Omitted JSON fields take the defaults of
+  /// `init`; an unknown key is an error.
+  public struct Config: DefaultedConfiguration {
     /// The weight of the old moving statistics in each update, in `[0, 1]`.
     public var momentum: Float
     /// Added to the variance before the square root; positive.
@@ -37,33 +39,26 @@ public final class BatchNormalization: Layer {
       self.scale = scale
     }
 
-    private enum CodingKeys: String, CodingKey { case momentum, epsilon, center, scale }
-
-    public init(from decoder: Decoder) throws {
-      let container = try decoder.container(keyedBy: CodingKeys.self)
-      momentum = try container.decodeIfPresent(Float.self, forKey: .momentum) ?? 0.99
-      epsilon = try container.decodeIfPresent(Float.self, forKey: .epsilon) ?? 1e-3
-      center = try container.decodeIfPresent(Bool.self, forKey: .center) ?? true
-      scale = try container.decodeIfPresent(Bool.self, forKey: .scale) ?? true
+    public static var defaults: Config { Config() }
+    public static var fields: [ConfigField<Config>] {
+      [
+        .init("momentum", \.momentum), .init("epsilon", \.epsilon), .init("center", \.center),
+        .init("scale", \.scale),
+      ]
     }
   }
 
   public static let typeName = "plexus.batch_normalization"
-  public var name = ""
+  public let state = LayerState()
   public let config: Config
   /// The learned scale `[C]` (when `scale`).
-  public private(set) var gamma: Parameter?
+  public let gamma: Parameter?
   /// The learned offset `[C]` (when `center`).
-  public private(set) var beta: Parameter?
-  /// The moving mean `[C]` used in inference.
-  public private(set) var movingMean: Parameter?
-  /// The moving variance `[C]` used in inference.
-  public private(set) var movingVariance: Parameter?
-  private var inputShape: [Int]?
-  private var channels = 0
-  private var cachedNormalized: Tensor?
-  private var cachedStatistics: Tensor?
-  private var cachedTraining = false
+  public let beta: Parameter?
+  /// The moving mean `[C]` used in inference (not trainable; training updates it).
+  public let movingMean: Parameter
+  /// The moving variance `[C]` used in inference (not trainable; training updates it).
+  public let movingVariance: Parameter
 
   /// - Throws: `PlexusError.invalidConfiguration` unless `0 <= momentum <= 1` and
   ///   `epsilon > 0`.
@@ -77,6 +72,10 @@ public final class BatchNormalization: Layer {
         "batch_normalization epsilon must be positive and finite, got \(config.epsilon)")
     }
     self.config = config
+    gamma = config.scale ? Parameter(name: "gamma") : nil
+    beta = config.center ? Parameter(name: "beta") : nil
+    movingMean = Parameter(name: "moving_mean", isTrainable: false)
+    movingVariance = Parameter(name: "moving_variance", isTrainable: false)
   }
 
   /// Creates a batch normalization layer.
@@ -95,32 +94,29 @@ public final class BatchNormalization: Layer {
     [gamma, beta, movingMean, movingVariance].compactMap { $0 }
   }
 
-  public func build(inputShape: [Int], generator: inout SeededGenerator) throws -> [Int] {
-    guard !inputShape.isEmpty, inputShape.allSatisfy({ $0 > 0 }) else {
+  /// Accepts any non-empty shape whose last (channel) dimension is known.
+  public func build(for inputShape: SymbolicShape) throws -> SymbolicShape {
+    let expected = "a non-empty shape of positive dimensions with a known last (channel) one"
+    guard let last = inputShape.last, let channels = last else {
       throw PlexusError.shapeMismatch(
-        layer: name, expected: "a non-empty shape of positive dimensions, channels last",
-        found: inputShape)
+        layer: name, expected: expected, found: ShapeCheck.flatten(inputShape))
     }
-    let channels = inputShape[inputShape.count - 1]
-    self.channels = channels
-    let ones = try ParameterAllocation.filled([channels], with: 1)
-    let zeros = try ParameterAllocation.filled([channels], with: 0)
-    gamma = config.scale ? Parameter(name: "gamma", value: ones) : nil
-    beta = config.center ? Parameter(name: "beta", value: zeros) : nil
-    movingMean = Parameter(name: "moving_mean", value: zeros, isTrainable: false)
-    movingVariance = Parameter(name: "moving_variance", value: ones, isTrainable: false)
-    self.inputShape = inputShape
+    try Validate.sampleSize(inputShape.compactMap { $0 }, layer: name)
+    try gamma?.declare(shape: [channels], filledWith: 1)
+    try beta?.declare(shape: [channels], filledWith: 0)
+    try movingMean.declare(shape: [channels], filledWith: 0)
+    try movingVariance.declare(shape: [channels], filledWith: 1)
     return inputShape
   }
 
-  public func forward(_ input: Tensor, training: Bool) throws -> Tensor {
-    try ShapeCheck.requireBatch(input, sampleShape: inputShape, layer: name)
-    guard let movingMean, let movingVariance else {
-      throw PlexusError.notBuilt("layer '\(name)' is not built")
-    }
-    let channels = self.channels
+  /// Normalizes a batch. In training, with the batch's statistics, updating the moving ones
+  /// (training has exclusive access to the model); in inference, with the moving statistics.
+  /// `record.saved` keeps the statistics used and, in training, the normalized input.
+  public func forward(_ input: Tensor, record: CallRecord) throws -> Tensor {
+    let channels = input.shape[input.rank - 1]
     let rows = input.count / channels
     let epsilon = config.epsilon
+    let training = record.isTraining
     // Per-channel mean and 1 / sqrt(variance + epsilon).
     var statistics = Tensor.zeros([2, channels])
     if training && rows > 0 {
@@ -159,37 +155,51 @@ public final class BatchNormalization: Layer {
         }
       }
     }
+    let (output, normalized) = normalize(input, statistics: statistics, keepingNormalized: training)
+    record.saved = [statistics] + (normalized.map { [$0] } ?? [])
+    return output
+  }
+
+  /// `gamma * x̂ + beta` with `x̂ = (x - mean) / deviation` from `statistics` (`[2, C]`: the
+  /// means, then the inverse deviations), and `x̂` itself when `keepingNormalized`.
+  private func normalize(_ input: Tensor, statistics: Tensor, keepingNormalized: Bool) -> (
+    output: Tensor, normalized: Tensor?
+  ) {
+    let channels = statistics.shape[1]
+    let count = input.count
     let scale = gamma?.value ?? Tensor(shape: [channels], repeating: 1)
     let offset = beta?.value ?? Tensor.zeros([channels])
-    var normalized = Tensor.zeros(input.shape)
-    var output = Tensor.zeros(input.shape)
-    normalized.withUnsafeMutableBufferPointer { xHat in
-      output.withUnsafeMutableBufferPointer { y in
-        input.withUnsafeBufferPointer { x in
-          statistics.withUnsafeBufferPointer { statistics in
-            scale.withUnsafeBufferPointer { gamma in
-              offset.withUnsafeBufferPointer { beta in
-                let mean = statistics.baseAddress!
-                let inverseDeviation = mean + channels
+    var normalized = keepingNormalized ? Tensor.zeros(input.shape) : nil
+    var output = Tensor(unsafeUninitializedShape: input.shape) { _ in }
+    output.withUnsafeMutableBufferPointer { y in
+      input.withUnsafeBufferPointer { x in
+        statistics.withUnsafeBufferPointer { statistics in
+          scale.withUnsafeBufferPointer { gamma in
+            offset.withUnsafeBufferPointer { beta in
+              let mean = statistics.baseAddress!
+              let inverseDeviation = mean + channels
+              func run(_ xHat: UnsafeMutablePointer<Float>?) {
                 var row = 0
-                while row < rows * channels {
+                while row < count {
                   for channel in 0..<channels {
                     let value = (x[row + channel] - mean[channel]) * inverseDeviation[channel]
-                    xHat[row + channel] = value
+                    xHat?[row + channel] = value
                     y[row + channel] = value * gamma[channel] + beta[channel]
                   }
                   row += channels
                 }
+              }
+              if normalized != nil {
+                normalized!.withUnsafeMutableBufferPointer { run($0.baseAddress!) }
+              } else {
+                run(nil)
               }
             }
           }
         }
       }
     }
-    cachedNormalized = normalized
-    cachedStatistics = statistics
-    cachedTraining = training
-    return output
+    return (output, normalized)
   }
 
   /// Writes the per-channel batch mean into `mean` and accumulates the sums of squared
@@ -215,17 +225,24 @@ public final class BatchNormalization: Layer {
     }
   }
 
-  public func backward(_ outputGradient: Tensor) throws -> Tensor {
-    try ShapeCheck.requireGradient(outputGradient, matches: cachedNormalized?.shape, layer: name)
-    guard let cachedNormalized, let cachedStatistics else {
-      throw PlexusError.notBuilt("layer '\(name)': backward called before forward")
-    }
-    let channels = self.channels
+  /// Accumulates the gamma and beta gradients and returns the input gradient of the call
+  /// `record` describes: through the batch statistics in training, through the moving ones
+  /// (constants) in inference.
+  public func backward(_ outputGradient: Tensor, record: CallRecord, computingInputGradient: Bool)
+    throws -> Tensor?
+  {
+    let statistics = record.saved[0]
+    let training = record.isTraining
+    let normalized =
+      training
+      ? record.saved[1]
+      : normalize(record.inputs[0], statistics: statistics, keepingNormalized: true).normalized!
+    let channels = statistics.shape[1]
     let rows = outputGradient.count / channels
     // Per channel: sum(dy) and sum(dy * x̂).
     var sums = Tensor.zeros([2, channels])
     outputGradient.withUnsafeBufferPointer { dy in
-      cachedNormalized.withUnsafeBufferPointer { xHat in
+      normalized.withUnsafeBufferPointer { xHat in
         sums.withUnsafeMutableBufferPointer { sums in
           var totals = [Double](repeating: 0, count: 2 * channels)
           totals.withUnsafeMutableBufferPointer { totals in
@@ -243,15 +260,15 @@ public final class BatchNormalization: Layer {
         }
       }
     }
-    if let beta { beta.gradient += try sums.samples(0..<1).reshaped([channels]) }
-    if let gamma { gamma.gradient += try sums.samples(1..<2).reshaped([channels]) }
+    if let beta { try beta.gradient += sums.samples(0..<1).reshaped([channels]) }
+    if let gamma { try gamma.gradient += sums.samples(1..<2).reshaped([channels]) }
+    guard computingInputGradient else { return nil }
     let scale = gamma?.value ?? Tensor(shape: [channels], repeating: 1)
-    let training = cachedTraining
     let inverseRows = rows > 0 ? 1 / Float(rows) : 0
     return Tensor(shape: outputGradient.shape) { dx in
       outputGradient.withUnsafeBufferPointer { dy in
-        cachedNormalized.withUnsafeBufferPointer { xHat in
-          cachedStatistics.withUnsafeBufferPointer { statistics in
+        normalized.withUnsafeBufferPointer { xHat in
+          statistics.withUnsafeBufferPointer { statistics in
             sums.withUnsafeBufferPointer { sums in
               scale.withUnsafeBufferPointer { gamma in
                 let inverseDeviation = statistics.baseAddress! + channels

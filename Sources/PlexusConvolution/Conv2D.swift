@@ -5,38 +5,50 @@ import PlexusPerceptron
 ///
 /// Input `[N, H, W, C]`, output `[N, OH, OW, filters]`. The kernel is stored HWIO
 /// (`[KH, KW, C, filters]`) as in Keras; PyTorch and ONNX store OIHW. The convolution is
-/// lowered to im2col and one BLAS `gemm` per batch.
+/// lowered to im2col and one BLAS `gemm` per tile of output positions.
 ///
 /// ```swift
 /// let conv = try Conv2D(filters: 16, kernelSize: 3, padding: .same, activation: .relu)
 /// let strided = try Conv2D(1 => 8, kernelSize: 5, strides: 2)
 /// ```
-public final class Conv2D: Layer {
+public final class Conv2D: UnaryLayer {
   /// The hyperparameters (see `ConvolutionConfig`).
   public typealias Config = ConvolutionConfig<[Int]>
 
   public static let typeName = "plexus.conv2d"
-  public var name = ""
+  public let state = LayerState()
   public var config: Config { weights.config }
-  /// The HWIO kernel `[KH, KW, C, filters]`, once built.
-  public var kernel: Parameter? { weights.kernel }
-  /// The bias `[filters]`, once built (and when `useBias`).
+  /// The HWIO kernel `[KH, KW, C, filters]` (its shape is declared when the layer is built).
+  public var kernel: Parameter { weights.kernel }
+  /// The bias `[filters]` (when `useBias`).
   public var bias: Parameter? { weights.bias }
   /// The per-sample output shape `[OH, OW, filters]`, once built.
   public var outputShape: [Int]? { weights.outputShape }
-  private var expectedChannels: Int?
-  private var weights: WeightedConvolution<[Int], ConvolutionLowering>
+  private let expectedChannels: Int?
+  private let weights: WeightedConvolution<[Int], ConvolutionLowering>
 
-  /// - Throws: `PlexusError.invalidConfiguration` for non-positive filters, kernel size,
-  ///   strides or dilation, or negative padding.
-  public init(config: Config) throws {
+  /// - Throws: `PlexusError.invalidConfiguration` for filters, kernel size, strides or
+  ///   dilation out of range, or padding amounts out of range.
+  public convenience init(config: Config) throws {
+    try self.init(config: config, expectedChannels: nil)
+  }
+
+  private init(config: Config, expectedChannels: Int?) throws {
     try config.validate2D(layer: "conv2d")
+    if let expectedChannels,
+      expectedChannels <= 0 || expectedChannels > ParameterAllocation.maximumSampleElements
+    {
+      throw PlexusError.invalidConfiguration(
+        "conv2d input channels must be in 1...\(ParameterAllocation.maximumSampleElements), "
+          + "got \(expectedChannels)")
+    }
+    self.expectedChannels = expectedChannels
     self.weights = WeightedConvolution(config: config)
   }
 
   /// Creates a convolution with a square kernel, strides and dilation.
   ///
-  /// - Throws: `PlexusError.invalidConfiguration` for non-positive sizes or negative padding.
+  /// - Throws: `PlexusError.invalidConfiguration` for sizes or padding out of range.
   public convenience init(
     filters: Int, kernelSize: Int, strides: Int = 1, padding: Padding = .valid, dilation: Int = 1,
     activation: ActivationFunction = .linear, useBias: Bool = true,
@@ -47,33 +59,37 @@ public final class Conv2D: Layer {
       config: Config(
         filters: filters, kernelSize: [kernelSize, kernelSize], strides: [strides, strides],
         padding: padding, dilation: [dilation, dilation], activation: activation, useBias: useBias,
-        kernelInitializer: kernelInitializer, kernelRegularizer: kernelRegularizer))
+        kernelInitializer: kernelInitializer, kernelRegularizer: kernelRegularizer),
+      expectedChannels: nil)
     self.name = name
   }
 
   /// Creates a convolution written as `Conv2D(3 => 16, kernelSize: 3)`; the input channel
   /// count is checked when the layer is built.
   ///
-  /// - Throws: `PlexusError.invalidConfiguration` for non-positive sizes or negative padding.
+  /// - Throws: `PlexusError.invalidConfiguration` for sizes or padding out of range.
   public convenience init(
     _ channels: LayerSizes, kernelSize: Int, strides: Int = 1, padding: Padding = .valid,
     dilation: Int = 1, activation: ActivationFunction = .linear, useBias: Bool = true,
     name: String = ""
   ) throws {
     try self.init(
-      filters: channels.outputs, kernelSize: kernelSize, strides: strides, padding: padding,
-      dilation: dilation, activation: activation, useBias: useBias, name: name)
-    self.expectedChannels = channels.inputs
+      config: Config(
+        filters: channels.outputs, kernelSize: [kernelSize, kernelSize],
+        strides: [strides, strides], padding: padding, dilation: [dilation, dilation],
+        activation: activation, useBias: useBias),
+      expectedChannels: channels.inputs)
+    self.name = name
   }
 
   public var parameters: [Parameter] { weights.parameters }
 
-  public func build(inputShape: [Int], generator: inout SeededGenerator) throws -> [Int] {
+  public func build(for inputShape: SymbolicShape) throws -> SymbolicShape {
     let expected = "[height, width, \(expectedChannels.map(String.init) ?? "channels")] (rank 3)"
-    try ShapeCheck.require(inputShape, rank: 3, layer: name, expected: expected)
-    let (height, width, channels) = (inputShape[0], inputShape[1], inputShape[2])
+    let shape = try Validate.input(inputShape, rank: 3, layer: name, expected: expected)
+    let (height, width, channels) = (shape[0], shape[1], shape[2])
     if let expectedChannels, expectedChannels != channels {
-      throw PlexusError.shapeMismatch(layer: name, expected: expected, found: inputShape)
+      throw PlexusError.shapeMismatch(layer: name, expected: expected, found: shape)
     }
     let (kh, kw) = (config.kernelSize[0], config.kernelSize[1])
     guard
@@ -88,7 +104,7 @@ public final class Conv2D: Layer {
         layer: name,
         expected: "an input at least as large as the dilated kernel \(config.kernelSize) "
           + "(dilation \(config.dilation)) after padding \(config.padding)",
-        found: inputShape)
+        found: shape)
     }
     let geometry = ConvolutionGeometry(
       inputHeight: height, inputWidth: width, channels: channels, kernelHeight: kh, kernelWidth: kw,
@@ -97,24 +113,23 @@ public final class Conv2D: Layer {
       padTop: rows.before, padLeft: columns.before, outputHeight: rows.output,
       outputWidth: columns.output)
     let filters = config.filters
-    let receptiveField = kh * kw
     return try weights.build(
-      inputShape: inputShape, outputShape: [rows.output, columns.output, filters],
+      outputShape: [rows.output, columns.output, filters],
       pass: ConvolutionLowering(geometry: geometry, filters: filters),
-      kernelShape: [kh, kw, channels, filters],
-      fanIn: receptiveField * channels, fanOut: receptiveField * filters, generator: &generator)
+      kernelShape: [kh, kw, channels, filters], layer: name)
   }
 
-  public func forward(_ input: Tensor, training: Bool) throws -> Tensor {
-    try weights.forward(input, layer: name)
+  public func forward(_ input: Tensor, record: CallRecord) throws -> Tensor {
+    try weights.forward(input, record: record, layer: name)
   }
 
-  public func backward(_ outputGradient: Tensor) throws -> Tensor {
-    try weights.backward(outputGradient, layer: name)
-  }
-
-  public func backward(_ outputGradient: Tensor, computingInputGradient: Bool) throws -> Tensor? {
+  /// Accumulates the kernel and bias gradients; without `computingInputGradient` the input
+  /// gradient's products are skipped and `nil` is returned.
+  public func backward(_ outputGradient: Tensor, record: CallRecord, computingInputGradient: Bool)
+    throws -> Tensor?
+  {
     try weights.backward(
-      outputGradient, computingInputGradient: computingInputGradient, layer: name)
+      outputGradient, record: record, computingInputGradient: computingInputGradient,
+      layer: name)
   }
 }

@@ -13,23 +13,23 @@ import PlexusPerceptron
 /// ```swift
 /// let up = try Conv2DTranspose(filters: 16, kernelSize: 3, strides: 2, padding: .same)
 /// ```
-public final class Conv2DTranspose: Layer {
+public final class Conv2DTranspose: UnaryLayer {
   /// The hyperparameters (see `ConvolutionConfig`).
   public typealias Config = ConvolutionConfig<[Int]>
 
   public static let typeName = "plexus.conv2d_transpose"
-  public var name = ""
+  public let state = LayerState()
   public var config: Config { weights.config }
-  /// The kernel `[KH, KW, filters, C]`, once built.
-  public var kernel: Parameter? { weights.kernel }
-  /// The bias `[filters]`, once built (and when `useBias`).
+  /// The kernel `[KH, KW, filters, C]` (its shape is declared when the layer is built).
+  public var kernel: Parameter { weights.kernel }
+  /// The bias `[filters]` (when `useBias`).
   public var bias: Parameter? { weights.bias }
   /// The per-sample output shape `[OH, OW, filters]`, once built.
   public var outputShape: [Int]? { weights.outputShape }
-  private var weights: WeightedConvolution<[Int], TransposedConvolutionLowering>
+  private let weights: WeightedConvolution<[Int], TransposedConvolutionLowering>
 
-  /// - Throws: `PlexusError.invalidConfiguration` for non-positive filters, kernel size,
-  ///   strides or dilation, or negative padding.
+  /// - Throws: `PlexusError.invalidConfiguration` for filters, kernel size, strides or
+  ///   dilation out of range, or padding amounts out of range.
   public init(config: Config) throws {
     try config.validate2D(layer: "conv2d_transpose")
     self.weights = WeightedConvolution(config: config)
@@ -37,7 +37,7 @@ public final class Conv2DTranspose: Layer {
 
   /// Creates a transposed convolution with a square kernel, strides and dilation.
   ///
-  /// - Throws: `PlexusError.invalidConfiguration` for non-positive sizes or negative padding.
+  /// - Throws: `PlexusError.invalidConfiguration` for sizes or padding out of range.
   public convenience init(
     filters: Int, kernelSize: Int, strides: Int = 1, padding: Padding = .valid, dilation: Int = 1,
     activation: ActivationFunction = .linear, useBias: Bool = true,
@@ -71,17 +71,17 @@ public final class Conv2DTranspose: Layer {
     }
   }
 
-  public func build(inputShape: [Int], generator: inout SeededGenerator) throws -> [Int] {
-    try ShapeCheck.require(
+  public func build(for inputShape: SymbolicShape) throws -> SymbolicShape {
+    let shape = try Validate.input(
       inputShape, rank: 3, layer: name, expected: "[height, width, channels] (rank 3)")
-    let (height, width, channels) = (inputShape[0], inputShape[1], inputShape[2])
+    let (height, width, channels) = (shape[0], shape[1], shape[2])
     guard let rows = resolve(input: height, axis: 0), let columns = resolve(input: width, axis: 1)
     else {
       throw PlexusError.shapeMismatch(
         layer: name,
         expected:
           "an input whose transposed output stays non-empty after padding \(config.padding)",
-        found: inputShape)
+        found: shape)
     }
     let (kh, kw) = (config.kernelSize[0], config.kernelSize[1])
     let filters = config.filters
@@ -90,24 +90,23 @@ public final class Conv2DTranspose: Layer {
       kernelWidth: kw, strideHeight: config.strides[0], strideWidth: config.strides[1],
       dilationHeight: config.dilation[0], dilationWidth: config.dilation[1], padTop: rows.before,
       padLeft: columns.before, outputHeight: height, outputWidth: width)
-    let receptiveField = kh * kw
     return try weights.build(
-      inputShape: inputShape, outputShape: [rows.output, columns.output, filters],
+      outputShape: [rows.output, columns.output, filters],
       pass: TransposedConvolutionLowering(geometry: geometry, inputChannels: channels),
-      kernelShape: [kh, kw, filters, channels],
-      fanIn: receptiveField * filters, fanOut: receptiveField * channels, generator: &generator)
+      kernelShape: [kh, kw, filters, channels], layer: name)
   }
 
-  public func forward(_ input: Tensor, training: Bool) throws -> Tensor {
-    try weights.forward(input, layer: name)
+  public func forward(_ input: Tensor, record: CallRecord) throws -> Tensor {
+    try weights.forward(input, record: record, layer: name)
   }
 
-  public func backward(_ outputGradient: Tensor) throws -> Tensor {
-    try weights.backward(outputGradient, layer: name)
-  }
-
-  public func backward(_ outputGradient: Tensor, computingInputGradient: Bool) throws -> Tensor? {
+  /// Accumulates the kernel and bias gradients; without `computingInputGradient` the input
+  /// gradient's products are skipped and `nil` is returned.
+  public func backward(_ outputGradient: Tensor, record: CallRecord, computingInputGradient: Bool)
+    throws -> Tensor?
+  {
     try weights.backward(
-      outputGradient, computingInputGradient: computingInputGradient, layer: name)
+      outputGradient, record: record, computingInputGradient: computingInputGradient,
+      layer: name)
   }
 }

@@ -1,10 +1,16 @@
 import PlexusCore
-import Synchronization
 
 /// Registration of the layers of PlexusConvolution.
 public enum ConvolutionLayers {
   /// The module name reported in registry errors.
   public static let module = "PlexusConvolution"
+
+  /// The layer types this module registers.
+  public static let typeNames = [
+    Conv1D.typeName, Conv2D.typeName, Conv2DTranspose.typeName, MaxPool2D.typeName,
+    AveragePool2D.typeName, GlobalAveragePool2D.typeName, GlobalMaxPool2D.typeName,
+    BatchNormalization.typeName, ZeroPadding2D.typeName, UpSampling2D.typeName,
+  ]
 
   /// Registers the convolution family's layers: `plexus.conv1d`, `plexus.conv2d`,
   /// `plexus.conv2d_transpose`, `plexus.max_pool2d`, `plexus.average_pool2d`,
@@ -23,50 +29,27 @@ public enum ConvolutionLayers {
     registry.registerBuiltIn(UpSampling2D.self, module: module)
   }
 
-  private static let tileElements = Atomic<Int>(1 << 16)
-
   /// How many elements of the unrolled column matrix (im2col) a convolution builds at once
   /// per thread (default 2^16 = 256 KiB, so that a tile stays in cache while `gemm` reads
-  /// it). At least one row (one output position) is always unrolled; values below 1 are
-  /// treated as 1.
-  ///
-  /// Setting it changes the process-wide value; `withColumnTileElements(_:_:)` changes it only
-  /// for the code it runs (and tasks it starts), leaving other threads alone.
-  public static var columnTileElements: Int {
-    get { tileElementsOverride ?? tileElements.load(ordering: .relaxed) }
-    set { tileElements.store(Swift.max(1, newValue), ordering: .relaxed) }
-  }
-
-  @TaskLocal private static var tileElementsOverride: Int?
-
-  /// Runs `body` with `columnTileElements` set to `value` for this task only.
-  public static func withColumnTileElements<Result>(
-    _ value: Int, _ body: () throws -> Result
-  ) rethrows -> Result {
-    try $tileElementsOverride.withValue(Swift.max(1, value), operation: body)
-  }
-
-  private static let parallelWork = Atomic<Int>(1 << 25)
+  /// it; `1...2^26`). At least one row (one output position) is always unrolled.
+  public static let columnTileElements = TuningKnob(
+    name: "ConvolutionLayers.columnTileElements", initialDefault: 1 << 16,
+    validValues: 1...(1 << 26))
 
   /// The multiply-adds of one convolution pass (forward, or backward) from which the batch is
-  /// split across threads (default 2^25, about 0.3 ms of work). On a small shared machine a
-  /// second thread pays off only for large layers and costs far more than it gains when
-  /// another process keeps a core busy; lower it on a dedicated machine. Values below 1 are
-  /// treated as 1.
-  ///
-  /// Setting it changes the process-wide value; `withMinimumParallelWork(_:_:)` changes it only
-  /// for the code it runs (and tasks it starts), leaving other threads alone.
-  public static var minimumParallelWork: Int {
-    get { parallelWorkOverride ?? parallelWork.load(ordering: .relaxed) }
-    set { parallelWork.store(Swift.max(1, newValue), ordering: .relaxed) }
-  }
+  /// split across up to `Parallel.maximumThreads` threads (default 2^25; `1...Int.max`). On
+  /// a small shared machine a second thread pays off only for large layers and costs far
+  /// more than it gains when another process keeps a core busy; lower it on a dedicated
+  /// machine.
+  public static let minimumParallelWork = TuningKnob(
+    name: "ConvolutionLayers.minimumParallelWork", initialDefault: 1 << 25,
+    validValues: 1...Int.max)
 
-  @TaskLocal private static var parallelWorkOverride: Int?
-
-  /// Runs `body` with `minimumParallelWork` set to `value` for this task only.
-  public static func withMinimumParallelWork<Result>(
-    _ value: Int, _ body: () throws -> Result
-  ) rethrows -> Result {
-    try $parallelWorkOverride.withValue(Swift.max(1, value), operation: body)
-  }
+  /// The window element visits of one pooling pass from which the batch is split across
+  /// threads (default 2^22; `1...Int.max`). Pooling is memory-bound, so threads pay off only
+  /// for large batches of large images; above this, `Parallel.forEachChunk` splits the
+  /// samples.
+  public static let minimumParallelPoolingVisits = TuningKnob(
+    name: "ConvolutionLayers.minimumParallelPoolingVisits", initialDefault: 1 << 22,
+    validValues: 1...Int.max)
 }

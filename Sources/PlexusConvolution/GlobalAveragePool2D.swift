@@ -6,14 +6,14 @@ import PlexusCore
 /// ```swift
 /// let pool = GlobalAveragePool2D()
 /// ```
-public final class GlobalAveragePool2D: Layer {
+public final class GlobalAveragePool2D: UnaryLayer {
   /// The hyperparameters (see `GlobalPoolingConfig`).
   public typealias Config = GlobalPoolingConfig
 
   public static let typeName = "plexus.global_average_pool2d"
-  public var name = ""
+  public let state = LayerState()
   public var config: Config { pooling.config }
-  private var pooling: GlobalPooling
+  private let pooling: GlobalPooling
 
   /// Creates a global pooling layer from its configuration.
   public init(config: Config) { pooling = GlobalPooling(kind: .average, config: config) }
@@ -24,15 +24,17 @@ public final class GlobalAveragePool2D: Layer {
     self.name = name
   }
 
-  public func build(inputShape: [Int], generator: inout SeededGenerator) throws -> [Int] {
+  public func build(for inputShape: SymbolicShape) throws -> SymbolicShape {
     try pooling.build(inputShape: inputShape, layer: name)
   }
 
-  public func forward(_ input: Tensor, training: Bool) throws -> Tensor {
-    try pooling.forward(input, layer: name)
+  public func forward(_ input: Tensor, record: CallRecord) throws -> Tensor {
+    pooling.forward(input, record: record)
   }
 
-  public func backward(_ outputGradient: Tensor) throws -> Tensor {
-    try pooling.backward(outputGradient, layer: name)
+  public func backward(_ outputGradient: Tensor, record: CallRecord, computingInputGradient: Bool)
+    throws -> Tensor?
+  {
+    computingInputGradient ? pooling.backward(outputGradient, record: record) : nil
   }
 }

@@ -40,14 +40,14 @@ public enum Padding: Sendable, Equatable, Hashable {
     return ((padded - effective) / stride + 1, before, after)
   }
 
-  /// Throws unless explicit amounts are non-negative.
+  /// Throws unless explicit amounts are in `0...Validate.maximumExtent`.
   func validate(in layer: String) throws {
     if case .explicit(let top, let bottom, let left, let right) = self,
-      [top, bottom, left, right].contains(where: { $0 < 0 })
+      [top, bottom, left, right].contains(where: { $0 < 0 || $0 > Validate.maximumExtent })
     {
       throw PlexusError.invalidConfiguration(
-        "\(layer) padding amounts must be non-negative, got top \(top), bottom \(bottom), left \(left), right \(right)"
-      )
+        "\(layer) padding amounts must be in 0...\(Validate.maximumExtent), got top \(top), "
+          + "bottom \(bottom), left \(left), right \(right)")
     }
   }
 }
@@ -61,8 +61,26 @@ public enum PaddingAxis: Sendable {
 }
 
 extension Padding: Codable {
-  private enum CodingKeys: String, CodingKey { case top, bottom, left, right }
+  /// The object form of explicit padding: an omitted side is 0, another key is an error.
+  private struct ExplicitAmounts: DefaultedConfiguration {
+    var top = 0
+    var bottom = 0
+    var left = 0
+    var right = 0
 
+    static var defaults: ExplicitAmounts { ExplicitAmounts() }
+    static var fields: [ConfigField<ExplicitAmounts>] {
+      [
+        .init("top", \.top), .init("bottom", \.bottom), .init("left", \.left),
+        .init("right", \.right),
+      ]
+    }
+  }
+
+  /// Decodes `"valid"`, `"same"` or an object of explicit amounts (omitted sides are 0).
+  ///
+  /// - Throws: `PlexusError.invalidConfiguration` for another string or an object with another
+  ///   key; `DecodingError` for a malformed amount.
   public init(from decoder: Decoder) throws {
     if let single = try? decoder.singleValueContainer(), let name = try? single.decode(String.self)
     {
@@ -76,12 +94,9 @@ extension Padding: Codable {
       }
       return
     }
-    let container = try decoder.container(keyedBy: CodingKeys.self)
+    let amounts = try ExplicitAmounts(from: decoder)
     self = .explicit(
-      top: try container.decodeIfPresent(Int.self, forKey: .top) ?? 0,
-      bottom: try container.decodeIfPresent(Int.self, forKey: .bottom) ?? 0,
-      left: try container.decodeIfPresent(Int.self, forKey: .left) ?? 0,
-      right: try container.decodeIfPresent(Int.self, forKey: .right) ?? 0)
+      top: amounts.top, bottom: amounts.bottom, left: amounts.left, right: amounts.right)
   }
 
   public func encode(to encoder: Encoder) throws {
@@ -93,22 +108,66 @@ extension Padding: Codable {
       var container = encoder.singleValueContainer()
       try container.encode("same")
     case .explicit(let top, let bottom, let left, let right):
-      var container = encoder.container(keyedBy: CodingKeys.self)
-      try container.encode(top, forKey: .top)
-      try container.encode(bottom, forKey: .bottom)
-      try container.encode(left, forKey: .left)
-      try container.encode(right, forKey: .right)
+      try ExplicitAmounts(top: top, bottom: bottom, left: left, right: right).encode(to: encoder)
     }
   }
 }
 
 /// Validation helpers shared by the layers of this module.
 enum Validate {
-  /// Throws unless `values` has `count` positive entries.
-  static func positivePair(_ values: [Int], count: Int = 2, what: String, layer: String) throws {
-    guard values.count == count, values.allSatisfy({ $0 > 0 }) else {
+  /// The largest kernel size, stride, dilation, pool size, padding amount or upsampling
+  /// factor (2^24): no real input is larger, and the bound keeps every shape computation far
+  /// from overflowing.
+  static let maximumExtent = 1 << 24
+
+  /// Throws unless `values` has `count` entries in `1...maximumExtent`.
+  static func extents(_ values: [Int], count: Int = 2, what: String, layer: String) throws {
+    guard values.count == count, values.allSatisfy({ $0 > 0 && $0 <= maximumExtent }) else {
       throw PlexusError.invalidConfiguration(
-        "\(layer) \(what) must be \(count) positive integers, got \(values)")
+        "\(layer) \(what) must be \(count) integers in 1...\(maximumExtent), got \(values)")
+    }
+  }
+
+  /// Throws unless `value` is in `1...maximumExtent`.
+  static func extent(_ value: Int, what: String, layer: String) throws {
+    guard value > 0, value <= maximumExtent else {
+      throw PlexusError.invalidConfiguration(
+        "\(layer) \(what) must be in 1...\(maximumExtent), got \(value)")
+    }
+  }
+
+  /// The fixed per-sample input shape of `rank` dimensions, every one known and positive and
+  /// the sample at most `ParameterAllocation.maximumSampleElements` values.
+  ///
+  /// - Throws: `PlexusError.shapeMismatch` naming `layer` with `expected`, or
+  ///   `PlexusError.invalidShape` for a sample too large.
+  static func input(_ shape: SymbolicShape, rank: Int, layer: String, expected: String) throws
+    -> [Int]
+  {
+    let dimensions = try ShapeCheck.require(shape, rank: rank, layer: layer, expected: expected)
+    try sampleSize(dimensions, layer: layer)
+    return dimensions
+  }
+
+  /// Throws `PlexusError.invalidShape` naming `layer` unless a per-sample shape holds at most
+  /// `ParameterAllocation.maximumSampleElements` values (its count is overflow-checked).
+  static func sampleSize(_ shape: [Int], layer: String) throws {
+    let count = try Tensor.elementCount(of: shape)
+    guard count <= ParameterAllocation.maximumSampleElements else {
+      throw PlexusError.invalidShape(
+        "layer '\(layer)': samples of shape \(shape) would hold \(count) values, more than "
+          + "\(ParameterAllocation.maximumSampleElements)")
+    }
+  }
+
+  /// Throws `PlexusError.invalidShape` naming `layer` unless every offset within a sample of
+  /// `shape` fits the 32-bit routing of max pooling.
+  static func routable(_ shape: [Int], layer: String) throws {
+    let count = try Tensor.elementCount(of: shape)
+    guard count <= Int(Int32.max) else {
+      throw PlexusError.invalidShape(
+        "layer '\(layer)': max pooling takes samples of at most \(Int32.max) values, "
+          + "got shape \(shape) (\(count) values)")
     }
   }
 }

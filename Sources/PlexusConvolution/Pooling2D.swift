@@ -1,8 +1,9 @@
 import PlexusCore
 
 /// The hyperparameters of a windowed pooling layer (`MaxPool2D.Config`,
-/// `AveragePool2D.Config`).
-public struct PoolingConfig: LayerConfiguration {
+/// `AveragePool2D.Config`). Omitted JSON fields take the defaults of `init`; an unknown key is
+/// an error.
+public struct PoolingConfig: DefaultedConfiguration {
   /// The window `[height, width]`.
   public var poolSize: [Int]
   /// The strides `[height, width]`; `nil` uses the pool size.
@@ -17,83 +18,87 @@ public struct PoolingConfig: LayerConfiguration {
     self.padding = padding
   }
 
-  private enum CodingKeys: String, CodingKey { case poolSize, strides, padding }
-
-  public init(from decoder: Decoder) throws {
-    let container = try decoder.container(keyedBy: CodingKeys.self)
-    poolSize = try container.decodeIfPresent([Int].self, forKey: .poolSize) ?? [2, 2]
-    strides = try container.decodeIfPresent([Int].self, forKey: .strides)
-    padding = try container.decodeIfPresent(Padding.self, forKey: .padding) ?? .valid
+  public static var defaults: PoolingConfig { PoolingConfig() }
+  public static var fields: [ConfigField<PoolingConfig>] {
+    [.init("poolSize", \.poolSize), .init("strides", \.strides), .init("padding", \.padding)]
   }
 }
 
 /// The hyperparameters of a global pooling layer (`GlobalMaxPool2D.Config`,
-/// `GlobalAveragePool2D.Config`).
-public struct GlobalPoolingConfig: LayerConfiguration {
+/// `GlobalAveragePool2D.Config`). An omitted `keepDims` is `false`; an unknown key is an error.
+public struct GlobalPoolingConfig: DefaultedConfiguration {
   /// Whether the output keeps the spatial dimensions as `1 x 1`.
   public var keepDims: Bool
   /// Creates a config.
   public init(keepDims: Bool = false) { self.keepDims = keepDims }
 
-  private enum CodingKeys: String, CodingKey { case keepDims }
-
-  public init(from decoder: Decoder) throws {
-    let container = try decoder.container(keyedBy: CodingKeys.self)
-    keepDims = try container.decodeIfPresent(Bool.self, forKey: .keepDims) ?? false
-  }
+  public static var defaults: GlobalPoolingConfig { GlobalPoolingConfig() }
+  public static var fields: [ConfigField<GlobalPoolingConfig>] { [.init("keepDims", \.keepDims)] }
 }
 
 /// How a pooling layer reduces a window.
-enum PoolingKind {
+enum PoolingKind: Sendable {
   case maximum, average
 }
 
+/// Where max pooling routes the gradient: per output element, the offset within its sample of
+/// the input element that won. A call's record keeps it in `scratch`, reused from one call to
+/// the next.
+final class PoolingRouting {
+  /// The winning offsets of the last call that recorded them.
+  var winners: [Int32] = []
+  /// Whether `winners` belongs to the record's current call (inference skips the routing).
+  var isCurrent = false
+
+  /// The routing kept in `record`, created there on the call's first use.
+  static func of(_ record: CallRecord) -> PoolingRouting {
+    if let routing = record.scratch as? PoolingRouting { return routing }
+    let routing = PoolingRouting()
+    record.scratch = routing
+    return routing
+  }
+
+  /// Resizes `winners` to `count` entries, keeping the storage when the size is unchanged.
+  func reserve(_ count: Int) {
+    if winners.count != count { winners = [Int32](repeating: 0, count: count) }
+  }
+}
+
 /// Windowed pooling over channels-last images, the implementation of `MaxPool2D` and
-/// `AveragePool2D`.
-struct WindowPooling {
+/// `AveragePool2D`. The geometry is worked out in `build`; the routing of a call is kept in
+/// its record.
+struct WindowPooling: Sendable {
   let kind: PoolingKind
   let config: PoolingConfig
-  private var inputShape: [Int]?
-  private var outputShape: [Int]?
-  private var geometry: ConvolutionGeometry?
-  /// Max pooling: the winning input offsets of the last training forward pass.
-  private var argmax: [Int32]?
-  private var cachedInput: Tensor?
-  private var cachedOutputShape: [Int]?
+  private let geometry = BuildValue<ConvolutionGeometry>()
 
-  /// - Throws: `PlexusError.invalidConfiguration` for non-positive pool sizes or strides, or
-  ///   negative padding; `layer` names the layer kind in the message.
+  /// - Throws: `PlexusError.invalidConfiguration` for pool sizes, strides or padding amounts
+  ///   out of range; `layer` names the layer kind in the message.
   init(kind: PoolingKind, config: PoolingConfig, layer: String) throws {
-    try Validate.positivePair(config.poolSize, what: "poolSize", layer: layer)
+    try Validate.extents(config.poolSize, what: "poolSize", layer: layer)
     if let strides = config.strides {
-      try Validate.positivePair(strides, what: "strides", layer: layer)
+      try Validate.extents(strides, what: "strides", layer: layer)
     }
     try config.padding.validate(in: layer)
     self.kind = kind
     self.config = config
   }
 
-  mutating func build(inputShape: [Int], layer: String) throws -> [Int] {
+  func build(inputShape: SymbolicShape, layer: String) throws -> SymbolicShape {
+    let shape = try Validate.input(
+      inputShape, rank: 3, layer: layer, expected: "[height, width, channels] (rank 3)")
+    if kind == .maximum { try Validate.routable(shape, layer: layer) }
     let geometry = try PoolingKernels.geometry(
-      layer: layer, inputShape: inputShape, poolSize: config.poolSize,
-      strides: config.strides ?? config.poolSize,
-      padding: config.padding)
-    self.geometry = geometry
-    self.inputShape = inputShape
-    let output = [geometry.outputHeight, geometry.outputWidth, geometry.channels]
-    outputShape = output
-    return output
+      layer: layer, inputShape: shape, poolSize: config.poolSize,
+      strides: config.strides ?? config.poolSize, padding: config.padding)
+    self.geometry.value = geometry
+    return [geometry.outputHeight, geometry.outputWidth, geometry.channels]
   }
 
-  mutating func forward(_ input: Tensor, training: Bool, layer: String) throws -> Tensor {
-    try ShapeCheck.requireBatch(input, sampleShape: inputShape, layer: layer)
-    guard let geometry, let outputShape else {
-      throw PlexusError.notBuilt("layer '\(layer)' is not built")
-    }
+  func forward(_ input: Tensor, record: CallRecord, layer: String) throws -> Tensor {
+    let geometry = try geometry.get(layer: layer)
     let batch = input.batchCount
-    let shape = [batch] + outputShape
-    cachedInput = input
-    cachedOutputShape = shape
+    let shape = [batch, geometry.outputHeight, geometry.outputWidth, geometry.channels]
     switch kind {
     case .average:
       return Tensor(unsafeUninitializedShape: shape) { out in
@@ -103,9 +108,9 @@ struct WindowPooling {
             backward: false)
         }
       }
-    case .maximum where !training:
-      // Inference needs no routing; backward recomputes it if it is asked for.
-      argmax = nil
+    case .maximum where !record.isTraining:
+      // Inference needs no routing; backward works it out if it is asked for.
+      (record.scratch as? PoolingRouting)?.isCurrent = false
       return Tensor(unsafeUninitializedShape: shape) { out in
         input.withUnsafeBufferPointer { x in
           PoolingKernels.maxPoolForward(
@@ -114,39 +119,37 @@ struct WindowPooling {
         }
       }
     case .maximum:
-      let (output, winners) = Self.maxPool(input, geometry: geometry, shape: shape)
-      argmax = winners
-      return output
+      return Self.maxPool(
+        input, geometry: geometry, shape: shape, routing: PoolingRouting.of(record))
     }
   }
 
-  /// Max pools `input` and records the winning offsets.
-  private static func maxPool(_ input: Tensor, geometry: ConvolutionGeometry, shape: [Int]) -> (
-    Tensor, [Int32]
-  ) {
+  /// Max pools `input` and records the winning offsets in `routing`.
+  @discardableResult
+  private static func maxPool(
+    _ input: Tensor, geometry: ConvolutionGeometry, shape: [Int], routing: PoolingRouting
+  ) -> Tensor {
     let batch = input.batchCount
-    var winners = [Int32](repeating: 0, count: shape.reduce(1, *))
-    let output = Tensor(unsafeUninitializedShape: shape) { out in
+    routing.reserve(shape.reduce(1, *))
+    routing.isCurrent = true
+    return Tensor(unsafeUninitializedShape: shape) { out in
       input.withUnsafeBufferPointer { x in
-        winners.withUnsafeMutableBufferPointer { argmax in
+        routing.winners.withUnsafeMutableBufferPointer { argmax in
           PoolingKernels.maxPoolForward(
             x.baseAddress!, samples: batch, geometry: geometry, output: out.baseAddress!,
             argmax: argmax.baseAddress!)
         }
       }
     }
-    return (output, winners)
   }
 
-  mutating func backward(_ outputGradient: Tensor, layer: String) throws -> Tensor {
-    try ShapeCheck.requireGradient(outputGradient, matches: cachedOutputShape, layer: layer)
-    guard let geometry, let cachedInput else {
-      throw PlexusError.notBuilt("layer '\(layer)' is not built")
-    }
-    let samples = cachedInput.batchCount
+  func backward(_ outputGradient: Tensor, record: CallRecord, layer: String) throws -> Tensor {
+    let geometry = try geometry.get(layer: layer)
+    let input = record.inputs[0]
+    let samples = input.batchCount
     switch kind {
     case .average:
-      return Tensor(shape: cachedInput.shape) { dx in
+      return Tensor(shape: input.shape) { dx in
         outputGradient.withUnsafeBufferPointer { dy in
           PoolingKernels.averagePool(
             dy.baseAddress!, samples: samples, geometry: geometry, into: dx.baseAddress!,
@@ -154,12 +157,13 @@ struct WindowPooling {
         }
       }
     case .maximum:
-      let winners =
-        argmax ?? Self.maxPool(cachedInput, geometry: geometry, shape: outputGradient.shape).1
-      argmax = winners
-      return Tensor(shape: cachedInput.shape) { dx in
+      let routing = PoolingRouting.of(record)
+      if !routing.isCurrent {
+        Self.maxPool(input, geometry: geometry, shape: outputGradient.shape, routing: routing)
+      }
+      return Tensor(shape: input.shape) { dx in
         outputGradient.withUnsafeBufferPointer { dy in
-          winners.withUnsafeBufferPointer { winners in
+          routing.winners.withUnsafeBufferPointer { winners in
             PoolingKernels.maxPoolBackward(
               dy.baseAddress!, argmax: winners.baseAddress!, samples: samples,
               geometry: geometry, inputGradient: dx.baseAddress!)
@@ -171,40 +175,28 @@ struct WindowPooling {
 }
 
 /// Pooling of each channel over all positions, the implementation of `GlobalMaxPool2D` and
-/// `GlobalAveragePool2D`.
-struct GlobalPooling {
+/// `GlobalAveragePool2D`. The routing of a max pooling call is kept in its record.
+struct GlobalPooling: Sendable {
   let kind: PoolingKind
   let config: GlobalPoolingConfig
-  private var inputShape: [Int]?
-  private var outputShape: [Int]?
-  private var cachedOutputShape: [Int]?
-  /// Max pooling: the winning offset (within the sample) of each output.
-  private var argmax: [Int32] = []
 
   init(kind: PoolingKind, config: GlobalPoolingConfig) {
     self.kind = kind
     self.config = config
   }
 
-  mutating func build(inputShape: [Int], layer: String) throws -> [Int] {
-    try ShapeCheck.require(
+  func build(inputShape: SymbolicShape, layer: String) throws -> SymbolicShape {
+    let shape = try Validate.input(
       inputShape, rank: 3, layer: layer, expected: "[height, width, channels] (rank 3)")
-    self.inputShape = inputShape
-    let output = config.keepDims ? [1, 1, inputShape[2]] : [inputShape[2]]
-    outputShape = output
-    return output
+    if kind == .maximum { try Validate.routable(shape, layer: layer) }
+    return config.keepDims ? [1, 1, shape[2]] : [shape[2]]
   }
 
-  mutating func forward(_ input: Tensor, layer: String) throws -> Tensor {
-    try ShapeCheck.requireBatch(input, sampleShape: inputShape, layer: layer)
-    guard let inputShape, let outputShape else {
-      throw PlexusError.notBuilt("layer '\(layer)' is not built")
-    }
+  func forward(_ input: Tensor, record: CallRecord) -> Tensor {
     let batch = input.batchCount
-    let positions = inputShape[0] * inputShape[1]
-    let channels = inputShape[2]
-    let shape = [batch] + outputShape
-    cachedOutputShape = shape
+    let positions = input.shape[1] * input.shape[2]
+    let channels = input.shape[3]
+    let shape = [batch] + (config.keepDims ? [1, 1, channels] : [channels])
     switch kind {
     case .average:
       let scale = 1 / Float(positions)
@@ -222,15 +214,18 @@ struct GlobalPooling {
         }
       }
     case .maximum:
-      var winners = [Int32](repeating: 0, count: batch * channels)
-      let output = Tensor(unsafeUninitializedShape: shape) { out in
+      let routing = PoolingRouting.of(record)
+      routing.reserve(batch * channels)
+      routing.isCurrent = true
+      return Tensor(unsafeUninitializedShape: shape) { out in
         input.withUnsafeBufferPointer { x in
-          winners.withUnsafeMutableBufferPointer { argmax in
+          routing.winners.withUnsafeMutableBufferPointer { argmax in
             for sample in 0..<batch {
               let best = out.baseAddress! + sample * channels
               let index = argmax.baseAddress! + sample * channels
               let start = x.baseAddress! + sample * positions * channels
               best.update(from: start, count: channels)
+              index.update(repeating: 0, count: channels)
               var row = start + channels
               for position in 1..<Swift.max(positions, 1) {
                 let offset = Int32(truncatingIfNeeded: position * channels)
@@ -244,21 +239,19 @@ struct GlobalPooling {
           }
         }
       }
-      argmax = winners
-      return output
     }
   }
 
-  func backward(_ outputGradient: Tensor, layer: String) throws -> Tensor {
-    try ShapeCheck.requireGradient(outputGradient, matches: cachedOutputShape, layer: layer)
-    guard let inputShape else { throw PlexusError.notBuilt("layer '\(layer)' is not built") }
-    let batch = outputGradient.batchCount
-    let positions = inputShape[0] * inputShape[1]
-    let channels = inputShape[2]
+  func backward(_ outputGradient: Tensor, record: CallRecord) -> Tensor {
+    let input = record.inputs[0]
+    let batch = input.batchCount
+    let positions = input.shape[1] * input.shape[2]
+    let channels = input.shape[3]
     let kind = self.kind
-    return Tensor(shape: [batch] + inputShape) { dx in
+    let winners = (record.scratch as? PoolingRouting)?.winners ?? []
+    return Tensor(shape: input.shape) { dx in
       outputGradient.withUnsafeBufferPointer { dy in
-        argmax.withUnsafeBufferPointer { winners in
+        winners.withUnsafeBufferPointer { winners in
           for sample in 0..<batch {
             let target = dx.baseAddress! + sample * positions * channels
             switch kind {

@@ -6,62 +6,55 @@ import PlexusCore
 /// ```swift
 /// let up = try UpSampling2D(size: 2)
 /// ```
-public final class UpSampling2D: Layer {
-  /// The hyperparameters of an upsampling layer.
-  public struct Config: LayerConfiguration {
+public final class UpSampling2D: UnaryLayer {
+  /// The hyperparameters of an upsampling layer. An omitted `size` is `[2, 2]`; an unknown
+  /// key is an error.
+  public struct Config: DefaultedConfiguration {
     /// The repetition factors `[height, width]`.
     public var size: [Int]
     /// Creates a config.
     public init(size: [Int] = [2, 2]) { self.size = size }
 
-    private enum CodingKeys: String, CodingKey { case size }
-
-    public init(from decoder: Decoder) throws {
-      let container = try decoder.container(keyedBy: CodingKeys.self)
-      size = try container.decodeIfPresent([Int].self, forKey: .size) ?? [2, 2]
-    }
+    public static var defaults: Config { Config() }
+    public static var fields: [ConfigField<Config>] { [.init("size", \.size)] }
   }
 
   public static let typeName = "plexus.up_sampling2d"
-  public var name = ""
+  public let state = LayerState()
   public let config: Config
-  private var inputShape: [Int]?
-  private var outputShape: [Int]?
-  private var cachedOutputShape: [Int]?
+  /// The per-sample input shape `[H, W, C]` the layer was built for.
+  private let inputShape = BuildValue<[Int]>()
 
-  /// - Throws: `PlexusError.invalidConfiguration` unless `size` holds two positive factors.
+  /// - Throws: `PlexusError.invalidConfiguration` unless `size` holds two factors in
+  ///   `1...16777216` (2^24).
   public init(config: Config) throws {
-    try Validate.positivePair(config.size, what: "size", layer: "up_sampling2d")
+    try Validate.extents(config.size, what: "size", layer: "up_sampling2d")
     self.config = config
   }
 
   /// Creates an upsampling layer with the same factor along both axes.
   ///
-  /// - Throws: `PlexusError.invalidConfiguration` for a non-positive factor.
+  /// - Throws: `PlexusError.invalidConfiguration` for a factor out of range.
   public convenience init(size: Int = 2, name: String = "") throws {
     try self.init(config: Config(size: [size, size]))
     self.name = name
   }
 
-  public func build(inputShape: [Int], generator: inout SeededGenerator) throws -> [Int] {
-    try ShapeCheck.require(
+  public func build(for inputShape: SymbolicShape) throws -> SymbolicShape {
+    let shape = try Validate.input(
       inputShape, rank: 3, layer: name, expected: "[height, width, channels] (rank 3)")
-    self.inputShape = inputShape
-    let output = [inputShape[0] * config.size[0], inputShape[1] * config.size[1], inputShape[2]]
-    outputShape = output
-    return output
+    let output = [shape[0] * config.size[0], shape[1] * config.size[1], shape[2]]
+    try Validate.sampleSize(output, layer: name)
+    self.inputShape.value = shape
+    return output.map { $0 }
   }
 
-  public func forward(_ input: Tensor, training: Bool) throws -> Tensor {
-    try ShapeCheck.requireBatch(input, sampleShape: inputShape, layer: name)
-    guard let inputShape, let outputShape else {
-      throw PlexusError.notBuilt("layer '\(name)' is not built")
-    }
-    let shape = [input.batchCount] + outputShape
-    cachedOutputShape = shape
+  public func forward(_ input: Tensor, record: CallRecord) throws -> Tensor {
+    let inputShape = try self.inputShape.get(layer: name)
     let (height, width, channels) = (inputShape[0], inputShape[1], inputShape[2])
     let (factorHeight, factorWidth) = (config.size[0], config.size[1])
-    let outputRowLength = outputShape[1] * channels
+    let shape = [input.batchCount, height * factorHeight, width * factorWidth, channels]
+    let outputRowLength = shape[2] * channels
     return Tensor(unsafeUninitializedShape: shape) { out in
       input.withUnsafeBufferPointer { x in
         var target = out.baseAddress!
@@ -83,12 +76,14 @@ public final class UpSampling2D: Layer {
     }
   }
 
-  public func backward(_ outputGradient: Tensor) throws -> Tensor {
-    try ShapeCheck.requireGradient(outputGradient, matches: cachedOutputShape, layer: name)
-    guard let inputShape else { throw PlexusError.notBuilt("layer '\(name)' is not built") }
+  public func backward(_ outputGradient: Tensor, record: CallRecord, computingInputGradient: Bool)
+    throws -> Tensor?
+  {
+    guard computingInputGradient else { return nil }
+    let inputShape = try self.inputShape.get(layer: name)
     let (height, width, channels) = (inputShape[0], inputShape[1], inputShape[2])
     let (factorHeight, factorWidth) = (config.size[0], config.size[1])
-    return Tensor(shape: [outputGradient.batchCount] + inputShape) { dx in
+    return Tensor(shape: record.inputs[0].shape) { dx in
       outputGradient.withUnsafeBufferPointer { dy in
         var source = dy.baseAddress!
         for targetRow in 0..<(outputGradient.batchCount * height) {

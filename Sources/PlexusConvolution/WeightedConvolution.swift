@@ -18,8 +18,9 @@ extension Array: ConvolutionExtent where Element == Int {
 }
 
 /// The hyperparameters of a weighted convolution (`Conv1D.Config`, `Conv2D.Config`,
-/// `Conv2DTranspose.Config`). Omitted JSON fields take the defaults of `init`.
-public struct ConvolutionConfig<Extent: ConvolutionExtent>: LayerConfiguration {
+/// `Conv2DTranspose.Config`). In JSON `filters` and `kernelSize` are required; omitted fields
+/// take the defaults of `init`, and an unknown key is an error.
+public struct ConvolutionConfig<Extent: ConvolutionExtent>: DefaultedConfiguration {
   /// The number of output channels.
   public var filters: Int
   /// The kernel extent (`[height, width]` in 2-D).
@@ -65,54 +66,56 @@ public struct ConvolutionConfig<Extent: ConvolutionExtent>: LayerConfiguration {
     self.biasRegularizer = biasRegularizer
   }
 
-  private enum CodingKeys: String, CodingKey {
-    case filters, kernelSize, strides, padding, dilation, activation, useBias, kernelInitializer,
-      biasInitializer, kernelRegularizer, biasRegularizer
+  public static var defaults: ConvolutionConfig {
+    ConvolutionConfig(filters: 1, kernelSize: .unitExtent)
   }
-
-  public init(from decoder: Decoder) throws {
-    let container = try decoder.container(keyedBy: CodingKeys.self)
-    filters = try container.decode(Int.self, forKey: .filters)
-    kernelSize = try container.decode(Extent.self, forKey: .kernelSize)
-    strides = try container.decodeIfPresent(Extent.self, forKey: .strides) ?? .unitExtent
-    padding = try container.decodeIfPresent(Padding.self, forKey: .padding) ?? .valid
-    dilation = try container.decodeIfPresent(Extent.self, forKey: .dilation) ?? .unitExtent
-    activation =
-      try container.decodeIfPresent(ActivationFunction.self, forKey: .activation) ?? .linear
-    useBias = try container.decodeIfPresent(Bool.self, forKey: .useBias) ?? true
-    kernelInitializer =
-      try container.decodeIfPresent(Initializer.self, forKey: .kernelInitializer)
-      ?? .glorotUniform
-    biasInitializer =
-      try container.decodeIfPresent(Initializer.self, forKey: .biasInitializer) ?? .zeros
-    kernelRegularizer = try container.decodeIfPresent(
-      Regularizer.self, forKey: .kernelRegularizer)
-    biasRegularizer = try container.decodeIfPresent(Regularizer.self, forKey: .biasRegularizer)
+  public static var fields: [ConfigField<ConvolutionConfig>] {
+    [
+      .required("filters", \.filters), .required("kernelSize", \.kernelSize),
+      .init("strides", \.strides), .init("padding", \.padding), .init("dilation", \.dilation),
+      .init("activation", \.activation), .init("useBias", \.useBias),
+      .init("kernelInitializer", \.kernelInitializer),
+      .init("biasInitializer", \.biasInitializer),
+      .init("kernelRegularizer", \.kernelRegularizer),
+      .init("biasRegularizer", \.biasRegularizer),
+    ]
   }
 }
 
-extension ConvolutionConfig where Extent == [Int] {
-  /// Throws unless filters, kernel size, strides and dilation are positive pairs and the
-  /// padding is valid; `layer` names the layer kind in the message.
-  func validate2D(layer: String) throws {
-    guard filters > 0 else {
-      throw PlexusError.invalidConfiguration("\(layer) filters must be positive, got \(filters)")
+extension ConvolutionConfig {
+  /// Throws unless the filter count is in `1...ParameterAllocation.maximumSampleElements` and
+  /// the padding is valid; `layer` names the layer kind in the message.
+  func validateCommon(layer: String) throws {
+    guard filters > 0, filters <= ParameterAllocation.maximumSampleElements else {
+      throw PlexusError.invalidConfiguration(
+        "\(layer) filters must be in 1...\(ParameterAllocation.maximumSampleElements), got \(filters)"
+      )
     }
-    try Validate.positivePair(kernelSize, what: "kernelSize", layer: layer)
-    try Validate.positivePair(strides, what: "strides", layer: layer)
-    try Validate.positivePair(dilation, what: "dilation", layer: layer)
     try padding.validate(in: layer)
   }
 }
 
+extension ConvolutionConfig where Extent == [Int] {
+  /// Throws unless filters, kernel size, strides and dilation are in range and the padding is
+  /// valid; `layer` names the layer kind in the message.
+  func validate2D(layer: String) throws {
+    try validateCommon(layer: layer)
+    try Validate.extents(kernelSize, what: "kernelSize", layer: layer)
+    try Validate.extents(strides, what: "strides", layer: layer)
+    try Validate.extents(dilation, what: "dilation", layer: layer)
+  }
+}
+
 /// A lowered convolution pass: `ConvolutionLowering` or `TransposedConvolutionLowering`.
-protocol ConvolutionPass {
+protocol ConvolutionPass: Sendable {
   /// Whether the pass applies a fusable activation (and its derivative) on its output tiles.
   static var fusesActivation: Bool { get }
 
-  /// Convolves a batch, adds the bias and applies `activation` (only when it fuses them).
+  /// Convolves a batch, adds the bias and applies `activation` (only when it fuses them),
+  /// unrolling in the call's `scratch` tiles.
   func forward(
-    input: Tensor, kernel: Tensor, bias: Tensor?, activation: ActivationFunction, outputShape: [Int]
+    input: Tensor, kernel: Tensor, bias: Tensor?, activation: ActivationFunction,
+    outputShape: [Int], scratch: ConvolutionScratch
   ) -> Tensor
 
   /// Accumulates the kernel and bias gradients and returns the input gradient (`nil`, and
@@ -120,7 +123,8 @@ protocol ConvolutionPass {
   /// in `ConvolutionLowering.backward`.
   func backward(
     gradient: Tensor, activation: ActivationFunction, activationOutput: Tensor, input: Tensor,
-    kernel: Parameter, bias: Parameter?, computingInputGradient: Bool
+    kernel: Parameter, bias: Parameter?, computingInputGradient: Bool,
+    scratch: ConvolutionScratch
   ) -> Tensor?
 }
 
@@ -132,114 +136,105 @@ extension TransposedConvolutionLowering: ConvolutionPass {
   static var fusesActivation: Bool { false }
 
   func forward(
-    input: Tensor, kernel: Tensor, bias: Tensor?, activation: ActivationFunction, outputShape: [Int]
+    input: Tensor, kernel: Tensor, bias: Tensor?, activation: ActivationFunction,
+    outputShape: [Int], scratch: ConvolutionScratch
   ) -> Tensor {
-    forward(input: input, kernel: kernel, bias: bias, outputShape: outputShape)
+    forward(input: input, kernel: kernel, bias: bias, outputShape: outputShape, scratch: scratch)
   }
 
   func backward(
     gradient: Tensor, activation: ActivationFunction, activationOutput: Tensor, input: Tensor,
-    kernel: Parameter, bias: Parameter?, computingInputGradient: Bool
+    kernel: Parameter, bias: Parameter?, computingInputGradient: Bool,
+    scratch: ConvolutionScratch
   ) -> Tensor? {
     backward(
       gradient: gradient, input: input, kernel: kernel, bias: bias,
-      computingInputGradient: computingInputGradient)
+      computingInputGradient: computingInputGradient, scratch: scratch)
   }
 }
 
-/// The state and passes shared by the weighted convolution layers: the kernel and bias, the
-/// lowered convolution, the shapes, the cached input and the fused activation. The layers
-/// check their input shapes and work out the geometry in `build`.
-struct WeightedConvolution<Extent: ConvolutionExtent, Pass: ConvolutionPass> {
-  let config: ConvolutionConfig<Extent>
-  private(set) var kernel: Parameter?
-  private(set) var bias: Parameter?
-  /// The per-sample output shape, once built.
-  private(set) var outputShape: [Int]?
-  private var inputShape: [Int]?
-  private var pass: Pass?
-  private var cachedInput: Tensor?
-  private var activation: FusedActivation
+/// What the weighted convolution layers share: the kernel and bias, the lowered pass worked
+/// out in `build`, and the forward and backward passes with the fused activation. Nothing of
+/// a call is kept here: the input and output are in the call's record, with the
+/// pre-activation when the activation's derivative needs it and the scratch tiles.
+struct WeightedConvolution<Extent: ConvolutionExtent, Pass: ConvolutionPass>: Sendable {
+  /// What `build` works out: the pass and the per-sample output shape.
+  struct Plan: Sendable {
+    let pass: Pass
+    let outputShape: [Int]
+  }
 
+  let config: ConvolutionConfig<Extent>
+  /// The kernel (declared in `build`).
+  let kernel: Parameter
+  /// The bias `[filters]` (when `useBias`).
+  let bias: Parameter?
+  private let activation: FusedActivation
+  private let plan = BuildValue<Plan>()
+
+  /// Creates the kernel and, with `useBias`, the bias, without values.
   init(config: ConvolutionConfig<Extent>) {
     self.config = config
     self.activation = FusedActivation(config.activation)
+    kernel = Parameter(name: "kernel", regularizer: config.kernelRegularizer)
+    bias = config.useBias ? Parameter(name: "bias", regularizer: config.biasRegularizer) : nil
   }
 
-  var parameters: [Parameter] { [kernel, bias].compactMap { $0 } }
+  var parameters: [Parameter] { bias.map { [kernel, $0] } ?? [kernel] }
 
-  /// Creates the kernel (of `kernelShape`) and, with `useBias`, the bias `[filters]`, both
-  /// initialized with the given fans, and keeps the pass and the shapes.
-  mutating func build(
-    inputShape: [Int], outputShape: [Int], pass: Pass, kernelShape: [Int], fanIn: Int,
-    fanOut: Int, generator: inout SeededGenerator
-  ) throws -> [Int] {
-    kernel = Parameter(
-      name: "kernel",
-      value: try config.kernelInitializer.make(
-        shape: kernelShape, fanIn: fanIn, fanOut: fanOut, using: &generator),
-      regularizer: config.kernelRegularizer)
-    bias =
-      config.useBias
-      ? Parameter(
-        name: "bias",
-        value: try config.biasInitializer.make(
-          shape: [config.filters], fanIn: fanIn, fanOut: fanOut, using: &generator),
-        regularizer: config.biasRegularizer)
-      : nil
-    self.pass = pass
-    self.inputShape = inputShape
-    self.outputShape = outputShape
-    return outputShape
+  /// The per-sample output shape, once built.
+  var outputShape: [Int]? { plan.value?.outputShape }
+
+  /// Declares the kernel of `kernelShape` (`[spatial..., inputs, outputs]`, initialized with
+  /// fan-in `spatial * inputs` and fan-out `spatial * outputs`) and the bias `[filters]`,
+  /// keeps the pass and returns the output shape.
+  ///
+  /// - Throws: `PlexusError.invalidShape` when the output samples or the kernel would be too
+  ///   large (`layer` names the layer).
+  func build(outputShape: [Int], pass: Pass, kernelShape: [Int], layer: String) throws
+    -> SymbolicShape
+  {
+    try Validate.sampleSize(outputShape, layer: layer)
+    // Overflow-checked first, so the fans below (its divisors) cannot overflow.
+    let count = try ParameterAllocation.check(kernelShape)
+    let rank = kernelShape.count
+    let fanIn = count / kernelShape[rank - 1]
+    let fanOut = count / kernelShape[rank - 2]
+    try kernel.declare(
+      shape: kernelShape, initializer: config.kernelInitializer, fanIn: fanIn, fanOut: fanOut)
+    try bias?.declare(
+      shape: [config.filters], initializer: config.biasInitializer, fanIn: fanIn, fanOut: fanOut)
+    plan.value = Plan(pass: pass, outputShape: outputShape)
+    return outputShape.map { $0 }
   }
 
-  /// Runs the convolution and the activation on a batch and caches what backward needs.
-  mutating func forward(_ input: Tensor, layer: String) throws -> Tensor {
-    try ShapeCheck.requireBatch(input, sampleShape: inputShape, layer: layer)
-    guard let kernel, let pass, let outputShape else {
-      throw PlexusError.notBuilt("layer '\(layer)' must be built before it is run")
-    }
-    let fused = Pass.fusesActivation && activation.isFusable
-    let z = pass.forward(
+  /// Whether the pass applies the activation on its tiles.
+  private var fusesActivation: Bool { Pass.fusesActivation && activation.isFusable }
+
+  /// Runs the convolution and the activation on a batch; `record` keeps the scratch tiles and,
+  /// when the derivative needs it, the pre-activation.
+  func forward(_ input: Tensor, record: CallRecord, layer: String) throws -> Tensor {
+    let plan = try plan.get(layer: layer)
+    let fused = fusesActivation
+    let z = plan.pass.forward(
       input: input, kernel: kernel.value, bias: bias?.value,
       activation: fused ? config.activation : .linear,
-      outputShape: [input.batchCount] + outputShape)
-    cachedInput = input
-    if fused {
-      activation.record(output: z)
-      return z
-    }
-    return activation.apply(z)
+      outputShape: [input.batchCount] + plan.outputShape, scratch: ConvolutionScratch.of(record))
+    return fused ? z : activation.apply(z, record: record)
   }
 
-  /// Accumulates the parameter gradients and returns the input gradient (`nil`, and not
-  /// computed, without `computingInputGradient`).
+  /// Accumulates the parameter gradients of the call `record` describes and returns the input
+  /// gradient (`nil`, and not computed, without `computingInputGradient`).
   func backward(
-    _ outputGradient: Tensor, computingInputGradient: Bool, layer: String
+    _ outputGradient: Tensor, record: CallRecord, computingInputGradient: Bool, layer: String
   ) throws -> Tensor? {
-    try ShapeCheck.requireGradient(outputGradient, matches: activation.output?.shape, layer: layer)
-    guard let kernel, let pass, let cachedInput, let output = activation.output else {
-      throw PlexusError.notBuilt("layer '\(layer)': backward called before forward")
-    }
-    if Pass.fusesActivation && activation.isFusable {
-      // The lowering applies the derivative tile by tile.
-      return pass.backward(
-        gradient: outputGradient, activation: config.activation, activationOutput: output,
-        input: cachedInput, kernel: kernel, bias: bias,
-        computingInputGradient: computingInputGradient)
-    }
-    return pass.backward(
-      gradient: activation.backward(outputGradient), activation: .linear,
-      activationOutput: output, input: cachedInput, kernel: kernel, bias: bias,
-      computingInputGradient: computingInputGradient)
-  }
-
-  /// The input gradient, for `Layer.backward(_:)`.
-  func backward(_ outputGradient: Tensor, layer: String) throws -> Tensor {
-    guard let gradient = try backward(outputGradient, computingInputGradient: true, layer: layer)
-    else {
-      preconditionFailure("a convolution's backward pass returned no input gradient")
-    }
-    return gradient
+    let plan = try plan.get(layer: layer)
+    let fused = fusesActivation
+    // A fused activation's derivative is applied by the lowering, tile by tile.
+    return plan.pass.backward(
+      gradient: fused ? outputGradient : activation.backward(outputGradient, record: record),
+      activation: fused ? config.activation : .linear, activationOutput: record.outputs[0],
+      input: record.inputs[0], kernel: kernel, bias: bias,
+      computingInputGradient: computingInputGradient, scratch: ConvolutionScratch.of(record))
   }
 }

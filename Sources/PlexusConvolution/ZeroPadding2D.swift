@@ -7,9 +7,10 @@ import PlexusCore
 /// let pad = try ZeroPadding2D(1)                       // one pixel on every side
 /// let asymmetric = try ZeroPadding2D(top: 0, bottom: 1, left: 0, right: 1)
 /// ```
-public final class ZeroPadding2D: Layer {
-  /// The hyperparameters of a zero padding layer.
-  public struct Config: LayerConfiguration {
+public final class ZeroPadding2D: UnaryLayer {
+  /// The hyperparameters of a zero padding layer. In JSON every amount is required; an
+  /// unknown key is an error.
+  public struct Config: DefaultedConfiguration {
     /// Rows added above.
     public var top: Int
     /// Rows added below.
@@ -26,28 +27,40 @@ public final class ZeroPadding2D: Layer {
       self.left = left
       self.right = right
     }
+
+    public static var defaults: Config { Config(top: 0, bottom: 0, left: 0, right: 0) }
+    public static var fields: [ConfigField<Config>] {
+      [
+        .required("top", \.top), .required("bottom", \.bottom), .required("left", \.left),
+        .required("right", \.right),
+      ]
+    }
   }
 
   public static let typeName = "plexus.zero_padding2d"
-  public var name = ""
+  public let state = LayerState()
   public let config: Config
-  private var inputShape: [Int]?
-  private var outputShape: [Int]?
-  private var cachedOutputShape: [Int]?
+  /// The per-sample input shape `[H, W, C]` the layer was built for.
+  private let inputShape = BuildValue<[Int]>()
 
-  /// - Throws: `PlexusError.invalidConfiguration` for a negative amount.
+  /// - Throws: `PlexusError.invalidConfiguration` for an amount out of
+  ///   `0...16777216` (2^24).
   public init(config: Config) throws {
-    guard [config.top, config.bottom, config.left, config.right].allSatisfy({ $0 >= 0 }) else {
+    guard
+      [config.top, config.bottom, config.left, config.right].allSatisfy({
+        $0 >= 0 && $0 <= Validate.maximumExtent
+      })
+    else {
       throw PlexusError.invalidConfiguration(
-        "zero_padding2d amounts must be non-negative, got top \(config.top), bottom \(config.bottom), "
-          + "left \(config.left), right \(config.right)")
+        "zero_padding2d amounts must be in 0...\(Validate.maximumExtent), got top \(config.top), "
+          + "bottom \(config.bottom), left \(config.left), right \(config.right)")
     }
     self.config = config
   }
 
   /// Creates a padding layer with explicit amounts per side.
   ///
-  /// - Throws: `PlexusError.invalidConfiguration` for a negative amount.
+  /// - Throws: `PlexusError.invalidConfiguration` for an amount out of range.
   public convenience init(top: Int, bottom: Int, left: Int, right: Int, name: String = "") throws {
     try self.init(config: Config(top: top, bottom: bottom, left: left, right: right))
     self.name = name
@@ -55,32 +68,31 @@ public final class ZeroPadding2D: Layer {
 
   /// Creates a padding layer that adds `amount` on every side.
   ///
-  /// - Throws: `PlexusError.invalidConfiguration` for a negative amount.
+  /// - Throws: `PlexusError.invalidConfiguration` for an amount out of range.
   public convenience init(_ amount: Int, name: String = "") throws {
     try self.init(top: amount, bottom: amount, left: amount, right: amount, name: name)
   }
 
-  public func build(inputShape: [Int], generator: inout SeededGenerator) throws -> [Int] {
-    try ShapeCheck.require(
+  public func build(for inputShape: SymbolicShape) throws -> SymbolicShape {
+    let shape = try Validate.input(
       inputShape, rank: 3, layer: name, expected: "[height, width, channels] (rank 3)")
-    self.inputShape = inputShape
     let output = [
-      inputShape[0] + config.top + config.bottom, inputShape[1] + config.left + config.right,
-      inputShape[2],
+      shape[0] + config.top + config.bottom, shape[1] + config.left + config.right, shape[2],
     ]
-    outputShape = output
-    return output
+    try Validate.sampleSize(output, layer: name)
+    self.inputShape.value = shape
+    return output.map { $0 }
   }
 
   /// Copies each input row into (`pad == true`) or out of (`pad == false`) the padded layout.
   private func copyRows(
-    batch: Int, padded: UnsafeMutablePointer<Float>, plain: UnsafeMutablePointer<Float>, pad: Bool
+    batch: Int, inputShape: [Int], padded: UnsafeMutablePointer<Float>,
+    plain: UnsafeMutablePointer<Float>, pad: Bool
   ) {
-    guard let inputShape, let outputShape else { return }
     let (height, width, channels) = (inputShape[0], inputShape[1], inputShape[2])
     let rowLength = width * channels
-    let paddedRowLength = outputShape[1] * channels
-    let paddedSample = outputShape[0] * paddedRowLength
+    let paddedRowLength = (width + config.left + config.right) * channels
+    let paddedSample = (height + config.top + config.bottom) * paddedRowLength
     for sample in 0..<batch {
       for row in 0..<height {
         let source = plain + (sample * height + row) * rowLength
@@ -96,31 +108,34 @@ public final class ZeroPadding2D: Layer {
     }
   }
 
-  public func forward(_ input: Tensor, training: Bool) throws -> Tensor {
-    try ShapeCheck.requireBatch(input, sampleShape: inputShape, layer: name)
-    guard let outputShape else { throw PlexusError.notBuilt("layer '\(name)' is not built") }
-    let shape = [input.batchCount] + outputShape
-    cachedOutputShape = shape
+  public func forward(_ input: Tensor, record: CallRecord) throws -> Tensor {
+    let inputShape = try self.inputShape.get(layer: name)
+    let shape = [
+      input.batchCount, inputShape[0] + config.top + config.bottom,
+      inputShape[1] + config.left + config.right, inputShape[2],
+    ]
     return Tensor(shape: shape) { out in
       input.withUnsafeBufferPointer { x in
         // Read-only here: `pad == true` only reads `plain`.
         copyRows(
-          batch: input.batchCount, padded: out.baseAddress!,
-          plain: UnsafeMutablePointer(mutating: x.baseAddress!),
-          pad: true)
+          batch: input.batchCount, inputShape: inputShape, padded: out.baseAddress!,
+          plain: UnsafeMutablePointer(mutating: x.baseAddress!), pad: true)
       }
     }
   }
 
-  public func backward(_ outputGradient: Tensor) throws -> Tensor {
-    try ShapeCheck.requireGradient(outputGradient, matches: cachedOutputShape, layer: name)
-    guard let inputShape else { throw PlexusError.notBuilt("layer '\(name)' is not built") }
-    return Tensor(shape: [outputGradient.batchCount] + inputShape) { dx in
+  public func backward(_ outputGradient: Tensor, record: CallRecord, computingInputGradient: Bool)
+    throws -> Tensor?
+  {
+    guard computingInputGradient else { return nil }
+    let inputShape = try self.inputShape.get(layer: name)
+    return Tensor(shape: record.inputs[0].shape) { dx in
       outputGradient.withUnsafeBufferPointer { dy in
         // Read-only here: `pad == false` only reads `padded`.
         copyRows(
-          batch: outputGradient.batchCount, padded: UnsafeMutablePointer(mutating: dy.baseAddress!),
-          plain: dx.baseAddress!, pad: false)
+          batch: outputGradient.batchCount, inputShape: inputShape,
+          padded: UnsafeMutablePointer(mutating: dy.baseAddress!), plain: dx.baseAddress!,
+          pad: false)
       }
     }
   }

@@ -34,6 +34,12 @@ public enum PlexusError: Error, CustomStringConvertible, Equatable, Sendable {
           "layer type '\(type)' is not registered: it is provided by module \(module); "
           + "import \(module) and register its layers (or use LayerRegistry.standard() from Plexus)"
       }
+      if type.hasPrefix("plexus.") {
+        return
+          "layer type '\(type)' is not registered: it is a first-party Plexus type; import the "
+          + "Plexus module that provides it and call its register(in:), or use "
+          + "LayerRegistry.standard() from module Plexus, which registers every bundled module"
+      }
       return
         "layer type '\(type)' is not registered: register the layer class that provides it "
         + "with registry.register(YourLayer.self, module: \"YourModule\") before loading"

@@ -9,9 +9,10 @@ import PlexusCore
 /// let hidden = Dense(64 => 128, activation: .relu)
 /// let logits = Dense(units: 10)
 /// ```
-public final class Dense: Layer {
-  /// The hyperparameters of a dense layer.
-  public struct Config: LayerConfiguration {
+public final class Dense: UnaryLayer {
+  /// The hyperparameters of a dense layer. In JSON only `units` is required; the other keys
+  /// take the defaults of `init`, and an unknown key is an error.
+  public struct Config: DefaultedConfiguration {
     /// The number of outputs.
     public var units: Int
     /// The fused activation (default: linear).
@@ -42,113 +43,112 @@ public final class Dense: Layer {
       self.biasRegularizer = biasRegularizer
     }
 
-    private enum CodingKeys: String, CodingKey {
-      case units, activation, useBias, kernelInitializer, biasInitializer, kernelRegularizer,
-        biasRegularizer
-    }
-
-    public init(from decoder: Decoder) throws {
-      let container = try decoder.container(keyedBy: CodingKeys.self)
-      units = try container.decode(Int.self, forKey: .units)
-      activation =
-        try container.decodeIfPresent(ActivationFunction.self, forKey: .activation) ?? .linear
-      useBias = try container.decodeIfPresent(Bool.self, forKey: .useBias) ?? true
-      kernelInitializer =
-        try container.decodeIfPresent(Initializer.self, forKey: .kernelInitializer)
-        ?? .glorotUniform
-      biasInitializer =
-        try container.decodeIfPresent(Initializer.self, forKey: .biasInitializer) ?? .zeros
-      kernelRegularizer = try container.decodeIfPresent(
-        Regularizer.self, forKey: .kernelRegularizer)
-      biasRegularizer = try container.decodeIfPresent(Regularizer.self, forKey: .biasRegularizer)
+    public static var defaults: Config { Config(units: 1) }
+    public static var fields: [ConfigField<Config>] {
+      [
+        .required("units", \.units), .init("activation", \.activation),
+        .init("useBias", \.useBias), .init("kernelInitializer", \.kernelInitializer),
+        .init("biasInitializer", \.biasInitializer),
+        .init("kernelRegularizer", \.kernelRegularizer),
+        .init("biasRegularizer", \.biasRegularizer),
+      ]
     }
   }
 
   public static let typeName = "plexus.dense"
-  public var name = ""
+  public let state = LayerState()
   public let config: Config
-  /// The weight matrix `[inputs, units]`, once built.
-  public private(set) var kernel: Parameter?
-  /// The bias `[units]`, once built (and when `useBias`).
-  public private(set) var bias: Parameter?
-  private var inputs = 0
-  private var cachedInput: Tensor?
-  private var cachedPreActivation: Tensor?
-  private var cachedOutput: Tensor?
+  /// The weight matrix `[inputs, units]` (declared when the layer is built).
+  public let kernel: Parameter
+  /// The bias `[units]` (when `useBias`).
+  public let bias: Parameter?
+  private let expectedInputs: Int?
+  /// Whether the activation is the identity (decided once, not per call).
+  private let isLinear: Bool
+  /// Whether the activation's derivative needs the pre-activation.
+  private let keepsPreActivation: Bool
 
   /// - Throws: `PlexusError.invalidConfiguration` unless `units > 0`.
   public convenience init(config: Config) throws {
+    try self.init(config: config, expectedInputs: nil)
+  }
+
+  private init(config: Config, expectedInputs: Int?) throws {
     guard config.units > 0 else {
       throw PlexusError.invalidConfiguration("dense units must be positive, got \(config.units)")
     }
-    self.init(checked: config)
-  }
-
-  private init(checked config: Config) {
+    guard config.units <= ParameterAllocation.maximumSampleElements else {
+      throw PlexusError.invalidConfiguration(
+        "dense units must be at most \(ParameterAllocation.maximumSampleElements), got \(config.units)"
+      )
+    }
+    if let expectedInputs, expectedInputs <= 0 {
+      throw PlexusError.invalidConfiguration(
+        "dense inputs must be positive, got \(expectedInputs)")
+    }
     self.config = config
+    self.expectedInputs = expectedInputs
+    isLinear = config.activation == .linear
+    keepsPreActivation = config.activation.derivativeNeedsInput
+    kernel = Parameter(name: "kernel", regularizer: config.kernelRegularizer)
+    bias = config.useBias ? Parameter(name: "bias", regularizer: config.biasRegularizer) : nil
   }
 
   /// Creates a dense layer with `units` outputs; the input size comes from `build`.
   ///
-  /// - Precondition: `units > 0` (use `init(config:)` for validated input from data).
+  /// - Throws: `PlexusError.invalidConfiguration` unless `units > 0`.
   public convenience init(
     units: Int, activation: ActivationFunction = .linear, useBias: Bool = true,
     kernelInitializer: Initializer = .glorotUniform, kernelRegularizer: Regularizer? = nil,
     name: String = ""
-  ) {
-    precondition(units > 0, "dense units must be positive, got \(units)")
-    self.init(
-      checked: Config(
+  ) throws {
+    try self.init(
+      config: Config(
         units: units, activation: activation, useBias: useBias,
-        kernelInitializer: kernelInitializer,
-        kernelRegularizer: kernelRegularizer))
+        kernelInitializer: kernelInitializer, kernelRegularizer: kernelRegularizer),
+      expectedInputs: nil)
     self.name = name
   }
 
   /// Creates a dense layer written as the math reads: `Dense(64 => 128, activation: .relu)`.
   /// The input size is checked when the layer is built.
+  ///
+  /// - Throws: `PlexusError.invalidConfiguration` unless both sizes are positive.
   public convenience init(
     _ sizes: LayerSizes, activation: ActivationFunction = .linear, useBias: Bool = true,
     kernelInitializer: Initializer = .glorotUniform, name: String = ""
-  ) {
-    self.init(
-      units: sizes.outputs, activation: activation, useBias: useBias,
-      kernelInitializer: kernelInitializer, name: name)
-    self.expectedInputs = sizes.inputs
+  ) throws {
+    try self.init(
+      config: Config(
+        units: sizes.outputs, activation: activation, useBias: useBias,
+        kernelInitializer: kernelInitializer),
+      expectedInputs: sizes.inputs)
+    self.name = name
   }
 
-  private var expectedInputs: Int?
+  public var parameters: [Parameter] { bias.map { [kernel, $0] } ?? [kernel] }
 
-  public var parameters: [Parameter] { [kernel, bias].compactMap { $0 } }
-
-  public func build(inputShape: [Int], generator: inout SeededGenerator) throws -> [Int] {
-    guard inputShape.count == 1, let features = inputShape.first, features > 0,
-      expectedInputs.map({ $0 == features }) ?? true
-    else {
-      let expected = expectedInputs.map { "[\($0)]" } ?? "[features] (rank 1)"
-      throw PlexusError.shapeMismatch(layer: name, expected: expected, found: inputShape)
+  public func build(for inputShape: SymbolicShape) throws -> SymbolicShape {
+    let expected = expectedInputs.map { "[\($0)]" } ?? "[features] (rank 1)"
+    let shape = try ShapeCheck.require(inputShape, rank: 1, layer: name, expected: expected)
+    let features = shape[0]
+    if let expectedInputs, expectedInputs != features {
+      throw PlexusError.shapeMismatch(layer: name, expected: expected, found: shape)
     }
-    inputs = features
-    let kernelValue = try config.kernelInitializer.make(
-      shape: [features, config.units], fanIn: features, fanOut: config.units, using: &generator)
-    kernel = Parameter(name: "kernel", value: kernelValue, regularizer: config.kernelRegularizer)
-    if config.useBias {
-      let biasValue = try config.biasInitializer.make(
-        shape: [config.units], fanIn: features, fanOut: config.units, using: &generator)
-      bias = Parameter(name: "bias", value: biasValue, regularizer: config.biasRegularizer)
-    } else {
-      bias = nil
-    }
-    return [config.units]
+    let units = config.units
+    try kernel.declare(
+      shape: [features, units], initializer: config.kernelInitializer, fanIn: features,
+      fanOut: units)
+    try bias?.declare(
+      shape: [units], initializer: config.biasInitializer, fanIn: features, fanOut: units)
+    return [units]
   }
 
-  public func forward(_ input: Tensor, training: Bool) throws -> Tensor {
-    guard let kernel else {
-      throw PlexusError.notBuilt("layer '\(name)' must be built before it is run")
-    }
-    try ShapeCheck.requireBatch(input, sampleShape: [inputs], layer: name)
+  public func forward(_ input: Tensor, record: CallRecord) throws -> Tensor {
     let batch = input.batchCount
     let units = config.units
+    let inputs = input.shape[1]
+    let kernelValue = kernel.value
     let biasValue = bias?.value
     var output = Tensor(unsafeUninitializedShape: [batch, units]) { result in
       guard let destination = result.baseAddress else { return }
@@ -161,7 +161,7 @@ public final class Dense: Layer {
         }
       }
       input.withUnsafeBufferPointer { x in
-        kernel.value.withUnsafeBufferPointer { w in
+        kernelValue.withUnsafeBufferPointer { w in
           BLAS.gemm(
             transposeA: false, transposeB: false, m: batch, n: units, k: inputs,
             a: x.baseAddress!, lda: inputs, b: w.baseAddress!, ldb: units,
@@ -169,50 +169,29 @@ public final class Dense: Layer {
         }
       }
     }
-    cachedInput = input
-    if config.activation == .linear {
-      cachedPreActivation = nil
-      cachedOutput = output
-      return output
-    }
+    if isLinear { return output }
     // Keep the pre-activation only when the derivative needs it; otherwise activate in place.
-    cachedPreActivation = config.activation.derivativeNeedsInput ? output : nil
+    if keepsPreActivation && record.isRecording { record.saved = [output] }
     let activation = config.activation
     output.withUnsafeMutableBufferPointer { activation.applyInPlace($0, lastDimension: units) }
-    cachedOutput = output
     return output
   }
 
-  public func backward(_ outputGradient: Tensor) throws -> Tensor {
-    let (gradient, kernel) = try accumulateParameterGradients(outputGradient)
-    return Tensor.matmul(gradient, kernel.value, transposeB: true)
-  }
-
-  /// Accumulates the parameter gradients; skips the input gradient's product without
+  /// Accumulates the kernel and bias gradients; skips the input gradient's product without
   /// `computingInputGradient`.
-  public func backward(_ outputGradient: Tensor, computingInputGradient: Bool) throws -> Tensor? {
-    let (gradient, kernel) = try accumulateParameterGradients(outputGradient)
-    return computingInputGradient ? Tensor.matmul(gradient, kernel.value, transposeB: true) : nil
-  }
-
-  /// Accumulates the kernel and bias gradients and returns the gradient before the
-  /// activation, with the kernel.
-  private func accumulateParameterGradients(_ outputGradient: Tensor) throws -> (
-    Tensor, Parameter
-  ) {
-    try ShapeCheck.requireGradient(outputGradient, matches: cachedOutput?.shape, layer: name)
-    guard let kernel, let cachedInput, let cachedOutput else {
-      throw PlexusError.notBuilt("layer '\(name)': backward called before forward")
-    }
+  public func backward(_ outputGradient: Tensor, record: CallRecord, computingInputGradient: Bool)
+    throws -> Tensor?
+  {
+    let output = record.outputs[0]
     let gradient =
-      config.activation == .linear
+      isLinear
       ? outputGradient
       : config.activation.backward(
-        input: cachedPreActivation ?? cachedOutput, output: cachedOutput,
-        outputGradient: outputGradient)
-    Tensor.matmul(cachedInput, gradient, transposeA: true, into: &kernel.gradient, beta: 1)
-    if let bias { bias.gradient += gradient.sumOverBatch() }
-    return (gradient, kernel)
+        input: record.saved.first ?? output, output: output, outputGradient: outputGradient)
+    try Tensor.matmul(record.inputs[0], gradient, transposeA: true, into: &kernel.gradient, beta: 1)
+    if let bias { try bias.gradient += gradient.sumOverBatch() }
+    return computingInputGradient
+      ? try Tensor.matmul(gradient, kernel.value, transposeB: true) : nil
   }
 }
 

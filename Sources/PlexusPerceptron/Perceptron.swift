@@ -12,7 +12,7 @@ import PlexusCore
 /// `[N, units]` of zeros and ones.
 ///
 /// ```swift
-/// let and = Perceptron(units: 1)
+/// let and = try Perceptron(units: 1)
 /// let inputs = try Tensor(shape: [4, 2], scalars: [0, 0, 0, 1, 1, 0, 1, 1])
 /// let result = try and.train(inputs: inputs, labels: [0, 0, 0, 1], maximumEpochs: 20)
 /// // result.converged == true; try and.predict(inputs) == [0, 0, 0, 1]
@@ -25,9 +25,10 @@ import PlexusCore
 /// ``train(inputs:labels:maximumEpochs:learningRate:shuffleSeed:)``; inside a larger model
 /// trained by backpropagation use ``Dense`` instead. The layer is registered as
 /// `plexus.perceptron`, so trained perceptrons can be saved and loaded in models.
-public final class Perceptron: Layer {
-  /// The hyperparameters of a perceptron.
-  public struct Config: LayerConfiguration {
+public final class Perceptron: UnaryLayer {
+  /// The hyperparameters of a perceptron. In JSON only `units` is required; the other keys
+  /// take the defaults of `init`, and an unknown key is an error.
+  public struct Config: DefaultedConfiguration {
     /// The number of units: `1` for a binary perceptron, the number of classes for a
     /// one-vs-rest perceptron.
     public var units: Int
@@ -43,26 +44,22 @@ public final class Perceptron: Layer {
       self.kernelInitializer = kernelInitializer
     }
 
-    private enum CodingKeys: String, CodingKey { case units, useBias, kernelInitializer }
-
-    public init(from decoder: Decoder) throws {
-      let container = try decoder.container(keyedBy: CodingKeys.self)
-      units = try container.decode(Int.self, forKey: .units)
-      useBias = try container.decodeIfPresent(Bool.self, forKey: .useBias) ?? true
-      kernelInitializer =
-        try container.decodeIfPresent(Initializer.self, forKey: .kernelInitializer) ?? .zeros
+    public static var defaults: Config { Config(units: 1) }
+    public static var fields: [ConfigField<Config>] {
+      [
+        .required("units", \.units), .init("useBias", \.useBias),
+        .init("kernelInitializer", \.kernelInitializer),
+      ]
     }
   }
 
   public static let typeName = "plexus.perceptron"
-  public var name = ""
+  public let state = LayerState()
   public let config: Config
-  /// The weight matrix `[inputs, units]`, once built.
-  public private(set) var kernel: Parameter?
-  /// The bias (threshold) `[units]`, once built (and when `useBias`).
-  public private(set) var bias: Parameter?
-  private var inputs = 0
-  private var lastOutputShape: [Int]?
+  /// The weight matrix `[inputs, units]` (declared when the perceptron is built).
+  public let kernel: Parameter
+  /// The bias (threshold) `[units]` (when `useBias`).
+  public let bias: Parameter?
 
   /// - Throws: `PlexusError.invalidConfiguration` unless `units > 0`.
   public init(config: Config) throws {
@@ -70,43 +67,41 @@ public final class Perceptron: Layer {
       throw PlexusError.invalidConfiguration(
         "perceptron units must be positive, got \(config.units)")
     }
+    guard config.units <= ParameterAllocation.maximumSampleElements else {
+      throw PlexusError.invalidConfiguration(
+        "perceptron units must be at most \(ParameterAllocation.maximumSampleElements), got \(config.units)"
+      )
+    }
     self.config = config
+    kernel = Parameter(name: "kernel")
+    bias = config.useBias ? Parameter(name: "bias") : nil
   }
 
   /// Creates a perceptron with `units` outputs (`1` for binary classification); the input
   /// size comes from `build` or from the first call to `train`.
   ///
-  /// - Precondition: `units > 0` (use `init(config:)` for validated input from data).
-  public convenience init(units: Int = 1, useBias: Bool = true, name: String = "") {
-    precondition(units > 0, "perceptron units must be positive, got \(units)")
-    do {
-      try self.init(config: Config(units: units, useBias: useBias))
-    } catch {
-      preconditionFailure("\(error)")
-    }
+  /// - Throws: `PlexusError.invalidConfiguration` unless `units > 0`.
+  public convenience init(units: Int = 1, useBias: Bool = true, name: String = "") throws {
+    try self.init(config: Config(units: units, useBias: useBias))
     self.name = name
   }
 
   /// The number of classes this perceptron distinguishes: 2 for one unit, else `units`.
   public var classCount: Int { config.units == 1 ? 2 : config.units }
 
-  /// Whether the perceptron has been built.
-  public var isBuilt: Bool { kernel != nil }
+  public var parameters: [Parameter] { bias.map { [kernel, $0] } ?? [kernel] }
 
-  public var parameters: [Parameter] { [kernel, bias].compactMap { $0 } }
+  /// The number of input features, once built.
+  private var inputs: Int? { kernel.declaredShape?.first }
 
-  public func build(inputShape: [Int], generator: inout SeededGenerator) throws -> [Int] {
-    guard inputShape.count == 1, let features = inputShape.first, features > 0 else {
-      throw PlexusError.shapeMismatch(
-        layer: name, expected: "[features] (rank 1)", found: inputShape)
-    }
-    inputs = features
-    let kernelValue = try config.kernelInitializer.make(
-      shape: [features, config.units], fanIn: features, fanOut: config.units, using: &generator)
-    kernel = Parameter(name: "kernel", value: kernelValue)
-    bias =
-      config.useBias
-      ? Parameter(name: "bias", value: try ParameterAllocation.filled([config.units], with: 0)) : nil
+  public func build(for inputShape: SymbolicShape) throws -> SymbolicShape {
+    let shape = try ShapeCheck.require(
+      inputShape, rank: 1, layer: name, expected: "[features] (rank 1)")
+    let features = shape[0]
+    try kernel.declare(
+      shape: [features, config.units], initializer: config.kernelInitializer, fanIn: features,
+      fanOut: config.units)
+    try bias?.declare(shape: [config.units], filledWith: 0)
     return [config.units]
   }
 
@@ -115,33 +110,32 @@ public final class Perceptron: Layer {
   /// - Throws: `PlexusError.notBuilt` before `build`, `PlexusError.shapeMismatch` for an input
   ///   that is not `[N, inputs]`.
   public func scores(_ input: Tensor) throws -> Tensor {
-    guard let kernel else {
+    guard let inputs, kernel.isMaterialized else {
       throw PlexusError.notBuilt("perceptron '\(name)' must be built before it is run")
     }
     try ShapeCheck.requireBatch(input, sampleShape: [inputs], layer: name)
     var output = Tensor.zeros([input.batchCount, config.units])
     if let bias {
-      output.addToLastAxis(bias.value)
-      Tensor.matmul(input, kernel.value, into: &output, beta: 1)
+      try output.addToLastAxis(bias.value)
+      try Tensor.matmul(input, kernel.value, into: &output, beta: 1)
     } else {
-      Tensor.matmul(input, kernel.value, into: &output)
+      try Tensor.matmul(input, kernel.value, into: &output)
     }
     return output
   }
 
   /// The step of the scores: `1` where `x · w + b >= 0`, else `0`.
-  public func forward(_ input: Tensor, training: Bool) throws -> Tensor {
-    let output = ActivationFunction.step.apply(try scores(input))
-    lastOutputShape = output.shape
-    return output
+  public func forward(_ input: Tensor, record: CallRecord) throws -> Tensor {
+    ActivationFunction.step.apply(try scores(input))
   }
 
   /// Returns a zero input gradient and accumulates nothing into the parameter gradients: the
   /// step function's derivative is zero (and undefined at the threshold), so backpropagation
   /// through a perceptron carries no signal. Train with `train(...)` instead.
-  public func backward(_ outputGradient: Tensor) throws -> Tensor {
-    try ShapeCheck.requireGradient(outputGradient, matches: lastOutputShape, layer: name)
-    return .zeros([outputGradient.batchCount, inputs])
+  public func backward(_ outputGradient: Tensor, record: CallRecord, computingInputGradient: Bool)
+    throws -> Tensor?
+  {
+    computingInputGradient ? .zeros(record.inputs[0].shape) : nil
   }
 
   /// The predicted class of each sample: for one unit `0` or `1` (the step), for several
@@ -210,17 +204,15 @@ public final class Perceptron: Layer {
       throw PlexusError.invalidData(
         "perceptron '\(name)': label \(labels[index]) of sample \(index) is outside 0..<\(classes)")
     }
-    if kernel == nil {
-      var generator = SeededGenerator(seed: shuffleSeed ?? 0)
-      _ = try build(inputShape: [inputs.shape[1]], generator: &generator)
+    if !isBuilt {
+      try build(inputShape: [inputs.shape[1]], seed: shuffleSeed ?? 0)
     }
-    guard let kernel, inputs.shape[1] == self.inputs else {
+    guard let features = self.inputs, inputs.shape[1] == features, kernel.isMaterialized else {
       throw PlexusError.shapeMismatch(
-        layer: name, expected: "[N, \(self.inputs)]", found: inputs.shape)
+        layer: name, expected: "[N, \(self.inputs ?? 0)]", found: inputs.shape)
     }
 
     let units = config.units
-    let features = self.inputs
     var order = Array(0..<inputs.batchCount)
     var generator = shuffleSeed.map(SeededGenerator.init(seed:))
     var weights = kernel.value
@@ -267,8 +259,8 @@ public final class Perceptron: Layer {
         }
       }
     }
-    kernel.value = weights
-    bias?.value = biases
+    try kernel.assign(weights)
+    try bias?.assign(biases)
     return PerceptronTrainingResult(converged: converged, mistakesPerEpoch: mistakesPerEpoch)
   }
 }

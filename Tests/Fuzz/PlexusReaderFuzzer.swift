@@ -1,5 +1,6 @@
 // libFuzzer target for the .plexus reader. Built by scripts/fuzz-reader.sh together with the
-// sources of PlexusCore and PlexusPerceptron in one module (so it has no imports of them).
+// sources of PlexusCore and PlexusPerceptron in one module (so it has no imports of them). The
+// seed corpus holds sequential models (format 1.0) and a graph model (format 1.1).
 
 import Foundation
 
@@ -20,7 +21,7 @@ func exercise(_ bytes: [UInt8]) {
   let report = PlexusInspection(file: file, verify: true)
   _ = report.renderText()
   _ = try? report.renderJSON()
-  _ = try? Sequential.load(from: file, registry: fuzzRegistry)
+  _ = try? file.loadModel(registry: fuzzRegistry)
 }
 
 /// The same bytes with every checksum recomputed — the header's, each chunk's and each tensor's

@@ -1,5 +1,6 @@
 import PlexusConvolution
 import PlexusCore
+import PlexusDatasets
 import PlexusPerceptron
 import Testing
 
@@ -18,8 +19,8 @@ import Testing
       ),
       try MaxPool2D(poolSize: 2),
       Flatten(),
-      Dense(units: 64, activation: .relu, kernelInitializer: .heUniform),
-      Dense(units: 10),
+      try Dense(units: 64, activation: .relu, kernelInitializer: .heUniform),
+      try Dense(units: 10),
     ])
   }
 
@@ -47,9 +48,7 @@ import Testing
       metrics: [.accuracy])
     #expect((result["accuracy"] ?? 0) >= 0.98, "\(result)")
   }
-}
 
-extension DigitsCNNTests {
   @Test func trainingIsReproducibleWithTheSameSeed() throws {
     let (train, _) = try Digits.standardSplit()
     let subset = try train.reshapedFeatures([8, 8, 1])

@@ -186,7 +186,9 @@ private func expectClose(_ actual: [Float], _ expected: [Double], tolerance: Dou
     adam.step(parameters)
     let state = try adam.exportState(for: parameters)
     #expect(state.slots.keys.sorted() == ["0.m", "0.v"])
-    #expect(state.config["type"] == .string("adam"))
+    #expect(state.typeName == "plexus.adam")
+    #expect(state.config["type"] == nil, "the type is the state's, not the config's")
+    #expect(state.config["beta1"] == .number(0.9))
 
     let fresh = Adam()
     var wrongShape = state
@@ -211,9 +213,26 @@ private func expectClose(_ actual: [Float], _ expected: [Double], tolerance: Dou
     var negativeStep = state
     negativeStep.step = -1
     #expect(throws: PlexusError.self) { try fresh.importState(negativeStep, for: parameters) }
-    #expect(throws: PlexusError.invalidData("optimizer state is of type 'adam', expected 'sgd'")) {
+    #expect(
+      throws: PlexusError.invalidData(
+        "optimizer state is of type 'plexus.adam', expected 'plexus.sgd'")
+    ) {
       try SGD().importState(state, for: parameters)
     }
+    // A state written before the registry: the short name and the config with its type.
+    var legacy = state
+    legacy.typeName = "adam"
+    legacy.config = .object(
+      ["type": .string("adam"), "learningRate": .number(0.01), "beta1": .number(0.8)])
+    let restored = Adam()
+    try restored.importState(legacy, for: parameters)
+    #expect(restored.configuration == Adam.Configuration(learningRate: 0.01, beta1: 0.8))
+    var mislabeled = legacy
+    mislabeled.config = .object(["type": .string("sgd")])
+    #expect(
+      throws: PlexusError.invalidData(
+        "optimizer state of type 'plexus.adam' holds a config of type string(\"sgd\")")
+    ) { try Adam().importState(mislabeled, for: parameters) }
     #expect(throws: PlexusError.self) { try AdamW().importState(state, for: parameters) }
     // A failed import leaves the optimizer untouched.
     #expect(fresh.stepCount == 0)
@@ -241,7 +260,10 @@ private func expectClose(_ actual: [Float], _ expected: [Double], tolerance: Dou
     }
     #expect(throws: PlexusError.self) { try decode("{\"type\": \"lamb\"}") }
     #expect(throws: PlexusError.self) { try decode("{\"learningRate\": 0.01}") }
-    #expect(throws: PlexusError.self) { try decode("\"adam\"") }
+    #expect(throws: PlexusError.self) { try decode("[\"adam\"]") }
+    // A bare name takes every default; the namespaced name and the short one are the same.
+    #expect(try decode("\"adam\"") == .adam(.init()))
+    #expect(try decode("{\"type\": \"plexus.rmsprop\"}") == .rmsProp(.init()))
     #expect(throws: PlexusError.self) {
       try decode("{\"type\": \"adam\", \"beta1\": 1}").makeOptimizer()
     }

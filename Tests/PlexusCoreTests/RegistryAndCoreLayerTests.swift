@@ -6,32 +6,27 @@ import Synchronization
 import Testing
 
 /// A third-party layer defined outside Plexus: a learned per-feature scale, `y = x * gain`.
-final class FeatureScale: Layer {
+final class FeatureScale: UnaryLayer {
   struct Config: LayerConfiguration {
     var initialGain: Float
   }
 
   static let typeName = "com.example.feature_scale"
-  var name = ""
+  let state = LayerState()
   let config: Config
-  private(set) var gain: Parameter?
-  private var cachedInput: Tensor?
+  let gain = Parameter(name: "gain")
 
   init(config: Config) { self.config = config }
 
-  var parameters: [Parameter] { gain.map { [$0] } ?? [] }
+  var parameters: [Parameter] { [gain] }
 
-  func build(inputShape: [Int], generator: inout SeededGenerator) throws -> [Int] {
-    try ShapeCheck.require(inputShape, rank: 1, layer: name, expected: "[features]")
-    gain = Parameter(
-      name: "gain", value: try ParameterAllocation.filled(inputShape, with: config.initialGain))
+  func build(for inputShape: SymbolicShape) throws -> SymbolicShape {
+    let shape = try ShapeCheck.require(inputShape, rank: 1, layer: name, expected: "[features]")
+    try gain.declare(shape: shape, filledWith: config.initialGain)
     return inputShape
   }
 
-  func forward(_ input: Tensor, training: Bool) throws -> Tensor {
-    guard let gain else { throw PlexusError.notBuilt(name) }
-    try ShapeCheck.requireBatch(input, sampleShape: gain.value.shape, layer: name)
-    cachedInput = input
+  func forward(_ input: Tensor, record: CallRecord) throws -> Tensor {
     var output = input
     let width = gain.value.count
     output.withUnsafeMutableBufferPointer { buffer in
@@ -42,9 +37,10 @@ final class FeatureScale: Layer {
     return output
   }
 
-  func backward(_ outputGradient: Tensor) throws -> Tensor {
-    guard let gain, let cachedInput else { throw PlexusError.notBuilt(name) }
-    gain.gradient += (outputGradient * cachedInput).sumOverBatch()
+  func backward(_ outputGradient: Tensor, record: CallRecord, computingInputGradient: Bool)
+    throws -> Tensor?
+  {
+    try gain.gradient += (outputGradient * record.inputs[0]).sumOverBatch()
     var inputGradient = outputGradient
     let width = gain.value.count
     inputGradient.withUnsafeMutableBufferPointer { buffer in
@@ -117,10 +113,20 @@ final class FeatureScale: Layer {
   @Test func unknownFirstPartyTypeNamesItsModule() throws {
     let description = LayerDescription(
       type: "plexus.conv2d", name: "conv2d_1", config: .object([:]))
+    // The core knows no family: without a hint it says how to get every bundled module ...
+    let registry = LayerRegistry()
+    #expect {
+      try registry.makeLayer(from: description)
+    } throws: { error in
+      error as? PlexusError == .unknownLayerType(type: "plexus.conv2d", module: nil)
+        && "\(error)".contains("LayerRegistry.standard()")
+    }
+    // ... and with the hints a module declares, it names that module.
+    registry.addProviderHints(["plexus.conv2d"], module: "PlexusConvolution")
     #expect(
       throws: PlexusError.unknownLayerType(type: "plexus.conv2d", module: "PlexusConvolution")
     ) {
-      try LayerRegistry().makeLayer(from: description)
+      try registry.makeLayer(from: description)
     }
     #expect(
       "\(PlexusError.unknownLayerType(type: "plexus.conv2d", module: "PlexusConvolution"))"
@@ -128,25 +134,29 @@ final class FeatureScale: Layer {
   }
 
   @Test func registrationRulesAreEnforced() throws {
-    final class Unnamespaced: Layer {
+    final class Unnamespaced: UnaryLayer {
       struct Config: LayerConfiguration {}
       static let typeName = "scale"
-      var name = ""
+      let state = LayerState()
       let config = Config()
       init(config: Config) {}
-      func build(inputShape: [Int], generator: inout SeededGenerator) throws -> [Int] { inputShape }
-      func forward(_ input: Tensor, training: Bool) throws -> Tensor { input }
-      func backward(_ outputGradient: Tensor) throws -> Tensor { outputGradient }
+      func build(for inputShape: SymbolicShape) throws -> SymbolicShape { inputShape }
+      func forward(_ input: Tensor, record: CallRecord) throws -> Tensor { input }
+      func backward(_ outputGradient: Tensor, record: CallRecord, computingInputGradient: Bool)
+        throws -> Tensor?
+      { outputGradient }
     }
-    final class Impostor: Layer {
+    final class Impostor: UnaryLayer {
       struct Config: LayerConfiguration {}
       static let typeName = "plexus.activation"
-      var name = ""
+      let state = LayerState()
       let config = Config()
       init(config: Config) {}
-      func build(inputShape: [Int], generator: inout SeededGenerator) throws -> [Int] { inputShape }
-      func forward(_ input: Tensor, training: Bool) throws -> Tensor { input }
-      func backward(_ outputGradient: Tensor) throws -> Tensor { outputGradient }
+      func build(for inputShape: SymbolicShape) throws -> SymbolicShape { inputShape }
+      func forward(_ input: Tensor, record: CallRecord) throws -> Tensor { input }
+      func backward(_ outputGradient: Tensor, record: CallRecord, computingInputGradient: Bool)
+        throws -> Tensor?
+      { outputGradient }
     }
     let registry = try registryWithCustomLayer()
     #expect(throws: PlexusError.self) { try registry.register(Unnamespaced.self, module: "X") }
@@ -211,21 +221,21 @@ final class FeatureScale: Layer {
 
   @Test func dropoutIsInvertedSeededAndIdentityInInference() throws {
     let layer = try Dropout(rate: 0.25, seed: 9, name: "dropout")
-    var generator = SeededGenerator(seed: 0)
-    _ = try layer.build(inputShape: [1000], generator: &generator)
+    try layer.build(inputShape: [1000], seed: 0)
     let input = Tensor(shape: [4, 1000], repeating: 1)
-    #expect(try layer.forward(input, training: false) == input)
-    let output = try layer.forward(input, training: true)
+    #expect(try layer(input, training: false) == input)
+    let record = CallRecord()
+    let output = try layer(input, training: true, record: record)
     let kept = output.scalars.filter { $0 != 0 }
     #expect(kept.allSatisfy { abs($0 - 1 / 0.75) < 1e-6 })
     #expect(abs(Float(kept.count) / 4000 - 0.75) < 0.03)
     // Backward uses the same mask.
-    let gradient = try layer.backward(Tensor(shape: [4, 1000], repeating: 2))
-    #expect(gradient == output * 2)
+    let gradient = try layer.gradients([Tensor(shape: [4, 1000], repeating: 2)], record: record)
+    #expect(gradient[0] == output * 2)
     // The same seed gives the same mask.
     let again = try Dropout(rate: 0.25, seed: 9, name: "dropout")
-    _ = try again.build(inputShape: [1000], generator: &generator)
-    #expect(try again.forward(input, training: true) == output)
+    try again.build(inputShape: [1000], seed: 1)
+    #expect(try again(input, training: true) == output)
     #expect(throws: PlexusError.self) { try Dropout(rate: 1) }
     #expect(throws: PlexusError.self) { try Dropout(rate: -0.1) }
   }
@@ -235,9 +245,8 @@ final class FeatureScale: Layer {
     let report = try GradientCheck.check(layer: flatten, batchInputShape: [2, 3, 4, 2])
     #expect(report.maximumError < 1e-3)
     let reshape = try Reshape([-1, 4], name: "reshape")
-    var generator = SeededGenerator(seed: 0)
-    #expect(try reshape.build(inputShape: [2, 6], generator: &generator) == [3, 4])
-    #expect(throws: PlexusError.self) { try reshape.build(inputShape: [7], generator: &generator) }
+    #expect(try reshape.build(inputShape: [2, 6]) == [3, 4])
+    #expect(throws: PlexusError.self) { try Reshape([-1, 4]).build(inputShape: [7]) }
     #expect(throws: PlexusError.self) { try Reshape([-1, -1]) }
     #expect(throws: PlexusError.self) { try Reshape([0, 3]) }
   }
@@ -253,7 +262,7 @@ final class FeatureScale: Layer {
     let summary = outer.summary()
     #expect(summary.contains("sequential_1") && summary.contains("plexus.sequential"))
     #expect(summary.contains("Total params: 6"))
-    #expect(throws: PlexusError.self) { try outer.forward(Tensor.zeros([2, 4]), training: false) }
+    #expect(throws: PlexusError.self) { try outer.predict(Tensor.zeros([2, 4])) }
     #expect(throws: PlexusError.self) { try outer.build(inputShape: [3, 3]) }
   }
 }

@@ -47,7 +47,7 @@ private final class FailingLoss: Loss {
 @Suite struct TrainingLoopTests {
   @Test func learnsLinearRegression() throws {
     let (x, y) = TrainingData.linear(count: 128, seed: 1)
-    let model = Sequential([TestLinear(units: 1)])
+    let model = Sequential([try TestLinear(units: 1)])
     let history = try model.fit(
       x, y, loss: MeanSquaredError(), optimizer: Adam(learningRate: 0.1),
       options: TrainingOptions(epochs: 30, batchSize: 16, seed: 3, metrics: [.meanAbsoluteError]))
@@ -65,7 +65,7 @@ private final class FailingLoss: Loss {
 
   @Test func learnsBlobsWithSoftmaxAndWithLogisticOutput() throws {
     let (x, y) = TrainingData.blobs(count: 200, seed: 2)
-    let softmaxModel = Sequential([TestLinear(units: 2)])
+    let softmaxModel = Sequential([try TestLinear(units: 2)])
     let history = try softmaxModel.fit(
       x, y, loss: CategoricalCrossEntropy(fromLogits: true),
       optimizer: SGD(learningRate: 0.1, momentum: 0.9),
@@ -74,7 +74,7 @@ private final class FailingLoss: Loss {
     #expect((history["accuracy"]?.last ?? 0) > 0.95)
     #expect((history["val_accuracy"]?.last ?? 0) > 0.95)
 
-    let logisticModel = Sequential([TestLinear(units: 1)])
+    let logisticModel = Sequential([try TestLinear(units: 1)])
     let binaryHistory = try logisticModel.fit(
       x, try y.reshaped([200, 1]), loss: BinaryCrossEntropy(fromLogits: true),
       optimizer: Adam(learningRate: 0.05),
@@ -89,10 +89,10 @@ private final class FailingLoss: Loss {
   @Test func accuracyRules() throws {
     let logits = try Tensor(shape: [3, 3], scalars: [1, 5, 0, 2, 1, 0, 0, 0, 9])
     // Argmax 1, 0, 2 against indices 1, 2, 2 and the same as one-hot rows: 2 of 3.
-    let model = Sequential([TestLinear(units: 3)])
+    let model = Sequential([try TestLinear(units: 3)])
     try model.build(inputShape: [3])
     let identity = try Tensor(shape: [3, 3], scalars: [1, 0, 0, 0, 1, 0, 0, 0, 1])
-    try (model.layers[0] as? TestLinear)?.kernel?.assign(identity)
+    try (model.layers[0] as? TestLinear)?.kernel.assign(identity)
     let indices = Tensor([1, 2, 2])
     let oneHot = try Tensor(shape: [3, 3], scalars: [0, 1, 0, 0, 0, 1, 0, 0, 1])
     let loss = CategoricalCrossEntropy(fromLogits: true)
@@ -102,9 +102,9 @@ private final class FailingLoss: Loss {
     #expect(a["accuracy"] == b["accuracy"] && a["loss"] == b["loss"])
 
     // Single output: logits are thresholded at 0, probabilities at 0.5.
-    let single = Sequential([TestLinear(units: 1)])
+    let single = Sequential([try TestLinear(units: 1)])
     try single.build(inputShape: [1])
-    try (single.layers[0] as? TestLinear)?.kernel?.assign(Tensor(shape: [1, 1], repeating: 1))
+    try (single.layers[0] as? TestLinear)?.kernel.assign(Tensor(shape: [1, 1], repeating: 1))
     let scores = try Tensor(shape: [4, 1], scalars: [-0.2, 0.3, 0.7, -3])
     let labels = Tensor([1, 1, 1, 0])
     let fromLogits = try single.evaluate(
@@ -121,7 +121,8 @@ private final class FailingLoss: Loss {
     let (x, y) = TrainingData.blobs(count: 64, seed: 5)
     func train(seed: UInt64) throws -> ([Tensor], History) {
       let model = Sequential([
-        TestLinear(units: 8), try Dropout(rate: 0.3), Activation(.relu), TestLinear(units: 2),
+        try TestLinear(units: 8), try Dropout(rate: 0.3), Activation(.relu),
+        try TestLinear(units: 2),
       ])
       let history = try model.fit(
         x, y, loss: CategoricalCrossEntropy(), optimizer: Adam(learningRate: 0.01),
@@ -140,8 +141,8 @@ private final class FailingLoss: Loss {
   @Test func fitMatchesAHandWrittenLoop() throws {
     // Two batches without shuffling: zero, forward, loss, backward, step, per batch.
     let (x, y) = TrainingData.linear(count: 6, seed: 8)
-    let fitted = Sequential([TestLinear(units: 1)])
-    let manual = Sequential([TestLinear(units: 1)])
+    let fitted = Sequential([try TestLinear(units: 1)])
+    let manual = Sequential([try TestLinear(units: 1)])
     try fitted.build(inputShape: [2], seed: 9)
     try manual.build(inputShape: [2], seed: 9)
     try fitted.fit(
@@ -151,10 +152,11 @@ private final class FailingLoss: Loss {
     for _ in 0..<2 {
       for range in [0..<4, 4..<6] {
         manual.zeroGradients()
-        let output = try manual.forward(x.samples(range), training: true)
+        let record = CallRecord()
+        let output = try manual(x.samples(range), training: true, record: record)
         let (_, gradient) = try MeanSquaredError().compute(
           predictions: output, targets: y.samples(range))
-        _ = try manual.backward(gradient)
+        _ = try manual.gradients([gradient], record: record)
         optimizer.step(manual.trainableParameters)
       }
     }
@@ -167,9 +169,9 @@ private final class FailingLoss: Loss {
     var generator = SeededGenerator(seed: 13)
     let x = Tensor.normal([32, 1], using: &generator)
     let validationX = Tensor.normal([16, 1], using: &generator)
-    let model = Sequential([TestLinear(units: 1)])
+    let model = Sequential([try TestLinear(units: 1)])
     try model.build(inputShape: [1], seed: 1)
-    try (model.layers[0] as? TestLinear)?.kernel?.assign(Tensor.zeros([1, 1]))
+    try (model.layers[0] as? TestLinear)?.kernel.assign(Tensor.zeros([1, 1]))
     let recorder = Recorder()
     let stopping = EarlyStopping(monitor: "val_loss", patience: 2, restoreBestWeights: true)
     let history = try model.fit(
@@ -189,7 +191,7 @@ private final class FailingLoss: Loss {
 
   @Test func earlyStoppingNeedsTheMonitoredKey() throws {
     let (x, y) = TrainingData.linear(count: 8, seed: 1)
-    let model = Sequential([TestLinear(units: 1)])
+    let model = Sequential([try TestLinear(units: 1)])
     #expect(throws: PlexusError.self) {
       try model.fit(
         x, y, loss: MeanSquaredError(), optimizer: SGD(), options: TrainingOptions(epochs: 2),
@@ -198,7 +200,7 @@ private final class FailingLoss: Loss {
     // Mode auto maximizes accuracy: a steady accuracy of 1 stops after `patience` epochs.
     let stopping = EarlyStopping(monitor: "accuracy", patience: 1, minDelta: 0.01)
     let (bx, by) = TrainingData.blobs(count: 40, seed: 3)
-    let classifier = Sequential([TestLinear(units: 2)])
+    let classifier = Sequential([try TestLinear(units: 2)])
     let history = try classifier.fit(
       bx, by, loss: CategoricalCrossEntropy(), optimizer: SGD(learningRate: 0.5),
       options: TrainingOptions(epochs: 50, batchSize: 8, metrics: [.accuracy]),
@@ -209,7 +211,7 @@ private final class FailingLoss: Loss {
   @Test func nonFiniteLossStopsWithEpochAndBatch() throws {
     let (x, y) = TrainingData.linear(count: 6, seed: 4)
     // Three batches per epoch; the fifth loss call is epoch 2, batch 2.
-    let model = Sequential([TestLinear(units: 1)])
+    let model = Sequential([try TestLinear(units: 1)])
     do {
       try model.fit(
         x, y, loss: FailingLoss(failingCall: 5), optimizer: SGD(learningRate: 0.01),
@@ -224,12 +226,12 @@ private final class FailingLoss: Loss {
     var poisoned = x
     poisoned[5, 1] = .nan
     #expect(throws: PlexusError.self) {
-      try Sequential([TestLinear(units: 1)]).fit(
+      try Sequential([try TestLinear(units: 1)]).fit(
         poisoned, y, loss: MeanSquaredError(), optimizer: SGD(),
         options: TrainingOptions(epochs: 1, batchSize: 2, shuffle: false))
     }
     do {
-      try Sequential([TestLinear(units: 1)]).fit(
+      try Sequential([try TestLinear(units: 1)]).fit(
         poisoned, y, loss: MeanSquaredError(), optimizer: SGD(),
         options: TrainingOptions(epochs: 1, batchSize: 2, shuffle: false))
     } catch PlexusError.nonFiniteLoss(let epoch, let batch, _) {
@@ -242,7 +244,7 @@ private final class FailingLoss: Loss {
     let loss = MeanSquaredError()
     func fit(_ x: Tensor, _ y: Tensor, _ options: TrainingOptions, model: Sequential? = nil) throws
     {
-      try (model ?? Sequential([TestLinear(units: 1)])).fit(
+      try (model ?? Sequential([try TestLinear(units: 1)])).fit(
         x, y, loss: loss, optimizer: SGD(), options: options)
     }
     #expect(
@@ -273,7 +275,7 @@ private final class FailingLoss: Loss {
     #expect(throws: PlexusError.self) { try fit(x, y, TrainingOptions(clipGlobalNorm: -.infinity)) }
     #expect(throws: PlexusError.self) { try fit(x, y, TrainingOptions(epochs: 2, initialEpoch: 3)) }
     // Inputs that do not fit a built model, and targets that do not fit the output.
-    let built = Sequential([TestLinear(units: 1)])
+    let built = Sequential([try TestLinear(units: 1)])
     try built.build(inputShape: [3])
     #expect(throws: PlexusError.self) { try fit(x, y, TrainingOptions(), model: built) }
     #expect(throws: PlexusError.self) { try fit(x, Tensor.zeros([10, 2]), TrainingOptions()) }
@@ -281,7 +283,7 @@ private final class FailingLoss: Loss {
       try fit(x, y, TrainingOptions(validationData: (x, Tensor.zeros([10, 3]))))
     }
     // Label errors name the sample's index in the data set.
-    let classifier = Sequential([TestLinear(units: 3)])
+    let classifier = Sequential([try TestLinear(units: 3)])
     var labels = Tensor.zeros([10])
     labels[7] = 3
     #expect(
@@ -293,10 +295,10 @@ private final class FailingLoss: Loss {
     }
     // evaluate needs a built model and a positive batch size.
     #expect(throws: PlexusError.self) {
-      try Sequential([TestLinear(units: 1)]).evaluate(x, y, loss: loss)
+      try Sequential([try TestLinear(units: 1)]).evaluate(x, y, loss: loss)
     }
     #expect(throws: PlexusError.self) { try built.evaluate(x, y, loss: loss) }
-    let trained = Sequential([TestLinear(units: 1)])
+    let trained = Sequential([try TestLinear(units: 1)])
     try trained.build(inputShape: [2])
     #expect(throws: PlexusError.self) { try trained.evaluate(x, y, loss: loss, batchSize: 0) }
     #expect(throws: PlexusError.self) { try trained.evaluate(x, y.samples(0..<3), loss: loss) }
@@ -309,7 +311,7 @@ private final class FailingLoss: Loss {
   @Test func validationSplitHoldsOutTheLastSamples() throws {
     let (x, y) = TrainingData.linear(count: 10, seed: 7)
     let recorder = Recorder()
-    let model = Sequential([TestLinear(units: 1)])
+    let model = Sequential([try TestLinear(units: 1)])
     let history = try model.fit(
       x, y, loss: MeanSquaredError(), optimizer: SGD(learningRate: 0.05),
       options: TrainingOptions(epochs: 2, batchSize: 3, seed: 1, validationSplit: 0.2),
@@ -324,7 +326,7 @@ private final class FailingLoss: Loss {
   @Test func callbacksSeeEveryEventInOrder() throws {
     let (x, y) = TrainingData.blobs(count: 10, seed: 8)
     let recorder = Recorder()
-    let model = Sequential([TestLinear(units: 2)])
+    let model = Sequential([try TestLinear(units: 2)])
     var options = TrainingOptions(epochs: 2, batchSize: 4, metrics: [.accuracy])
     options.schedule = StepDecay(stepSize: 1, gamma: 0.5)
     let history = try model.fit(
@@ -393,12 +395,16 @@ private final class FailingLoss: Loss {
     var options = TrainingOptions(epochs: 4, batchSize: 6, seed: 5)
     options.schedule = ExponentialDecay(gamma: 0.5)
 
-    let uninterrupted = Sequential([TestLinear(units: 4), Activation(.tanh), TestLinear(units: 1)])
+    let uninterrupted = Sequential([
+      try TestLinear(units: 4), Activation(.tanh), try TestLinear(units: 1),
+    ])
     try uninterrupted.build(inputShape: [2], seed: 1)
     try uninterrupted.fit(
       x, y, loss: MeanSquaredError(), optimizer: Adam(learningRate: 0.05), options: options)
 
-    let resumed = Sequential([TestLinear(units: 4), Activation(.tanh), TestLinear(units: 1)])
+    let resumed = Sequential([
+      try TestLinear(units: 4), Activation(.tanh), try TestLinear(units: 1),
+    ])
     try resumed.build(inputShape: [2], seed: 1)
     var firstPart = options
     firstPart.epochs = 2

@@ -2,58 +2,56 @@ import PlexusCore
 
 /// A minimal fully connected layer for training tests in the core (which cannot import
 /// PlexusPerceptron): `y = x · kernel + bias`, kernel `[inputs, units]`.
-final class TestLinear: Layer {
+final class TestLinear: UnaryLayer {
   struct Config: LayerConfiguration {
     var units: Int
     var regularizer: Regularizer?
   }
 
   static let typeName = "test.linear"
-  var name = ""
+  let state = LayerState()
   let config: Config
-  private(set) var kernel: Parameter?
-  private(set) var bias: Parameter?
-  private var cachedInput: Tensor?
+  let kernel: Parameter
+  let bias = Parameter(name: "bias")
 
   init(config: Config) throws {
     guard config.units > 0 else { throw PlexusError.invalidConfiguration("units must be positive") }
     self.config = config
+    kernel = Parameter(name: "kernel", regularizer: config.regularizer)
   }
 
-  convenience init(units: Int, regularizer: Regularizer? = nil) {
-    do { try self.init(config: Config(units: units, regularizer: regularizer)) } catch {
-      preconditionFailure("\(error)")
+  convenience init(units: Int, regularizer: Regularizer? = nil) throws {
+    try self.init(config: Config(units: units, regularizer: regularizer))
+  }
+
+  var parameters: [Parameter] { [kernel, bias] }
+
+  func build(for inputShape: SymbolicShape) throws -> SymbolicShape {
+    let features = try ShapeCheck.require(
+      inputShape, rank: 1, layer: name, expected: "[features]")[0]
+    let units = config.units
+    let limit = (6 / Float(features + units)).squareRoot()
+    try kernel.declare(shape: [features, units]) { generator in
+      .uniform([features, units], low: -limit, high: limit, using: &generator)
     }
+    try bias.declare(shape: [units], filledWith: 0)
+    return [units]
   }
 
-  var parameters: [Parameter] { [kernel, bias].compactMap { $0 } }
-
-  func build(inputShape: [Int], generator: inout SeededGenerator) throws -> [Int] {
-    try ShapeCheck.require(inputShape, rank: 1, layer: name, expected: "[features]")
-    let features = inputShape[0]
-    let limit = (6 / Float(features + config.units)).squareRoot()
-    kernel = Parameter(
-      name: "kernel",
-      value: .uniform([features, config.units], low: -limit, high: limit, using: &generator),
-      regularizer: config.regularizer)
-    bias = Parameter(name: "bias", value: .zeros([config.units]))
-    return [config.units]
-  }
-
-  func forward(_ input: Tensor, training: Bool) throws -> Tensor {
-    guard let kernel, let bias else { throw PlexusError.notBuilt(name) }
+  func forward(_ input: Tensor, record: CallRecord) throws -> Tensor {
     var output = Tensor.zeros([input.batchCount, config.units])
-    output.addToLastAxis(bias.value)
-    Tensor.matmul(input, kernel.value, into: &output, beta: 1)
-    cachedInput = input
+    try output.addToLastAxis(bias.value)
+    try Tensor.matmul(input, kernel.value, into: &output, beta: 1)
     return output
   }
 
-  func backward(_ outputGradient: Tensor) throws -> Tensor {
-    guard let kernel, let bias, let cachedInput else { throw PlexusError.notBuilt(name) }
-    Tensor.matmul(cachedInput, outputGradient, transposeA: true, into: &kernel.gradient, beta: 1)
-    bias.gradient += outputGradient.sumOverBatch()
-    return Tensor.matmul(outputGradient, kernel.value, transposeB: true)
+  func backward(_ outputGradient: Tensor, record: CallRecord, computingInputGradient: Bool)
+    throws -> Tensor?
+  {
+    try Tensor.matmul(
+      record.inputs[0], outputGradient, transposeA: true, into: &kernel.gradient, beta: 1)
+    try bias.gradient += outputGradient.sumOverBatch()
+    return try Tensor.matmul(outputGradient, kernel.value, transposeB: true)
   }
 }
 

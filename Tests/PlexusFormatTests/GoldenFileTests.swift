@@ -30,8 +30,8 @@ import Testing
         make: {
           Sequential([
             try Reshape([2, 3]), Flatten(),
-            Sequential([Dense(units: 4, activation: .tanh), try Dropout(rate: 0.2, seed: 3)]),
-            Activation(.relu), Dense(units: 2, activation: .softmax),
+            Sequential([try Dense(units: 4, activation: .tanh), try Dropout(rate: 0.2, seed: 3)]),
+            Activation(.relu), try Dense(units: 2, activation: .softmax),
           ])
         }, inputShape: [6]),
       options: {
@@ -64,7 +64,10 @@ import Testing
       }),
     Golden(
       name: "convolution-layers", sample: SampleModels.convolution,
-      options: { SaveOptions(metadata: ModelMetadata(created: created, description: "every convolution-family layer")) }),
+      options: {
+        SaveOptions(
+          metadata: ModelMetadata(created: created, description: "every convolution-family layer"))
+      }),
   ]
 
   static let examples = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
@@ -109,6 +112,77 @@ import Testing
       #expect(
         abs(found - expected) <= 1e-5 * max(1, abs(expected)),
         "\(golden.name): \(found) vs \(expected)")
+    }
+  }
+
+  /// The golden graph model (format 1.1): two inputs, a layer shared by both, a skip
+  /// connection, a concatenation and a frozen nested `Sequential`.
+  static func graphModel() throws -> Model {
+    let a = try Input(shape: [4], name: "a")
+    let b = try Input(shape: [4], name: "b")
+    let shared = try Dense(units: 4, activation: .tanh, name: "shared")
+    let skip = try Add(name: "skip")([try shared(a), a])
+    let joined = try Concatenate(name: "joined")([skip, try shared(b)])
+    let block = Sequential(
+      name: "block", [try Dense(units: 6, activation: .relu), try Dropout(rate: 0.1, seed: 2)])
+    let head = try Dense(units: 3, activation: .softmax, name: "head")
+    let model = try Model(
+      inputs: [a, b], outputs: [try head(try block(joined))], name: "graph", seed: 11)
+    block.isTrainable = false
+    return model
+  }
+
+  struct TensorValues: Codable {
+    var shape: [Int]
+    var values: [Float]
+  }
+
+  struct GraphPredictions: Codable {
+    var inputs: [TensorValues]
+    var outputs: [TensorValues]
+  }
+
+  @Test func graphGoldenFileLoadsAndMatches() throws {
+    let name = "graph-two-inputs"
+    let url = Self.examples.appendingPathComponent("\(name).plexus")
+    let inspectURL = Self.examples.appendingPathComponent("\(name).inspect.json")
+    let predictionsURL = Self.examples.appendingPathComponent("\(name).predictions.json")
+    if ProcessInfo.processInfo.environment["PLEXUS_REGENERATE_GOLDEN"] == "1" {
+      let model = try Self.graphModel()
+      try model.save(
+        to: url,
+        options: SaveOptions(
+          metadata: ModelMetadata(
+            created: Self.created, description: "two inputs, a shared layer, a skip connection")))
+      var generator = SeededGenerator(seed: 5)
+      let inputs = [
+        Tensor.normal([3, 4], using: &generator), Tensor.normal([3, 4], using: &generator),
+      ]
+      let outputs = try Model.load(from: url, registry: LayerRegistry.standard()).predict(inputs)
+      let encoder = JSONEncoder()
+      encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+      try encoder.encode(
+        GraphPredictions(
+          inputs: inputs.map { TensorValues(shape: $0.shape, values: $0.scalars) },
+          outputs: outputs.map { TensorValues(shape: $0.shape, values: $0.scalars) })
+      ).write(to: predictionsURL)
+      try Data(try PlexusInspection.inspect(url).renderJSON().utf8).write(to: inspectURL)
+    }
+    #expect(
+      try PlexusInspection.inspect(url).renderJSON()
+        == String(contentsOf: inspectURL, encoding: .utf8))
+    let predictions = try JSONDecoder().decode(
+      GraphPredictions.self, from: Data(contentsOf: predictionsURL))
+    let model = try Model.load(from: url, registry: LayerRegistry.standard())
+    #expect(model.layer(named: "block")?.isTrainable == false)
+    #expect(model.graph.nodes.filter { $0.layer.name == "shared" }.count == 2)
+    let outputs = try model.predict(
+      try predictions.inputs.map { try Tensor(shape: $0.shape, scalars: $0.values) })
+    for (output, expected) in zip(outputs, predictions.outputs) {
+      #expect(output.shape == expected.shape)
+      for (found, value) in zip(output.scalars, expected.values) {
+        #expect(abs(found - value) <= 1e-5 * max(1, abs(value)), "\(found) vs \(value)")
+      }
     }
   }
 }

@@ -12,7 +12,7 @@ import Testing
       }
     }
     func makeModel() throws -> Sequential {
-      let model = Sequential([Dense(units: 6, activation: .tanh), Dense(units: 1)])
+      let model = Sequential([try Dense(units: 6, activation: .tanh), try Dense(units: 1)])
       try model.build(inputShape: [4], seed: 9)
       return model
     }

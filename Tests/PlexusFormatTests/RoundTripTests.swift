@@ -38,9 +38,7 @@ import Testing
 
   static func layerTypes(of layer: any Layer) -> Set<String> {
     var types: Set<String> = [layer.typeName]
-    if let model = layer as? Sequential {
-      for child in model.layers { types.formUnion(layerTypes(of: child)) }
-    }
+    for child in layer.sublayers { types.formUnion(layerTypes(of: child)) }
     return types
   }
 
@@ -62,7 +60,7 @@ import Testing
           case .f32: 0
           }
         #expect(
-          a.parameter.value.maxAbsoluteDifference(to: b.parameter.value) <= tolerance,
+          try a.parameter.value.maxAbsoluteDifference(to: b.parameter.value) <= tolerance,
           "\(a.path) \(dtype) \(codec)")
       }
       let entry = try #require(try PlexusFile(contentsOf: url).entry(named: "dense_1.kernel"))
@@ -75,7 +73,7 @@ import Testing
     // 1 + 2^-8 lies halfway between two bfloat16 values and rounds to 1 (even); 1 + 3 * 2^-9
     // rounds up. Half precision keeps 1 + 2^-10 exactly.
     let values: [Float] = [1 + 0x1p-8, 1 + 3 * 0x1p-9, 1 + 0x1p-10, -2.5, 65504, 0]
-    let model = Sequential([Dense(units: 1, useBias: false)])
+    let model = Sequential([try Dense(units: 1, useBias: false)])
     try model.build(inputShape: [6])
     try model.parameters[0].assign(try Tensor(shape: [6, 1], scalars: values))
     let folder = try TemporaryFolder()
@@ -91,7 +89,7 @@ import Testing
   }
 
   @Test func largeTensorsSpanManyBlocksAndLoadInParallel() throws {
-    let model = Sequential([Dense(units: 300)])
+    let model = Sequential([try Dense(units: 300)])
     try model.build(inputShape: [1000], seed: 3)
     let folder = try TemporaryFolder()
     let url = folder.file("m.plexus")
@@ -113,6 +111,27 @@ import Testing
       let copy = try Sequential.load(from: url, registry: LayerRegistry.standard())
       #expect(bitwiseEqual(model.parameters[0].value, copy.parameters[0].value), "\(codec)")
     }
+  }
+
+  @Test func threadCountsOutOfRangeAreRefused() throws {
+    let model = Sequential([try Dense(units: 3)])
+    try model.build(inputShape: [4], seed: 3)
+    let folder = try TemporaryFolder()
+    let url = folder.file("m.plexus")
+    for threads in [0, -2, 1025] {
+      #expect(throws: PlexusError.self) {
+        try model.save(to: url, options: SaveOptions(threads: threads))
+      }
+    }
+    #expect(!FileManager.default.fileExists(atPath: url.path))
+    // The default thread count follows an override of Parallel.maximumThreads.
+    #expect(try Parallel.maximumThreads.withValue(1) { SaveOptions().threads } == 1)
+    try model.save(to: url, options: SaveOptions(threads: 1))
+    let file = try PlexusFile(contentsOf: url)
+    for threads in [0, -1, Int.max] {
+      #expect(throws: PlexusError.self) { try file.tensors(threads: threads) }
+    }
+    #expect(try file.tensors(threads: 2).count == 2)
   }
 
   @Test func rawTensorsAreAlignedAndReadableInPlace() throws {
@@ -145,7 +164,7 @@ import Testing
     var slots: [String: Tensor] = [:]
     for (index, parameter) in model.parameters.enumerated() {
       slots["\(index).m"] = parameter.value * 0.5
-      slots["\(index).v"] = parameter.value * parameter.value
+      slots["\(index).v"] = try parameter.value * parameter.value
     }
     let state = OptimizerState(
       typeName: "adam", config: .object(["learningRate": .number(0.001)]), step: 42, slots: slots)
@@ -171,9 +190,11 @@ import Testing
     let folder = try TemporaryFolder()
     let url = folder.file("m.plexus")
     try model.save(to: url)
+    let registry = LayerRegistry()
+    registry.addProviderHints(PerceptronLayers.typeNames, module: PerceptronLayers.module)
     #expect(throws: PlexusError.unknownLayerType(type: "plexus.dense", module: "PlexusPerceptron"))
     {
-      try Sequential.load(from: url, registry: LayerRegistry())
+      try Sequential.load(from: url, registry: registry)
     }
     let message = PlexusError.unknownLayerType(type: "plexus.dense", module: "PlexusPerceptron")
       .description
@@ -183,7 +204,7 @@ import Testing
   @Test func unbuiltModelIsNotSaved() throws {
     let folder = try TemporaryFolder()
     #expect(throws: PlexusError.self) {
-      try Sequential([Dense(units: 2)]).save(to: folder.file("m.plexus"))
+      try Sequential([try Dense(units: 2)]).save(to: folder.file("m.plexus"))
     }
     #expect(!FileManager.default.fileExists(atPath: folder.file("m.plexus").path))
   }

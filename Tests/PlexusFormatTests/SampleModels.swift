@@ -30,40 +30,80 @@ enum SampleModels {
   static let dense = SampleModel(
     make: {
       Sequential([
-        Dense(units: 8, activation: .relu, kernelRegularizer: Regularizer(l2: 0.01)),
-        Dense(units: 5, activation: .leakyRelu(alpha: 0.1), useBias: false),
-        Dense(units: 3, activation: .softmax),
+        try Dense(units: 8, activation: .relu, kernelRegularizer: Regularizer(l2: 0.01)),
+        try Dense(units: 5, activation: .leakyRelu(alpha: 0.1), useBias: false),
+        try Dense(units: 3, activation: .softmax),
       ])
     }, inputShape: [6])
+
+  /// A sequential model around a graph `Model` of one input `[4]` whose output `body` makes
+  /// (merge and axis layers take several tensors, so they live in a graph).
+  static func merging(_ body: @escaping @Sendable (SymbolicTensor) throws -> SymbolicTensor)
+    -> SampleModel
+  {
+    SampleModel(
+      make: {
+        let x = try Input(shape: [4], name: "x")
+        let graph = try Model(inputs: [x], outputs: [try body(x)], seed: 3)
+        return Sequential([graph, try Dense(units: 2)])
+      }, inputShape: [4])
+  }
 
   static let byLayerType: [String: SampleModel] = [
     "plexus.sequential": SampleModel(
       make: {
         Sequential([
-          Sequential([Dense(units: 4, activation: .tanh), Dense(units: 3)]),
-          Dense(units: 2),
+          Sequential([try Dense(units: 4, activation: .tanh), try Dense(units: 3)]),
+          try Dense(units: 2),
         ])
       }, inputShape: [5]),
     "plexus.activation": SampleModel(
-      make: { Sequential([Dense(units: 4), Activation(.gelu), Activation(.softmax)]) },
+      make: { Sequential([try Dense(units: 4), Activation(.gelu), Activation(.softmax)]) },
       inputShape: [3]),
+    "plexus.prelu": SampleModel(
+      make: {
+        Sequential([
+          try Dense(units: 6), try PReLU(), try Reshape([2, 3]),
+          try PReLU(alphaInitializer: .initializer(.heNormal), sharedAxes: [1]), Flatten(),
+          try Dense(units: 2),
+        ])
+      }, inputShape: [4]),
     "plexus.dropout": SampleModel(
       make: {
         Sequential([
-          Dense(units: 6, activation: .relu), try Dropout(rate: 0.3, seed: 9), Dense(units: 2),
+          try Dense(units: 6, activation: .relu), try Dropout(rate: 0.3, seed: 9),
+          try Dense(units: 2),
         ])
       },
       inputShape: [4]),
     "plexus.flatten": SampleModel(
-      make: { Sequential([Flatten(), Dense(units: 3, activation: .sigmoid)]) }, inputShape: [2, 3]),
+      make: { Sequential([Flatten(), try Dense(units: 3, activation: .sigmoid)]) },
+      inputShape: [2, 3]),
     "plexus.reshape": SampleModel(
-      make: { Sequential([Dense(units: 6), try Reshape([2, -1]), Flatten(), Dense(units: 2)]) },
+      make: {
+        Sequential([try Dense(units: 6), try Reshape([2, -1]), Flatten(), try Dense(units: 2)])
+      },
       inputShape: [4]),
     "plexus.dense": dense,
+    "plexus.model": merging { x in try Add()([try Dense(units: 4, activation: .tanh)(x), x]) },
+    "plexus.add": merging { x in try Add()([try Dense(units: 4)(x), x]) },
+    "plexus.subtract": merging { x in try Subtract()([try Dense(units: 4)(x), x]) },
+    "plexus.multiply": merging { x in try Multiply()([try Dense(units: 4)(x), x]) },
+    "plexus.average": merging { x in try Average()([try Dense(units: 4)(x), x, x]) },
+    "plexus.maximum": merging { x in try Maximum()([try Dense(units: 4)(x), x]) },
+    "plexus.minimum": merging { x in try Minimum()([try Dense(units: 4)(x), x]) },
+    "plexus.concatenate": merging { x in try Concatenate()([try Dense(units: 3)(x), x]) },
+    "plexus.split": merging { x in
+      let parts = try Split(sizes: [1, 3]).call([try Dense(units: 4)(x)])
+      return try Concatenate()([parts[1], parts[0]])
+    },
+    "plexus.slice": SampleModel(
+      make: { Sequential([try Dense(units: 6), try SliceLayer(start: 2, length: 3)]) },
+      inputShape: [4]),
     "plexus.perceptron": SampleModel(
       make: {
         Sequential([
-          Dense(units: 4, activation: .tanh),
+          try Dense(units: 4, activation: .tanh),
           try Perceptron(config: Perceptron.Config(units: 3, kernelInitializer: .glorotUniform)),
         ])
       }, inputShape: [5]),
@@ -73,58 +113,75 @@ enum SampleModels {
           try Conv2D(filters: 4, kernelSize: 3, padding: .same, activation: .relu),
           try Conv2D(
             config: .init(
-              filters: 2, kernelSize: [2, 3], strides: [2, 1], padding: .explicit(top: 1, bottom: 0, left: 1, right: 1),
+              filters: 2, kernelSize: [2, 3], strides: [2, 1],
+              padding: .explicit(top: 1, bottom: 0, left: 1, right: 1),
               dilation: [1, 2], useBias: false, kernelRegularizer: Regularizer(l2: 0.01))),
-          Flatten(), Dense(units: 3),
+          Flatten(), try Dense(units: 3),
         ])
       }, inputShape: [6, 5, 2]),
     "plexus.conv1d": SampleModel(
       make: {
         Sequential([
           try Conv1D(filters: 4, kernelSize: 3, padding: .same, activation: .tanh),
-          try Conv1D(filters: 2, kernelSize: 2, strides: 2, dilation: 1), Flatten(), Dense(units: 2),
+          try Conv1D(filters: 2, kernelSize: 2, strides: 2, dilation: 1), Flatten(),
+          try Dense(units: 2),
         ])
       }, inputShape: [9, 3]),
     "plexus.conv2d_transpose": SampleModel(
       make: {
         Sequential([
-          try Conv2DTranspose(filters: 3, kernelSize: 3, strides: 2, padding: .same, activation: .relu),
-          Flatten(), Dense(units: 2),
+          try Conv2DTranspose(
+            filters: 3, kernelSize: 3, strides: 2, padding: .same, activation: .relu),
+          Flatten(), try Dense(units: 2),
         ])
       }, inputShape: [3, 3, 2]),
     "plexus.max_pool2d": SampleModel(
       make: {
         Sequential([
-          try Conv2D(filters: 3, kernelSize: 3, padding: .same), try MaxPool2D(poolSize: 3, strides: 2, padding: .same),
-          Flatten(), Dense(units: 2),
+          try Conv2D(filters: 3, kernelSize: 3, padding: .same),
+          try MaxPool2D(poolSize: 3, strides: 2, padding: .same),
+          Flatten(), try Dense(units: 2),
         ])
       }, inputShape: [6, 6, 1]),
     "plexus.average_pool2d": SampleModel(
-      make: { Sequential([try AveragePool2D(poolSize: 2), Flatten(), Dense(units: 2)]) }, inputShape: [4, 5, 2]),
+      make: { Sequential([try AveragePool2D(poolSize: 2), Flatten(), try Dense(units: 2)]) },
+      inputShape: [4, 5, 2]),
     "plexus.global_average_pool2d": SampleModel(
-      make: { Sequential([try Conv2D(filters: 4, kernelSize: 3), GlobalAveragePool2D(), Dense(units: 2)]) },
+      make: {
+        Sequential([
+          try Conv2D(filters: 4, kernelSize: 3), GlobalAveragePool2D(), try Dense(units: 2),
+        ])
+      },
       inputShape: [5, 5, 1]),
     "plexus.global_max_pool2d": SampleModel(
       make: {
-        Sequential([try Conv2D(filters: 4, kernelSize: 3), GlobalMaxPool2D(keepDims: true), Flatten(), Dense(units: 2)])
+        Sequential([
+          try Conv2D(filters: 4, kernelSize: 3), GlobalMaxPool2D(keepDims: true), Flatten(),
+          try Dense(units: 2),
+        ])
       }, inputShape: [5, 5, 1]),
     "plexus.batch_normalization": SampleModel(
       make: {
         Sequential([
-          try Conv2D(filters: 3, kernelSize: 3, padding: .same), try BatchNormalization(momentum: 0.9, epsilon: 1e-5),
-          Flatten(), Dense(units: 2),
+          try Conv2D(filters: 3, kernelSize: 3, padding: .same),
+          try BatchNormalization(momentum: 0.9, epsilon: 1e-5),
+          Flatten(), try Dense(units: 2),
         ])
       }, inputShape: [4, 4, 2]),
     "plexus.zero_padding2d": SampleModel(
       make: {
         Sequential([
-          try ZeroPadding2D(top: 1, bottom: 0, left: 2, right: 1), try Conv2D(filters: 2, kernelSize: 3), Flatten(),
-          Dense(units: 2),
+          try ZeroPadding2D(top: 1, bottom: 0, left: 2, right: 1),
+          try Conv2D(filters: 2, kernelSize: 3), Flatten(),
+          try Dense(units: 2),
         ])
       }, inputShape: [4, 4, 1]),
     "plexus.up_sampling2d": SampleModel(
       make: {
-        Sequential([try UpSampling2D(config: .init(size: [2, 3])), try Conv2D(filters: 2, kernelSize: 3), Flatten(), Dense(units: 2)])
+        Sequential([
+          try UpSampling2D(config: .init(size: [2, 3])), try Conv2D(filters: 2, kernelSize: 3),
+          Flatten(), try Dense(units: 2),
+        ])
       }, inputShape: [3, 3, 1]),
   ]
 
@@ -145,7 +202,7 @@ enum SampleModels {
         try Reshape([14, 1, 2]),
         GlobalMaxPool2D(keepDims: true),
         GlobalAveragePool2D(),
-        Dense(units: 2, activation: .softmax),
+        try Dense(units: 2, activation: .softmax),
       ])
     }, inputShape: [8, 8, 1])
 }

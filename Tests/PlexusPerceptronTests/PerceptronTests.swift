@@ -28,31 +28,43 @@ private func separableSet(
 }
 
 @Suite struct PerceptronTests {
+  @Test func passesTheHarness() throws {
+    let registry = LayerRegistry()
+    PerceptronLayers.register(in: registry)
+    var test = LayerTest(
+      registry: registry, shapes: [.init([3], output: [2])], badShapes: [[[3, 1]]]
+    ) { try Perceptron(config: .init(units: 2, kernelInitializer: .glorotUniform)) }
+    // The step has no gradient: backpropagation does not train a perceptron (its own rule
+    // does, below).
+    test.checksTraining = false
+    try LayerHarness.run(test)
+  }
+
   @Test(arguments: [("AND", [0, 0, 0, 1]), ("OR", [0, 1, 1, 1])])
   func convergesOnLinearlySeparableGate(gate: String, labels: [Int]) throws {
-    let perceptron = Perceptron(units: 1, name: gate)
+    let perceptron = try Perceptron(units: 1, name: gate)
     let inputs = try Tensor(shape: [4, 2], scalars: truthTableInputs)
     let result = try perceptron.train(inputs: inputs, labels: labels, maximumEpochs: 50)
     #expect(result.converged, "\(gate): \(result)")
     #expect(result.epochs < 50)
     #expect(result.mistakesPerEpoch.last == 0)
     #expect(try perceptron.predict(inputs) == labels)
-    let output = try perceptron.forward(inputs, training: false)
+    let output = try perceptron(inputs)
     #expect(output.scalars == labels.map(Float.init))
   }
 
   @Test func readmeExampleConvergesAsDocumented() throws {
     // The README's example: AND from zero weights, samples in order, learning rate 1.
-    let perceptron = Perceptron(units: 1)
+    let perceptron = try Perceptron(units: 1)
     let inputs = try Tensor(shape: [4, 2], scalars: truthTableInputs)
     let result = try perceptron.train(inputs: inputs, labels: [0, 0, 0, 1], maximumEpochs: 20)
     #expect(result.description == "converged after 6 epochs")
-    #expect(perceptron.kernel?.value.scalars == [2, 1])
+    #expect(perceptron.kernel.value.scalars == [2, 1])
     #expect(perceptron.bias?.value.scalars == [-3])
   }
 
   @Test func reportsNonConvergenceOnXOR() throws {
-    let perceptron = Perceptron(units: 1)
+    let perceptron = try Perceptron(units: 1)
     let inputs = try Tensor(shape: [4, 2], scalars: truthTableInputs)
     let result = try perceptron.train(inputs: inputs, labels: [0, 1, 1, 0], maximumEpochs: 40)
     #expect(!result.converged)
@@ -70,7 +82,7 @@ private func separableSet(
   func convergesOnRandomSeparableSet(seed: UInt64) throws {
     let data = try separableSet(count: 200, features: 5, margin: 0.1, seed: seed)
     #expect(Set(data.labels) == [0, 1])
-    let perceptron = Perceptron(units: 1)
+    let perceptron = try Perceptron(units: 1)
     let result = try perceptron.train(
       inputs: data.inputs, labels: data.labels, maximumEpochs: 1000, learningRate: 0.5,
       shuffleSeed: seed)
@@ -80,14 +92,14 @@ private func separableSet(
 
   @Test func shuffledTrainingIsReproducible() throws {
     let data = try separableSet(count: 100, features: 4, margin: 0.05, seed: 5)
-    let first = Perceptron(units: 1)
-    let second = Perceptron(units: 1)
+    let first = try Perceptron(units: 1)
+    let second = try Perceptron(units: 1)
     let a = try first.train(
       inputs: data.inputs, labels: data.labels, maximumEpochs: 500, shuffleSeed: 9)
     let b = try second.train(
       inputs: data.inputs, labels: data.labels, maximumEpochs: 500, shuffleSeed: 9)
     #expect(a == b)
-    #expect(first.kernel?.value == second.kernel?.value)
+    #expect(first.kernel.value == second.kernel.value)
     #expect(first.bias?.value == second.bias?.value)
   }
 
@@ -105,14 +117,14 @@ private func separableSet(
       labels.append(label)
     }
     let inputs = try Tensor(shape: [150, 2], scalars: scalars)
-    let perceptron = Perceptron(units: 3)
+    let perceptron = try Perceptron(units: 3)
     #expect(perceptron.classCount == 3)
     let result = try perceptron.train(
       inputs: inputs, labels: labels, maximumEpochs: 200, shuffleSeed: 1)
     #expect(result.converged, "\(result)")
     #expect(try perceptron.predict(inputs) == labels)
     // With every unit right, exactly one unit fires per sample: the one of its class.
-    let output = try perceptron.forward(inputs, training: false)
+    let output = try perceptron(inputs)
     #expect(output.argmaxPerSample() == labels)
     #expect(output.sum() == 150)
   }
@@ -130,7 +142,7 @@ private func separableSet(
       try Perceptron(units: 1, name: "p").train(
         inputs: inputs, labels: [0, 1, 1, 0], maximumEpochs: 0)
     }
-    let trained = Perceptron(units: 1, name: "p")
+    let trained = try Perceptron(units: 1, name: "p")
     try trained.train(inputs: inputs, labels: [0, 0, 0, 1])
     #expect(throws: PlexusError.shapeMismatch(layer: "p", expected: "[N, 2]", found: [4, 1])) {
       try trained.train(
@@ -142,10 +154,9 @@ private func separableSet(
   }
 
   @Test func backpropagationThroughTheStepIsZero() throws {
-    let perceptron = Perceptron(units: 2, name: "perceptron_1")
-    var generator = SeededGenerator(seed: 0)
-    _ = try perceptron.build(inputShape: [3], generator: &generator)
-    try perceptron.kernel?.assign(try Tensor(shape: [3, 2], scalars: [1, -1, 0.5, 2, -1, 0.5]))
+    let perceptron = try Perceptron(units: 2, name: "perceptron_1")
+    try perceptron.build(inputShape: [3])
+    try perceptron.kernel.assign(try Tensor(shape: [3, 2], scalars: [1, -1, 0.5, 2, -1, 0.5]))
     try perceptron.bias?.assign(Tensor([0.3, -0.2]))
     // Scores stay at least 0.1 away from the threshold, so finite differences see the flat step.
     let input = try Tensor(shape: [4, 3], scalars: [1, 0, 0, 0, 1, 0, 0, 0, 1, 1, 1, 1])
@@ -156,15 +167,16 @@ private func separableSet(
     #expect(report.parameterErrors.keys.sorted() == ["perceptron_1.bias", "perceptron_1.kernel"])
 
     perceptron.zeroGradients()
-    _ = try perceptron.forward(input, training: true)
-    let gradient = try perceptron.backward(Tensor(shape: [4, 2], repeating: 1))
-    #expect(gradient == Tensor.zeros([4, 3]))
+    let record = CallRecord()
+    _ = try perceptron(input, training: true, record: record)
+    let gradient = try perceptron.gradients([Tensor(shape: [4, 2], repeating: 1)], record: record)
+    #expect(gradient[0] == Tensor.zeros([4, 3]))
     #expect(perceptron.parameters.allSatisfy { $0.gradient.scalars.allSatisfy { $0 == 0 } })
     #expect(
       throws: PlexusError.shapeMismatch(
         layer: "perceptron_1", expected: "gradient of shape [4, 2]", found: [4, 3])
     ) {
-      try perceptron.backward(Tensor.zeros([4, 3]))
+      try perceptron.gradients([Tensor.zeros([4, 3])], record: record)
     }
   }
 
@@ -173,7 +185,7 @@ private func separableSet(
     PerceptronLayers.register(in: registry)
     #expect(registry.contains("plexus.perceptron"))
     #expect(registry.module(of: "plexus.perceptron") == "PlexusPerceptron")
-    let layer = Perceptron(units: 4, useBias: false, name: "perceptron_3")
+    let layer = try Perceptron(units: 4, useBias: false, name: "perceptron_3")
     let copy = try LayerHarness.roundTripConfig(of: layer, registry: registry)
     #expect((copy as? Perceptron)?.config == layer.config)
     #expect(copy.name == "perceptron_3")
@@ -184,17 +196,27 @@ private func separableSet(
   }
 
   @Test func trainedPerceptronRunsInsideAModel() throws {
-    let perceptron = Perceptron(units: 1)
+    let perceptron = try Perceptron(units: 1)
     let inputs = try Tensor(shape: [4, 2], scalars: truthTableInputs)
     try perceptron.train(inputs: inputs, labels: [0, 1, 1, 1])
     let model = Sequential([perceptron])
     #expect(perceptron.name == "perceptron_1")
-    // Building a model re-initializes its layers, so copy the trained weights across.
-    let kernel = try #require(perceptron.kernel?.value)
-    let bias = try #require(perceptron.bias?.value)
-    try model.build(inputShape: [2])
-    try perceptron.kernel?.assign(kernel)
-    try perceptron.bias?.assign(bias)
+    // Building the model keeps the trained weights.
+    let kernel = perceptron.kernel.value
+    let bias = perceptron.bias?.value
+    try model.build(inputShape: [2], seed: 5)
+    #expect(perceptron.kernel.value == kernel)
+    #expect(perceptron.bias?.value == bias)
     #expect(try model.predict(inputs).scalars == [0, 1, 1, 1])
+  }
+
+  @Test func configRefusesUnknownKeysAndDefaultsAllButUnits() throws {
+    let registry = LayerRegistry()
+    PerceptronLayers.register(in: registry)
+    try LayerHarness.checkConfigDecoding(
+      Perceptron.self, registry: registry, minimal: #"{"units": 1}"#,
+      defaults: Perceptron.Config(units: 1, useBias: true, kernelInitializer: .zeros),
+      full: Perceptron.Config(units: 3, useBias: false, kernelInitializer: .glorotUniform),
+      typo: #"{"usebias": false}"#, suggestion: "useBias")
   }
 }

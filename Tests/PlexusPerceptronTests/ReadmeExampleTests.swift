@@ -1,9 +1,11 @@
 import Foundation
 import PlexusCore
+import PlexusDatasets
 import PlexusPerceptron
 import Testing
 
-/// The README's pick-and-choose example (PlexusCore + PlexusPerceptron only), with fewer epochs.
+/// The README's pick-and-choose example (PlexusCore, PlexusPerceptron and PlexusDatasets only),
+/// with fewer epochs.
 @Suite struct ReadmeExampleTests {
   @Test func trainSaveAndReloadWithTwoModules() throws {
     let folder = FileManager.default.temporaryDirectory.appendingPathComponent(

@@ -1,4 +1,5 @@
 import PlexusCore
+import PlexusDatasets
 import PlexusPerceptron
 import Testing
 
@@ -20,7 +21,7 @@ import Testing
 
   @Test func mlpLearnsXorWithSoftmaxCrossEntropy() throws {
     let (x, y) = try Self.xorData(count: 240, seed: 1)
-    let model = Sequential([Dense(units: 16, activation: .tanh), Dense(units: 2)])
+    let model = Sequential([try Dense(units: 16, activation: .tanh), try Dense(units: 2)])
     let history = try model.fit(
       x, y, loss: CategoricalCrossEntropy(fromLogits: true), optimizer: Adam(learningRate: 0.03),
       options: TrainingOptions(
@@ -36,8 +37,8 @@ import Testing
   @Test func sigmoidOutputWithBinaryCrossEntropyFromProbabilities() throws {
     let (x, y) = try Self.xorData(count: 240, seed: 2)
     let model = Sequential([
-      Dense(units: 16, activation: .relu, kernelRegularizer: Regularizer(l2: 1e-4)),
-      Dense(units: 1, activation: .sigmoid),
+      try Dense(units: 16, activation: .relu, kernelRegularizer: Regularizer(l2: 1e-4)),
+      try Dense(units: 1, activation: .sigmoid),
     ])
     let history = try model.fit(
       x, try y.reshaped([240, 1]), loss: BinaryCrossEntropy(fromLogits: false),
@@ -51,7 +52,7 @@ import Testing
 
   @Test func earlyStoppingOnValidationAccuracyWithDense() throws {
     let (x, y) = try Self.xorData(count: 160, seed: 5)
-    let model = Sequential([Dense(units: 16, activation: .tanh), Dense(units: 2)])
+    let model = Sequential([try Dense(units: 16, activation: .tanh), try Dense(units: 2)])
     let stopping = EarlyStopping(monitor: "val_accuracy", patience: 3, restoreBestWeights: true)
     let history = try model.fit(
       x, y, loss: CategoricalCrossEntropy(), optimizer: SGD(learningRate: 0.1, momentum: 0.9),
@@ -69,7 +70,7 @@ import Testing
 
   @Test func mlpLearnsTheBundledDigits() throws {
     let (train, test) = try Digits.standardSplit()
-    let model = Sequential([Dense(units: 64, activation: .relu), Dense(units: 10)])
+    let model = Sequential([try Dense(units: 64, activation: .relu), try Dense(units: 10)])
     let history = try model.fit(
       train.features, train.labels, loss: CategoricalCrossEntropy(fromLogits: true),
       optimizer: Adam(learningRate: 0.01),

@@ -6,7 +6,7 @@ import Testing
 
 @Suite struct FormatCommandTests {
   static func savedModel(in folder: TemporaryFolder) throws -> URL {
-    let model = Sequential([Dense(units: 4, activation: .relu), Dense(units: 2)])
+    let model = Sequential([try Dense(units: 4, activation: .relu), try Dense(units: 2)])
     try model.build(inputShape: [3], seed: 1)
     let url = folder.file("m.plexus")
     try model.save(to: url, options: SaveOptions(metadata: ModelMetadata(description: "two dense")))

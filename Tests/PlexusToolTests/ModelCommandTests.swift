@@ -104,7 +104,7 @@ private func trainBlobs(in folder: TemporaryFolder) throws -> (model: URL, repor
     let report = try Train.run(
       TrainSettings(specPath: spec.path, outputPath: model.path, quiet: true),
       console: CapturedOutput())
-    #expect(report.model.inputShape == [8, 8])
+    #expect(report.model.inputSpecs.first?.shape == [8, 8])
     #expect((report.test["accuracy"] ?? 0) > 0.8)
     let logs = try Evaluate.run(
       EvaluateSettings(modelPath: model.path, data: [spec.path]), console: CapturedOutput())
@@ -155,6 +155,17 @@ private func trainBlobs(in folder: TemporaryFolder) throws -> (model: URL, repor
         EvaluateSettings(modelPath: model.path, data: data, loss: "mse"), console: CapturedOutput())
     }
 
+    // A loss recorded under its short name (as files written before the loss registry) still
+    // reads back.
+    let legacy = folder.file("legacy.plexus")
+    var options = SaveOptions()
+    options.metadata.values[TrainingMetadata.lossKey] = #""softmax_cross_entropy""#
+    try report.model.save(to: legacy, options: options)
+    #expect(
+      try Evaluate.run(
+        EvaluateSettings(modelPath: legacy.path, data: data), console: CapturedOutput())
+        == expected)
+
     // A model saved without training metadata needs --loss.
     let bare = folder.file("bare.plexus")
     try report.model.save(to: bare)
@@ -182,7 +193,12 @@ private func trainBlobs(in folder: TemporaryFolder) throws -> (model: URL, repor
     #expect(console.text.hasPrefix(report.model.summary()))
     #expect(console.text.contains("Input shape: [N, 2]\n"))
     #expect(console.text.contains("Description: blobs\n"))
-    #expect(console.text.contains("Loss: \"softmax_cross_entropy\"\n"))
+    // The metadata records the registered names with every parameter.
+    #expect(
+      console.text.contains(
+        #"Loss: {"fromLogits":true,"type":"plexus.categorical_crossentropy"}"# + "\n"))
+    #expect(console.text.contains(#"Optimizer: {"amsgrad":false,"#))
+    #expect(console.text.contains(#""type":"plexus.adam""#))
     #expect(console.text.contains("Epochs trained: 3\n"))
     #expect(console.text.contains("Optimizer state: saved (training can resume)\n"))
 
@@ -193,13 +209,32 @@ private func trainBlobs(in folder: TemporaryFolder) throws -> (model: URL, repor
     #expect(spec.text.contains("Total params: 17226"))
   }
 
-  @Test(arguments: ["digits-mlp.json", "digits-cnn.json"])
+  @Test func residualExampleTrainsAGraphModelToNinetySevenPercent() throws {
+    let folder = try TemporaryFolder()
+    defer { folder.remove() }
+    let output = folder.file("residual.plexus")
+    let report = try Train.run(
+      TrainSettings(
+        specPath: examplesFolder.appendingPathComponent("digits-residual.json").path,
+        outputPath: output.path, quiet: true),
+      console: CapturedOutput())
+    #expect(report.model is Model)
+    #expect((report.test["accuracy"] ?? 0) >= 0.97, "\(report.test)")
+    let summary = CapturedOutput()
+    try Summary.run(path: output.path, console: summary)
+    #expect(summary.text.contains("Connected to"))
+    #expect(summary.text.contains("stem, block_2"))
+    let inspection = try PlexusInspection.inspect(output)
+    #expect(inspection.layers.first { $0.type == "plexus.add" }?.connections == "stem, block_2")
+  }
+
+  @Test(arguments: ["digits-mlp.json", "digits-cnn.json", "digits-residual.json"])
   func exampleSpecsBuild(name: String) throws {
     let spec = try TrainingSpec.load(contentsOf: examplesFolder.appendingPathComponent(name))
     #expect(spec.data == .digits)
     let model = try spec.buildModel(
       registry: .standard(), inputShape: try #require(spec.inputShape))
-    #expect(model.outputShape == [10])
+    #expect(model.outputSpecs.first?.shape == [10])
   }
 
   @Test func loadingNamesTheModuleOfAnUnregisteredLayer() throws {

@@ -22,6 +22,28 @@ private func specError(_ json: String) -> SpecError? {
 private let minimalLayers = #"[{"type": "plexus.dense", "config": {"units": 3}}]"#
 
 @Suite struct TrainingSpecTests {
+  @Test func graphSpecErrorsNameTheLayer() throws {
+    let spec = try decode(
+      #"""
+      {"inputShape": [4], "layers": [
+        {"type": "plexus.dense", "name": "a", "config": {"units": 3}},
+        {"type": "plexus.add", "name": "sum", "inputs": ["a", "input"]}],
+       "loss": "mse", "optimizer": "sgd", "data": {"source": "digits"}}
+      """#)
+    #expect {
+      try spec.buildModel(registry: .standard(), inputShape: [4])
+    } throws: { error in
+      (error as? SpecError)?.path == "$.layers[1]" && "\(error)".contains("sum")
+    }
+    #expect(throws: SpecError.self) {
+      try decode(
+        #"""
+        {"layers": [{"type": "plexus.add", "name": "sum", "inputs": ["nowhere"]}],
+         "loss": "mse", "optimizer": "sgd", "data": {"source": "digits"}}
+        """#)
+    }
+  }
+
   @Test func decodesAFullSpec() throws {
     let spec = try decode(
       #"""
@@ -59,8 +81,8 @@ private let minimalLayers = #"[{"type": "plexus.dense", "config": {"units": 3}}]
 
     let model = try spec.buildModel(registry: .standard(), inputShape: [64])
     #expect(model.name == "digits-mlp")
-    #expect(model.layers.map(\.name) == ["hidden_1", "dropout_1", "dense_1"])
-    #expect(model.outputShape == [10])
+    #expect(model.sublayers.map(\.name) == ["hidden_1", "dropout_1", "dense_1"])
+    #expect(model.outputSpecs.first?.shape == [10])
   }
 
   @Test func appliesDefaults() throws {
@@ -290,7 +312,8 @@ private let minimalLayers = #"[{"type": "plexus.dense", "config": {"units": 3}}]
     } catch let error as SpecError {
       #expect(error.path == "$.layers[1].type")
       #expect(error.message.contains("'plexus.lstm' is not registered"))
-      #expect(error.message.contains("PlexusRecurrent"))
+      // No bundled module provides it (yet): the message says how first-party types come.
+      #expect(error.message.contains("first-party Plexus type"))
     }
     let thirdParty = try decode(
       #"{"layers": [{"type": "com.example.gated"}], "loss": "mse", "optimizer": "sgd", "data": {"source": "digits"}}"#
@@ -316,14 +339,30 @@ private let minimalLayers = #"[{"type": "plexus.dense", "config": {"units": 3}}]
       #expect(error.message.contains("missing key 'units'"))
     }
     let badActivation = try decode(
-      #"{"layers": [{"type": "plexus.dense", "config": {"units": 2, "activation": "swish"}}], "loss": "mse", "optimizer": "sgd", "data": {"source": "digits"}}"#
+      #"{"layers": [{"type": "plexus.dense", "config": {"units": 2, "activation": "swish2"}}], "loss": "mse", "optimizer": "sgd", "data": {"source": "digits"}}"#
     )
     do {
       _ = try badActivation.makeModel(registry: .standard())
       Issue.record("an unknown activation was accepted")
     } catch let error as SpecError {
       #expect(error.path == "$.layers[0].config")
-      #expect(error.message.contains("unknown activation 'swish'"))
+      #expect(error.message.contains("unknown activation 'swish2'"))
+    }
+    let misspeltKey = try decode(
+      #"""
+      {"layers": [{"type": "plexus.dense", "config": {"units": 8}},
+                  {"type": "plexus.dense", "config": {"units": 2, "activaton": "relu"}}],
+       "loss": "mse", "optimizer": "sgd", "data": {"source": "digits"}}
+      """#)
+    #expect(
+      throws: SpecError(
+        path: "$.layers[1].config",
+        message: "invalid configuration: config of layer type 'plexus.dense': unknown key "
+          + "'activaton' (did you mean 'activation'?); expected one of activation, "
+          + "biasInitializer, biasRegularizer, kernelInitializer, kernelRegularizer, units, useBias"
+      )
+    ) {
+      try misspeltKey.makeModel(registry: .standard())
     }
     let badShape = try decode(
       #"""

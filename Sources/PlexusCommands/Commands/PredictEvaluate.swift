@@ -3,7 +3,7 @@ import Plexus
 
 /// A model read from a `.plexus` file with the training settings recorded in it.
 struct SavedModel {
-  let model: Sequential
+  let model: any ModelProtocol
   let metadata: ModelMetadata?
   let url: URL
   let formatVersion: String
@@ -13,7 +13,8 @@ struct SavedModel {
   init(path: String, registry: LayerRegistry) throws {
     url = URL(fileURLWithPath: path)
     let file = try PlexusFile(contentsOf: url)
-    model = try Sequential.load(from: file, registry: registry)
+    registry.addBundledProviderHints()
+    model = try file.loadModel(registry: registry)
     metadata = file.metadata
     formatVersion = "\(file.majorVersion).\(file.minorVersion)"
     fileSize = file.fileSize
@@ -25,8 +26,18 @@ struct SavedModel {
   ///
   /// - Throws: `PlexusError.invalidShape` naming `source` when the samples do not fit.
   func batch(_ features: Tensor, source: String) throws -> Tensor {
-    guard let inputShape = model.inputShape else {
-      throw PlexusError.notBuilt("\(url.path): the model records no input shape")
+    guard model.inputSpecs.count == 1, let symbolic = model.inputSpecs.first?.shape else {
+      throw PlexusError.invalidArgument(
+        "\(url.path): the model takes \(model.inputSpecs.count) inputs; the tool feeds one")
+    }
+    // A dimension that varies takes the size the data has.
+    guard features.rank == symbolic.count + 1 || !symbolic.contains(nil) else {
+      throw PlexusError.invalidShape(
+        "\(source) holds an array of shape \(features.shape), but the model takes a batch "
+          + ShapeCheck.describeBatch(symbolic))
+    }
+    let inputShape = symbolic.enumerated().map { index, dimension in
+      dimension ?? (index + 1 < features.rank ? features.shape[index + 1] : 1)
     }
     if features.rank == inputShape.count + 1, features.sampleShape == inputShape { return features }
     guard features.rank >= 1, features.sampleSize == inputShape.reduce(1, *) else {

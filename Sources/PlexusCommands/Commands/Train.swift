@@ -30,7 +30,7 @@ public struct TrainSettings: Sendable, Equatable {
 /// What a `plexus train` run produced.
 public struct TrainReport {
   /// The trained model.
-  public var model: Sequential
+  public var model: any ModelProtocol
   /// The per-epoch logs.
   public var history: History
   /// The loss and metrics on the held-out test split (`loss`, `accuracy`).

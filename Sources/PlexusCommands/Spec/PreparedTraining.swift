@@ -5,7 +5,7 @@ import Plexus
 /// metrics.
 struct PreparedTraining {
   let data: LoadedData
-  let model: Sequential
+  let model: any ModelProtocol
   let lossFunction: LossFunction
   let loss: any Loss
   let optimizerConfig: OptimizerConfig
@@ -16,7 +16,7 @@ struct PreparedTraining {
     lossFunction = try spec.loss.decodeLoss()
     loss = try lossFunction.makeLoss()
     optimizerConfig = try spec.optimizer.decodeOptimizer()
-    metrics = lossFunction.isClassification ? [.accuracy] : []
+    metrics = loss.isClassification ? [.accuracy] : []
     var data = try spec.data.load(seed: spec.seed)
     let featureShape = data.train.featureShape
     if let declared = spec.inputShape, declared != featureShape {
@@ -47,9 +47,9 @@ struct PreparedTraining {
 
 /// Keys under which `plexus train` records the loss and optimizer in a model file.
 public enum TrainingMetadata {
-  /// The loss, as `LossFunction` JSON.
+  /// The loss, as `LossFunction` JSON (its registered name and config).
   public static let lossKey = "plexus.loss"
-  /// The optimizer, as `OptimizerConfig` JSON.
+  /// The optimizer, as `OptimizerConfig` JSON (its registered name and every hyperparameter).
   public static let optimizerKey = "plexus.optimizer"
 
   static func json(_ value: some Encodable) throws -> String {
@@ -59,37 +59,25 @@ public enum TrainingMetadata {
   }
 }
 
-extension LossFunction {
-  /// Whether the loss compares classes, so accuracy means something.
-  var isClassification: Bool {
-    switch self {
-    case .binaryCrossEntropy, .categoricalCrossEntropy, .hinge: return true
-    case .meanSquaredError, .meanAbsoluteError, .huber: return false
-    }
-  }
-}
-
 extension ComponentSpec {
-  /// The loss this component names.
+  /// The loss this component names, looked up in `LossRegistry.shared`.
   ///
   /// - Throws: `SpecError` at the component's path.
   func decodeLoss() throws -> LossFunction {
-    let json: JSONValue = parameters.isEmpty ? .string(type) : object
     do {
-      return try json.decode(LossFunction.self, context: "loss")
+      return try LossFunction(json: object)
     } catch let error as PlexusError {
       throw SpecError(path: path, message: error.description)
     }
   }
 
-  /// The optimizer this component names.
+  /// The optimizer this component names, looked up in `OptimizerRegistry.shared`, with every
+  /// hyperparameter checked.
   ///
   /// - Throws: `SpecError` at the component's path.
   func decodeOptimizer() throws -> OptimizerConfig {
     do {
-      let config = try object.decode(OptimizerConfig.self, context: "optimizer")
-      try config.validate()
-      return config
+      return try OptimizerConfig(json: object)
     } catch let error as PlexusError {
       throw SpecError(path: path, message: error.description)
     }

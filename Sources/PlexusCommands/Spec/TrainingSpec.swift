@@ -21,7 +21,9 @@ import Plexus
 ///
 /// Each layer is exactly a ``LayerDescription`` (its registered type, an optional name and its
 /// config); the loss and the optimizer are a name or a flat object `{"type": ..., ...}` with
-/// their parameters, as `LossFunction` and `OptimizerConfig` encode. Paths in `data` are
+/// their parameters, as `LossFunction` and `OptimizerConfig` encode: any loss registered in
+/// `LossRegistry.shared` and any optimizer registered in `OptimizerRegistry.shared`, by its
+/// namespaced name (`plexus.adam`) or a built-in short name (`adam`). Paths in `data` are
 /// relative to the spec file.
 public struct TrainingSpec: Sendable, Equatable {
   /// The model's name.
@@ -31,6 +33,11 @@ public struct TrainingSpec: Sendable, Equatable {
   /// The layers in order. A description with an empty name is named by the model
   /// (`dense_1`, ...).
   public var layers: [LayerDescription]
+  /// For each layer, the names of the earlier layers (or `"input"`, the model input) it is
+  /// applied to; `nil` means the layer before it (the input, for the first layer). A spec in
+  /// which any layer names its inputs describes a graph model (`Model`), else a `Sequential`.
+  /// The model's output is the last layer.
+  public var layerInputs: [[String]?]
   /// The loss function.
   public var loss: ComponentSpec
   /// The optimizer.
@@ -63,6 +70,7 @@ public struct TrainingSpec: Sendable, Equatable {
     self.name = name
     self.inputShape = inputShape
     self.layers = layers
+    self.layerInputs = Array(repeating: nil, count: layers.count)
     self.loss = loss
     self.optimizer = optimizer
     self.epochs = epochs
@@ -115,9 +123,10 @@ public struct TrainingSpec: Sendable, Equatable {
     let layerCursors = try layersCursor.array()
     guard !layerCursors.isEmpty else { throw layersCursor.error("expected at least one layer") }
     var layers: [LayerDescription] = []
+    var layerInputs: [[String]?] = []
     var names: [String: String] = [:]
     for cursor in layerCursors {
-      try cursor.requireKeys(in: ["type", "name", "config"])
+      try cursor.requireKeys(in: ["type", "name", "config", "inputs"])
       let type = try cursor.required(
         "type", expected: "a registered layer type name such as 'plexus.dense'"
       )
@@ -133,6 +142,26 @@ public struct TrainingSpec: Sendable, Equatable {
       }
       let config = try cursor.optional("config")
       if let config { _ = try config.object() }
+      if let inputsCursor = try cursor.optional("inputs") {
+        let inputs = try inputsCursor.array().map { entry in
+          let source = try entry.string()
+          guard source == TrainingSpec.inputName || names[source] != nil else {
+            throw entry.error(
+              "expected the name of an earlier layer or \"\(TrainingSpec.inputName)\", found '\(source)'"
+            )
+          }
+          return source
+        }
+        guard !inputs.isEmpty else {
+          throw inputsCursor.error("expected at least one input name")
+        }
+        guard !layerName.isEmpty else {
+          throw cursor.error("a layer that names its inputs needs a name of its own too")
+        }
+        layerInputs.append(inputs)
+      } else {
+        layerInputs.append(nil)
+      }
       layers.append(
         LayerDescription(type: type, name: layerName, config: config?.value ?? .object([:])))
     }
@@ -159,22 +188,30 @@ public struct TrainingSpec: Sendable, Equatable {
       try root.required("data", expected: "a data source such as {\"source\": \"digits\"}"),
       baseDirectory: baseDirectory)
 
-    return TrainingSpec(
+    var spec = TrainingSpec(
       name: name, inputShape: inputShape, layers: layers, loss: loss, optimizer: optimizer,
       epochs: epochs,
       batchSize: batchSize, seed: seed, validationSplit: validationSplit, shuffle: shuffle,
       data: data)
+    spec.layerInputs = layerInputs
+    return spec
   }
+
+  /// The name by which a graph spec's layers refer to the model input.
+  public static let inputName = "input"
+
+  /// Whether the spec describes a graph model (a layer names its inputs).
+  public var isGraph: Bool { layerInputs.contains { $0 != nil } }
 
   /// Creates the model's layers through `registry` (unbuilt).
   ///
   /// - Throws: `SpecError` at `$.layers[i].type` for a type no registered module provides (the
   ///   message names the module that does), at `$.layers[i].config` for a malformed config.
-  public func makeModel(registry: LayerRegistry) throws -> Sequential {
-    let model = Sequential(name: name ?? "")
-    for (index, description) in layers.enumerated() {
+  public func makeLayers(registry: LayerRegistry) throws -> [any Layer] {
+    registry.addBundledProviderHints()
+    return try layers.enumerated().map { index, description in
       do {
-        model.add(try registry.makeLayer(from: description))
+        return try registry.makeLayer(from: description)
       } catch let error as PlexusError {
         switch error {
         case .unknownLayerType:
@@ -184,29 +221,67 @@ public struct TrainingSpec: Sendable, Equatable {
         }
       }
     }
+  }
+
+  /// Creates a sequential spec's model, unbuilt.
+  ///
+  /// - Throws: as `makeLayers(registry:)`; `SpecError` at `$.layers` for a graph spec.
+  public func makeModel(registry: LayerRegistry) throws -> Sequential {
+    guard !isGraph else {
+      throw SpecError(
+        path: "$.layers", message: "the spec describes a graph model; use buildModel")
+    }
+    let model = Sequential(name: name ?? "")
+    for layer in try makeLayers(registry: registry) { model.add(layer) }
     return model
   }
 
-  /// Creates the model and builds it for `inputShape` with the spec's seed.
+  /// Creates the model and builds it for `inputShape` with the spec's seed: a `Sequential`,
+  /// or a graph `Model` when layers name their inputs.
   ///
-  /// - Throws: as `makeModel(registry:)`, and `SpecError` at `$.layers[i]` naming the first
+  /// - Throws: as `makeLayers(registry:)`, and `SpecError` at `$.layers[i]` naming the first
   ///   layer that cannot take its input shape.
   public func buildModel(registry: LayerRegistry, inputShape: [Int], seed: UInt64? = nil) throws
-    -> Sequential
+    -> any ModelProtocol
   {
-    let model = try makeModel(registry: registry)
+    let layers = try makeLayers(registry: registry)
     do {
-      try model.build(inputShape: inputShape, seed: seed ?? self.seed)
+      if !isGraph {
+        let model = Sequential(name: name ?? "")
+        for layer in layers { model.add(layer) }
+        try model.build(inputShape: inputShape.map { $0 }, seed: seed ?? self.seed)
+        return model
+      }
+      let input = try SymbolicTensor.input(
+        shape: inputShape.map { $0 }, name: TrainingSpec.inputName)
+      var tensors = [TrainingSpec.inputName: input]
+      var previous = input
+      for (index, layer) in layers.enumerated() {
+        do {
+          let arguments = try (layerInputs[index] ?? []).map { source in
+            guard let tensor = tensors[source] else {
+              throw SpecError(
+                path: "$.layers[\(index)].inputs", message: "no earlier layer is named '\(source)'")
+            }
+            return tensor
+          }
+          previous = try layer(layerInputs[index] == nil ? [previous] : arguments)
+        } catch let error as PlexusError {
+          throw SpecError(path: "$.layers[\(index)]", message: error.description)
+        }
+        if !self.layers[index].name.isEmpty { tensors[self.layers[index].name] = previous }
+      }
+      return try Model(
+        inputs: [input], outputs: [previous], name: name ?? "", seed: seed ?? self.seed)
     } catch let error as PlexusError {
       if case .shapeMismatch(let layer, _, _) = error,
-        let index = model.layers.firstIndex(where: { $0.name == layer })
+        let index = layers.firstIndex(where: { $0.name == layer })
       {
         throw SpecError(path: "$.layers[\(index)]", message: error.description)
       }
       throw SpecError(
         path: self.inputShape == nil ? "$.layers" : "$.inputShape", message: error.description)
     }
-    return model
   }
 }
 
@@ -215,9 +290,10 @@ public struct TrainingSpec: Sendable, Equatable {
 /// Written either as a bare name (`"softmax_cross_entropy"`, `"adam"`) or as a flat object
 /// whose `type` names it and whose other keys are its parameters
 /// (`{"type": "adam", "learningRate": 0.001}`), as `LossFunction` and `OptimizerConfig`
-/// encode.
+/// encode. The type is a registered name (`plexus.adam`, `com.example.lion`) or a built-in
+/// short name (`adam`, `softmax_cross_entropy`).
 public struct ComponentSpec: Sendable, Equatable {
-  /// The type name (`adam`, `softmax_cross_entropy`).
+  /// The type name as written (`adam`, `plexus.adam`, `softmax_cross_entropy`).
   public var type: String
   /// The parameters besides `type` (an empty object for a bare name).
   public var parameters: [String: JSONValue]

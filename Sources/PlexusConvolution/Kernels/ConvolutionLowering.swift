@@ -1,8 +1,8 @@
 import Dispatch
 import PlexusCore
 
-/// A growable scratch buffer of `Float`, kept by a layer between calls so that column tiles
-/// are not allocated on every batch.
+/// A growable scratch buffer of `Float`, kept between calls so that column tiles are not
+/// allocated on every batch.
 final class ScratchBuffer {
   private(set) var pointer: UnsafeMutablePointer<Float>
   private(set) var capacity: Int
@@ -25,6 +25,28 @@ final class ScratchBuffer {
   deinit { pointer.deallocate() }
 }
 
+/// The scratch tiles of a lowered convolution. They belong to one layer call — the call's
+/// `CallRecord` keeps them in `scratch` — so the model that reuses its records from one step
+/// to the next reuses the tiles, and tasks running one model at once never share them.
+final class ConvolutionScratch {
+  /// Unrolled input columns (one tile per thread).
+  let columns = ScratchBuffer()
+  /// Column gradients before col2im (one tile per thread).
+  let columnGradients = ScratchBuffer()
+  /// The weight (and bias) gradients of every thread but the first.
+  let partialGradients = ScratchBuffer()
+  /// Output gradient tiles with the activation's derivative applied.
+  let maskedGradients = ScratchBuffer()
+
+  /// The scratch kept in `record`, created there on the call's first use.
+  static func of(_ record: CallRecord) -> ConvolutionScratch {
+    if let scratch = record.scratch as? ConvolutionScratch { return scratch }
+    let scratch = ConvolutionScratch()
+    record.scratch = scratch
+    return scratch
+  }
+}
+
 /// How a batch is cut for lowering: rows of the column matrix (output positions over the
 /// batch) in tiles small enough to stay in cache, and whole samples per thread so that
 /// threads never write the same input or output positions.
@@ -40,10 +62,22 @@ struct TilePlan: Sendable {
   init(batch: Int, positions: Int, patch: Int, work: Int) {
     self.batch = batch
     self.positions = positions
-    rowsPerTile = Swift.max(1, ConvolutionLayers.columnTileElements / Swift.max(patch, 1))
+    rowsPerTile = Swift.max(
+      1, ConvolutionLayers.columnTileElements.current / Swift.max(patch, 1))
     threads =
-      work >= ConvolutionLayers.minimumParallelWork
-      ? Swift.max(1, Swift.min(Parallel.maximumThreads, batch)) : 1
+      work >= ConvolutionLayers.minimumParallelWork.current
+      ? Swift.max(1, Swift.min(Parallel.maximumThreads.current, batch)) : 1
+  }
+
+  /// The product of `factors` (a pass's multiply-adds), `Int.max` when it overflows.
+  static func work(_ factors: Int...) -> Int {
+    var product = 1
+    for factor in factors {
+      let (next, overflow) = product.multipliedReportingOverflow(by: factor)
+      if overflow { return .max }
+      product = next
+    }
+    return product
   }
 
   /// Calls `body(thread, rows)` for every tile; tiles of one thread run in order, threads run
@@ -73,20 +107,11 @@ struct TilePlan: Sendable {
 ///
 /// The kernel is an HWIO tensor viewed as a `[KH * KW * C, O]` matrix. The column matrix is
 /// never built whole: tiles of `ConvolutionLayers.columnTileElements` are unrolled and fed to
-/// `gemm` while they are in cache; large batches are split across cores by samples. One
-/// instance belongs to one layer (it keeps its scratch tiles between calls).
-final class ConvolutionLowering {
+/// `gemm` while they are in cache; large batches are split across cores by samples. The
+/// tiles live in a `ConvolutionScratch` that each call passes in.
+struct ConvolutionLowering: Sendable {
   let geometry: ConvolutionGeometry
   let filters: Int
-  private let columnScratch = ScratchBuffer()
-  private let gradientScratch = ScratchBuffer()
-  private let weightScratch = ScratchBuffer()
-  private let outputGradientScratch = ScratchBuffer()
-
-  init(geometry: ConvolutionGeometry, filters: Int) {
-    self.geometry = geometry
-    self.filters = filters
-  }
 
   /// Whether the columns are unrolled transposed (`[patch, rows]`): for a single input
   /// channel that copies whole input row runs instead of one short patch row per position.
@@ -96,10 +121,13 @@ final class ConvolutionLowering {
   /// elements) into a tensor of `outputShape` (`[N, OH, OW, O]` elements). The bias and the
   /// activation are applied to each tile right after its `gemm`, while it is in cache.
   ///
-  /// - Parameter activation: applied in place per output row (any function whose backward
-  ///   needs only the output, or `.linear`).
+  /// - Parameters:
+  ///   - activation: applied in place per output row (any function whose backward needs only
+  ///     the output, or `.linear`).
+  ///   - scratch: the call's scratch tiles.
   func forward(
-    input: Tensor, kernel: Tensor, bias: Tensor?, activation: ActivationFunction, outputShape: [Int]
+    input: Tensor, kernel: Tensor, bias: Tensor?, activation: ActivationFunction,
+    outputShape: [Int], scratch: ConvolutionScratch
   ) -> Tensor {
     let batch = input.batchCount
     let geometry = self.geometry
@@ -136,12 +164,12 @@ final class ConvolutionLowering {
             }
             let plan = TilePlan(
               batch: batch, positions: geometry.outputPositions, patch: patch,
-              work: batch * geometry.outputPositions * patch * filters)
+              work: TilePlan.work(batch, geometry.outputPositions, patch, filters))
             let tileSize = plan.rowsPerTile * patch
-            let scratch = SharedPointer(columnScratch.reserve(plan.threads * tileSize))
+            let tiles = SharedPointer(scratch.columns.reserve(plan.threads * tileSize))
             let (xs, ws) = (SharedPointer(x.baseAddress!), SharedPointer(w.baseAddress!))
             plan.forEachTile { thread, rows in
-              let tile = scratch.pointer + thread * tileSize
+              let tile = tiles.pointer + thread * tileSize
               if transposedColumns {
                 ConvolutionKernels.im2colTransposed(
                   xs.pointer, rows: rows, geometry: geometry, into: tile)
@@ -183,9 +211,11 @@ final class ConvolutionLowering {
   ///   - activationOutput: the output of `forward` (read when `activation` is not linear).
   ///   - input: the input of the forward pass.
   ///   - computingInputGradient: whether to compute the input gradient.
+  ///   - scratch: the call's scratch tiles.
   func backward(
     gradient: Tensor, activation: ActivationFunction, activationOutput: Tensor, input: Tensor,
-    kernel: Parameter, bias: Parameter?, computingInputGradient: Bool
+    kernel: Parameter, bias: Parameter?, computingInputGradient: Bool,
+    scratch: ConvolutionScratch
   ) -> Tensor? {
     let batch = input.batchCount
     let geometry = self.geometry
@@ -226,19 +256,20 @@ final class ConvolutionLowering {
               }
               let plan = TilePlan(
                 batch: batch, positions: positions, patch: patch,
-                work: 2 * batch * positions * patch * filters)
+                work: TilePlan.work(2, batch, positions, patch, filters))
               let tileSize = plan.rowsPerTile * patch
-              let columns = SharedPointer(columnScratch.reserve(plan.threads * tileSize))
-              let columnGradients = SharedPointer(gradientScratch.reserve(plan.threads * tileSize))
+              let columns = SharedPointer(scratch.columns.reserve(plan.threads * tileSize))
+              let columnGradients = SharedPointer(
+                scratch.columnGradients.reserve(plan.threads * tileSize))
               let outputTileSize = plan.rowsPerTile * filters
               let maskedGradients = SharedPointer(
-                outputGradientScratch.reserve(masksTiles ? plan.threads * outputTileSize : 1))
+                scratch.maskedGradients.reserve(masksTiles ? plan.threads * outputTileSize : 1))
               // Each thread but the first accumulates its weight (and bias) gradient apart;
               // the partial sums are added below.
               let kernelSize = patch * filters
               let partialSize = kernelSize + filters
               let partials = SharedPointer(
-                weightScratch.reserve(Swift.max(plan.threads - 1, 1) * partialSize))
+                scratch.partialGradients.reserve(Swift.max(plan.threads - 1, 1) * partialSize))
               if plan.threads > 1 {
                 partials.pointer.update(repeating: 0, count: (plan.threads - 1) * partialSize)
               }
@@ -358,28 +389,38 @@ final class ConvolutionLowering {
 /// `ConvolutionLowering`. Its `geometry` describes the forward convolution that maps the
 /// transposed convolution's output back to its input; the kernel is `[KH, KW, O, C]`, viewed as
 /// a `[KH * KW * O, C]` matrix.
-final class TransposedConvolutionLowering {
+struct TransposedConvolutionLowering: Sendable {
   let geometry: ConvolutionGeometry
   /// The input channels (the forward convolution's filters).
   let inputChannels: Int
-  private let columnScratch = ScratchBuffer()
-  private let weightScratch = ScratchBuffer()
-
-  init(geometry: ConvolutionGeometry, inputChannels: Int) {
-    self.geometry = geometry
-    self.inputChannels = inputChannels
-  }
 
   /// Computes the transposed convolution of `[N, H, W, C]` (with `H, W` the geometry's output
-  /// extent) plus bias, into `outputShape` (`[N, OH, OW, O]`, the geometry's input extent).
-  func forward(input: Tensor, kernel: Tensor, bias: Tensor?, outputShape: [Int]) -> Tensor {
+  /// extent) plus bias, into `outputShape` (`[N, OH, OW, O]`, the geometry's input extent),
+  /// unrolling in the call's `scratch` tiles.
+  func forward(
+    input: Tensor, kernel: Tensor, bias: Tensor?, outputShape: [Int], scratch: ConvolutionScratch
+  ) -> Tensor {
     let batch = input.batchCount
     let geometry = self.geometry
     let positions = geometry.outputPositions
     let patch = geometry.patchSize
     let inputChannels = self.inputChannels
     var output = Tensor.zeros(outputShape)
-    if let bias { output.addToLastAxis(bias) }
+    if let bias {
+      // Every output position starts at the bias (`[O]`, built by the layer for `O` channels).
+      let channels = bias.count
+      precondition(outputShape.last == channels, "bias \(bias.shape) for output \(outputShape)")
+      output.withUnsafeMutableBufferPointer { out in
+        bias.withUnsafeBufferPointer { values in
+          guard channels > 0, let start = out.baseAddress, let source = values.baseAddress else {
+            return
+          }
+          for row in stride(from: 0, to: out.count, by: channels) {
+            (start + row).update(from: source, count: channels)
+          }
+        }
+      }
+    }
     output.withUnsafeMutableBufferPointer { out in
       input.withUnsafeBufferPointer { x in
         kernel.withUnsafeBufferPointer { w in
@@ -392,15 +433,15 @@ final class TransposedConvolutionLowering {
           }
           let plan = TilePlan(
             batch: batch, positions: positions, patch: patch,
-            work: batch * positions * patch * inputChannels)
+            work: TilePlan.work(batch, positions, patch, inputChannels))
           let tileSize = plan.rowsPerTile * patch
-          let scratch = SharedPointer(columnScratch.reserve(plan.threads * tileSize))
+          let tiles = SharedPointer(scratch.columns.reserve(plan.threads * tileSize))
           let (xs, ws, outs) = (
             SharedPointer(x.baseAddress!), SharedPointer(w.baseAddress!),
             SharedPointer(out.baseAddress!)
           )
           plan.forEachTile { thread, rows in
-            let tile = scratch.pointer + thread * tileSize
+            let tile = tiles.pointer + thread * tileSize
             BLAS.gemm(
               transposeA: false, transposeB: true, m: rows.count, n: patch, k: inputChannels,
               a: xs.pointer + rows.lowerBound * inputChannels, lda: inputChannels,
@@ -415,10 +456,10 @@ final class TransposedConvolutionLowering {
   }
 
   /// Accumulates the kernel and bias gradients and returns the input gradient (`nil`, and not
-  /// computed, when `computingInputGradient` is false).
+  /// computed, when `computingInputGradient` is false), using the call's `scratch` tiles.
   func backward(
     gradient: Tensor, input: Tensor, kernel: Parameter, bias: Parameter?,
-    computingInputGradient: Bool
+    computingInputGradient: Bool, scratch: ConvolutionScratch
   ) -> Tensor? {
     let batch = input.batchCount
     let geometry = self.geometry
@@ -453,12 +494,12 @@ final class TransposedConvolutionLowering {
               }
               let plan = TilePlan(
                 batch: batch, positions: positions, patch: patch,
-                work: 2 * batch * positions * patch * inputChannels)
+                work: TilePlan.work(2, batch, positions, patch, inputChannels))
               let tileSize = plan.rowsPerTile * patch
-              let columns = SharedPointer(columnScratch.reserve(plan.threads * tileSize))
+              let columns = SharedPointer(scratch.columns.reserve(plan.threads * tileSize))
               let kernelSize = patch * inputChannels
               let partials = SharedPointer(
-                weightScratch.reserve(Swift.max(plan.threads - 1, 1) * kernelSize))
+                scratch.partialGradients.reserve(Swift.max(plan.threads - 1, 1) * kernelSize))
               if plan.threads > 1 {
                 partials.pointer.update(repeating: 0, count: (plan.threads - 1) * kernelSize)
               }

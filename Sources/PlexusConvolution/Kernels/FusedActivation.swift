@@ -1,47 +1,34 @@
 import PlexusCore
 
-/// The fused activation of a convolution: applies it after the bias and keeps what its
-/// derivative needs.
-struct FusedActivation {
+/// The activation of a convolution, applied after the bias.
+///
+/// When its derivative needs only the output, the lowering applies the function (and later
+/// its derivative) to each output tile while the tile is in cache: the activation is *fused*
+/// and the call keeps nothing but its output. Otherwise the function is applied to the whole
+/// pre-activation, which the call's record keeps for the backward pass.
+struct FusedActivation: Sendable {
   let function: ActivationFunction
-  private var preActivation: Tensor?
-  private(set) var output: Tensor?
 
   init(_ function: ActivationFunction) { self.function = function }
-
-  /// Applies the function to the pre-activation `z` and caches what backward needs.
-  mutating func apply(_ z: Tensor) -> Tensor {
-    if function == .linear {
-      preActivation = nil
-      output = z
-      return z
-    }
-    preActivation = function.derivativeNeedsInput ? z : nil
-    let activated = function.apply(z)
-    output = activated
-    return activated
-  }
 
   /// Whether the lowering can apply the function to its output tiles (its derivative needs
   /// only the output).
   var isFusable: Bool { !function.derivativeNeedsInput }
 
-  /// Records an output to which the lowering already applied the function.
-  mutating func record(output activated: Tensor) {
-    preActivation = nil
-    output = activated
+  /// Applies the function to the pre-activation `z` of a call and keeps in `record.saved`
+  /// what the derivative needs (the pre-activation, when it needs the input).
+  func apply(_ z: Tensor, record: CallRecord) -> Tensor {
+    guard function != .linear else { return z }
+    if function.derivativeNeedsInput { record.saved = [z] }
+    return function.apply(z)
   }
 
-  /// The gradient with respect to the pre-activation.
-  func backward(_ outputGradient: Tensor) -> Tensor {
-    guard function != .linear, let output else { return outputGradient }
+  /// The gradient with respect to the pre-activation of the call `record` describes (after
+  /// `apply(_:record:)`).
+  func backward(_ outputGradient: Tensor, record: CallRecord) -> Tensor {
+    guard function != .linear else { return outputGradient }
+    let output = record.outputs[0]
     return function.backward(
-      input: preActivation ?? output, output: output, outputGradient: outputGradient)
-  }
-
-  /// Drops cached tensors.
-  mutating func clear() {
-    preActivation = nil
-    output = nil
+      input: record.saved.first ?? output, output: output, outputGradient: outputGradient)
   }
 }

@@ -9,12 +9,12 @@ struct SharedPointer<Pointee>: @unchecked Sendable {
 }
 
 /// Runs `body` over sample ranges: on one thread unless the pass visits at least
-/// `PoolingKernels.parallelVisits` window elements (pooling is memory-bound, so threads pay
-/// off only for large batches of large images).
+/// `ConvolutionLayers.minimumParallelPoolingVisits` window elements (pooling is memory-bound,
+/// so threads pay off only for large batches of large images).
 func forEachSampleChunk(samples: Int, visitsPerSample: Int, _ body: @Sendable (Range<Int>) -> Void)
 {
   let (visits, overflow) = samples.multipliedReportingOverflow(by: visitsPerSample)
-  if overflow || visits >= PoolingKernels.parallelVisits {
+  if overflow || visits >= ConvolutionLayers.minimumParallelPoolingVisits.current {
     Parallel.forEachChunk(count: samples, costPerElement: visitsPerSample, body)
   } else if samples > 0 {
     body(0..<samples)
@@ -25,9 +25,6 @@ func forEachSampleChunk(samples: Int, visitsPerSample: Int, _ body: @Sendable (R
 /// ignores them and an average divides by the number of positions inside the input (Keras'
 /// convention). Samples are split across cores when the work is large.
 enum PoolingKernels {
-  /// Window element visits of one pass below which pooling stays on one thread.
-  static let parallelVisits = 1 << 22
-
   /// Max pooling; writes the output and, when `argmax` is given, per output element the
   /// offset within its sample of the input element that won (where backward routes the
   /// gradient).

@@ -5,7 +5,7 @@
 /// `[N, ...]` (target vectors, such as one-hot rows or the inputs of an autoencoder).
 ///
 /// ```swift
-/// let digits = try Digits.load()
+/// let digits = try Digits.load()  // the bundled digits of PlexusDatasets
 /// let (train, test) = try digits.split(testFraction: 0.2, seed: 1)
 /// for (x, y) in try train.batches(size: 32, shuffle: true, seed: 7) {
 ///   // x: [32, 64], y: [32]; the last batch may be smaller

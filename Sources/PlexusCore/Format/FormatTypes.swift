@@ -9,7 +9,7 @@ public enum PlexusFormat {
   public static let majorVersion: UInt16 = 1
   /// The minor version this library writes; files with a newer minor are read as far as their
   /// chunks are known.
-  public static let minorVersion: UInt16 = 0
+  public static let minorVersion: UInt16 = 1
   /// The size of the file header: magic, major, minor and the header CRC-32.
   public static let headerSize = 16
   /// The size of a chunk header: type, flags and payload length.

@@ -28,6 +28,11 @@ public struct PlexusInspection: Codable, Sendable, Equatable {
     public var parameters: Int
     /// The layer's config.
     public var config: JSONValue
+    /// For a layer of a graph model, the tensors each of its calls reads (`a`, `shared#2`),
+    /// calls separated by `;`; absent in a sequential model.
+    public var connections: String?
+    /// `false` for a frozen layer; absent for a trainable one.
+    public var trainable: Bool?
   }
 
   /// A tensor of the index.
@@ -113,29 +118,45 @@ public struct PlexusInspection: Codable, Sendable, Equatable {
     }
     let modelTensors = file.tensors.filter { $0.group == TensorIndexEntry.modelGroup }
     var rows: [Layer] = []
-    func walk(_ description: LayerDescription, prefix: String) {
+    /// The calls of each layer of a graph config, as the tensors they read.
+    func connections(of config: JSONValue) -> [String: String] {
+      guard case .array(let nodes)? = config["nodes"] else { return [:] }
+      var calls: [String: [String]] = [:]
+      for node in nodes {
+        guard let call = try? node.decode(Model.NodeDescription.self, context: "node") else {
+          continue
+        }
+        let sources = call.inputs.map { reference in
+          reference.source + (reference.call > 0 ? "#\(reference.call + 1)" : "")
+            + (reference.output > 0 ? "[\(reference.output)]" : "")
+        }
+        calls[call.layer, default: []].append(sources.joined(separator: ", "))
+      }
+      return calls.mapValues { $0.joined(separator: "; ") }
+    }
+    func walk(_ description: LayerDescription, prefix: String, connections: [String: String]?) {
       let path = prefix + description.name
       let count = modelTensors.filter { $0.name.hasPrefix(path + ".") }.reduce(0) {
         $0 + $1.elementCount
       }
       rows.append(
-        Layer(path: path, type: description.type, parameters: count, config: description.config))
-      if case .array(let children)? = description.config["layers"] {
-        for child in children {
-          if let nested = try? child.decode(LayerDescription.self, context: "layer") {
-            walk(nested, prefix: path + ".")
-          }
-        }
-      }
+        Layer(
+          path: path, type: description.type, parameters: count, config: description.config,
+          connections: connections.map { $0[description.name] ?? "" },
+          trainable: description.trainable))
+      walkChildren(of: description.config, prefix: path + ".")
     }
-    if case .array(let children)? = config["layers"] {
-      let rootPrefix = file.architecture.name.isEmpty ? "" : file.architecture.name + "."
+    func walkChildren(of config: JSONValue, prefix: String) {
+      guard case .array(let children)? = config["layers"] else { return }
+      let graph = config["nodes"] != nil ? connections(of: config) : nil
       for child in children {
         if let nested = try? child.decode(LayerDescription.self, context: "layer") {
-          walk(nested, prefix: rootPrefix)
+          walk(nested, prefix: prefix, connections: graph)
         }
       }
     }
+    walkChildren(
+      of: config, prefix: file.architecture.name.isEmpty ? "" : file.architecture.name + ".")
     layers = rows
     var problemsByTensor: [String: String] = [:]
     var otherProblems: [String] = []
@@ -193,9 +214,13 @@ public struct PlexusInspection: Codable, Sendable, Equatable {
       text += ", input shape [N, " + inputShape.map(String.init).joined(separator: ", ") + "]"
     }
     text += "\n\nArchitecture\n"
+    let graph = layers.contains { $0.connections != nil }
     text += Self.table(
-      [["Layer", "Type", "Params"]]
-        + layers.map { [$0.path, $0.type, String($0.parameters)] }, rightAligned: [2])
+      [["Layer", "Type", "Params"] + (graph ? ["Connected to"] : [])]
+        + layers.map {
+          [$0.path, $0.type + ($0.trainable == false ? " (frozen)" : ""), String($0.parameters)]
+            + (graph ? [$0.connections ?? ""] : [])
+        }, rightAligned: [2])
     text += "Total params: \(parameterCount)\n\nTensors\n"
     text += Self.table(
       [["Name", "Group", "DType", "Shape", "Codec", "Stored", "Raw", "Checksum"]]

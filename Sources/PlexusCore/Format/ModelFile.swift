@@ -1,6 +1,6 @@
 import Foundation
 
-extension Sequential {
+extension ModelProtocol {
   /// Saves the model — architecture, weights, metadata and, optionally, an optimizer state — as a
   /// `.plexus` file.
   ///
@@ -15,7 +15,7 @@ extension Sequential {
   /// - Throws: `PlexusError.notBuilt` for an unbuilt model; `PlexusFormatError` when writing
   ///   fails.
   public func save(to url: URL, options: SaveOptions = SaveOptions()) throws {
-    guard isBuilt else {
+    guard (try? builtGraph()) != nil, parameters.allSatisfy(\.isMaterialized) else {
       throw PlexusError.notBuilt("model '\(name)' must be built before it is saved")
     }
     try PlexusWriter.write(
@@ -23,48 +23,90 @@ extension Sequential {
       tensors: namedParameters.map { (name: $0.path, tensor: $0.parameter.value) }, to: url,
       options: options)
   }
+}
 
-  /// Loads a model saved with `save(to:options:)`, creating its layers through `registry`
-  /// (`LayerRegistry.standard()` from the `Plexus` module knows every bundled layer).
+extension Sequential {
+  /// Loads a sequential model saved with `save(to:options:)`, creating its layers through
+  /// `registry` (`LayerRegistry.standard()` from the `Plexus` module knows every bundled layer).
   ///
-  /// - Throws: `PlexusFormatError` for a corrupt or inconsistent file;
-  ///   `PlexusError.unknownLayerType` naming the type and the module to import when a layer type
-  ///   is not registered.
+  /// - Throws: `PlexusFormatError` for a corrupt or inconsistent file or one whose model is not
+  ///   sequential; `PlexusError.unknownLayerType` naming the type and the module to import when
+  ///   a layer type is not registered.
   public static func load(from url: URL, registry: LayerRegistry) throws -> Sequential {
     try load(from: PlexusFile(contentsOf: url), registry: registry)
   }
 
-  /// Creates and fills a model from an opened file.
+  /// Creates and fills a sequential model from an opened file.
   ///
   /// - Throws: as `load(from:registry:)`.
   public static func load(from file: PlexusFile, registry: LayerRegistry) throws -> Sequential {
-    guard file.architecture.type == Sequential.typeName else {
+    let model = try file.loadModel(registry: registry)
+    guard let sequential = model as? Sequential else {
       throw PlexusFormatError(
         .modelMismatch,
-        "the root layer has type '\(file.architecture.type)', expected '\(Sequential.typeName)'",
+        "the root layer has type '\(file.architecture.type)', expected '\(Sequential.typeName)' "
+          + "(load it with loadModel(from:registry:))",
         chunk: PlexusFormat.ChunkType.architecture)
     }
-    let layer = try registry.makeLayer(from: file.architecture)
-    guard let model = layer as? Sequential else {
+    return sequential
+  }
+}
+
+extension Model {
+  /// Loads a graph model saved with `save(to:options:)`.
+  ///
+  /// - Throws: as `Sequential.load(from:registry:)`.
+  public static func load(from url: URL, registry: LayerRegistry) throws -> Model {
+    let file = try PlexusFile(contentsOf: url)
+    guard let model = try file.loadModel(registry: registry) as? Model else {
       throw PlexusFormatError(
         .modelMismatch,
-        "type '\(Sequential.typeName)' is registered by a class other than Sequential",
+        "the root layer has type '\(file.architecture.type)', expected '\(Model.typeName)'",
         chunk: PlexusFormat.ChunkType.architecture)
     }
-    guard model.pendingInputShape != nil else {
-      throw PlexusFormatError(
-        .malformed, "the architecture records no input shape",
-        chunk: PlexusFormat.ChunkType.architecture)
-    }
-    // Every parameter must fit the largest tensor the file declares, and initial values are
-    // not drawn: the file's tensors replace them.
-    let largestTensor = file.tensors.map(\.elementCount).max() ?? 0
-    try ParameterAllocation.$current.withValue(
+    return model
+  }
+}
+
+/// Loads any model saved with `save(to:options:)` — a `Sequential`, a graph `Model` or a model
+/// type of another module — creating its layers through `registry`.
+///
+/// - Throws: as `Sequential.load(from:registry:)`.
+public func loadModel(from url: URL, registry: LayerRegistry) throws -> any ModelProtocol {
+  try PlexusFile(contentsOf: url).loadModel(registry: registry)
+}
+
+extension PlexusFile {
+  /// Creates the model the file describes and fills its parameters from the file's tensors.
+  ///
+  /// Every parameter must fit the largest tensor the file declares, and initial values are not
+  /// drawn: the file's tensors replace them.
+  ///
+  /// - Throws: `PlexusFormatError` for an architecture that is not a model or does not match
+  ///   the tensors; the registry's errors.
+  public func loadModel(registry: LayerRegistry) throws -> any ModelProtocol {
+    let largestTensor = tensors.map(\.elementCount).max() ?? 0
+    let model: any ModelProtocol = try ParameterAllocation.$current.withValue(
       ParameterAllocation(maximumElements: largestTensor, drawsInitialValues: false)
     ) {
-      try model.build(seed: 0)
+      let layer = try registry.makeLayer(from: architecture)
+      guard let model = layer as? any ModelProtocol else {
+        throw PlexusFormatError(
+          .modelMismatch,
+          "the root layer has type '\(architecture.type)', which is not a model",
+          chunk: PlexusFormat.ChunkType.architecture)
+      }
+      if let sequential = model as? Sequential {
+        guard sequential.inputShape != nil else {
+          throw PlexusFormatError(
+            .malformed, "the architecture records no input shape",
+            chunk: PlexusFormat.ChunkType.architecture)
+        }
+        try sequential.build(seed: 0)
+      }
+      return model
     }
-    try file.assignTensors(to: model.namedParameters)
+    try assignTensors(to: model.namedParameters)
     return model
   }
 }
@@ -108,7 +150,7 @@ extension PlexusFile {
   }
 }
 
-extension Sequential {
+extension ModelProtocol {
   /// Saves the model with its training history and its optimizer's state, so that `fit` can
   /// resume where it stopped (load with `Sequential.load`, then `PlexusFile.restoreOptimizer`).
   ///
@@ -149,7 +191,7 @@ extension PlexusFile {
   ///
   /// - Throws: `PlexusFormatError` for corrupt slot tensors; `PlexusError` when the state does
   ///   not fit the model's parameters.
-  public func restoreOptimizer(for model: Sequential) throws -> (any Optimizer)? {
+  public func restoreOptimizer(for model: any ModelProtocol) throws -> (any Optimizer)? {
     guard let state = try optimizerState() else { return nil }
     return try OptimizerConfig.restore(state, for: model.trainableParameters)
   }

@@ -465,18 +465,28 @@ public final class PlexusFile: Sendable {
       throw PlexusFormatError(.malformed, "the file has no tensor named '\(name)'", tensor: name)
     }
     return try decode(
-      [position], verifyChecksums: verifyChecksum, threads: Parallel.maximumThreads)[0]
+      [position], verifyChecksums: verifyChecksum, threads: Parallel.maximumThreads.current)[0]
   }
 
   /// Decodes every tensor of a group (`model` or `optimizer`), on up to `threads` threads.
   ///
-  /// - Parameter verifyChecksums: compare each tensor's stored bytes with its CRC-32 (on by
-  ///   default; the CRC is computed while the bytes are hot in cache).
-  /// - Throws: `PlexusFormatError` naming the first corrupt tensor.
+  /// - Parameters:
+  ///   - verifyChecksums: compare each tensor's stored bytes with its CRC-32 (on by default;
+  ///     the CRC is computed while the bytes are hot in cache).
+  ///   - threads: the most decoding threads, in `Parallel.maximumThreads.validValues`
+  ///     (default: `Parallel.maximumThreads.current`).
+  /// - Throws: `PlexusError.invalidArgument` for a thread count out of range;
+  ///   `PlexusFormatError` naming the first corrupt tensor.
   public func tensors(
     group: String = TensorIndexEntry.modelGroup, verifyChecksums: Bool = true,
-    threads: Int = Parallel.maximumThreads
+    threads: Int = Parallel.maximumThreads.current
   ) throws -> [String: Tensor] {
+    let limits = Parallel.maximumThreads.validValues
+    guard limits.contains(threads) else {
+      throw PlexusError.invalidArgument(
+        "the decoding thread count must be in \(limits.lowerBound)...\(limits.upperBound), got \(threads)"
+      )
+    }
     let positions = tensors.indices.filter { tensors[$0].group == group }
     let decoded = try decode(positions, verifyChecksums: verifyChecksums, threads: threads)
     return Dictionary(uniqueKeysWithValues: zip(positions.map { tensors[$0].name }, decoded))
@@ -685,7 +695,8 @@ public final class PlexusFile: Sendable {
     } catch {}
     for position in tensors.indices {
       do {
-        _ = try decode([position], verifyChecksums: true, threads: Parallel.maximumThreads)
+        _ = try decode(
+          [position], verifyChecksums: true, threads: Parallel.maximumThreads.current)
       } catch let error as PlexusFormatError {
         problems.append(error)
       } catch {

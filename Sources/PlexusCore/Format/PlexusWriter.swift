@@ -15,7 +15,8 @@ public struct SaveOptions: Sendable {
   public var metadata: ModelMetadata
   /// An optimizer state to save, so that training can resume.
   public var optimizerState: OptimizerState?
-  /// The most threads used for compression.
+  /// The most threads used for compression, in `Parallel.maximumThreads.validValues`
+  /// (default: `Parallel.maximumThreads.current` when the options are created).
   public var threads: Int
   /// The largest file allowed, in bytes; a save that would exceed it fails and keeps the
   /// previous file.
@@ -25,7 +26,7 @@ public struct SaveOptions: Sendable {
   public init(
     codec: TensorCodec = .shuffleDeflate, dtype: TensorDType = .f32, compressionLevel: Int? = nil,
     blockSize: Int = PlexusFormat.defaultBlockSize, metadata: ModelMetadata = ModelMetadata(),
-    optimizerState: OptimizerState? = nil, threads: Int = Parallel.maximumThreads,
+    optimizerState: OptimizerState? = nil, threads: Int = Parallel.maximumThreads.current,
     sizeLimit: UInt64? = nil
   ) {
     self.codec = codec
@@ -119,6 +120,12 @@ public enum PlexusWriter {
     }
     if let level = options.compressionLevel, !(0...9).contains(level) {
       throw PlexusError.invalidArgument("compression level \(level) must be in 0...9")
+    }
+    let threadLimits = Parallel.maximumThreads.validValues
+    guard threadLimits.contains(options.threads) else {
+      throw PlexusError.invalidArgument(
+        "the compression thread count \(options.threads) must be in "
+          + "\(threadLimits.lowerBound)...\(threadLimits.upperBound)")
     }
     var names = Set<String>()
     for item in items {

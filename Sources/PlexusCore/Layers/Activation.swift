@@ -3,21 +3,21 @@
 /// ```swift
 /// let layer = Activation(.relu)
 /// ```
-public final class Activation: Layer {
+public final class Activation: UnaryLayer {
   /// The hyperparameters of an activation layer.
-  public struct Config: LayerConfiguration {
+  public struct Config: DefaultedConfiguration {
     /// The function applied.
     public var activation: ActivationFunction
     /// Creates a config.
     public init(activation: ActivationFunction) { self.activation = activation }
+
+    public static var defaults: Config { Config(activation: .linear) }
+    public static var fields: [ConfigField<Config>] { [.required("activation", \.activation)] }
   }
 
   public static let typeName = "plexus.activation"
-  public var name = ""
+  public let state = LayerState()
   public let config: Config
-  private var sampleShape: [Int]?
-  private var cachedInput: Tensor?
-  private var cachedOutput: Tensor?
 
   public init(config: Config) { self.config = config }
 
@@ -27,27 +27,27 @@ public final class Activation: Layer {
     self.name = name
   }
 
-  public func build(inputShape: [Int], generator: inout SeededGenerator) throws -> [Int] {
-    guard !inputShape.isEmpty, inputShape.allSatisfy({ $0 > 0 }) else {
+  public func build(for inputShape: SymbolicShape) throws -> SymbolicShape {
+    guard !inputShape.isEmpty else {
       throw PlexusError.shapeMismatch(
-        layer: name, expected: "a non-empty shape of positive dimensions", found: inputShape)
+        layer: name, expected: "a non-empty shape of positive dimensions", found: [])
     }
-    sampleShape = inputShape
+    if config.activation == .softmax, inputShape.last! == nil {
+      throw PlexusError.shapeMismatch(
+        layer: name, expected: "a known last dimension for softmax",
+        found: ShapeCheck.flatten(inputShape))
+    }
     return inputShape
   }
 
-  public func forward(_ input: Tensor, training: Bool) throws -> Tensor {
-    try ShapeCheck.requireBatch(input, sampleShape: sampleShape, layer: name)
-    let output = config.activation.apply(input)
-    cachedInput = input
-    cachedOutput = output
-    return output
+  public func forward(_ input: Tensor, record: CallRecord) throws -> Tensor {
+    config.activation.apply(input)
   }
 
-  public func backward(_ outputGradient: Tensor) throws -> Tensor {
-    try ShapeCheck.requireGradient(outputGradient, matches: cachedOutput?.shape, layer: name)
-    guard let cachedInput, let cachedOutput else { throw PlexusError.notBuilt(name) }
-    return config.activation.backward(
-      input: cachedInput, output: cachedOutput, outputGradient: outputGradient)
+  public func backward(_ outputGradient: Tensor, record: CallRecord, computingInputGradient: Bool)
+    throws -> Tensor?
+  {
+    config.activation.backward(
+      input: record.inputs[0], output: record.outputs[0], outputGradient: outputGradient)
   }
 }

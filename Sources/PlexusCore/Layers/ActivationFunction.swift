@@ -1,80 +1,174 @@
 import Foundation
 
-/// An elementwise (or, for softmax, per-row) activation function with its derivative.
+/// An elementwise (or, for softmax and log-softmax, per-row) activation function with its
+/// derivative: a name, its parameters and the ``ActivationKernel`` that computes it.
 ///
-/// Encodes to JSON as its Keras name (`"relu"`); parameterized functions with a non-default
-/// parameter encode as an object (`{"name": "leaky_relu", "alpha": 0.2}`).
-public enum ActivationFunction: Sendable, Equatable, Hashable {
-  /// The identity.
-  case linear
-  /// `1 / (1 + e^-x)`.
-  case sigmoid
-  /// Hyperbolic tangent.
-  case tanh
-  /// `max(0, x)`.
-  case relu
-  /// `x` for positive inputs, `alpha * x` otherwise.
-  case leakyRelu(alpha: Float)
-  /// `x` for positive inputs, `alpha * (e^x - 1)` otherwise.
-  case elu(alpha: Float)
-  /// The exact Gaussian error linear unit `x * Φ(x)` (as PyTorch's default).
-  case gelu
-  /// `log(1 + e^x)`.
-  case softplus
-  /// The softmax over the last dimension.
-  case softmax
-  /// The Heaviside step `x >= 0 ? 1 : 0` (the classic perceptron); its gradient is zero.
-  case step
+/// The first-party functions, under their Keras names (Keras 3 and PyTorch definitions and
+/// defaults):
+///
+/// | Name | Swift | Definition |
+/// |---|---|---|
+/// | `linear` (`identity`, `none`) | ``linear`` | `x` |
+/// | `sigmoid` | ``sigmoid`` | `1 / (1 + e^-x)` |
+/// | `tanh` | ``tanh`` | `tanh(x)` |
+/// | `relu` | ``relu`` | `max(0, x)` |
+/// | `leaky_relu` (`leakyrelu`) | ``leakyRelu(alpha:)`` | `x < 0 ? alpha x : x`, `alpha` 0.3 |
+/// | `elu` | ``elu(alpha:)`` | `x < 0 ? alpha (e^x - 1) : x`, `alpha` 1 |
+/// | `gelu` | ``gelu`` | exact `x Φ(x) = x (1 + erf(x / √2)) / 2` |
+/// | `softplus` | ``softplus`` | `log(1 + e^x)` |
+/// | `softmax` | ``softmax`` | `e^x_i / Σ_j e^x_j` over the last dimension |
+/// | `step` (`heaviside`) | ``step`` | `x >= 0 ? 1 : 0`, zero gradient |
+/// | `hard_sigmoid` | ``hardSigmoid`` | `relu6(x + 3) / 6` (Keras 3; Keras 2 used `0.2x + 0.5`) |
+/// | `silu` (`swish`) | ``silu`` | `x sigmoid(x)` |
+/// | `mish` | ``mish`` | `x tanh(softplus(x))` |
+/// | `selu` | ``selu`` | `scale (x > 0 ? x : alpha (e^x - 1))`, alpha 1.67326, scale 1.05070 |
+/// | `softsign` | ``softsign`` | `x / (1 + abs(x))` |
+/// | `exponential` | ``exponential`` | `e^x` |
+/// | `log_softmax` | ``logSoftmax`` | `x_i - log Σ_j e^x_j` over the last dimension |
+/// | `relu6` | ``relu6`` | `min(max(x, 0), 6)` |
+/// | `thresholded_relu` | ``thresholdedRelu(theta:)`` | `x > theta ? x : 0`, `theta` 1 |
+///
+/// Every function is computed stably: for finite inputs the outputs and gradients are finite
+/// wherever the mathematical values are representable. At a kink the derivative takes one
+/// side's value (relu: 0 at 0; relu6 and hard_sigmoid: 0 at the ends of the linear part).
+///
+/// Encodes to JSON as its name (`"relu"`); a function whose parameters differ from their
+/// defaults encodes as an object with the name and every parameter
+/// (`{"name": "leaky_relu", "alpha": 0.2}`). Decoding accepts both forms and the aliases
+/// above; an object key other than `name` must be one of the function's parameters.
+///
+/// Third-party functions implement ``ActivationKernel`` and register in
+/// ``ActivationRegistry/shared`` under a namespaced name (`com.example.square`); decoding looks
+/// names up there (or in the registry passed under ``ActivationRegistry/userInfoKey``).
+public struct ActivationFunction: Sendable, Hashable, CustomStringConvertible {
+  /// The kernel that computes the function.
+  public let kernel: any ActivationKernel
+  /// The name used in JSON configs.
+  public let name: String
+  /// The parameter values, keyed by name (empty for a function without parameters).
+  public let parameters: [String: Float]
+  /// The kernel's type, for equality.
+  private let kernelType: ObjectIdentifier
+
+  /// Wraps a kernel; its type's `name` and its `parameters` identify the function.
+  ///
+  /// The kernel need not be registered to be applied; to decode the function from a config
+  /// or a model file, register its type in ``ActivationRegistry/shared``.
+  public init<Kernel: ActivationKernel>(_ kernel: Kernel) {
+    self.kernel = kernel
+    self.name = Kernel.name
+    self.parameters = kernel.parameters
+    self.kernelType = ObjectIdentifier(Kernel.self)
+  }
+
+  /// Looks up a function by name in ``ActivationRegistry/shared``, with an optional `alpha`
+  /// (for `leaky_relu` and `elu`; the default when omitted).
+  ///
+  /// - Throws: `PlexusError.invalidConfiguration` naming the registered names, or for an
+  ///   `alpha` given to a function without that parameter.
+  public init(name: String, alpha: Float? = nil) throws {
+    self = try ActivationRegistry.shared.makeFunction(
+      name: name, parameters: alpha.map { ["alpha": $0] } ?? [:])
+  }
+
+  /// Looks up a function by name with its parameters; omitted parameters take their
+  /// defaults.
+  ///
+  /// - Throws: `PlexusError.invalidConfiguration` for an unknown name (listing the registered
+  ///   names), an unknown parameter or a value out of range.
+  public init(
+    name: String, parameters: [String: Float], registry: ActivationRegistry = .shared
+  ) throws {
+    self = try registry.makeFunction(name: name, parameters: parameters)
+  }
+
+  /// All names registered in ``ActivationRegistry/shared``, sorted (aliases not included).
+  public static var allNames: [String] { ActivationRegistry.shared.names }
+
+  /// The name, with the parameters when there are any: `leaky_relu(alpha: 0.2)`.
+  public var description: String {
+    guard !parameters.isEmpty else { return name }
+    let list = parameters.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }
+    return "\(name)(\(list.joined(separator: ", ")))"
+  }
+
+  /// Whether the function is the identity (callers skip it).
+  private var isLinear: Bool { kernelType == ObjectIdentifier(LinearActivation.self) }
+
+  public static func == (lhs: ActivationFunction, rhs: ActivationFunction) -> Bool {
+    lhs.kernelType == rhs.kernelType && lhs.name == rhs.name && lhs.parameters == rhs.parameters
+  }
+
+  public func hash(into hasher: inout Hasher) {
+    hasher.combine(kernelType)
+    hasher.combine(name)
+    hasher.combine(parameters)
+  }
+
+  // MARK: First-party functions
 
   /// Keras' default slope for leaky ReLU.
   public static let defaultLeakyAlpha: Float = 0.3
   /// Keras' default scale for ELU.
   public static let defaultEluAlpha: Float = 1.0
+  /// The default threshold of thresholded ReLU (Keras 2 and ONNX).
+  public static let defaultThresholdedReluTheta: Float = 1.0
 
-  /// The name used in JSON configs.
-  public var name: String {
-    switch self {
-    case .linear: return "linear"
-    case .sigmoid: return "sigmoid"
-    case .tanh: return "tanh"
-    case .relu: return "relu"
-    case .leakyRelu: return "leaky_relu"
-    case .elu: return "elu"
-    case .gelu: return "gelu"
-    case .softplus: return "softplus"
-    case .softmax: return "softmax"
-    case .step: return "step"
-    }
+  /// The identity.
+  public static let linear = ActivationFunction(LinearActivation())
+  /// `1 / (1 + e^-x)`.
+  public static let sigmoid = ActivationFunction(SigmoidActivation())
+  /// Hyperbolic tangent.
+  public static let tanh = ActivationFunction(TanhActivation())
+  /// `max(0, x)`.
+  public static let relu = ActivationFunction(ReLUActivation())
+  /// `x` for non-negative inputs, `alpha * x` otherwise.
+  public static func leakyRelu(alpha: Float = defaultLeakyAlpha) -> ActivationFunction {
+    ActivationFunction(LeakyReLUActivation(alpha: alpha))
+  }
+  /// `x` for non-negative inputs, `alpha * (e^x - 1)` otherwise.
+  public static func elu(alpha: Float = defaultEluAlpha) -> ActivationFunction {
+    ActivationFunction(ELUActivation(alpha: alpha))
+  }
+  /// The exact Gaussian error linear unit `x * Φ(x)` (as PyTorch's default).
+  public static let gelu = ActivationFunction(GELUActivation())
+  /// `log(1 + e^x)`.
+  public static let softplus = ActivationFunction(SoftplusActivation())
+  /// The softmax over the last dimension.
+  public static let softmax = ActivationFunction(SoftmaxActivation())
+  /// The Heaviside step `x >= 0 ? 1 : 0` (the classic perceptron); its gradient is zero.
+  public static let step = ActivationFunction(StepActivation())
+  /// Keras 3's hard sigmoid `relu6(x + 3) / 6` (PyTorch's `Hardsigmoid`).
+  public static let hardSigmoid = ActivationFunction(HardSigmoidActivation())
+  /// The sigmoid linear unit `x * sigmoid(x)`, also named swish.
+  public static let silu = ActivationFunction(SiLUActivation())
+  /// The same function as ``silu``.
+  public static let swish = silu
+  /// `x * tanh(softplus(x))`.
+  public static let mish = ActivationFunction(MishActivation())
+  /// The self-normalizing scaled ELU with its standard constants
+  /// (`alpha = 1.6732632423543772`, `scale = 1.0507009873554805`).
+  public static let selu = ActivationFunction(SELUActivation())
+  /// `x / (1 + |x|)`.
+  public static let softsign = ActivationFunction(SoftsignActivation())
+  /// `e^x`.
+  public static let exponential = ActivationFunction(ExponentialActivation())
+  /// The log of the softmax over the last dimension, computed stably.
+  public static let logSoftmax = ActivationFunction(LogSoftmaxActivation())
+  /// `min(max(x, 0), 6)`.
+  public static let relu6 = ActivationFunction(ReLU6Activation())
+  /// `x` where `x > theta`, 0 elsewhere.
+  public static func thresholdedRelu(theta: Float = defaultThresholdedReluTheta)
+    -> ActivationFunction
+  {
+    ActivationFunction(ThresholdedReLUActivation(theta: theta))
   }
 
-  /// All names accepted in JSON configs.
-  public static let allNames = [
-    "linear", "sigmoid", "tanh", "relu", "leaky_relu", "elu", "gelu", "softplus", "softmax", "step",
-  ]
+  // MARK: Applying
 
-  /// Looks up a function by name, with an optional parameter (`alpha`).
-  ///
-  /// - Throws: `PlexusError.invalidConfiguration` naming the accepted names.
-  public init(name: String, alpha: Float? = nil) throws {
-    switch name {
-    case "linear", "identity", "none": self = .linear
-    case "sigmoid": self = .sigmoid
-    case "tanh": self = .tanh
-    case "relu": self = .relu
-    case "leaky_relu", "leakyrelu": self = .leakyRelu(alpha: alpha ?? Self.defaultLeakyAlpha)
-    case "elu": self = .elu(alpha: alpha ?? Self.defaultEluAlpha)
-    case "gelu": self = .gelu
-    case "softplus": self = .softplus
-    case "softmax": self = .softmax
-    case "step", "heaviside": self = .step
-    default:
-      throw PlexusError.invalidConfiguration(
-        "unknown activation '\(name)'; expected one of \(Self.allNames.joined(separator: ", "))")
-    }
-  }
-
-  /// Applies the function to a batch.
+  /// Applies the function to a batch (softmax and log-softmax over the last dimension).
   public func apply(_ input: Tensor) -> Tensor {
+    if isLinear { return input }
     var output = input
     output.withUnsafeMutableBufferPointer { buffer in
       applyInPlace(buffer, lastDimension: input.shape.last ?? 1)
@@ -84,20 +178,15 @@ public enum ActivationFunction: Sendable, Equatable, Hashable {
 
   /// Applies the function in place; `lastDimension` is the row length softmax normalizes over.
   ///
-  /// Large buffers are split by whole rows across cores (`Parallel.forEachChunk`).
+  /// Large buffers are split by whole rows across cores (`Parallel.forEachChunk`); the kernel
+  /// runs once per chunk.
   public func applyInPlace(_ buffer: UnsafeMutableBufferPointer<Float>, lastDimension: Int) {
+    if isLinear { return }
+    let kernel = self.kernel
     let shared = UncheckedSendable(buffer)
     forEachRowChunk(count: buffer.count, lastDimension: lastDimension) { range in
-      applySerially(
+      kernel.apply(
         UnsafeMutableBufferPointer(rebasing: shared.value[range]), lastDimension: lastDimension)
-    }
-  }
-
-  /// Relative cost of one element, for deciding when to split work across cores.
-  private var costPerElement: Int {
-    switch self {
-    case .linear, .relu, .leakyRelu, .step: return 1
-    default: return 16
     }
   }
 
@@ -107,57 +196,21 @@ public enum ActivationFunction: Sendable, Equatable, Hashable {
   ) {
     let width = Swift.max(lastDimension, 1)
     guard count % width == 0 else {
-      body(0..<count)
+      if count > 0 { body(0..<count) }
       return
     }
-    Parallel.forEachChunk(count: count / width, costPerElement: costPerElement * width) { rows in
+    let rowCost = kernel.costPerElement.multipliedReportingOverflow(by: width)
+    Parallel.forEachChunk(
+      count: count / width, costPerElement: rowCost.overflow ? Int.max : rowCost.partialValue
+    ) { rows in
       body(rows.lowerBound * width..<rows.upperBound * width)
-    }
-  }
-
-  private func applySerially(_ buffer: UnsafeMutableBufferPointer<Float>, lastDimension: Int) {
-    switch self {
-    case .linear: return
-    case .sigmoid:
-      for index in buffer.indices { buffer[index] = Self.sigmoid(buffer[index]) }
-    case .tanh:
-      for index in buffer.indices { buffer[index] = Foundation.tanh(buffer[index]) }
-    case .relu:
-      // A select rather than a branch, so the loop vectorizes (NaN becomes 0 as well).
-      for index in buffer.indices {
-        let value = buffer[index]
-        buffer[index] = value > 0 ? value : 0
-      }
-    case .leakyRelu(let alpha):
-      for index in buffer.indices where buffer[index] < 0 { buffer[index] *= alpha }
-    case .elu(let alpha):
-      for index in buffer.indices where buffer[index] < 0 {
-        buffer[index] = alpha * Foundation.expm1(buffer[index])
-      }
-    case .gelu:
-      for index in buffer.indices {
-        let x = buffer[index]
-        buffer[index] = 0.5 * x * (1 + Foundation.erf(x * Float(0.5).squareRoot()))
-      }
-    case .softplus:
-      for index in buffer.indices { buffer[index] = Self.softplus(buffer[index]) }
-    case .step:
-      for index in buffer.indices { buffer[index] = buffer[index] >= 0 ? 1 : 0 }
-    case .softmax:
-      let width = Swift.max(lastDimension, 1)
-      var rowStart = 0
-      while rowStart < buffer.count {
-        let row = UnsafeMutableBufferPointer(
-          rebasing: buffer[rowStart..<Swift.min(rowStart + width, buffer.count)])
-        Self.softmaxRow(row)
-        rowStart += width
-      }
     }
   }
 
   /// The gradient with respect to the input, given the input, the output computed from it and
   /// the gradient with respect to the output.
   public func backward(input: Tensor, output: Tensor, outputGradient: Tensor) -> Tensor {
+    if isLinear { return outputGradient }
     var result = outputGradient
     let width = output.shape.last ?? 1
     result.withUnsafeMutableBufferPointer { gradient in
@@ -171,101 +224,34 @@ public enum ActivationFunction: Sendable, Equatable, Hashable {
   }
 
   /// Multiplies `gradient` in place by the derivative (for softmax: the Jacobian-vector
-  /// product per row). `input` is only read by functions whose derivative needs it.
+  /// product per row). `input` is only read by functions whose derivative needs it; others
+  /// accept the output or an empty buffer in its place.
   ///
-  /// Large buffers are split by whole rows across cores (`Parallel.forEachChunk`).
+  /// Large buffers are split by whole rows across cores (`Parallel.forEachChunk`); the kernel
+  /// runs once per chunk.
   public func backwardInPlace(
     gradient: UnsafeMutableBufferPointer<Float>, input: UnsafeBufferPointer<Float>,
     output: UnsafeBufferPointer<Float>, lastDimension: Int
   ) {
+    if isLinear { return }
+    precondition(output.count == gradient.count, "activation output and gradient differ in size")
+    let readsInput = kernel.derivativeNeedsInput
+    precondition(
+      !readsInput || input.count == gradient.count,
+      "activation '\(name)' needs its input in backward")
+    let kernel = self.kernel
     let shared = UncheckedSendable((gradient, input, output))
     forEachRowChunk(count: gradient.count, lastDimension: lastDimension) { range in
       let (gradient, input, output) = shared.value
-      backwardSerially(
+      kernel.backward(
         gradient: UnsafeMutableBufferPointer(rebasing: gradient[range]),
-        input: input.isEmpty ? input : UnsafeBufferPointer(rebasing: input[range]),
+        input: input.count == gradient.count ? UnsafeBufferPointer(rebasing: input[range]) : input,
         output: UnsafeBufferPointer(rebasing: output[range]), lastDimension: lastDimension)
     }
   }
 
-  private func backwardSerially(
-    gradient: UnsafeMutableBufferPointer<Float>, input: UnsafeBufferPointer<Float>,
-    output: UnsafeBufferPointer<Float>, lastDimension: Int
-  ) {
-    switch self {
-    case .linear: return
-    case .sigmoid:
-      for index in gradient.indices { gradient[index] *= output[index] * (1 - output[index]) }
-    case .tanh:
-      for index in gradient.indices { gradient[index] *= 1 - output[index] * output[index] }
-    case .relu:
-      // Explicit vector selects: with two buffers the compiler keeps a branchy scalar loop.
-      let count = gradient.count
-      let target = UnsafeMutableRawPointer(gradient.baseAddress!)
-      let source = UnsafeRawPointer(output.baseAddress!)
-      var index = 0
-      while index + 8 <= count {
-        let bytes = index * 4
-        let value = target.loadUnaligned(fromByteOffset: bytes, as: SIMD8<Float>.self)
-        let activated = source.loadUnaligned(fromByteOffset: bytes, as: SIMD8<Float>.self)
-        target.storeBytes(
-          of: value.replacing(with: 0, where: .!(activated .> 0)), toByteOffset: bytes,
-          as: SIMD8<Float>.self)
-        index += 8
-      }
-      while index < count {
-        gradient[index] = output[index] > 0 ? gradient[index] : 0
-        index += 1
-      }
-    case .leakyRelu(let alpha):
-      for index in gradient.indices where input[index] < 0 { gradient[index] *= alpha }
-    case .elu(let alpha):
-      for index in gradient.indices where input[index] < 0 {
-        gradient[index] *= output[index] + alpha
-      }
-    case .gelu:
-      let inverseSqrt2: Float = Float(0.5).squareRoot()
-      let inverseSqrt2Pi: Float = 1 / (2 * Float.pi).squareRoot()
-      for index in gradient.indices {
-        let x = input[index]
-        let cdf = 0.5 * (1 + Foundation.erf(x * inverseSqrt2))
-        let pdf = inverseSqrt2Pi * Foundation.exp(-0.5 * x * x)
-        gradient[index] *= cdf + x * pdf
-      }
-    case .softplus:
-      for index in gradient.indices { gradient[index] *= Self.sigmoid(input[index]) }
-    case .step:
-      for index in gradient.indices { gradient[index] = 0 }
-    case .softmax:
-      let width = Swift.max(lastDimension, 1)
-      var rowStart = 0
-      while rowStart < gradient.count {
-        let end = Swift.min(rowStart + width, gradient.count)
-        var dot: Float = 0
-        for index in rowStart..<end { dot += gradient[index] * output[index] }
-        for index in rowStart..<end { gradient[index] = output[index] * (gradient[index] - dot) }
-        rowStart += width
-      }
-    }
-  }
-
   /// Whether `backward` reads the input (otherwise the output suffices).
-  public var derivativeNeedsInput: Bool {
-    switch self {
-    case .leakyRelu, .elu, .gelu, .softplus: return true
-    default: return false
-    }
-  }
-
-  @inlinable static func sigmoid(_ x: Float) -> Float {
-    if x >= 0 { return 1 / (1 + Foundation.exp(-x)) }
-    let e = Foundation.exp(x)
-    return e / (1 + e)
-  }
-
-  @inlinable static func softplus(_ x: Float) -> Float {
-    x > 0 ? x + Foundation.log1p(Foundation.exp(-x)) : Foundation.log1p(Foundation.exp(x))
-  }
+  public var derivativeNeedsInput: Bool { kernel.derivativeNeedsInput }
 
   /// Replaces a row by its softmax, stably (subtracting the row maximum).
   public static func softmaxRow(_ row: UnsafeMutableBufferPointer<Float>) {
@@ -282,30 +268,67 @@ public enum ActivationFunction: Sendable, Equatable, Hashable {
 }
 
 extension ActivationFunction: Codable {
-  private enum CodingKeys: String, CodingKey { case name, alpha }
-
-  public init(from decoder: Decoder) throws {
-    if let single = try? decoder.singleValueContainer(), let name = try? single.decode(String.self)
-    {
-      self = try ActivationFunction(name: name)
-      return
-    }
-    let container = try decoder.container(keyedBy: CodingKeys.self)
-    let name = try container.decode(String.self, forKey: .name)
-    let alpha = try container.decodeIfPresent(Float.self, forKey: .alpha)
-    self = try ActivationFunction(name: name, alpha: alpha)
+  /// The keys of the object form: `name` and the parameters' names.
+  private struct Key: CodingKey {
+    let stringValue: String
+    init(_ stringValue: String) { self.stringValue = stringValue }
+    init?(stringValue: String) { self.stringValue = stringValue }
+    var intValue: Int? { nil }
+    init?(intValue: Int) { nil }
+    static let name = Key("name")
   }
 
+  /// Decodes `"relu"` or `{"name": "leaky_relu", "alpha": 0.2}`, resolving the name in the
+  /// registry under ``ActivationRegistry/userInfoKey`` or else ``ActivationRegistry/shared``.
+  ///
+  /// - Throws: `PlexusError.invalidConfiguration` for an unknown name (listing the registered
+  ///   names), an unknown key or an out-of-range parameter; a `DecodingError` for JSON of the
+  ///   wrong shape.
+  public init(from decoder: Decoder) throws {
+    let registry =
+      decoder.userInfo[ActivationRegistry.userInfoKey] as? ActivationRegistry ?? .shared
+    let name: String
+    var parameters: [String: Float] = [:]
+    if let single = try? decoder.singleValueContainer(), let bare = try? single.decode(String.self)
+    {
+      name = bare
+    } else {
+      guard let container = try? decoder.container(keyedBy: Key.self) else {
+        throw DecodingError.typeMismatch(
+          ActivationFunction.self,
+          DecodingError.Context(
+            codingPath: decoder.codingPath,
+            debugDescription:
+              "an activation is a name such as \"relu\" or an object such as "
+              + "{\"name\": \"leaky_relu\", \"alpha\": 0.2}"))
+      }
+      name = try container.decode(String.self, forKey: .name)
+      for key in container.allKeys where key.stringValue != Key.name.stringValue {
+        parameters[key.stringValue] = try container.decode(Float.self, forKey: key)
+      }
+    }
+    do {
+      self = try registry.makeFunction(name: name, parameters: parameters)
+    } catch PlexusError.invalidConfiguration(let message) where !decoder.codingPath.isEmpty {
+      let path = decoder.codingPath.map { key in
+        key.intValue.map { "[\($0)]" } ?? ".\(key.stringValue)"
+      }
+      throw PlexusError.invalidConfiguration("\(message) (at \(path.joined()))")
+    }
+  }
+
+  /// Encodes the bare name when every parameter has its default, otherwise an object with the
+  /// name and every parameter.
   public func encode(to encoder: Encoder) throws {
-    switch self {
-    case .leakyRelu(let alpha) where alpha != Self.defaultLeakyAlpha,
-      .elu(let alpha) where alpha != Self.defaultEluAlpha:
-      var container = encoder.container(keyedBy: CodingKeys.self)
-      try container.encode(name, forKey: .name)
-      try container.encode(alpha, forKey: .alpha)
-    default:
+    if parameters == type(of: kernel).defaultParameters {
       var container = encoder.singleValueContainer()
       try container.encode(name)
+      return
+    }
+    var container = encoder.container(keyedBy: Key.self)
+    try container.encode(name, forKey: .name)
+    for (key, value) in parameters.sorted(by: { $0.key < $1.key }) {
+      try container.encode(value, forKey: Key(key))
     }
   }
 }

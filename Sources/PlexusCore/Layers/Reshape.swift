@@ -1,17 +1,19 @@
 /// Flattens each sample to one dimension: `[N, d1, d2, ...]` becomes `[N, d1 * d2 * ...]`.
 ///
 /// With channels-last images this is NHWC order, as Keras flattens.
-public final class Flatten: Layer {
+public final class Flatten: UnaryLayer {
   /// Flatten has no hyperparameters.
-  public struct Config: LayerConfiguration {
+  public struct Config: DefaultedConfiguration {
     /// Creates a config.
     public init() {}
+
+    public static var defaults: Config { Config() }
+    public static var fields: [ConfigField<Config>] { [] }
   }
 
   public static let typeName = "plexus.flatten"
-  public var name = ""
+  public let state = LayerState()
   public let config: Config
-  private var sampleShape: [Int]?
 
   public init(config: Config = Config()) { self.config = config }
 
@@ -21,41 +23,44 @@ public final class Flatten: Layer {
     self.name = name
   }
 
-  public func build(inputShape: [Int], generator: inout SeededGenerator) throws -> [Int] {
-    guard !inputShape.isEmpty, inputShape.allSatisfy({ $0 > 0 }) else {
+  public func build(for inputShape: SymbolicShape) throws -> SymbolicShape {
+    let shape = try ShapeCheck.fixed(
+      inputShape, layer: name, expected: "a non-empty shape of positive dimensions")
+    guard !shape.isEmpty else {
       throw PlexusError.shapeMismatch(
-        layer: name, expected: "a non-empty shape of positive dimensions", found: inputShape)
+        layer: name, expected: "a non-empty shape of positive dimensions", found: shape)
     }
-    sampleShape = inputShape
-    return [try Tensor.elementCount(of: inputShape)]
+    return [try Tensor.elementCount(of: shape)]
   }
 
-  public func forward(_ input: Tensor, training: Bool) throws -> Tensor {
-    try ShapeCheck.requireBatch(input, sampleShape: sampleShape, layer: name)
-    return try input.reshaped([input.batchCount, input.sampleSize])
+  public func forward(_ input: Tensor, record: CallRecord) throws -> Tensor {
+    try input.reshaped([input.batchCount, input.sampleSize])
   }
 
-  public func backward(_ outputGradient: Tensor) throws -> Tensor {
-    guard let sampleShape else { throw PlexusError.notBuilt("layer '\(name)' is not built") }
-    return try outputGradient.reshaped([outputGradient.batchCount] + sampleShape)
+  public func backward(_ outputGradient: Tensor, record: CallRecord, computingInputGradient: Bool)
+    throws -> Tensor?
+  {
+    try outputGradient.reshaped(record.inputs[0].shape)
   }
 }
 
 /// Reshapes each sample to `targetShape`; one dimension may be `-1` and is inferred.
-public final class Reshape: Layer {
+public final class Reshape: UnaryLayer {
   /// The hyperparameters of a reshape layer.
-  public struct Config: LayerConfiguration {
+  public struct Config: DefaultedConfiguration {
     /// The per-sample output shape; at most one entry may be `-1`.
     public var targetShape: [Int]
     /// Creates a config.
     public init(targetShape: [Int]) { self.targetShape = targetShape }
+
+    public static var defaults: Config { Config(targetShape: [-1]) }
+    public static var fields: [ConfigField<Config>] { [.required("targetShape", \.targetShape)] }
   }
 
   public static let typeName = "plexus.reshape"
-  public var name = ""
+  public let state = LayerState()
   public let config: Config
-  private var sampleShape: [Int]?
-  private var outputShape: [Int]?
+  private let outputShape = BuildValue<[Int]>()
 
   /// - Throws: `PlexusError.invalidConfiguration` for a malformed target shape.
   public init(config: Config) throws {
@@ -66,6 +71,7 @@ public final class Reshape: Layer {
       throw PlexusError.invalidConfiguration(
         "reshape target \(config.targetShape) must have positive dimensions and at most one -1")
     }
+    _ = try Tensor.elementCount(of: config.targetShape.map { Swift.max($0, 1) })
     self.config = config
   }
 
@@ -75,55 +81,39 @@ public final class Reshape: Layer {
     self.name = name
   }
 
-  public func build(inputShape: [Int], generator: inout SeededGenerator) throws -> [Int] {
-    let count = try Tensor.elementCount(of: inputShape)
-    guard !inputShape.isEmpty, count > 0 else {
+  public func build(for inputShape: SymbolicShape) throws -> SymbolicShape {
+    let shape = try ShapeCheck.fixed(
+      inputShape, layer: name, expected: "a non-empty shape of positive dimensions")
+    let count = try Tensor.elementCount(of: shape)
+    guard !shape.isEmpty, count > 0 else {
       throw PlexusError.shapeMismatch(
-        layer: name, expected: "a non-empty shape of positive dimensions", found: inputShape)
+        layer: name, expected: "a non-empty shape of positive dimensions", found: shape)
     }
     var target = config.targetShape
-    let known = target.filter { $0 != -1 }.reduce(1, *)
+    let known = try Tensor.elementCount(of: target.filter { $0 != -1 })
     if let inferredAxis = target.firstIndex(of: -1) {
       guard count % known == 0 else {
         throw PlexusError.shapeMismatch(
           layer: name, expected: "an element count divisible by \(known) to reshape to \(target)",
-          found: inputShape)
+          found: shape)
       }
       target[inferredAxis] = count / known
     }
-    guard target.reduce(1, *) == count else {
+    guard try Tensor.elementCount(of: target) == count else {
       throw PlexusError.shapeMismatch(
-        layer: name, expected: "\(target.reduce(1, *)) elements to reshape to \(target)",
-        found: inputShape)
+        layer: name, expected: "\(known) elements to reshape to \(target)", found: shape)
     }
-    sampleShape = inputShape
-    outputShape = target
-    return target
+    outputShape.value = target
+    return target.map { $0 }
   }
 
-  public func forward(_ input: Tensor, training: Bool) throws -> Tensor {
-    try ShapeCheck.requireBatch(input, sampleShape: sampleShape, layer: name)
-    guard let outputShape else { throw PlexusError.notBuilt(name) }
-    return try input.reshaped([input.batchCount] + outputShape)
+  public func forward(_ input: Tensor, record: CallRecord) throws -> Tensor {
+    try input.reshaped([input.batchCount] + outputShape.get(layer: name))
   }
 
-  public func backward(_ outputGradient: Tensor) throws -> Tensor {
-    guard let sampleShape else { throw PlexusError.notBuilt("layer '\(name)' is not built") }
-    return try outputGradient.reshaped([outputGradient.batchCount] + sampleShape)
-  }
-}
-
-/// Registration of the layers that live in PlexusCore.
-public enum CoreLayers {
-  /// The module name reported in registry errors.
-  public static let module = "PlexusCore"
-
-  /// Registers Sequential, Activation, Dropout, Flatten and Reshape.
-  public static func register(in registry: LayerRegistry) {
-    registry.registerBuiltIn(Sequential.self, module: module)
-    registry.registerBuiltIn(Activation.self, module: module)
-    registry.registerBuiltIn(Dropout.self, module: module)
-    registry.registerBuiltIn(Flatten.self, module: module)
-    registry.registerBuiltIn(Reshape.self, module: module)
+  public func backward(_ outputGradient: Tensor, record: CallRecord, computingInputGradient: Bool)
+    throws -> Tensor?
+  {
+    try outputGradient.reshaped(record.inputs[0].shape)
   }
 }

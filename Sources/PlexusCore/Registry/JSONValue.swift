@@ -48,13 +48,16 @@ public enum JSONValue: Codable, Sendable, Equatable, Hashable {
 
   /// Decodes a `Decodable` value from this JSON.
   ///
-  /// - Throws: `PlexusError.invalidConfiguration` with the decoder's explanation and `context`.
+  /// - Throws: `PlexusError.invalidConfiguration` prefixed with `context`, with the decoder's
+  ///   explanation or the message of the configuration error the value threw (an unknown key).
   public func decode<T: Decodable>(_ type: T.Type, context: String) throws -> T {
     do {
       let data = try JSONEncoder().encode(self)
       return try JSONDecoder().decode(T.self, from: data)
     } catch let error as DecodingError {
       throw PlexusError.invalidConfiguration("\(context): \(JSONValue.explain(error))")
+    } catch PlexusError.invalidConfiguration(let message) {
+      throw PlexusError.invalidConfiguration("\(context): \(message)")
     }
   }
 

@@ -1,20 +1,25 @@
 import Synchronization
 
 /// How one layer appears in a model description: its registered type, its name and its
-/// configuration as JSON.
-public struct LayerDescription: Codable, Sendable, Equatable {
+/// configuration as JSON. A key other than `type`, `name`, `config` and `trainable` is an error
+/// that suggests the nearest one.
+public struct LayerDescription: DefaultedConfiguration {
   /// The registered type name (`plexus.dense`).
   public var type: String
   /// The layer's name within the model (`dense_1`).
   public var name: String
   /// The layer's configuration.
   public var config: JSONValue
+  /// `false` for a frozen layer (training does not update it); omitted (`nil`) when the layer
+  /// is trainable, so files of trainable models read as in format 1.0.
+  public var trainable: Bool?
 
   /// Creates a description.
-  public init(type: String, name: String, config: JSONValue) {
+  public init(type: String, name: String, config: JSONValue, trainable: Bool? = nil) {
     self.type = type
     self.name = name
     self.config = config
+    self.trainable = trainable
   }
 
   /// Describes an existing layer.
@@ -22,6 +27,17 @@ public struct LayerDescription: Codable, Sendable, Equatable {
     self.type = layer.typeName
     self.name = layer.name
     self.config = try JSONValue(encoding: layer.config)
+    self.trainable = layer.isTrainable ? nil : false
+  }
+
+  public static var defaults: LayerDescription {
+    LayerDescription(type: "", name: "", config: .object([:]))
+  }
+  public static var fields: [ConfigField<LayerDescription>] {
+    [
+      .required("type", \.type), .required("name", \.name), .required("config", \.config),
+      .init("trainable", \.trainable),
+    ]
   }
 }
 
@@ -37,23 +53,18 @@ public struct LayerDescription: Codable, Sendable, Equatable {
 /// try registry.register(MyGatedLayer.self, module: "MyLayers")
 /// ```
 public final class LayerRegistry: Sendable {
-  /// The modules that provide first-party layer types, for error messages that tell the user
-  /// what to import.
-  public static let firstPartyModules: [String: String] = [
-    "plexus.sequential": "PlexusCore", "plexus.activation": "PlexusCore",
-    "plexus.dropout": "PlexusCore", "plexus.flatten": "PlexusCore", "plexus.reshape": "PlexusCore",
-    "plexus.dense": "PlexusPerceptron", "plexus.perceptron": "PlexusPerceptron",
-    "plexus.conv1d": "PlexusConvolution", "plexus.conv2d": "PlexusConvolution",
-    "plexus.conv2d_transpose": "PlexusConvolution", "plexus.max_pool2d": "PlexusConvolution",
-    "plexus.average_pool2d": "PlexusConvolution",
-    "plexus.global_average_pool2d": "PlexusConvolution",
-    "plexus.global_max_pool2d": "PlexusConvolution",
-    "plexus.batch_normalization": "PlexusConvolution",
-    "plexus.zero_padding2d": "PlexusConvolution", "plexus.up_sampling2d": "PlexusConvolution",
-    "plexus.simple_rnn": "PlexusRecurrent", "plexus.lstm": "PlexusRecurrent",
-    "plexus.gru": "PlexusRecurrent", "plexus.embedding": "PlexusRecurrent",
-    "plexus.bidirectional": "PlexusRecurrent", "plexus.rbm": "PlexusDBN",
-  ]
+  /// Hints for error messages: which module provides a type that is not registered here
+  /// (`addProviderHints`). Each module declares its own type names (`CoreLayers.typeNames`,
+  /// `PerceptronLayers.typeNames`, ...); the umbrella `Plexus` adds every bundled module's.
+  private let providerHints = Mutex<[String: String]>([:])
+
+  /// Tells the registry which module provides each of `typeNames`, so that loading a model
+  /// with one of them, unregistered, says what to import.
+  public func addProviderHints(_ typeNames: [String], module: String) {
+    providerHints.withLock { hints in
+      for name in typeNames { hints[name] = module }
+    }
+  }
 
   /// A function that creates a layer from its JSON config.
   public typealias Factory = @Sendable (JSONValue, LayerRegistry) throws -> any Layer
@@ -61,6 +72,7 @@ public final class LayerRegistry: Sendable {
   private struct Entry: Sendable {
     let module: String
     let typeIdentifier: ObjectIdentifier
+    let layerType: any Layer.Type
     let factory: Factory
   }
 
@@ -85,7 +97,9 @@ public final class LayerRegistry: Sendable {
       throw PlexusError.invalidConfiguration(
         "layer type name '\(name)' must be namespaced, such as 'com.example.\(name)'")
     }
-    let entry = Entry(module: module, typeIdentifier: ObjectIdentifier(layerType)) {
+    let entry = Entry(
+      module: module, typeIdentifier: ObjectIdentifier(layerType), layerType: layerType
+    ) {
       config, registry in
       let decoded = try config.decode(L.Config.self, context: "config of layer type '\(name)'")
       return try L.make(config: decoded, registry: registry)
@@ -117,6 +131,11 @@ public final class LayerRegistry: Sendable {
     entries.withLock { $0.keys.sorted() }
   }
 
+  /// The class registered under a type name.
+  public func layerType(of typeName: String) -> (any Layer.Type)? {
+    entries.withLock { $0[typeName]?.layerType }
+  }
+
   /// The module that registered a type name.
   public func module(of typeName: String) -> String? {
     entries.withLock { $0[typeName]?.module }
@@ -129,10 +148,11 @@ public final class LayerRegistry: Sendable {
   public func makeLayer(from description: LayerDescription) throws -> any Layer {
     guard let entry = entries.withLock({ $0[description.type] }) else {
       throw PlexusError.unknownLayerType(
-        type: description.type, module: Self.firstPartyModules[description.type])
+        type: description.type, module: providerHints.withLock { $0[description.type] })
     }
     let layer = try entry.factory(description.config, self)
     layer.name = description.name
+    if let trainable = description.trainable { layer.isTrainable = trainable }
     return layer
   }
 }

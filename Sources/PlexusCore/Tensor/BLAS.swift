@@ -6,9 +6,11 @@ import Dispatch
 
 /// Matrix products through the platform BLAS (OpenBLAS on Linux, Accelerate on Apple).
 public enum BLAS {
-  /// Products below this many multiply-adds run on one thread; larger ones are split into
-  /// row (or column) blocks computed concurrently.
-  public static let parallelThreshold = 1 << 22
+  /// The multiply-adds of one product from which `gemm` splits it into row (or column)
+  /// blocks computed on up to `Parallel.maximumThreads` threads (default 2^22;
+  /// `1...Int.max`); smaller products run on the calling thread.
+  public static let minimumParallelWork = TuningKnob(
+    name: "BLAS.minimumParallelWork", initialDefault: 1 << 22, validValues: 1...Int.max)
 
   /// A description of the BLAS backend in use (library, kernels, threading).
   public static var backendDescription: String {
@@ -22,8 +24,9 @@ public enum BLAS {
   /// Computes `C = alpha * op(A) * op(B) + beta * C` on raw row-major buffers.
   ///
   /// `op(A)` is `m x k`, `op(B)` is `k x n`, and `C` is `m x n`. `lda`, `ldb` and `ldc` are the
-  /// row strides of the stored (untransposed) matrices. Large products are split into blocks
-  /// of rows (or, for few rows, columns) of `C` that run on separate cores.
+  /// row strides of the stored (untransposed) matrices. Products of at least
+  /// `minimumParallelWork` multiply-adds are split into blocks of rows (or, for few rows,
+  /// columns) of `C` that run on separate cores.
   public static func gemm(
     transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
     alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
@@ -39,8 +42,8 @@ public enum BLAS {
       return
     }
     let work = m.multipliedReportingOverflow(by: n).partialValue.multipliedReportingOverflow(by: k)
-    let threads = Parallel.maximumThreads
-    guard threads > 1, work.overflow || work.partialValue >= parallelThreshold,
+    let threads = Parallel.maximumThreads.current
+    guard threads > 1, work.overflow || work.partialValue >= minimumParallelWork.current,
       Swift.max(m, n) >= 2 * threads
     else {
       kernel(transposeA, transposeB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
@@ -108,19 +111,20 @@ extension Tensor {
   ///
   /// With `beta == 1` the product accumulates into `c`.
   ///
-  /// - Precondition: the operands are rank 2 and their shapes agree (an internal invariant:
-  ///   layers validate shapes at build time).
+  /// - Throws: `PlexusError.invalidShape` when an operand is not rank 2, the inner dimensions
+  ///   of `op(a)` and `op(b)` differ, `c` is not `[rows of op(a), columns of op(b)]`, or a
+  ///   dimension exceeds the BLAS limit of `Int32.max`.
   public static func matmul(
     _ a: Tensor, _ b: Tensor, transposeA: Bool = false, transposeB: Bool = false,
     into c: inout Tensor, alpha: Float = 1, beta: Float = 0
-  ) {
-    precondition(a.rank == 2 && b.rank == 2 && c.rank == 2, "matmul needs rank-2 tensors")
-    let m = transposeA ? a.shape[1] : a.shape[0]
-    let k = transposeA ? a.shape[0] : a.shape[1]
-    let kB = transposeB ? b.shape[1] : b.shape[0]
-    let n = transposeB ? b.shape[0] : b.shape[1]
-    precondition(
-      k == kB && c.shape == [m, n], "matmul shapes \(a.shape) x \(b.shape) -> \(c.shape) disagree")
+  ) throws {
+    let (m, n, k) = try productDimensions(a, b, transposeA: transposeA, transposeB: transposeB)
+    guard c.shape == [m, n] else {
+      throw PlexusError.invalidShape(
+        "matmul: the product of \(a.shape)\(transposeA ? " (transposed)" : "") and "
+          + "\(b.shape)\(transposeB ? " (transposed)" : "") has shape \([m, n]) but the result tensor has "
+          + "shape \(c.shape)")
+    }
     c.withUnsafeMutableBufferPointer { cBuffer in
       a.withUnsafeBufferPointer { aBuffer in
         b.withUnsafeBufferPointer { bBuffer in
@@ -134,27 +138,43 @@ extension Tensor {
   }
 
   /// Returns `op(a) * op(b)` for rank-2 tensors.
+  ///
+  /// - Throws: `PlexusError.invalidShape` when an operand is not rank 2, the inner dimensions
+  ///   differ, or a dimension exceeds the BLAS limit of `Int32.max`.
   public static func matmul(
     _ a: Tensor, _ b: Tensor, transposeA: Bool = false, transposeB: Bool = false
-  ) -> Tensor {
-    let m = transposeA ? a.shape[1] : a.shape[0]
-    let n = transposeB ? b.shape[0] : b.shape[1]
+  ) throws -> Tensor {
+    let (m, n, _) = try productDimensions(a, b, transposeA: transposeA, transposeB: transposeB)
     var c = Tensor.zeros([m, n])
-    matmul(a, b, transposeA: transposeA, transposeB: transposeB, into: &c)
+    try matmul(a, b, transposeA: transposeA, transposeB: transposeB, into: &c)
     return c
   }
 
-  /// The transpose of a rank-2 tensor.
-  public func transposed() -> Tensor {
-    precondition(rank == 2, "transposed() needs a rank-2 tensor, got \(shape)")
-    let rows = shape[0]
-    let columns = shape[1]
-    return Tensor(shape: [columns, rows]) { destination in
-      for row in 0..<rows {
-        for column in 0..<columns {
-          destination[column * rows + row] = storage.pointer[row * columns + column]
-        }
-      }
+  /// The dimensions `(m, n, k)` of `op(a) * op(b)`, validated for BLAS.
+  static func productDimensions(
+    _ a: Tensor, _ b: Tensor, transposeA: Bool, transposeB: Bool
+  ) throws -> (m: Int, n: Int, k: Int) {
+    // Written only when a check fails: formatting shapes costs more than a small product.
+    var operands: String {
+      "\(a.shape)\(transposeA ? " (transposed)" : "") x \(b.shape)\(transposeB ? " (transposed)" : "")"
     }
+    guard a.rank == 2 && b.rank == 2 else {
+      throw PlexusError.invalidShape("matmul needs rank-2 operands, got \(operands)")
+    }
+    let m = transposeA ? a.shape[1] : a.shape[0]
+    let k = transposeA ? a.shape[0] : a.shape[1]
+    let innerB = transposeB ? b.shape[1] : b.shape[0]
+    let n = transposeB ? b.shape[0] : b.shape[1]
+    guard k == innerB else {
+      throw PlexusError.invalidShape(
+        "matmul: the inner dimensions of \(operands) differ (\(k) vs \(innerB))")
+    }
+    let limit = Int(Int32.max)
+    guard a.shape[0] <= limit, a.shape[1] <= limit, b.shape[0] <= limit, b.shape[1] <= limit
+    else {
+      throw PlexusError.invalidShape(
+        "matmul: a dimension of \(operands) exceeds the BLAS limit of \(Int32.max)")
+    }
+    return (m, n, k)
   }
 }

@@ -8,25 +8,17 @@ extension Tensor {
     }
   }
 
-  /// Combines two tensors of equal shape element by element.
+  /// Combines two tensors element by element, broadcasting their shapes (NumPy rules, see
+  /// `broadcastShape(_:_:)`).
   ///
-  /// - Precondition: the shapes are equal.
+  /// - Throws: `PlexusError.invalidShape` when the shapes do not broadcast.
   @inlinable
-  public func zipMap(_ other: Tensor, _ combine: (Float, Float) -> Float) -> Tensor {
-    precondition(shape == other.shape, "elementwise shapes differ: \(shape) vs \(other.shape)")
-    return Tensor(shape: shape) { destination in
-      let lhs = storage.pointer
-      let rhs = other.storage.pointer
-      for index in 0..<destination.count { destination[index] = combine(lhs[index], rhs[index]) }
+  public func zipMap(_ other: Tensor, _ combine: (Float, Float) -> Float) throws -> Tensor {
+    try withoutActuallyEscaping(combine) { combine in
+      try Tensor.broadcasting(self, other, operation: "zipMap", ClosureCombiner(combine))
     }
   }
 
-  /// Elementwise sum. - Precondition: equal shapes.
-  public static func + (lhs: Tensor, rhs: Tensor) -> Tensor { lhs.zipMap(rhs, +) }
-  /// Elementwise difference. - Precondition: equal shapes.
-  public static func - (lhs: Tensor, rhs: Tensor) -> Tensor { lhs.zipMap(rhs, -) }
-  /// Elementwise product. - Precondition: equal shapes.
-  public static func * (lhs: Tensor, rhs: Tensor) -> Tensor { lhs.zipMap(rhs, *) }
   /// Multiplies every element by a scalar.
   public static func * (lhs: Tensor, rhs: Float) -> Tensor { lhs.map { $0 * rhs } }
   /// Multiplies every element by a scalar.
@@ -34,15 +26,38 @@ extension Tensor {
   /// Adds a scalar to every element.
   public static func + (lhs: Tensor, rhs: Float) -> Tensor { lhs.map { $0 + rhs } }
 
-  /// Adds `other` in place. - Precondition: equal element counts.
-  public static func += (lhs: inout Tensor, rhs: Tensor) {
-    lhs.add(rhs, scaledBy: 1)
+  /// Adds `rhs` to `lhs` in place; `rhs` may broadcast to the shape of `lhs` (a bias `[F]`
+  /// onto `[N, F]`). Equal shapes run as one BLAS axpy.
+  ///
+  /// - Throws: `PlexusError.invalidShape` when `rhs` does not broadcast to the shape of
+  ///   `lhs`.
+  public static func += (lhs: inout Tensor, rhs: Tensor) throws {
+    if lhs.shape == rhs.shape {
+      lhs.addScaled(rhs, alpha: 1)
+      return
+    }
+    let shape = try broadcastShape(lhs.shape, rhs.shape, operation: "+=")
+    guard shape == lhs.shape else {
+      throw PlexusError.invalidShape(
+        "+=: cannot add shape \(rhs.shape) in place to shape \(lhs.shape): together they "
+          + "broadcast to \(shape)")
+    }
+    lhs = try lhs.adding(rhs)
   }
 
   /// Computes `self += alpha * other` in place (BLAS axpy).
   ///
-  /// - Precondition: equal element counts.
-  public mutating func add(_ other: Tensor, scaledBy alpha: Float) {
+  /// - Throws: `PlexusError.invalidShape` when the shapes differ.
+  public mutating func add(_ other: Tensor, scaledBy alpha: Float) throws {
+    guard shape == other.shape else {
+      throw PlexusError.invalidShape(
+        "add(_:scaledBy:): cannot add shape \(other.shape) to shape \(shape)")
+    }
+    addScaled(other, alpha: alpha)
+  }
+
+  /// `self += alpha * other` for tensors of equal element count.
+  mutating func addScaled(_ other: Tensor, alpha: Float) {
     precondition(count == other.count, "cannot add \(other.shape) to \(shape)")
     let count = self.count
     withUnsafeMutableBufferPointer { destination in
@@ -87,19 +102,26 @@ extension Tensor {
 
   /// The largest absolute elementwise difference to `other`.
   ///
-  /// - Precondition: equal shapes.
-  public func maxAbsoluteDifference(to other: Tensor) -> Float {
-    precondition(shape == other.shape, "shapes differ: \(shape) vs \(other.shape)")
-    var result: Float = 0
-    for index in 0..<count {
-      result = Swift.max(result, abs(storage.pointer[index] - other.storage.pointer[index]))
+  /// - Throws: `PlexusError.invalidShape` when the shapes differ.
+  public func maxAbsoluteDifference(to other: Tensor) throws -> Float {
+    guard shape == other.shape else {
+      throw PlexusError.invalidShape(
+        "maxAbsoluteDifference(to:): shapes \(shape) and \(other.shape) differ")
     }
+    let left = storage.pointer
+    let right = other.storage.pointer
+    var result: Float = 0
+    for index in 0..<count { result = Swift.max(result, abs(left[index] - right[index])) }
     return result
   }
 
   /// Sums over the batch (first) dimension: `[N, ...rest]` gives `[...rest]`.
-  public func sumOverBatch() -> Tensor {
-    precondition(rank >= 1, "sumOverBatch needs a batch dimension")
+  ///
+  /// - Throws: `PlexusError.invalidShape` for a rank-0 tensor (it has no batch dimension).
+  public func sumOverBatch() throws -> Tensor {
+    guard rank >= 1 else {
+      throw PlexusError.invalidShape("sumOverBatch() needs a batch dimension, got shape \(shape)")
+    }
     let rows = shape[0]
     let width = sampleSize
     return Tensor(shape: sampleShape) { destination in
@@ -113,10 +135,15 @@ extension Tensor {
 
   /// Adds a vector to every row: `self[n, ..., j] += vector[j]` over the last dimension.
   ///
-  /// - Precondition: `vector.count` equals the last dimension.
-  public mutating func addToLastAxis(_ vector: Tensor) {
+  /// - Throws: `PlexusError.invalidShape` when `vector` is not rank 1 with the extent of the
+  ///   last dimension.
+  public mutating func addToLastAxis(_ vector: Tensor) throws {
     let width = vector.count
-    precondition(shape.last == width, "cannot broadcast \(vector.shape) over \(shape)")
+    guard vector.rank == 1, shape.last == width else {
+      throw PlexusError.invalidShape(
+        "addToLastAxis: cannot add a vector of shape \(vector.shape) to each row of shape "
+          + "\(shape)")
+    }
     let rows = width == 0 ? 0 : count / width
     withUnsafeMutableBufferPointer { destination in
       let bias = vector.storage.pointer

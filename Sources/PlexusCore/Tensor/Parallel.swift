@@ -12,16 +12,26 @@ struct UncheckedSendable<Value>: @unchecked Sendable {
 /// Splits loops across cores only when the work is large enough to pay for it.
 ///
 /// On a small shared machine, threads help only large work: small loops run inline on the
-/// calling thread. Workers never spin-wait.
+/// calling thread. Workers never spin-wait. How many threads, and from how much work, are
+/// `TuningKnob`s: a process default and task-local overrides.
 public enum Parallel {
-  /// Elements of cheap elementwise work below which a loop stays on one thread.
-  public static let minimumElementsPerThread = 1 << 16
+  /// The most threads one operation uses (default: the active core count; `1...1024`):
+  /// matrix products, convolution and pooling batches, split loops, and the default
+  /// `threads` of model-file compression and decoding. `1` keeps every operation on its
+  /// calling thread.
+  public static let maximumThreads = TuningKnob(
+    name: "Parallel.maximumThreads", initialDefault: ProcessInfoCores.count,
+    validValues: 1...1024)
 
-  /// The number of worker threads Plexus may use (defaults to the active core count).
-  nonisolated(unsafe) public static var maximumThreads: Int = ProcessInfoCores.count
+  /// The elements of cheap work (an add) each thread must get before `forEachChunk` splits
+  /// a loop (default 2^16 = 65536; `1...Int.max`): a loop of `count * costPerElement` below
+  /// twice this runs on its calling thread.
+  public static let minimumElementsPerThread = TuningKnob(
+    name: "Parallel.minimumElementsPerThread", initialDefault: 1 << 16, validValues: 1...Int.max)
 
   /// Runs `body` over `0..<count` in contiguous chunks; chunks run concurrently when
-  /// `count * costPerElement` is large enough.
+  /// `count * costPerElement` is at least twice `minimumElementsPerThread`, on at most
+  /// `maximumThreads` threads.
   ///
   /// - Parameters:
   ///   - count: the number of elements.
@@ -32,8 +42,9 @@ public enum Parallel {
     count: Int, costPerElement: Int = 1, _ body: @Sendable (Range<Int>) -> Void
   ) {
     let work = count.multipliedReportingOverflow(by: Swift.max(costPerElement, 1))
-    let chunks = Swift.min(
-      maximumThreads, work.overflow ? maximumThreads : work.partialValue / minimumElementsPerThread)
+    let portions =
+      work.overflow ? Int.max : work.partialValue / minimumElementsPerThread.current
+    let chunks = portions > 1 ? Swift.min(maximumThreads.current, portions) : 1
     if chunks <= 1 {
       if count > 0 { body(0..<count) }
       return

@@ -10,7 +10,7 @@
 /// ```
 public struct Tensor: Sendable {
   /// The extent of each dimension.
-  public private(set) var shape: [Int]
+  public internal(set) var shape: [Int]
   @usableFromInline var storage: TensorStorage
 
   /// The number of elements.

@@ -9,7 +9,7 @@
 ///
 /// PyTorch's defaults: learning rate 0.01, epsilon 1e-10, accumulator 0.
 /// Slot: `"<index>.sum"`.
-public final class AdaGrad: ConfiguredOptimizer<AdaGrad.Configuration> {
+public final class AdaGrad: ConfiguredOptimizer {
   /// The hyperparameters of AdaGrad (JSON keys as the property names).
   public struct Configuration: OptimizerHyperparameters {
     /// The step size (default 0.01).
@@ -35,49 +35,42 @@ public final class AdaGrad: ConfiguredOptimizer<AdaGrad.Configuration> {
       self.weightDecay = weightDecay
     }
 
-    static let keys = Set(CodingKeys.allCases.map(\.stringValue))
-    private enum CodingKeys: String, CodingKey, CaseIterable {
-      case learningRate, learningRateDecay, initialAccumulatorValue, epsilon, weightDecay
-    }
+    public static var defaults: Configuration { Configuration() }
 
-    public init(from decoder: Decoder) throws {
-      let container = try decoder.container(keyedBy: CodingKeys.self)
-      let defaults = Configuration()
-      learningRate = try container.decode(.learningRate, or: defaults.learningRate)
-      learningRateDecay = try container.decode(.learningRateDecay, or: defaults.learningRateDecay)
-      initialAccumulatorValue = try container.decode(
-        .initialAccumulatorValue, or: defaults.initialAccumulatorValue)
-      epsilon = try container.decode(.epsilon, or: defaults.epsilon)
-      weightDecay = try container.decode(.weightDecay, or: defaults.weightDecay)
+    public static var fields: [ConfigField<Configuration>] {
+      [
+        .init("learningRate", \.learningRate), .init("learningRateDecay", \.learningRateDecay),
+        .init("initialAccumulatorValue", \.initialAccumulatorValue),
+        .init("epsilon", \.epsilon), .init("weightDecay", \.weightDecay),
+      ]
     }
 
     /// - Throws: `PlexusError.invalidConfiguration` for a value out of range.
-    public func validate() throws {
-      try OptimizerCheck.learningRate(learningRate, optimizer: "adagrad")
+    public func validate(optimizer: String = AdaGrad.typeName) throws {
+      try OptimizerCheck.learningRate(learningRate, optimizer: optimizer)
       try OptimizerCheck.nonNegative(
-        learningRateDecay, name: "learningRateDecay", optimizer: "adagrad")
+        learningRateDecay, name: "learningRateDecay", optimizer: optimizer)
       try OptimizerCheck.nonNegative(
-        initialAccumulatorValue, name: "initialAccumulatorValue", optimizer: "adagrad")
-      try OptimizerCheck.nonNegative(epsilon, name: "epsilon", optimizer: "adagrad")
-      try OptimizerCheck.nonNegative(weightDecay, name: "weightDecay", optimizer: "adagrad")
+        initialAccumulatorValue, name: "initialAccumulatorValue", optimizer: optimizer)
+      try OptimizerCheck.nonNegative(epsilon, name: "epsilon", optimizer: optimizer)
+      try OptimizerCheck.nonNegative(weightDecay, name: "weightDecay", optimizer: optimizer)
     }
 
     /// `sum`, the running sum of squared gradients.
     public var slotNames: [String] { ["sum"] }
 
-    public func optimizerConfig(typeName: String) -> OptimizerConfig { .adaGrad(self) }
-
-    public init?(_ config: OptimizerConfig) {
-      guard case .adaGrad(let configuration) = config else { return nil }
-      self = configuration
-    }
+    /// The sum starts at `initialAccumulatorValue`.
+    public func initialValue(ofSlot name: String) -> Float { initialAccumulatorValue }
   }
+
+  public static let typeName = "plexus.adagrad"
+  public let storage: OptimizerStorage<Configuration>
 
   /// Creates the optimizer from a configuration.
   ///
   /// - Throws: `PlexusError.invalidConfiguration` for a value out of range.
   public init(configuration: Configuration) throws {
-    try super.init(configuration: configuration, typeName: "adagrad")
+    storage = try OptimizerStorage(configuration: configuration, for: Self.self)
   }
 
   /// Creates the optimizer.
@@ -85,8 +78,11 @@ public final class AdaGrad: ConfiguredOptimizer<AdaGrad.Configuration> {
   /// - Precondition: the hyperparameters are in range (use `init(configuration:)` for values
   ///   read from data).
   public convenience init(
-    learningRate: Float = 0.01, learningRateDecay: Float = 0, initialAccumulatorValue: Float = 0,
-    epsilon: Float = 1e-10, weightDecay: Float = 0
+    learningRate: Float = Configuration.defaults.learningRate,
+    learningRateDecay: Float = Configuration.defaults.learningRateDecay,
+    initialAccumulatorValue: Float = Configuration.defaults.initialAccumulatorValue,
+    epsilon: Float = Configuration.defaults.epsilon,
+    weightDecay: Float = Configuration.defaults.weightDecay
   ) {
     let configuration = Configuration(
       learningRate: learningRate, learningRateDecay: learningRateDecay,
@@ -94,12 +90,12 @@ public final class AdaGrad: ConfiguredOptimizer<AdaGrad.Configuration> {
     do { try self.init(configuration: configuration) } catch { preconditionFailure("\(error)") }
   }
 
-  public override func step(_ parameters: [Parameter]) {
-    stepCount += 1
-    let c = configuration
-    let stepSize = c.learningRate / (1 + Float(stepCount - 1) * c.learningRateDecay)
+  public func update(_ parameters: [Parameter]) {
+    let c = storage.configuration
+    let stepSize = c.learningRate / (1 + Float(storage.stepCount - 1) * c.learningRateDecay)
+    let initial = storage.initialSlotValues
     for parameter in parameters where parameter.isTrainable {
-      let p = slots.pointers(for: parameter, initialValues: [c.initialAccumulatorValue])
+      let p = storage.slots.pointers(for: parameter, initialValues: initial)
       Parallel.forEachChunk(count: parameter.count, costPerElement: 4) { range in
         let sum = p.slots[0]
         for i in range {

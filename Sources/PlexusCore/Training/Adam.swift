@@ -14,7 +14,7 @@ import Foundation
 /// Keras' `Adam` differs only in epsilon: it adds its epsilon (default 1e-7) to the
 /// uncorrected root `sqrt(v)`.
 /// Slots: `"<index>.m"`, `"<index>.v"` and, with amsgrad, `"<index>.v_max"`.
-public class Adam: ConfiguredOptimizer<Adam.Configuration> {
+public class Adam: ConfiguredOptimizer {
   /// The hyperparameters of Adam and AdamW (JSON keys as the property names).
   public struct Configuration: OptimizerHyperparameters {
     /// The step size (default 0.001).
@@ -25,7 +25,8 @@ public class Adam: ConfiguredOptimizer<Adam.Configuration> {
     public var beta2: Float
     /// Added to the denominator for stability (default 1e-8).
     public var epsilon: Float
-    /// The weight decay: an L2 term for Adam (default 0), decoupled for AdamW (default 0.01).
+    /// The weight decay: an L2 term for Adam (default 0), decoupled for AdamW (default 0.01,
+    /// `AdamW.defaultConfiguration`).
     public var weightDecay: Float
     /// Whether to use the AMSGrad variant.
     public var amsgrad: Bool
@@ -43,30 +44,19 @@ public class Adam: ConfiguredOptimizer<Adam.Configuration> {
       self.amsgrad = amsgrad
     }
 
-    static let keys = Set(CodingKeys.allCases.map(\.stringValue))
-    private enum CodingKeys: String, CodingKey, CaseIterable {
-      case learningRate, beta1, beta2, epsilon, weightDecay, amsgrad
-    }
+    /// Adam's defaults (AdamW's are `AdamW.defaultConfiguration`).
+    public static var defaults: Configuration { Configuration() }
 
-    /// Decodes with the defaults of Adam for missing keys (AdamW's decoder sets its own
-    /// default weight decay).
-    public init(from decoder: Decoder) throws {
-      try self.init(from: decoder, defaultWeightDecay: 0)
-    }
-
-    init(from decoder: Decoder, defaultWeightDecay: Float) throws {
-      let container = try decoder.container(keyedBy: CodingKeys.self)
-      let defaults = Configuration()
-      learningRate = try container.decode(.learningRate, or: defaults.learningRate)
-      beta1 = try container.decode(.beta1, or: defaults.beta1)
-      beta2 = try container.decode(.beta2, or: defaults.beta2)
-      epsilon = try container.decode(.epsilon, or: defaults.epsilon)
-      weightDecay = try container.decode(.weightDecay, or: defaultWeightDecay)
-      amsgrad = try container.decode(.amsgrad, or: defaults.amsgrad)
+    public static var fields: [ConfigField<Configuration>] {
+      [
+        .init("learningRate", \.learningRate), .init("beta1", \.beta1), .init("beta2", \.beta2),
+        .init("epsilon", \.epsilon), .init("weightDecay", \.weightDecay),
+        .init("amsgrad", \.amsgrad),
+      ]
     }
 
     /// - Throws: `PlexusError.invalidConfiguration` for a value out of range.
-    public func validate(optimizer: String = "adam") throws {
+    public func validate(optimizer: String = Adam.typeName) throws {
       try OptimizerCheck.learningRate(learningRate, optimizer: optimizer)
       try OptimizerCheck.factor(beta1, name: "beta1", optimizer: optimizer)
       try OptimizerCheck.factor(beta2, name: "beta2", optimizer: optimizer)
@@ -76,33 +66,21 @@ public class Adam: ConfiguredOptimizer<Adam.Configuration> {
 
     /// `m` and `v` (the moments) and, with amsgrad, `v_max`.
     public var slotNames: [String] { amsgrad ? ["m", "v", "v_max"] : ["m", "v"] }
-
-    /// `.adamW(self)` for `adamw`, else `.adam(self)`.
-    public func optimizerConfig(typeName: String) -> OptimizerConfig {
-      typeName == "adamw" ? .adamW(self) : .adam(self)
-    }
-
-    public init?(_ config: OptimizerConfig) {
-      switch config {
-      case .adam(let configuration), .adamW(let configuration): self = configuration
-      default: return nil
-      }
-    }
   }
+
+  public class var typeName: String { "plexus.adam" }
+  public class var defaultConfiguration: Configuration { Configuration.defaults }
 
   /// Whether the weight decay is decoupled (AdamW) rather than an L2 term (Adam).
-  private var decoupled: Bool { typeName == "adamw" }
+  class var decouplesWeightDecay: Bool { false }
 
-  /// Creates the optimizer from a configuration.
+  public let storage: OptimizerStorage<Configuration>
+
+  /// Creates the optimizer from a configuration (AdamW: with decoupled weight decay).
   ///
   /// - Throws: `PlexusError.invalidConfiguration` for a value out of range.
-  public init(configuration: Configuration) throws {
-    try super.init(configuration: configuration, typeName: "adam")
-  }
-
-  /// Creates Adam or, for `typeName` `adamw`, AdamW.
-  override init(configuration: Configuration, typeName: String) throws {
-    try super.init(configuration: configuration, typeName: typeName)
+  public required init(configuration: Configuration) throws {
+    storage = try OptimizerStorage(configuration: configuration, for: Self.self)
   }
 
   /// Creates the optimizer.
@@ -110,8 +88,11 @@ public class Adam: ConfiguredOptimizer<Adam.Configuration> {
   /// - Precondition: the hyperparameters are in range (use `init(configuration:)` for values
   ///   read from data).
   public convenience init(
-    learningRate: Float = 0.001, beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-8,
-    weightDecay: Float = 0, amsgrad: Bool = false
+    learningRate: Float = Configuration.defaults.learningRate,
+    beta1: Float = Configuration.defaults.beta1, beta2: Float = Configuration.defaults.beta2,
+    epsilon: Float = Configuration.defaults.epsilon,
+    weightDecay: Float = Configuration.defaults.weightDecay,
+    amsgrad: Bool = Configuration.defaults.amsgrad
   ) {
     let configuration = Configuration(
       learningRate: learningRate, beta1: beta1, beta2: beta2, epsilon: epsilon,
@@ -119,22 +100,22 @@ public class Adam: ConfiguredOptimizer<Adam.Configuration> {
     do { try self.init(configuration: configuration) } catch { preconditionFailure("\(error)") }
   }
 
-  public override func step(_ parameters: [Parameter]) {
-    stepCount += 1
-    let c = configuration
-    let t = Double(stepCount)
+  public func update(_ parameters: [Parameter]) {
+    let c = storage.configuration
+    let t = Double(storage.stepCount)
     let stepSize = Float(Double(c.learningRate) / (1 - Foundation.pow(Double(c.beta1), t)))
     let rootCorrection2 = Float((1 - Foundation.pow(Double(c.beta2), t)).squareRoot())
     // AdamW shrinks the weight first and adds no L2 term; Adam keeps the weight and adds
     // the L2 term (w * 1 and g + 0 * w are exact, so one branch-free loop serves both).
+    let decoupled = type(of: self).decouplesWeightDecay
     let decayFactor = decoupled ? 1 - c.learningRate * c.weightDecay : 1
     let l2 = decoupled ? 0 : c.weightDecay
     let (beta1, beta2, epsilon) = (c.beta1, c.beta2, c.epsilon)
     let (keep1, keep2) = (1 - c.beta1, 1 - c.beta2)
     let amsgrad = c.amsgrad
-    let initial = zeroSlotValues
+    let initial = storage.initialSlotValues
     for parameter in parameters where parameter.isTrainable {
-      let p = slots.pointers(for: parameter, initialValues: initial)
+      let p = storage.slots.pointers(for: parameter, initialValues: initial)
       Parallel.forEachChunk(count: parameter.count, costPerElement: 4) { range in
         if amsgrad {
           let (w, g, m, v, vMax) = (p.value, p.gradient, p.slots[0], p.slots[1], p.slots[2])
@@ -215,20 +196,26 @@ public class Adam: ConfiguredOptimizer<Adam.Configuration> {
 /// update with the plain gradient (no L2 term). Default weight decay 0.01.
 /// Slots as `Adam`.
 public final class AdamW: Adam {
-  /// Creates the optimizer from a configuration (its `weightDecay` is decoupled).
-  ///
-  /// - Throws: `PlexusError.invalidConfiguration` for a value out of range.
-  public override init(configuration: Configuration) throws {
-    try super.init(configuration: configuration, typeName: "adamw")
+  public override class var typeName: String { "plexus.adamw" }
+
+  /// Adam's defaults with a weight decay of 0.01.
+  public override class var defaultConfiguration: Configuration {
+    Configuration(weightDecay: 0.01)
   }
+
+  override class var decouplesWeightDecay: Bool { true }
 
   /// Creates the optimizer.
   ///
   /// - Precondition: the hyperparameters are in range (use `init(configuration:)` for values
   ///   read from data).
   public convenience init(
-    learningRate: Float = 0.001, beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-8,
-    weightDecay: Float = 0.01, amsgrad: Bool = false
+    learningRate: Float = AdamW.defaultConfiguration.learningRate,
+    beta1: Float = AdamW.defaultConfiguration.beta1,
+    beta2: Float = AdamW.defaultConfiguration.beta2,
+    epsilon: Float = AdamW.defaultConfiguration.epsilon,
+    weightDecay: Float = AdamW.defaultConfiguration.weightDecay,
+    amsgrad: Bool = AdamW.defaultConfiguration.amsgrad
   ) {
     let configuration = Configuration(
       learningRate: learningRate, beta1: beta1, beta2: beta2, epsilon: epsilon,

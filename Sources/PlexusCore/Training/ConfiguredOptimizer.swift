@@ -1,21 +1,28 @@
-/// The hyperparameters of a built-in optimizer, as `ConfiguredOptimizer` needs them.
-public protocol OptimizerHyperparameters: Codable, Sendable, Equatable {
+/// The hyperparameters of an optimizer: a configuration that decodes with defaults and rejects
+/// unknown keys, holds the learning rate and names the per-parameter slots it needs.
+public protocol OptimizerHyperparameters: DefaultedConfiguration {
   /// The step size.
   var learningRate: Float { get set }
+
   /// The names of the per-parameter slots these hyperparameters call for, in slot order.
   var slotNames: [String] { get }
-  /// These hyperparameters as the optimizer config of type `typeName`.
-  func optimizerConfig(typeName: String) -> OptimizerConfig
-  /// The hyperparameters held by `config`, or nil when it is of another optimizer.
-  init?(_ config: OptimizerConfig)
+
+  /// The value a slot starts with (the default is 0).
+  func initialValue(ofSlot name: String) -> Float
+
+  /// Checks every hyperparameter; `optimizer` is the type name for messages.
+  ///
+  /// - Throws: `PlexusError.invalidConfiguration` naming the first value out of range.
+  func validate(optimizer: String) throws
 }
 
-/// The machinery shared by the built-in optimizers: the hyperparameters (checked on creation),
-/// the learning rate they hold, the step count, the per-parameter slots and the export and
-/// import of all of it. A subclass adds only its update rule (`step(_:)`).
-public class ConfiguredOptimizer<Configuration: OptimizerHyperparameters>: Optimizer {
-  /// The type name in JSON and saved state.
-  public let typeName: String
+extension OptimizerHyperparameters {
+  public func initialValue(ofSlot name: String) -> Float { 0 }
+}
+
+/// What a `ConfiguredOptimizer` keeps: its hyperparameters (checked on creation), the step
+/// count and the per-parameter slots (moments, buffers), which `exportState` saves.
+public final class OptimizerStorage<Configuration: OptimizerHyperparameters> {
   /// The hyperparameters.
   public internal(set) var configuration: Configuration
   /// The number of steps taken.
@@ -23,79 +30,163 @@ public class ConfiguredOptimizer<Configuration: OptimizerHyperparameters>: Optim
   /// The slots of the parameters updated so far.
   var slots = SlotTable()
 
-  /// Creates the optimizer after checking every hyperparameter.
+  /// Creates the storage of an `optimizerType` after checking every hyperparameter.
   ///
   /// - Throws: `PlexusError.invalidConfiguration` for a value out of range.
-  init(configuration: Configuration, typeName: String) throws {
-    try configuration.optimizerConfig(typeName: typeName).validate()
-    self.typeName = typeName
+  public init<O: Optimizer>(configuration: Configuration, for optimizerType: O.Type) throws
+  where O.Configuration == Configuration {
+    try configuration.validate(optimizer: O.typeName)
     self.configuration = configuration
   }
 
-  public var learningRate: Float {
-    get { configuration.learningRate }
-    set { configuration.learningRate = newValue }
+  /// The starting value of each slot, in slot order.
+  var initialSlotValues: [Float] {
+    configuration.slotNames.map { configuration.initialValue(ofSlot: $0) }
   }
 
-  /// A zero for each slot: the starting value of every slot of most optimizers.
-  var zeroSlotValues: [Float] { configuration.slotNames.map { _ in 0 } }
+  /// Calls `body` with the value and gradient of `parameter` and its slots, in the order of
+  /// `configuration.slotNames`. Slots are created on first use, filled with
+  /// `configuration.initialValue(ofSlot:)`, and follow the parameter from step to step. The
+  /// buffers are valid only inside `body`; each has the parameter's element count.
+  ///
+  /// ```swift
+  /// func update(_ parameters: [Parameter]) {
+  ///   let rate = configuration.learningRate
+  ///   for parameter in parameters where parameter.isTrainable {
+  ///     storage.withSlots(of: parameter) { value, gradient, slots in
+  ///       for i in value.indices {
+  ///         slots[0][i] = 0.9 * slots[0][i] + gradient[i]
+  ///         value[i] -= rate * slots[0][i]
+  ///       }
+  ///     }
+  ///   }
+  /// }
+  /// ```
+  public func withSlots<Result>(
+    of parameter: Parameter,
+    _ body: (
+      _ value: UnsafeMutableBufferPointer<Float>, _ gradient: UnsafeBufferPointer<Float>,
+      _ slots: [UnsafeMutableBufferPointer<Float>]
+    ) throws -> Result
+  ) rethrows -> Result {
+    let entry = slots.entry(for: parameter, initialValues: initialSlotValues)
+    let count = parameter.value.count
+    let slotBuffers = entry.tensors.indices.map { index in
+      UnsafeMutableBufferPointer(start: entry.tensors[index].uniqueBaseAddress(), count: count)
+    }
+    let gradient = UnsafeBufferPointer(
+      start: parameter.gradient.readBaseAddress, count: parameter.gradient.count)
+    let value = UnsafeMutableBufferPointer(
+      start: parameter.value.uniqueBaseAddress(), count: count)
+    return try withExtendedLifetime(entry) { try body(value, gradient, slotBuffers) }
+  }
+}
 
-  /// Applies one update; every subclass provides its own rule.
+/// An optimizer whose whole state is an `OptimizerStorage`: its configuration, step count and
+/// slots. It gets `configuration`, `learningRate`, `step` (which counts the step, then calls
+/// `update`) and the export and import of its state; it writes only its update rule.
+///
+/// ```swift
+/// final class SignDescent: ConfiguredOptimizer {
+///   struct Configuration: OptimizerHyperparameters {
+///     var learningRate: Float = 0.01
+///     static var defaults: Configuration { Configuration() }
+///     static var fields: [ConfigField<Configuration>] { [.init("learningRate", \.learningRate)] }
+///     var slotNames: [String] { [] }
+///     func validate(optimizer: String) throws {
+///       guard learningRate.isFinite, learningRate >= 0 else {
+///         throw PlexusError.invalidConfiguration("\(optimizer): learningRate must be non-negative")
+///       }
+///     }
+///   }
+///   static let typeName = "com.example.sign_descent"
+///   let storage: OptimizerStorage<Configuration>
+///   init(configuration: Configuration) throws {
+///     storage = try OptimizerStorage(configuration: configuration, for: Self.self)
+///   }
+///   func update(_ parameters: [Parameter]) {
+///     for parameter in parameters where parameter.isTrainable {
+///       storage.withSlots(of: parameter) { value, gradient, _ in
+///         for i in value.indices where gradient[i] != 0 {
+///           value[i] -= gradient[i] > 0 ? learningRate : -learningRate
+///         }
+///       }
+///     }
+///   }
+/// }
+/// ```
+public protocol ConfiguredOptimizer: Optimizer {
+  /// The configuration, step count and slots.
+  var storage: OptimizerStorage<Configuration> { get }
+
+  /// Applies the update of one step to the trainable parameters; `step(_:)` calls it after
+  /// counting the step, so `stepCount` is 1 in the first update.
+  func update(_ parameters: [Parameter])
+}
+
+extension ConfiguredOptimizer {
+  public var configuration: Configuration { storage.configuration }
+
+  /// The number of steps taken.
+  public var stepCount: Int { storage.stepCount }
+
+  public var learningRate: Float {
+    get { storage.configuration.learningRate }
+    set { storage.configuration.learningRate = newValue }
+  }
+
   public func step(_ parameters: [Parameter]) {
-    preconditionFailure("\(typeName) does not implement step(_:)")
+    storage.stepCount += 1
+    update(parameters)
   }
 
   public func exportState(for parameters: [Parameter]) throws -> OptimizerState {
     OptimizerState(
-      typeName: typeName,
-      config: try JSONValue(encoding: configuration.optimizerConfig(typeName: typeName)),
-      step: stepCount,
-      slots: slots.export(names: configuration.slotNames, parameters: parameters))
+      typeName: typeName, config: try JSONValue(encoding: storage.configuration),
+      step: storage.stepCount,
+      slots: storage.slots.export(names: storage.configuration.slotNames, parameters: parameters))
   }
 
   /// Restores the step count, the slots and (as PyTorch's `load_state_dict`) the
-  /// hyperparameters, including the learning rate.
+  /// hyperparameters, including the learning rate. A failed import changes nothing.
   public func importState(_ state: OptimizerState, for parameters: [Parameter]) throws {
-    guard
-      let configuration = Configuration(
-        try OptimizerStateIO.configuration(of: state, expectedType: typeName))
-    else { throw PlexusError.invalidData("optimizer state config is not an \(typeName) config") }
+    let type = type(of: self)
+    let configuration = try OptimizerStateIO.configuration(
+      of: state, typeName: type.typeName, defaults: type.defaultConfiguration)
     let table = try SlotTable.importing(
-      state.slots, names: configuration.slotNames, parameters: parameters, optimizer: typeName)
-    self.configuration = configuration
-    self.stepCount = state.step
-    self.slots = table
-  }
-}
-
-extension KeyedDecodingContainer {
-  /// The value under `key`, or `fallback` when the key is absent (hyperparameters left out
-  /// of a config take their defaults).
-  func decode<Value: Decodable>(_ key: Key, or fallback: Value) throws -> Value {
-    try decodeIfPresent(Value.self, forKey: key) ?? fallback
+      state.slots, names: configuration.slotNames, parameters: parameters,
+      optimizer: type.typeName)
+    storage.configuration = configuration
+    storage.stepCount = state.step
+    storage.slots = table
   }
 }
 
 /// Range checks of optimizer hyperparameters.
-enum OptimizerCheck {
-  static func learningRate(_ value: Float, optimizer: String) throws {
+public enum OptimizerCheck {
+  /// Checks a learning rate, which must be finite and non-negative.
+  public static func learningRate(_ value: Float, optimizer: String) throws {
     try range(value, name: "learningRate", optimizer: optimizer, "finite and non-negative") {
       $0 >= 0
     }
   }
 
-  /// Checks a value that must be non-negative.
-  static func nonNegative(_ value: Float, name: String, optimizer: String) throws {
+  /// Checks a value that must be finite and non-negative.
+  public static func nonNegative(_ value: Float, name: String, optimizer: String) throws {
     try range(value, name: name, optimizer: optimizer, "non-negative") { $0 >= 0 }
   }
 
   /// Checks a decay or momentum factor, which must lie in [0, 1).
-  static func factor(_ value: Float, name: String, optimizer: String) throws {
+  public static func factor(_ value: Float, name: String, optimizer: String) throws {
     try range(value, name: name, optimizer: optimizer, "in [0, 1)") { $0 >= 0 && $0 < 1 }
   }
 
-  static func range(
-    _ value: Float, name: String, optimizer: String, _ expected: String, _ isValid: (Float) -> Bool
+  /// Throws unless `value` is finite and `isValid`.
+  ///
+  /// - Throws: `PlexusError.invalidConfiguration` "`optimizer`: `name` must be `expected`".
+  public static func range(
+    _ value: Float, name: String, optimizer: String, _ expected: String,
+    _ isValid: (Float) -> Bool
   ) throws {
     guard value.isFinite, isValid(value) else {
       throw PlexusError.invalidConfiguration(

@@ -22,6 +22,11 @@ public protocol Loss {
   /// the last axis when it holds several classes, and thresholds a single output at 0.5.
   var binaryThreshold: Float? { get }
 
+  /// Whether the loss compares classes, so that accuracy means something (`plexus train` and
+  /// `plexus evaluate` then report it). The default is whether the loss is binary
+  /// (`binaryThreshold` is not `nil`); a loss over several classes returns `true`.
+  var isClassification: Bool { get }
+
   /// Checks targets against the shape of the predictions they will be compared with (the
   /// batch dimension first), without computing anything.
   ///
@@ -43,11 +48,59 @@ extension Loss {
 
   public var binaryThreshold: Float? { nil }
 
+  public var isClassification: Bool { binaryThreshold != nil }
+
   public func validate(targets: Tensor, predictionShape: [Int]) throws {
     try LossValidation.requireBatch(predictionShape, loss: name)
     try LossValidation.requireElementwiseShape(
       targets: targets, predictionShape: predictionShape, loss: name)
   }
+}
+
+/// A loss that specs and training metadata can name: registered in a `LossRegistry` under a
+/// namespaced `typeName` (`plexus.mse`; third parties use their own prefix such as
+/// `com.example.focal`) and created from its `Config`. The built-in losses are their own
+/// config.
+///
+/// ```swift
+/// struct Focal: RegistrableLoss {
+///   struct Config: DefaultedConfiguration {
+///     var gamma: Float = 2
+///     static var defaults: Config { Config() }
+///     static var fields: [ConfigField<Config>] { [.init("gamma", \.gamma)] }
+///   }
+///   static let typeName = "com.example.focal"
+///   let config: Config
+///   init(config: Config) throws { self.config = config }
+///   func compute(predictions: Tensor, targets: Tensor) throws -> (value: Float, gradient: Tensor) {
+///     ...
+///   }
+/// }
+/// try LossRegistry.shared.register(Focal.self, module: "FocalLoss")
+/// ```
+public protocol RegistrableLoss: Loss, Sendable, SendableMetatype {
+  /// The loss' parameters.
+  associatedtype Config: DefaultedConfiguration
+
+  /// The namespaced, stable type name under which the loss is registered.
+  static var typeName: String { get }
+
+  /// The parameters this loss was created with.
+  var config: Config { get }
+
+  /// Creates the loss from its parameters.
+  ///
+  /// - Throws: `PlexusError.invalidConfiguration` for a parameter out of range.
+  init(config: Config) throws
+}
+
+extension RegistrableLoss {
+  /// The registered type name of this loss' type.
+  public var typeName: String { Self.typeName }
+}
+
+extension RegistrableLoss where Config == Self {
+  public var config: Self { self }
 }
 
 /// Shape and label checks shared by the built-in losses.

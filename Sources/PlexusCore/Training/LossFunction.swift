@@ -1,14 +1,18 @@
-/// A loss named in a model spec, encoded as JSON with Keras' names.
+/// A loss named in a model spec or in training metadata: a registered loss with its config,
+/// encoded as JSON with Keras' names.
 ///
 /// | JSON | loss |
 /// |---|---|
-/// | `"mse"`, `"mean_squared_error"` | `MeanSquaredError` |
-/// | `"mae"`, `"mean_absolute_error"` | `MeanAbsoluteError` |
+/// | `"mse"`, `"mean_squared_error"`, `"plexus.mse"` | `MeanSquaredError` |
+/// | `"mae"`, `"mean_absolute_error"`, `"plexus.mae"` | `MeanAbsoluteError` |
 /// | `{"type": "huber", "delta": 1.0}` (or `"huber"`, delta 1) | `Huber` |
 /// | `{"type": "binary_crossentropy", "fromLogits": true}` | `BinaryCrossEntropy` |
 /// | `"softmax_cross_entropy"` | `CategoricalCrossEntropy(fromLogits: true)` |
 /// | `{"type": "categorical_crossentropy", "fromLogits": false}` | `CategoricalCrossEntropy` |
 /// | `"hinge"` | `Hinge` |
+///
+/// Any loss registered in `LossRegistry.shared` decodes, by its namespaced name or (for the
+/// built-ins) a short alias; encoding writes the registered name.
 ///
 /// `from_logits` semantics: `"softmax_cross_entropy"` always reads logits (a model whose last
 /// layer has no softmax). `"binary_crossentropy"`, `"categorical_crossentropy"` and its alias
@@ -16,147 +20,95 @@
 /// expect probabilities (a model ending in sigmoid or softmax) unless `"fromLogits": true` is
 /// given. Both categorical names accept class-index and one-hot targets. A string form such as
 /// `"binary_crossentropy"` takes the defaults.
-public enum LossFunction: Sendable, Equatable {
-  /// Mean squared error.
-  case meanSquaredError
-  /// Mean absolute error.
-  case meanAbsoluteError
-  /// Huber loss with the given delta.
-  case huber(delta: Float)
-  /// Binary cross-entropy from logits or probabilities.
-  case binaryCrossEntropy(fromLogits: Bool)
-  /// Categorical cross-entropy from logits (the softmax cross-entropy) or probabilities.
-  case categoricalCrossEntropy(fromLogits: Bool)
-  /// Hinge loss.
-  case hinge
+public struct LossFunction: Sendable, Equatable, CustomStringConvertible {
+  /// The registered type name (`plexus.mse`).
+  public let typeName: String
+  /// The loss, as its config describes it.
+  public let loss: any RegistrableLoss
 
-  /// The JSON type names accepted when decoding.
-  public static let allNames = [
-    "mse", "mean_squared_error", "mae", "mean_absolute_error", "huber", "binary_crossentropy",
-    "softmax_cross_entropy", "categorical_crossentropy", "sparse_categorical_crossentropy", "hinge",
-  ]
-
-  /// The canonical JSON type name.
-  public var name: String {
-    switch self {
-    case .meanSquaredError: return "mse"
-    case .meanAbsoluteError: return "mae"
-    case .huber: return "huber"
-    case .binaryCrossEntropy: return "binary_crossentropy"
-    case .categoricalCrossEntropy(let fromLogits):
-      return fromLogits ? "softmax_cross_entropy" : "categorical_crossentropy"
-    case .hinge: return "hinge"
-    }
+  /// Describes a loss.
+  public init(_ loss: some RegistrableLoss) {
+    typeName = type(of: loss).typeName
+    self.loss = loss
   }
 
-  /// Looks a loss up by name with optional parameters.
+  /// Reads a name (`"mse"`) or a flat object (`{"type": "huber", "delta": 2}`) through
+  /// `registry`.
   ///
-  /// - Throws: `PlexusError.invalidConfiguration` for an unknown name (listing the accepted
-  ///   ones) or a parameter the loss does not take or that is out of range.
-  public init(name: String, delta: Float? = nil, fromLogits: Bool? = nil) throws {
-    func reject(_ parameter: String) -> PlexusError {
-      PlexusError.invalidConfiguration("loss '\(name)' takes no parameter '\(parameter)'")
-    }
-    switch name {
-    case "mse", "mean_squared_error", "mae", "mean_absolute_error", "hinge":
-      if delta != nil { throw reject("delta") }
-      if fromLogits != nil { throw reject("fromLogits") }
-      switch name {
-      case "mse", "mean_squared_error": self = .meanSquaredError
-      case "mae", "mean_absolute_error": self = .meanAbsoluteError
-      default: self = .hinge
-      }
-    case "huber":
-      if fromLogits != nil { throw reject("fromLogits") }
-      let value = delta ?? 1
-      guard value > 0, value.isFinite else {
-        throw PlexusError.invalidConfiguration(
-          "loss 'huber': delta must be positive and finite, got \(value)")
-      }
-      self = .huber(delta: value)
-    case "binary_crossentropy":
-      if delta != nil { throw reject("delta") }
-      self = .binaryCrossEntropy(fromLogits: fromLogits ?? false)
-    case "softmax_cross_entropy":
-      if delta != nil { throw reject("delta") }
-      guard fromLogits ?? true else {
-        throw PlexusError.invalidConfiguration(
-          "loss 'softmax_cross_entropy' always reads logits; use 'categorical_crossentropy' with "
-            + "\"fromLogits\": false for probabilities")
-      }
-      self = .categoricalCrossEntropy(fromLogits: true)
-    case "categorical_crossentropy", "sparse_categorical_crossentropy":
-      if delta != nil { throw reject("delta") }
-      self = .categoricalCrossEntropy(fromLogits: fromLogits ?? false)
-    default:
-      throw PlexusError.invalidConfiguration(
-        "unknown loss '\(name)'; expected one of \(LossFunction.allNames.joined(separator: ", "))")
-    }
+  /// - Throws: `PlexusError.invalidConfiguration` for an unknown loss (listing the registered
+  ///   ones), an unknown key or a value out of range.
+  public init(json: JSONValue, registry: LossRegistry = .shared) throws {
+    self = try registry.function(from: json)
   }
 
-  /// Creates the loss.
+  /// Looks a loss up by name (or alias) with its defaults.
+  ///
+  /// - Throws: as `init(json:registry:)`.
+  public init(name: String, registry: LossRegistry = .shared) throws {
+    self = try registry.function(type: name)
+  }
+
+  /// Mean squared error.
+  public static let meanSquaredError = LossFunction(MeanSquaredError())
+  /// Mean absolute error.
+  public static let meanAbsoluteError = LossFunction(MeanAbsoluteError())
+  /// Hinge loss.
+  public static let hinge = LossFunction(Hinge())
+
+  /// Huber loss with the given delta.
+  public static func huber(delta: Float) -> LossFunction { LossFunction(Huber(delta: delta)) }
+
+  /// Binary cross-entropy from logits or probabilities.
+  public static func binaryCrossEntropy(fromLogits: Bool) -> LossFunction {
+    LossFunction(BinaryCrossEntropy(fromLogits: fromLogits))
+  }
+
+  /// Categorical cross-entropy from logits (the softmax cross-entropy) or probabilities.
+  public static func categoricalCrossEntropy(fromLogits: Bool) -> LossFunction {
+    LossFunction(CategoricalCrossEntropy(fromLogits: fromLogits))
+  }
+
+  /// The loss' short name for messages (`mse`, `softmax_cross_entropy`), as `Loss.name`.
+  public var name: String { loss.name }
+
+  /// The loss' parameters.
+  public var config: any DefaultedConfiguration { loss.config }
+
+  /// Whether the loss compares classes, so that accuracy means something.
+  public var isClassification: Bool { loss.isClassification }
+
+  /// Creates the loss from its config, checking every parameter.
   ///
   /// - Throws: `PlexusError.invalidConfiguration` when a parameter is out of range.
   public func makeLoss() throws -> any Loss {
-    switch self {
-    case .meanSquaredError: return MeanSquaredError()
-    case .meanAbsoluteError: return MeanAbsoluteError()
-    case .huber(let delta):
-      guard delta > 0, delta.isFinite else {
-        throw PlexusError.invalidConfiguration(
-          "loss 'huber': delta must be positive and finite, got \(delta)")
-      }
-      return Huber(delta: delta)
-    case .binaryCrossEntropy(let fromLogits): return BinaryCrossEntropy(fromLogits: fromLogits)
-    case .categoricalCrossEntropy(let fromLogits):
-      return CategoricalCrossEntropy(fromLogits: fromLogits)
-    case .hinge: return Hinge()
-    }
+    try Self.remake(loss)
+  }
+
+  private static func remake<L: RegistrableLoss>(_ loss: L) throws -> any Loss {
+    try L(config: loss.config)
+  }
+
+  public static func == (lhs: LossFunction, rhs: LossFunction) -> Bool {
+    lhs.typeName == rhs.typeName && lhs.config.isEqual(to: rhs.config)
+  }
+
+  /// The JSON form, or the type name when it cannot be encoded.
+  public var description: String {
+    (try? ComponentJSON.text(of: self)) ?? typeName
   }
 }
 
 extension LossFunction: Codable {
-  private enum CodingKeys: String, CodingKey { case type, delta, fromLogits }
-
-  public init(from decoder: Decoder) throws {
-    if let container = try? decoder.singleValueContainer(),
-      let name = try? container.decode(String.self)
-    {
-      self = try LossFunction(name: name)
-      return
-    }
-    let object = try JSONValue(from: decoder)
-    guard case .object(let members) = object else {
-      throw PlexusError.invalidConfiguration(
-        "a loss must be a name such as \"mse\" or an object such as {\"type\": \"huber\", \"delta\": 1}"
-      )
-    }
-    let allowed: Set<String> = ["type", "delta", "fromLogits"]
-    if let unknown = members.keys.sorted().first(where: { !allowed.contains($0) }) {
-      throw PlexusError.invalidConfiguration(
-        "loss has an unknown key '\(unknown)'; expected \(allowed.sorted().joined(separator: ", "))"
-      )
-    }
-    let container = try decoder.container(keyedBy: CodingKeys.self)
-    let name = try container.decode(String.self, forKey: .type)
-    self = try LossFunction(
-      name: name, delta: try container.decodeIfPresent(Float.self, forKey: .delta),
-      fromLogits: try container.decodeIfPresent(Bool.self, forKey: .fromLogits))
+  /// Decodes through `LossRegistry.shared`.
+  ///
+  /// - Throws: as `init(json:registry:)`.
+  public init(from decoder: any Decoder) throws {
+    try self.init(json: try JSONValue(from: decoder))
   }
 
-  public func encode(to encoder: Encoder) throws {
-    switch self {
-    case .meanSquaredError, .meanAbsoluteError, .hinge, .categoricalCrossEntropy(fromLogits: true):
-      var container = encoder.singleValueContainer()
-      try container.encode(name)
-    case .huber(let delta):
-      var container = encoder.container(keyedBy: CodingKeys.self)
-      try container.encode(name, forKey: .type)
-      try container.encode(delta, forKey: .delta)
-    case .binaryCrossEntropy(let fromLogits), .categoricalCrossEntropy(let fromLogits):
-      var container = encoder.container(keyedBy: CodingKeys.self)
-      try container.encode(name, forKey: .type)
-      try container.encode(fromLogits, forKey: .fromLogits)
-    }
+  /// Encodes the registered name alone when the config is empty (`"plexus.mse"`), else a
+  /// flat object (`{"type": "plexus.huber", "delta": 1}`).
+  public func encode(to encoder: any Encoder) throws {
+    try ComponentJSON.encode(typeName: typeName, config: config, to: encoder)
   }
 }

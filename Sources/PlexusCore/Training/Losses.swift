@@ -50,9 +50,14 @@ private func requireProbabilities(_ predictions: Tensor, loss: String, hint: Str
 }
 
 /// Mean squared error, `mean((p - t)²)` over all elements (Keras `mse`, PyTorch `MSELoss`).
-public struct MeanSquaredError: Loss, Sendable, Equatable {
+public struct MeanSquaredError: RegistrableLoss, DefaultedConfiguration {
+  public static let typeName = "plexus.mse"
   /// Creates the loss.
   public init() {}
+  /// Creates the loss from its (empty) JSON config.
+  public init(config: MeanSquaredError) { self = config }
+  public static var defaults: MeanSquaredError { MeanSquaredError() }
+  public static var fields: [ConfigField<MeanSquaredError>] { [] }
   public var name: String { "mse" }
 
   public func compute(predictions: Tensor, targets: Tensor) throws -> (
@@ -68,9 +73,14 @@ public struct MeanSquaredError: Loss, Sendable, Equatable {
 
 /// Mean absolute error, `mean(|p - t|)` over all elements (Keras `mae`, PyTorch `L1Loss`).
 /// The derivative at `p == t` is taken as 0.
-public struct MeanAbsoluteError: Loss, Sendable, Equatable {
+public struct MeanAbsoluteError: RegistrableLoss, DefaultedConfiguration {
+  public static let typeName = "plexus.mae"
   /// Creates the loss.
   public init() {}
+  /// Creates the loss from its (empty) JSON config.
+  public init(config: MeanAbsoluteError) { self = config }
+  public static var defaults: MeanAbsoluteError { MeanAbsoluteError() }
+  public static var fields: [ConfigField<MeanAbsoluteError>] { [] }
   public var name: String { "mae" }
 
   public func compute(predictions: Tensor, targets: Tensor) throws -> (
@@ -86,12 +96,28 @@ public struct MeanAbsoluteError: Loss, Sendable, Equatable {
 
 /// The Huber loss over all elements: `0.5 e²` where `|e| <= delta`, else
 /// `delta * (|e| - 0.5 delta)`, with `e = p - t` (Keras `Huber`, PyTorch `HuberLoss`).
-public struct Huber: Loss, Sendable, Equatable {
+/// JSON config: `{"delta": 1}` (default 1).
+public struct Huber: RegistrableLoss, DefaultedConfiguration {
+  public static let typeName = "plexus.huber"
   /// Where the loss turns from quadratic to linear; must be positive.
   public var delta: Float
 
   /// Creates the loss; `compute` throws when `delta` is not positive and finite.
   public init(delta: Float = 1) { self.delta = delta }
+
+  /// Creates the loss from its JSON config.
+  ///
+  /// - Throws: `PlexusError.invalidConfiguration` unless `delta` is positive and finite.
+  public init(config: Huber) throws {
+    guard config.delta > 0, config.delta.isFinite else {
+      throw PlexusError.invalidConfiguration(
+        "huber: delta must be positive and finite, got \(config.delta)")
+    }
+    self = config
+  }
+
+  public static var defaults: Huber { Huber() }
+  public static var fields: [ConfigField<Huber>] { [.init("delta", \.delta)] }
   public var name: String { "huber" }
 
   public func compute(predictions: Tensor, targets: Tensor) throws -> (
@@ -119,7 +145,10 @@ public struct Huber: Loss, Sendable, Equatable {
 ///   prediction clamped to `[1e-7, 1 - 1e-7]` as Keras does:
 ///   `-(t log p + (1 - t) log(1 - p))`. Where the clamp is active the derivative is 0.
 ///   Predictions outside `[0, 1]` are rejected with a hint to use logits.
-public struct BinaryCrossEntropy: Loss, Sendable, Equatable {
+///
+/// JSON config: `{"fromLogits": false}` (default `false`, as Keras).
+public struct BinaryCrossEntropy: RegistrableLoss, DefaultedConfiguration {
+  public static let typeName = "plexus.binary_crossentropy"
   /// Whether predictions are logits (raw scores) rather than probabilities.
   public var fromLogits: Bool
   /// The clamp applied to probabilities (Keras' `epsilon()`).
@@ -127,6 +156,13 @@ public struct BinaryCrossEntropy: Loss, Sendable, Equatable {
 
   /// Creates the loss.
   public init(fromLogits: Bool) { self.fromLogits = fromLogits }
+  /// Creates the loss from its JSON config.
+  public init(config: BinaryCrossEntropy) { self = config }
+  /// Probabilities, as Keras.
+  public static var defaults: BinaryCrossEntropy { BinaryCrossEntropy(fromLogits: false) }
+  public static var fields: [ConfigField<BinaryCrossEntropy>] {
+    [.init("fromLogits", \.fromLogits)]
+  }
   public var name: String { "binary_crossentropy" }
   public var binaryThreshold: Float? { fromLogits ? 0 : 0.5 }
 
@@ -173,13 +209,27 @@ public struct BinaryCrossEntropy: Loss, Sendable, Equatable {
 /// - From probabilities (`fromLogits: false`, for a model that ends in a softmax):
 ///   `-sum_j t_j log(clamp(p_j, 1e-7, 1 - 1e-7))`. Unlike Keras, rows are not renormalized.
 ///   Predictions outside `[0, 1]` are rejected with a hint to use logits.
-public struct CategoricalCrossEntropy: Loss, Sendable, Equatable {
+///
+/// JSON config: `{"fromLogits": false}`. In JSON `fromLogits` defaults to `false`, as Keras'
+/// `categorical_crossentropy`; the alias `softmax_cross_entropy` fixes it to `true`, and the
+/// Swift initializer defaults to `true` (the softmax cross-entropy).
+public struct CategoricalCrossEntropy: RegistrableLoss, DefaultedConfiguration {
+  public static let typeName = "plexus.categorical_crossentropy"
   /// Whether predictions are logits rather than probabilities.
   public var fromLogits: Bool
 
   /// Creates the loss. `fromLogits: true` is the softmax cross-entropy.
   public init(fromLogits: Bool = true) { self.fromLogits = fromLogits }
+  /// Creates the loss from its JSON config.
+  public init(config: CategoricalCrossEntropy) { self = config }
+  /// Probabilities, as Keras' `categorical_crossentropy`.
+  public static var defaults: CategoricalCrossEntropy { CategoricalCrossEntropy(fromLogits: false) }
+  public static var fields: [ConfigField<CategoricalCrossEntropy>] {
+    [.init("fromLogits", \.fromLogits)]
+  }
   public var name: String { fromLogits ? "softmax_cross_entropy" : "categorical_crossentropy" }
+  /// Classes compared by argmax, so accuracy applies.
+  public var isClassification: Bool { true }
 
   /// Whether `targets` hold class indices for predictions of shape `predictionShape`.
   private func targetsAreIndices(_ targets: Tensor, predictionShape: [Int]) -> Bool {
@@ -279,9 +329,14 @@ public struct CategoricalCrossEntropy: Loss, Sendable, Equatable {
 
 /// The hinge loss over all elements, `mean(max(0, 1 - t x))`, for raw scores `x` and targets
 /// in `{-1, 1}`; targets in `{0, 1}` are accepted too, 0 standing for -1 (as Keras does).
-public struct Hinge: Loss, Sendable, Equatable {
+public struct Hinge: RegistrableLoss, DefaultedConfiguration {
+  public static let typeName = "plexus.hinge"
   /// Creates the loss.
   public init() {}
+  /// Creates the loss from its (empty) JSON config.
+  public init(config: Hinge) { self = config }
+  public static var defaults: Hinge { Hinge() }
+  public static var fields: [ConfigField<Hinge>] { [] }
   public var name: String { "hinge" }
   public var binaryThreshold: Float? { 0 }
 

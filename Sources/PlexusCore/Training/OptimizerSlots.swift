@@ -51,21 +51,26 @@ struct SlotTable {
   /// Removes all slots.
   mutating func removeAll() { entries.removeAll() }
 
-  /// The pointers for updating `parameter`, creating its slots (filled with
-  /// `initialValues[k]`) on first use.
-  mutating func pointers(for parameter: Parameter, initialValues: [Float]) -> UpdatePointers {
+  /// The slots of `parameter`, created (filled with `initialValues[k]`) on first use or when
+  /// the slot count or the parameter's shape changed.
+  mutating func entry(for parameter: Parameter, initialValues: [Float]) -> SlotEntry {
     let key = ObjectIdentifier(parameter)
-    let entry: SlotEntry
     if let existing = entries[key], existing.tensors.count == initialValues.count,
       existing.tensors.allSatisfy({ $0.shape == parameter.value.shape })
     {
-      entry = existing
-    } else {
-      entry = SlotEntry(
-        parameter: parameter,
-        tensors: initialValues.map { Tensor(shape: parameter.value.shape, repeating: $0) })
-      entries[key] = entry
+      return existing
     }
+    let entry = SlotEntry(
+      parameter: parameter,
+      tensors: initialValues.map { Tensor(shape: parameter.value.shape, repeating: $0) })
+    entries[key] = entry
+    return entry
+  }
+
+  /// The pointers for updating `parameter`, creating its slots (filled with
+  /// `initialValues[k]`) on first use.
+  mutating func pointers(for parameter: Parameter, initialValues: [Float]) -> UpdatePointers {
+    let entry = entry(for: parameter, initialValues: initialValues)
     precondition(
       parameter.gradient.count == parameter.value.count,
       "parameter '\(parameter.name)' has a gradient of shape \(parameter.gradient.shape) for a value of shape \(parameter.value.shape)"
@@ -151,26 +156,43 @@ struct SlotTable {
   }
 }
 
-/// State I/O shared by the built-in optimizers.
+/// State I/O shared by the configured optimizers.
 enum OptimizerStateIO {
-  /// Checks the type and step of a state and decodes its configuration.
-  static func configuration(
-    of state: OptimizerState, expectedType: String
-  ) throws -> OptimizerConfig {
-    guard state.typeName == expectedType else {
+  /// Checks the type and step of a state and decodes its configuration with `defaults` for
+  /// missing keys. The type may be a built-in alias (`adam` for `plexus.adam`), and a `type`
+  /// member in the config (as files written before the registry have) must name the same
+  /// optimizer.
+  ///
+  /// - Throws: `PlexusError.invalidData` for another type or a negative step;
+  ///   `PlexusError.invalidConfiguration` for a malformed or out-of-range config.
+  static func configuration<Configuration: OptimizerHyperparameters>(
+    of state: OptimizerState, typeName: String, defaults: Configuration
+  ) throws -> Configuration {
+    guard OptimizerRegistry.builtInCanonicalName(state.typeName) == typeName else {
       throw PlexusError.invalidData(
-        "optimizer state is of type '\(state.typeName)', expected '\(expectedType)'")
+        "optimizer state is of type '\(state.typeName)', expected '\(typeName)'")
     }
     guard state.step >= 0 else {
       throw PlexusError.invalidData("optimizer state has a negative step count \(state.step)")
     }
-    let config = try state.config.decode(
-      OptimizerConfig.self, context: "\(expectedType) optimizer state config")
-    guard config.typeName == expectedType else {
+    let config = try hyperparameters(of: state.config, typeName: typeName)
+    let configuration = try Configuration.decode(
+      config, defaults: defaults, context: "\(typeName) optimizer state config")
+    try configuration.validate(optimizer: typeName)
+    return configuration
+  }
+
+  /// The config without the `type` member that files written before the registry have.
+  ///
+  /// - Throws: `PlexusError.invalidData` when that member names another optimizer.
+  static func hyperparameters(of config: JSONValue, typeName: String) throws -> JSONValue {
+    guard case .object(var members) = config, let type = members["type"] else { return config }
+    guard case .string(let name) = type, OptimizerRegistry.builtInCanonicalName(name) == typeName
+    else {
       throw PlexusError.invalidData(
-        "optimizer state of type '\(expectedType)' holds a config of type '\(config.typeName)'")
+        "optimizer state of type '\(typeName)' holds a config of type \(type)")
     }
-    try config.validate()
-    return config
+    members["type"] = nil
+    return .object(members)
   }
 }

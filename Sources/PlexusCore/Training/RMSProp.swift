@@ -13,7 +13,7 @@
 /// defaults it to 0.9 and puts epsilon inside the root.)
 /// Slots: `"<index>.square_avg"`, `"<index>.momentum"` (momentum > 0), `"<index>.grad_avg"`
 /// (centered).
-public final class RMSProp: ConfiguredOptimizer<RMSProp.Configuration> {
+public final class RMSProp: ConfiguredOptimizer {
   /// The hyperparameters of RMSProp (JSON keys as the property names).
   public struct Configuration: OptimizerHyperparameters {
     /// The step size (default 0.01).
@@ -42,49 +42,39 @@ public final class RMSProp: ConfiguredOptimizer<RMSProp.Configuration> {
       self.weightDecay = weightDecay
     }
 
-    static let keys = Set(CodingKeys.allCases.map(\.stringValue))
-    private enum CodingKeys: String, CodingKey, CaseIterable {
-      case learningRate, alpha, epsilon, momentum, centered, weightDecay
-    }
+    public static var defaults: Configuration { Configuration() }
 
-    public init(from decoder: Decoder) throws {
-      let container = try decoder.container(keyedBy: CodingKeys.self)
-      let defaults = Configuration()
-      learningRate = try container.decode(.learningRate, or: defaults.learningRate)
-      alpha = try container.decode(.alpha, or: defaults.alpha)
-      epsilon = try container.decode(.epsilon, or: defaults.epsilon)
-      momentum = try container.decode(.momentum, or: defaults.momentum)
-      centered = try container.decode(.centered, or: defaults.centered)
-      weightDecay = try container.decode(.weightDecay, or: defaults.weightDecay)
+    public static var fields: [ConfigField<Configuration>] {
+      [
+        .init("learningRate", \.learningRate), .init("alpha", \.alpha),
+        .init("epsilon", \.epsilon), .init("momentum", \.momentum),
+        .init("centered", \.centered), .init("weightDecay", \.weightDecay),
+      ]
     }
 
     /// - Throws: `PlexusError.invalidConfiguration` for a value out of range.
-    public func validate() throws {
-      try OptimizerCheck.learningRate(learningRate, optimizer: "rmsprop")
-      try OptimizerCheck.factor(alpha, name: "alpha", optimizer: "rmsprop")
-      try OptimizerCheck.nonNegative(epsilon, name: "epsilon", optimizer: "rmsprop")
-      try OptimizerCheck.factor(momentum, name: "momentum", optimizer: "rmsprop")
-      try OptimizerCheck.nonNegative(weightDecay, name: "weightDecay", optimizer: "rmsprop")
+    public func validate(optimizer: String = RMSProp.typeName) throws {
+      try OptimizerCheck.learningRate(learningRate, optimizer: optimizer)
+      try OptimizerCheck.factor(alpha, name: "alpha", optimizer: optimizer)
+      try OptimizerCheck.nonNegative(epsilon, name: "epsilon", optimizer: optimizer)
+      try OptimizerCheck.factor(momentum, name: "momentum", optimizer: optimizer)
+      try OptimizerCheck.nonNegative(weightDecay, name: "weightDecay", optimizer: optimizer)
     }
 
     /// `square_avg`, then `momentum` (when `momentum > 0`) and `grad_avg` (when centered).
     public var slotNames: [String] {
       ["square_avg"] + (momentum > 0 ? ["momentum"] : []) + (centered ? ["grad_avg"] : [])
     }
-
-    public func optimizerConfig(typeName: String) -> OptimizerConfig { .rmsProp(self) }
-
-    public init?(_ config: OptimizerConfig) {
-      guard case .rmsProp(let configuration) = config else { return nil }
-      self = configuration
-    }
   }
+
+  public static let typeName = "plexus.rmsprop"
+  public let storage: OptimizerStorage<Configuration>
 
   /// Creates the optimizer from a configuration.
   ///
   /// - Throws: `PlexusError.invalidConfiguration` for a value out of range.
   public init(configuration: Configuration) throws {
-    try super.init(configuration: configuration, typeName: "rmsprop")
+    storage = try OptimizerStorage(configuration: configuration, for: Self.self)
   }
 
   /// Creates the optimizer.
@@ -92,8 +82,11 @@ public final class RMSProp: ConfiguredOptimizer<RMSProp.Configuration> {
   /// - Precondition: the hyperparameters are in range (use `init(configuration:)` for values
   ///   read from data).
   public convenience init(
-    learningRate: Float = 0.01, alpha: Float = 0.99, epsilon: Float = 1e-8, momentum: Float = 0,
-    centered: Bool = false, weightDecay: Float = 0
+    learningRate: Float = Configuration.defaults.learningRate,
+    alpha: Float = Configuration.defaults.alpha, epsilon: Float = Configuration.defaults.epsilon,
+    momentum: Float = Configuration.defaults.momentum,
+    centered: Bool = Configuration.defaults.centered,
+    weightDecay: Float = Configuration.defaults.weightDecay
   ) {
     let configuration = Configuration(
       learningRate: learningRate, alpha: alpha, epsilon: epsilon, momentum: momentum,
@@ -101,14 +94,13 @@ public final class RMSProp: ConfiguredOptimizer<RMSProp.Configuration> {
     do { try self.init(configuration: configuration) } catch { preconditionFailure("\(error)") }
   }
 
-  public override func step(_ parameters: [Parameter]) {
-    stepCount += 1
-    let c = configuration
-    let initial = zeroSlotValues
+  public func update(_ parameters: [Parameter]) {
+    let c = storage.configuration
+    let initial = storage.initialSlotValues
     let momentumSlot = c.momentum > 0 ? 1 : nil
     let averageSlot = c.centered ? (c.momentum > 0 ? 2 : 1) : nil
     for parameter in parameters where parameter.isTrainable {
-      let p = slots.pointers(for: parameter, initialValues: initial)
+      let p = storage.slots.pointers(for: parameter, initialValues: initial)
       Parallel.forEachChunk(count: parameter.count, costPerElement: 4) { range in
         let square = p.slots[0]
         let buffer = momentumSlot.map { p.slots[$0] }

@@ -10,7 +10,7 @@
 ///
 /// Keras' `SGD` gives the same trajectory for the same learning rate without Nesterov.
 /// Slot: `"<index>.momentum"` (the buffer `b`, present when `momentum > 0`).
-public final class SGD: ConfiguredOptimizer<SGD.Configuration> {
+public final class SGD: ConfiguredOptimizer {
   /// The hyperparameters of SGD (JSON keys as the property names).
   public struct Configuration: OptimizerHyperparameters {
     /// The step size (default 0.01).
@@ -33,47 +33,38 @@ public final class SGD: ConfiguredOptimizer<SGD.Configuration> {
       self.weightDecay = weightDecay
     }
 
-    static let keys = Set(CodingKeys.allCases.map(\.stringValue))
-    private enum CodingKeys: String, CodingKey, CaseIterable {
-      case learningRate, momentum, nesterov, weightDecay
-    }
+    public static var defaults: Configuration { Configuration() }
 
-    public init(from decoder: Decoder) throws {
-      let container = try decoder.container(keyedBy: CodingKeys.self)
-      let defaults = Configuration()
-      learningRate = try container.decode(.learningRate, or: defaults.learningRate)
-      momentum = try container.decode(.momentum, or: defaults.momentum)
-      nesterov = try container.decode(.nesterov, or: defaults.nesterov)
-      weightDecay = try container.decode(.weightDecay, or: defaults.weightDecay)
+    public static var fields: [ConfigField<Configuration>] {
+      [
+        .init("learningRate", \.learningRate), .init("momentum", \.momentum),
+        .init("nesterov", \.nesterov), .init("weightDecay", \.weightDecay),
+      ]
     }
 
     /// - Throws: `PlexusError.invalidConfiguration` for a value out of range.
-    public func validate() throws {
-      try OptimizerCheck.learningRate(learningRate, optimizer: "sgd")
-      try OptimizerCheck.factor(momentum, name: "momentum", optimizer: "sgd")
-      try OptimizerCheck.nonNegative(weightDecay, name: "weightDecay", optimizer: "sgd")
+    public func validate(optimizer: String = SGD.typeName) throws {
+      try OptimizerCheck.learningRate(learningRate, optimizer: optimizer)
+      try OptimizerCheck.factor(momentum, name: "momentum", optimizer: optimizer)
+      try OptimizerCheck.nonNegative(weightDecay, name: "weightDecay", optimizer: optimizer)
       if nesterov && momentum <= 0 {
         throw PlexusError.invalidConfiguration(
-          "sgd: nesterov needs a positive momentum, got \(momentum)")
+          "\(optimizer): nesterov needs a positive momentum, got \(momentum)")
       }
     }
 
     /// `["momentum"]` (the buffer) when `momentum > 0`, else none.
     public var slotNames: [String] { momentum > 0 ? ["momentum"] : [] }
-
-    public func optimizerConfig(typeName: String) -> OptimizerConfig { .sgd(self) }
-
-    public init?(_ config: OptimizerConfig) {
-      guard case .sgd(let configuration) = config else { return nil }
-      self = configuration
-    }
   }
+
+  public static let typeName = "plexus.sgd"
+  public let storage: OptimizerStorage<Configuration>
 
   /// Creates the optimizer from a configuration.
   ///
   /// - Throws: `PlexusError.invalidConfiguration` for a value out of range.
   public init(configuration: Configuration) throws {
-    try super.init(configuration: configuration, typeName: "sgd")
+    storage = try OptimizerStorage(configuration: configuration, for: Self.self)
   }
 
   /// Creates the optimizer.
@@ -81,22 +72,25 @@ public final class SGD: ConfiguredOptimizer<SGD.Configuration> {
   /// - Precondition: the hyperparameters are in range (use `init(configuration:)` for values
   ///   read from data).
   public convenience init(
-    learningRate: Float = 0.01, momentum: Float = 0, nesterov: Bool = false, weightDecay: Float = 0
+    learningRate: Float = Configuration.defaults.learningRate,
+    momentum: Float = Configuration.defaults.momentum,
+    nesterov: Bool = Configuration.defaults.nesterov,
+    weightDecay: Float = Configuration.defaults.weightDecay
   ) {
     let configuration = Configuration(
       learningRate: learningRate, momentum: momentum, nesterov: nesterov, weightDecay: weightDecay)
     do { try self.init(configuration: configuration) } catch { preconditionFailure("\(error)") }
   }
 
-  public override func step(_ parameters: [Parameter]) {
-    stepCount += 1
-    let lr = configuration.learningRate
-    let momentum = configuration.momentum
-    let nesterov = configuration.nesterov
-    let decay = configuration.weightDecay
-    let initial = zeroSlotValues
+  public func update(_ parameters: [Parameter]) {
+    let c = storage.configuration
+    let lr = c.learningRate
+    let momentum = c.momentum
+    let nesterov = c.nesterov
+    let decay = c.weightDecay
+    let initial = storage.initialSlotValues
     for parameter in parameters where parameter.isTrainable {
-      let p = slots.pointers(for: parameter, initialValues: initial)
+      let p = storage.slots.pointers(for: parameter, initialValues: initial)
       Parallel.forEachChunk(count: parameter.count, costPerElement: 2) { range in
         if momentum > 0 {
           let buffer = p.slots[0]

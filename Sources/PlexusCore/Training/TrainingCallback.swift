@@ -2,7 +2,7 @@
 /// way to stop.
 public final class TrainingContext {
   /// The model being trained.
-  public let model: Sequential
+  public let model: any ModelProtocol
   /// The optimizer (callbacks may change its learning rate).
   public let optimizer: any Optimizer
   /// The last epoch number of the run (1-based, as `TrainingOptions.epochs`).
@@ -19,7 +19,7 @@ public final class TrainingContext {
   public private(set) var stopRequested = false
 
   init(
-    model: Sequential, optimizer: any Optimizer, epochs: Int, batchesPerEpoch: Int,
+    model: any ModelProtocol, optimizer: any Optimizer, epochs: Int, batchesPerEpoch: Int,
     trainingSamples: Int, validationSamples: Int
   ) {
     self.model = model
@@ -36,7 +36,7 @@ public final class TrainingContext {
   public func requestStop() { stopRequested = true }
 }
 
-/// Hooks into `Sequential.fit`. Every method has a default that does nothing.
+/// Hooks into `fit`. Every method has a default that does nothing.
 ///
 /// Epochs and batches are numbered from 1: epoch `e` of `epochs`, batch `b` of `batches`, the
 /// same numbers `PlexusError.nonFiniteLoss` reports. A callback that throws stops training

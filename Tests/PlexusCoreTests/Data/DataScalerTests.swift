@@ -1,5 +1,6 @@
 import Foundation
 import PlexusCore
+import PlexusDatasets
 import Testing
 
 @Suite struct ScalerTests {
