@@ -298,6 +298,25 @@ public final class RBM: ModelProtocol {
     return result
   }
 
+  /// The visible means `E[v | h]` of hidden states or probabilities `[N, hidden]`: the
+  /// visible probabilities for Bernoulli units, the means for Gaussian ones.
+  ///
+  /// - Throws: `PlexusError.shapeMismatch` for a batch that is not `[N, hidden]`,
+  ///   `PlexusError.invalidData` for values outside `[0, 1]`.
+  public func visibleMean(givenHidden hidden: Tensor) throws -> Tensor {
+    guard hidden.rank == 2, hidden.shape[1] == config.hidden else {
+      throw PlexusError.shapeMismatch(
+        layer: name, expected: "[N, \(config.hidden)] (one value per hidden unit)",
+        found: hidden.shape)
+    }
+    if let bad = hidden.withUnsafeBufferPointer({ $0.firstIndex { !($0 >= 0 && $0 <= 1) } }) {
+      throw PlexusError.invalidData(
+        "rbm '\(name)': hidden value \(bad % config.hidden) of sample \(bad / config.hidden) "
+          + "is outside [0, 1]")
+    }
+    return try visibleMean(hidden)
+  }
+
   private func sampleVisible(_ mean: Tensor, using generator: inout SeededGenerator) -> Tensor {
     guard config.visibleUnits == .gaussian else { return sampleBernoulli(mean, using: &generator) }
     var result = mean
