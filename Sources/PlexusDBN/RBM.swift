@@ -44,7 +44,8 @@ public struct RBMGradient: Sendable {
 ///
 /// The step logs `loss` and `reconstruction_error` (the mean squared difference between the
 /// batch and its mean-field reconstruction `E[v | h = p(h | v)]`, per visible unit) and
-/// `free_energy` (the batch's mean free energy); evaluation reports the same.
+/// `free_energy` (the batch's mean free energy) and, for Bernoulli units,
+/// `pseudo_likelihood` (see ``pseudoLikelihood(_:seed:)``); evaluation reports the same.
 ///
 /// Gibbs sampling is seeded by `seed`: training runs repeat exactly.
 public final class RBM: ModelProtocol {
@@ -112,6 +113,9 @@ public final class RBM: ModelProtocol {
 
   private struct SamplerState: Sendable {
     var generator: SeededGenerator
+    /// Draws the units the pseudo-likelihood flips (apart, so monitoring leaves the Gibbs
+    /// chains' draws unchanged).
+    var monitor: SeededGenerator
     var chains: Tensor?
   }
   private let sampler: Mutex<SamplerState>
@@ -147,7 +151,9 @@ public final class RBM: ModelProtocol {
     var generator = SeededGenerator(seed: config.seed)
     try graph.initialize(using: &generator)
     sampler = Mutex(
-      SamplerState(generator: SeededGenerator(seed: config.seed ^ 0x5DEE_CE66D), chains: nil))
+      SamplerState(
+        generator: SeededGenerator(seed: config.seed ^ 0x5DEE_CE66D),
+        monitor: SeededGenerator(seed: config.seed ^ 0x9E37_79B9), chains: nil))
     state.builtShapes = (inputs: [[config.visible]], outputs: [[config.hidden]])
   }
 
@@ -452,10 +458,11 @@ public final class RBM: ModelProtocol {
     }
     let data = batch.inputs[0]
     try layer.validateVisible(data)
-    let (gradient, dataHidden) = try sampler.withLock { sampler in
-      try estimate(
+    let (gradient, dataHidden, flips) = try sampler.withLock { sampler in
+      let (gradient, dataHidden) = try estimate(
         data, steps: config.gibbsSteps, persistent: config.persistent, chains: &sampler.chains,
         generator: &sampler.generator)
+      return (gradient, dataHidden, flippedUnits(count: data.shape[0], using: &sampler.monitor))
     }
     var hiddenGradient = gradient.hiddenBias
     if let target = config.sparsityTarget, config.sparsityCost > 0 {
@@ -470,7 +477,7 @@ public final class RBM: ModelProtocol {
     layer.weights.gradient = gradient.weights
     layer.visibleBias.gradient = gradient.visibleBias
     layer.hiddenBias.gradient = hiddenGradient
-    let logs = try monitoring(data, hidden: dataHidden)
+    let logs = try monitoring(data, hidden: dataHidden, flippedUnits: flips)
     try context.applyGradients()
     return TrainingStepResult(loss: logs.reconstruction, outputs: [dataHidden], logs: logs.logs)
   }
@@ -485,7 +492,9 @@ public final class RBM: ModelProtocol {
     try layer.validateVisible(data)
     let hidden = try RBMMath.hiddenProbabilities(
       data, weights: layer.weights.value, bias: layer.hiddenBias.value)
-    let logs = try monitoring(data, hidden: hidden)
+    var generator = SeededGenerator(seed: config.seed &+ UInt64(context.batch))
+    let logs = try monitoring(
+      data, hidden: hidden, flippedUnits: flippedUnits(count: data.shape[0], using: &generator))
     return TrainingStepResult(loss: logs.reconstruction, outputs: [hidden], logs: logs.logs)
   }
 
@@ -496,10 +505,51 @@ public final class RBM: ModelProtocol {
     try layer.validateVisible(visible)
     let hidden = try RBMMath.hiddenProbabilities(
       visible, weights: layer.weights.value, bias: layer.hiddenBias.value)
-    return try monitoring(visible, hidden: hidden).reconstruction
+    return try monitoring(visible, hidden: hidden, flippedUnits: nil).reconstruction
   }
 
-  private func monitoring(_ data: Tensor, hidden: Tensor) throws
+  /// The stochastic pseudo-log-likelihood of each sample, as scikit-learn's `score_samples`:
+  /// with one visible unit `i` drawn at random per sample (seeded by `seed`),
+  /// `V · log sigmoid(F(ṽ) - F(v))`, where `ṽ` is the sample with unit `i` replaced by
+  /// `1 - v_i`. For binary data its expectation over `i` is `Σ_i log p(v_i | v_-i)`. Training
+  /// steps log its batch mean as `pseudo_likelihood` (Bernoulli units only).
+  ///
+  /// - Throws: `PlexusError.invalidArgument` for Gaussian visible units; as `transform(_:)`.
+  public func pseudoLikelihood(_ visible: Tensor, seed: UInt64) throws -> [Float] {
+    guard config.visibleUnits == .bernoulli else {
+      throw PlexusError.invalidArgument(
+        "the pseudo-likelihood is defined here for Bernoulli visible units only")
+    }
+    try layer.validateVisible(visible)
+    var generator = SeededGenerator(seed: seed)
+    let units = flippedUnits(count: visible.shape[0], using: &generator)
+    return try pseudoLikelihood(visible, energies: freeEnergyUnchecked(visible), units: units)
+  }
+
+  private func flippedUnits(count: Int, using generator: inout SeededGenerator) -> [Int] {
+    let visibleCount = UInt64(config.visible)
+    return (0..<count).map { _ in Int(generator.next() % visibleCount) }
+  }
+
+  private func pseudoLikelihood(_ visible: Tensor, energies: [Float], units: [Int]) throws
+    -> [Float]
+  {
+    var flipped = visible
+    let visibleCount = config.visible
+    flipped.withUnsafeMutableBufferPointer { buffer in
+      for (sample, unit) in units.enumerated() {
+        let index = sample * visibleCount + unit
+        buffer[index] = 1 - buffer[index]
+      }
+    }
+    let flippedEnergies = try freeEnergyUnchecked(flipped)
+    return zip(energies, flippedEnergies).map { energy, flippedEnergy in
+      // log sigmoid(x) = -softplus(-x).
+      -Float(visibleCount) * RBMMath.softplus(energy - flippedEnergy)
+    }
+  }
+
+  private func monitoring(_ data: Tensor, hidden: Tensor, flippedUnits: [Int]?) throws
     -> (reconstruction: Float, logs: [String: Float])
   {
     let reconstruction = try visibleMean(hidden)
@@ -515,6 +565,11 @@ public final class RBM: ModelProtocol {
     let error = Float(squared / Double(max(data.count, 1)))
     let energies = try freeEnergyUnchecked(data)
     let meanEnergy = energies.reduce(0, +) / Float(max(energies.count, 1))
-    return (error, ["reconstruction_error": error, "free_energy": meanEnergy])
+    var logs = ["reconstruction_error": error, "free_energy": meanEnergy]
+    if let flippedUnits, config.visibleUnits == .bernoulli {
+      let values = try pseudoLikelihood(data, energies: energies, units: flippedUnits)
+      logs["pseudo_likelihood"] = values.reduce(0, +) / Float(max(values.count, 1))
+    }
+    return (error, logs)
   }
 }

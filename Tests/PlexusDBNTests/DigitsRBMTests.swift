@@ -36,6 +36,9 @@ func accuracy(_ outputs: Tensor, labels: Tensor) -> Double {
     )
     #expect(after < before / 2, "reconstruction error \(before) -> \(after)")
     #expect(errors.last! < errors.first!)
+    let pseudoLikelihood = try #require(history["pseudo_likelihood"])
+    print("pseudo-likelihood per epoch: \(pseudoLikelihood.first!) -> \(pseudoLikelihood.last!)")
+    #expect(pseudoLikelihood.last! > pseudoLikelihood.first!)
 
     // The free energy of the training data falls below that of noise.
     var generator = SeededGenerator(seed: 5)

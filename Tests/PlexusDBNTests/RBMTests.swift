@@ -155,6 +155,46 @@ import Testing
     #expect(oneStepLargest > largest, "CD-1 \(oneStepLargest) vs CD-50 \(largest)")
   }
 
+  @Test func pseudoLikelihoodMatchesTheExactConditionals() throws {
+    let rbm = try Self.tinyRBM()
+    let w = rbm.layer.weights.value.scalars
+    let b = rbm.layer.visibleBias.value.scalars
+    let c = rbm.layer.hiddenBias.value.scalars
+    // The unnormalized marginal of a visible state, summing the joint over all hidden states.
+    func marginal(_ v: [Double]) -> Double {
+      var total: Double = 0
+      for hBits in 0..<8 {
+        let h = (0..<3).map { Double((hBits >> $0) & 1) }
+        var energy: Double = 0
+        for i in 0..<4 { energy += Double(b[i]) * v[i] }
+        for j in 0..<3 { energy += Double(c[j]) * h[j] }
+        for i in 0..<4 { for j in 0..<3 { energy += v[i] * Double(w[i * 3 + j]) * h[j] } }
+        total += exp(energy)
+      }
+      return total
+    }
+    let rows = Self.tinyData.scalars.map(Double.init)
+    var exact: Double = 0
+    for sample in 0..<4 {
+      let v = Array(rows[(sample * 4)..<(sample * 4 + 4)])
+      for i in 0..<4 {
+        var flipped = v
+        flipped[i] = 1 - flipped[i]
+        exact += log(marginal(v) / (marginal(v) + marginal(flipped)))
+      }
+    }
+    exact /= 4
+    let copies = 2000
+    let replicated = try Tensor(
+      shape: [4 * copies, 4],
+      scalars: Array((0..<copies).map { _ in Self.tinyData.scalars }.joined()))
+    let values = try rbm.pseudoLikelihood(replicated, seed: 4)
+    let estimate = values.map(Double.init).reduce(0, +) / Double(values.count)
+    #expect(abs(estimate - exact) < 0.03 * abs(exact), "estimate \(estimate), exact \(exact)")
+    let gaussian = try Self.tinyRBM(visibleUnits: .gaussian)
+    #expect(throws: PlexusError.self) { try gaussian.pseudoLikelihood(Self.tinyData, seed: 0) }
+  }
+
   @Test func persistentChainsAreKeptAndSeeded() throws {
     func train() throws -> [Float] {
       let rbm = try Self.tinyRBM(persistent: true)
@@ -179,6 +219,8 @@ import Testing
       options: TrainingOptions(epochs: 4, batchSize: 2, seed: 1, validationSplit: 0.5))
     #expect(history["reconstruction_error"]?.count == 4)
     #expect(history["free_energy"]?.count == 4)
+    #expect(history["pseudo_likelihood"]?.count == 4)
+    #expect(history["val_pseudo_likelihood"]?.count == 4)
     #expect(history["val_reconstruction_error"]?.count == 4)
     #expect(history["loss"] == history["reconstruction_error"])
     let fromData = try rbm.sample(from: Self.tinyData, gibbsSteps: 3, seed: 7)
