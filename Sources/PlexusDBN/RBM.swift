@@ -103,6 +103,10 @@ public final class RBM: ModelProtocol {
   /// The most Gibbs steps a config or a sampling call may ask for.
   public static let maximumGibbsSteps = 100_000
 
+  /// The most values (chains times visible units) one call of `sample(chains:...)` may
+  /// allocate (2^28).
+  public static let maximumSampleValues = 1 << 28
+
   public static let typeName = "plexus.rbm_model"
   public static let defaultNamePrefix = "rbm_model"
   public let state = LayerState()
@@ -369,13 +373,19 @@ public final class RBM: ModelProtocol {
   /// Runs `chains` Gibbs chains from noise (uniform Bernoulli states, or standard normal
   /// values for Gaussian units) and returns the visible means after the last step.
   ///
-  /// - Throws: `PlexusError.invalidArgument` for a chain count outside `1...65536` or a step
-  ///   count outside `1...maximumGibbsSteps`.
+  /// - Throws: `PlexusError.invalidArgument` for a chain count outside `1...65536`, more than
+  ///   `maximumSampleValues` values in all, or a step count outside `1...maximumGibbsSteps`.
   public func sample(chains: Int, gibbsSteps: Int, seed: UInt64) throws -> Tensor {
     guard (1...65_536).contains(chains) else {
       throw PlexusError.invalidArgument("chains must be in 1...65536, got \(chains)")
     }
     try Self.checkSteps(gibbsSteps)
+    let values = try Tensor.elementCount(of: [chains, config.visible])
+    guard values <= Self.maximumSampleValues else {
+      throw PlexusError.invalidArgument(
+        "\(chains) chains of \(config.visible) visible units would hold \(values) values, more "
+          + "than the \(Self.maximumSampleValues) one call may sample")
+    }
     var generator = SeededGenerator(seed: seed)
     var noise = Tensor.zeros([chains, config.visible])
     let gaussian = config.visibleUnits == .gaussian

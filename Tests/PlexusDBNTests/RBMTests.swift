@@ -33,6 +33,10 @@ import Testing
     let rbm = try RBM(visible: 3, hidden: 2)
     #expect(throws: PlexusError.self) { try rbm.sample(chains: 0, gibbsSteps: 1, seed: 0) }
     #expect(throws: PlexusError.self) { try rbm.sample(chains: 2, gibbsSteps: 0, seed: 0) }
+    let wide = try RBM(visible: 1 << 16, hidden: 1)
+    #expect { try wide.sample(chains: 1 << 14, gibbsSteps: 1, seed: 0) } throws: {
+      "\($0)".contains("more than the 268435456")
+    }
   }
 
   /// A tiny RBM with weights large enough to make the distribution interesting.
