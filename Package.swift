@@ -14,6 +14,7 @@ let package = Package(
     .library(name: "PlexusPerceptron", targets: ["PlexusPerceptron"]),
     .library(name: "PlexusConvolution", targets: ["PlexusConvolution"]),
     .library(name: "PlexusDatasets", targets: ["PlexusDatasets"]),
+    .library(name: "PlexusDBN", targets: ["PlexusDBN"]),
     .library(name: "Plexus", targets: ["Plexus"]),
     .library(name: "PlexusCommands", targets: ["PlexusCommands"]),
     .executable(name: "plexus", targets: ["PlexusTool"]),
@@ -53,6 +54,12 @@ let package = Package(
       swiftSettings: strictSettings
     ),
 
+    .target(
+      name: "PlexusDBN",
+      dependencies: ["PlexusCore", "PlexusPerceptron"],
+      swiftSettings: strictSettings
+    ),
+
     // Bundled data sets, stored as resource files (the 8x8 digits: a deflated payload of 44 KB).
     .target(
       name: "PlexusDatasets",
@@ -65,7 +72,9 @@ let package = Package(
     // The umbrella: re-exports every module.
     .target(
       name: "Plexus",
-      dependencies: ["PlexusCore", "PlexusPerceptron", "PlexusConvolution", "PlexusDatasets"],
+      dependencies: [
+        "PlexusCore", "PlexusPerceptron", "PlexusConvolution", "PlexusDatasets", "PlexusDBN",
+      ],
       swiftSettings: strictSettings
     ),
 
@@ -137,6 +146,11 @@ let package = Package(
       dependencies: [
         "PlexusConvolution", "PlexusPerceptron", "PlexusDatasets", "PlexusTestSupport",
       ],
+      swiftSettings: strictSettings
+    ),
+    .testTarget(
+      name: "PlexusDBNTests",
+      dependencies: ["PlexusDBN", "PlexusPerceptron", "PlexusDatasets", "PlexusTestSupport"],
       swiftSettings: strictSettings
     ),
     // The .plexus file: round trips of every registered layer, golden files, corrupt and

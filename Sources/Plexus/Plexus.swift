@@ -1,5 +1,6 @@
 @_exported import PlexusConvolution
 @_exported import PlexusCore
+@_exported import PlexusDBN
 @_exported import PlexusDatasets
 @_exported import PlexusPerceptron
 
@@ -31,6 +32,7 @@ public enum PlexusModules {
     for name in CoreLayers.typeNames { providers[name] = CoreLayers.module }
     for name in PerceptronLayers.typeNames { providers[name] = PerceptronLayers.module }
     for name in ConvolutionLayers.typeNames { providers[name] = ConvolutionLayers.module }
+    for name in DBNLayers.typeNames { providers[name] = DBNLayers.module }
     return providers
   }
 
@@ -39,5 +41,6 @@ public enum PlexusModules {
     CoreLayers.register(in: registry)
     PerceptronLayers.register(in: registry)
     ConvolutionLayers.register(in: registry)
+    DBNLayers.register(in: registry)
   }
 }

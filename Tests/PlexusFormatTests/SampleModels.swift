@@ -50,6 +50,22 @@ enum SampleModels {
   }
 
   static let byLayerType: [String: SampleModel] = [
+    // Bernoulli visible units take values in [0, 1]: a sigmoid layer feeds them.
+    "plexus.rbm": SampleModel(
+      make: {
+        Sequential([
+          try Dense(units: 5, activation: .sigmoid),
+          try RBMLayer(hiddenUnits: 4, weightStandardDeviation: 0.5), try Dense(units: 2),
+        ])
+      }, inputShape: [3]),
+    "plexus.rbm_model": SampleModel(
+      make: {
+        Sequential([
+          try Dense(units: 6, activation: .sigmoid), try RBM(visible: 6, hidden: 3, seed: 2),
+          try RBM(visible: 3, hidden: 4, visibleUnits: .gaussian, gibbsSteps: 2, seed: 3),
+          try Dense(units: 2),
+        ])
+      }, inputShape: [3]),
     "plexus.sequential": SampleModel(
       make: {
         Sequential([

@@ -1,0 +1,585 @@
+import PlexusCore
+import Synchronization
+
+/// The gradient of an RBM objective with respect to its three parameters.
+public struct RBMGradient: Sendable {
+  /// With respect to the weights, `[visible, hidden]`.
+  public var weights: Tensor
+  /// With respect to the visible biases, `[visible]`.
+  public var visibleBias: Tensor
+  /// With respect to the hidden biases, `[hidden]`.
+  public var hiddenBias: Tensor
+
+  /// Creates a gradient.
+  public init(weights: Tensor, visibleBias: Tensor, hiddenBias: Tensor) {
+    self.weights = weights
+    self.visibleBias = visibleBias
+    self.hiddenBias = hiddenBias
+  }
+}
+
+/// A restricted Boltzmann machine trained by contrastive divergence (CD-k) or persistent
+/// contrastive divergence (PCD), as a model: `fit` gives it batching, shuffling, callbacks,
+/// progress and history, and its own `trainStep` replaces backpropagation.
+///
+/// Its graph maps the visible units to the hidden probabilities through one ``RBMLayer``
+/// (named `rbm`), so `predict` and ``transform(_:)`` give features, and a saved model keeps the
+/// weights and both biases. Registered as `plexus.rbm_model`.
+///
+/// ## Training
+/// Each step estimates the gradient of the negative log-likelihood,
+/// `E_data[dF/dθ] - E_model[dF/dθ]` with the free energy `F`: the data term from the batch and
+/// its hidden probabilities, the model term from `gibbsSteps` steps of block Gibbs sampling —
+/// started at the batch (CD-k) or continuing persistent chains kept in the model (PCD; the
+/// chains start at the first batch trained on, and their number is that batch's size). The
+/// model term uses the sampled visible states and their hidden probabilities. With a
+/// `sparsityTarget` `t` the hidden biases' gradient gets `sparsityCost * (q - t)`, `q` the
+/// batch's mean hidden probability of each unit.
+///
+/// The estimate is written into the parameters' gradients and the optimizer passed to `fit`
+/// applies it, so the learning rate, its schedule, momentum and weight decay are the
+/// optimizer's: `SGD(learningRate: 0.05, momentum: 0.5)` is the classic rule
+/// `Δθ = momentum · Δθ - rate · gradient`, and any other optimizer (Adam) works too. Gradient
+/// clipping from the training options applies.
+///
+/// The step logs `loss` and `reconstruction_error` (the mean squared difference between the
+/// batch and its mean-field reconstruction `E[v | h = p(h | v)]`, per visible unit) and
+/// `free_energy` (the batch's mean free energy) and, for Bernoulli units,
+/// `pseudo_likelihood` (see ``pseudoLikelihood(_:seed:)``); evaluation reports the same.
+///
+/// Gibbs sampling is seeded by `seed`: training runs repeat exactly.
+public final class RBM: ModelProtocol {
+  /// The hyperparameters. In JSON `visible` and `hidden` are required.
+  public struct Config: DefaultedConfiguration {
+    /// The number of visible units.
+    public var visible: Int
+    /// The number of hidden units.
+    public var hidden: Int
+    /// The kind of the visible units.
+    public var visibleUnits: RBMVisibleUnits
+    /// The Gibbs steps of the negative phase (`k` of CD-k).
+    public var gibbsSteps: Int
+    /// Whether the negative phase continues persistent chains (PCD) rather than starting at
+    /// the batch (CD-k).
+    public var persistent: Bool
+    /// The target mean activation of each hidden unit (`nil`: no sparsity term).
+    public var sparsityTarget: Float?
+    /// The weight of the sparsity term.
+    public var sparsityCost: Float
+    /// The standard deviation of the initial weights.
+    public var weightStandardDeviation: Float
+    /// The seed of the initial weights and of Gibbs sampling during training.
+    public var seed: UInt64
+
+    /// Creates a config.
+    public init(
+      visible: Int, hidden: Int, visibleUnits: RBMVisibleUnits = .bernoulli, gibbsSteps: Int = 1,
+      persistent: Bool = false, sparsityTarget: Float? = nil, sparsityCost: Float = 0,
+      weightStandardDeviation: Float = 0.01, seed: UInt64 = 0
+    ) {
+      self.visible = visible
+      self.hidden = hidden
+      self.visibleUnits = visibleUnits
+      self.gibbsSteps = gibbsSteps
+      self.persistent = persistent
+      self.sparsityTarget = sparsityTarget
+      self.sparsityCost = sparsityCost
+      self.weightStandardDeviation = weightStandardDeviation
+      self.seed = seed
+    }
+
+    public static var defaults: Config { Config(visible: 1, hidden: 1) }
+    public static var fields: [ConfigField<Config>] {
+      [
+        .required("visible", \.visible), .required("hidden", \.hidden),
+        .init("visibleUnits", \.visibleUnits), .init("gibbsSteps", \.gibbsSteps),
+        .init("persistent", \.persistent), .init("sparsityTarget", \.sparsityTarget),
+        .init("sparsityCost", \.sparsityCost),
+        .init("weightStandardDeviation", \.weightStandardDeviation), .init("seed", \.seed),
+      ]
+    }
+  }
+
+  /// The most Gibbs steps a config or a sampling call may ask for.
+  public static let maximumGibbsSteps = 100_000
+
+  /// The most values (chains times visible units) one call of `sample(chains:...)` may
+  /// allocate (2^28).
+  public static let maximumSampleValues = 1 << 28
+
+  public static let typeName = "plexus.rbm_model"
+  public static let defaultNamePrefix = "rbm_model"
+  public let state = LayerState()
+  public let config: Config
+  /// The layer holding the RBM's parameters.
+  public let layer: RBMLayer
+  private let graph: Graph
+
+  private struct SamplerState: Sendable {
+    var generator: SeededGenerator
+    /// Draws the units the pseudo-likelihood flips (apart, so monitoring leaves the Gibbs
+    /// chains' draws unchanged).
+    var monitor: SeededGenerator
+    var chains: Tensor?
+  }
+  private let sampler: Mutex<SamplerState>
+
+  /// Creates an RBM and draws its initial weights from `config.seed`.
+  ///
+  /// - Throws: `PlexusError.invalidConfiguration` for a size, step count or sparsity setting
+  ///   out of range.
+  public init(config: Config) throws {
+    guard config.visible > 0, config.visible <= ParameterAllocation.maximumSampleElements else {
+      throw PlexusError.invalidConfiguration(
+        "rbm visible must be in 1...\(ParameterAllocation.maximumSampleElements), got \(config.visible)"
+      )
+    }
+    guard (1...Self.maximumGibbsSteps).contains(config.gibbsSteps) else {
+      throw PlexusError.invalidConfiguration(
+        "rbm gibbsSteps must be in 1...\(Self.maximumGibbsSteps), got \(config.gibbsSteps)")
+    }
+    if let target = config.sparsityTarget, !(target > 0 && target < 1) {
+      throw PlexusError.invalidConfiguration(
+        "rbm sparsityTarget must lie strictly between 0 and 1, got \(target)")
+    }
+    guard config.sparsityCost.isFinite, config.sparsityCost >= 0 else {
+      throw PlexusError.invalidConfiguration(
+        "rbm sparsityCost must be finite and non-negative, got \(config.sparsityCost)")
+    }
+    self.config = config
+    layer = try RBMLayer(
+      hiddenUnits: config.hidden, visibleUnits: config.visibleUnits,
+      weightStandardDeviation: config.weightStandardDeviation, name: "rbm")
+    let input = try Input(shape: [config.visible], name: "visible")
+    graph = try Graph(inputs: [input], outputs: [try layer(input)], outputNames: ["hidden"])
+    var generator = SeededGenerator(seed: config.seed)
+    try graph.initialize(using: &generator)
+    sampler = Mutex(
+      SamplerState(
+        generator: SeededGenerator(seed: config.seed ^ 0x5DEE_CE66D),
+        monitor: SeededGenerator(seed: config.seed ^ 0x9E37_79B9), chains: nil))
+    state.builtShapes = (inputs: [[config.visible]], outputs: [[config.hidden]])
+  }
+
+  /// Creates an RBM.
+  ///
+  /// - Throws: as `init(config:)`.
+  public convenience init(
+    visible: Int, hidden: Int, visibleUnits: RBMVisibleUnits = .bernoulli, gibbsSteps: Int = 1,
+    persistent: Bool = false, sparsityTarget: Float? = nil, sparsityCost: Float = 0,
+    seed: UInt64 = 0, name: String = ""
+  ) throws {
+    try self.init(
+      config: Config(
+        visible: visible, hidden: hidden, visibleUnits: visibleUnits, gibbsSteps: gibbsSteps,
+        persistent: persistent, sparsityTarget: sparsityTarget, sparsityCost: sparsityCost,
+        seed: seed))
+    self.name = name
+  }
+
+  public func builtGraph() throws -> Graph { graph }
+
+  public func build(for inputShapes: [SymbolicShape]) throws -> [SymbolicShape] {
+    guard inputShapes.count == 1, ShapeCheck.accepts([config.visible], inputShapes[0]) else {
+      throw PlexusError.shapeMismatch(
+        layer: name, expected: "[\(config.visible)] (one value per visible unit)",
+        found: inputShapes.first.map(ShapeCheck.flatten) ?? [])
+    }
+    return [[config.hidden]]
+  }
+
+  public func initialize(using generator: inout SeededGenerator) throws {
+    try graph.initialize(using: &generator)
+  }
+
+  public var parameters: [Parameter] { graph.parameters }
+
+  public var namedParameters: [(path: String, parameter: Parameter)] {
+    graph.namedParameters(prefix: name.isEmpty ? "" : "\(name).")
+  }
+
+  public var sublayers: [any Layer] { graph.layers }
+
+  // MARK: Inference
+
+  /// The hidden probabilities `p(h = 1 | v)` of each sample, `[N, hidden]`.
+  ///
+  /// - Throws: `PlexusError.shapeMismatch` for a batch that is not `[N, visible]`,
+  ///   `PlexusError.invalidData` for values outside `[0, 1]` (Bernoulli units) or not finite.
+  public func transform(_ visible: Tensor) throws -> Tensor {
+    try layer.validateVisible(visible)
+    return try predict(visible)
+  }
+
+  /// The free energy `F(v)` of each sample: `-b·v - Σ_j softplus(c_j + (vW)_j)` for Bernoulli
+  /// units, `|v - b|^2 / 2 - Σ_j softplus(c_j + (vW)_j)` for Gaussian ones; `p(v) ∝ e^-F(v)`.
+  ///
+  /// - Throws: as `transform(_:)`.
+  public func freeEnergy(_ visible: Tensor) throws -> [Float] {
+    try layer.validateVisible(visible)
+    return try freeEnergyUnchecked(visible)
+  }
+
+  private func freeEnergyUnchecked(_ visible: Tensor) throws -> [Float] {
+    let activations = try RBMMath.hiddenActivations(
+      visible, weights: layer.weights.value, bias: layer.hiddenBias.value)
+    let count = visible.shape[0]
+    let visibleCount = config.visible
+    let hiddenCount = config.hidden
+    let gaussian = config.visibleUnits == .gaussian
+    let bias = layer.visibleBias.value.scalars
+    return visible.withUnsafeBufferPointer { v in
+      activations.withUnsafeBufferPointer { a in
+        (0..<count).map { sample in
+          var energy: Float = 0
+          for i in 0..<visibleCount {
+            let value = v[sample * visibleCount + i]
+            energy += gaussian ? 0.5 * (value - bias[i]) * (value - bias[i]) : -bias[i] * value
+          }
+          for j in 0..<hiddenCount { energy -= RBMMath.softplus(a[sample * hiddenCount + j]) }
+          return energy
+        }
+      }
+    }
+  }
+
+  /// The mean over the batch of the free energy's gradient with respect to the parameters.
+  ///
+  /// - Throws: as `transform(_:)`.
+  public func freeEnergyGradient(_ visible: Tensor) throws -> RBMGradient {
+    try layer.validateVisible(visible)
+    let hidden = try RBMMath.hiddenProbabilities(
+      visible, weights: layer.weights.value, bias: layer.hiddenBias.value)
+    var gradient = RBMGradient(
+      weights: .zeros([config.visible, config.hidden]), visibleBias: .zeros([config.visible]),
+      hiddenBias: .zeros([config.hidden]))
+    try accumulateFreeEnergyGradient(
+      visible: visible, hidden: hidden, scale: 1, into: &gradient)
+    return gradient
+  }
+
+  /// Adds `scale` times the batch mean of `dF/dθ` given the visible states and their hidden
+  /// probabilities.
+  private func accumulateFreeEnergyGradient(
+    visible: Tensor, hidden: Tensor, scale: Float, into gradient: inout RBMGradient
+  ) throws {
+    let count = visible.shape[0]
+    let factor = scale / Float(count)
+    // dF/dW = -v^T p(h|v); dF/dc = -p(h|v); dF/db = -v (Bernoulli) or b - v (Gaussian).
+    try Tensor.matmul(
+      visible, hidden, transposeA: true, into: &gradient.weights, alpha: -factor, beta: 1)
+    let visibleSum = try visible.sumOverBatch().scalars
+    let hiddenSum = try hidden.sumOverBatch().scalars
+    let gaussian = config.visibleUnits == .gaussian
+    let bias = layer.visibleBias.value.scalars
+    gradient.visibleBias.withUnsafeMutableBufferPointer { g in
+      for i in g.indices {
+        g[i] += -factor * visibleSum[i] + (gaussian ? scale * bias[i] : 0)
+      }
+    }
+    gradient.hiddenBias.withUnsafeMutableBufferPointer { g in
+      for j in g.indices { g[j] -= factor * hiddenSum[j] }
+    }
+  }
+
+  // MARK: Sampling
+
+  private func sampleBernoulli(_ probabilities: Tensor, using generator: inout SeededGenerator)
+    -> Tensor
+  {
+    var result = probabilities
+    result.withUnsafeMutableBufferPointer { buffer in
+      for index in buffer.indices {
+        buffer[index] = generator.nextUnitFloat() < buffer[index] ? 1 : 0
+      }
+    }
+    return result
+  }
+
+  /// `E[v | h]`: `sigmoid(h W^T + b)` for Bernoulli units, `h W^T + b` for Gaussian ones.
+  private func visibleMean(_ hidden: Tensor) throws -> Tensor {
+    var result = try RBMMath.visibleActivations(
+      hidden, weights: layer.weights.value, bias: layer.visibleBias.value)
+    if config.visibleUnits == .bernoulli {
+      result.withUnsafeMutableBufferPointer { buffer in
+        for index in buffer.indices { buffer[index] = RBMMath.sigmoid(buffer[index]) }
+      }
+    }
+    return result
+  }
+
+  /// The visible means `E[v | h]` of hidden states or probabilities `[N, hidden]`: the
+  /// visible probabilities for Bernoulli units, the means for Gaussian ones.
+  ///
+  /// - Throws: `PlexusError.shapeMismatch` for a batch that is not `[N, hidden]`,
+  ///   `PlexusError.invalidData` for values outside `[0, 1]`.
+  public func visibleMean(givenHidden hidden: Tensor) throws -> Tensor {
+    guard hidden.rank == 2, hidden.shape[1] == config.hidden else {
+      throw PlexusError.shapeMismatch(
+        layer: name, expected: "[N, \(config.hidden)] (one value per hidden unit)",
+        found: hidden.shape)
+    }
+    if let bad = hidden.withUnsafeBufferPointer({ $0.firstIndex { !($0 >= 0 && $0 <= 1) } }) {
+      throw PlexusError.invalidData(
+        "rbm '\(name)': hidden value \(bad % config.hidden) of sample \(bad / config.hidden) "
+          + "is outside [0, 1]")
+    }
+    return try visibleMean(hidden)
+  }
+
+  private func sampleVisible(_ mean: Tensor, using generator: inout SeededGenerator) -> Tensor {
+    guard config.visibleUnits == .gaussian else { return sampleBernoulli(mean, using: &generator) }
+    var result = mean
+    result.withUnsafeMutableBufferPointer { buffer in
+      for index in buffer.indices { buffer[index] += generator.nextNormal() }
+    }
+    return result
+  }
+
+  /// Runs `steps` steps of block Gibbs sampling from visible states whose hidden
+  /// probabilities are known; returns the last visible sample, its hidden probabilities and
+  /// the last visible mean.
+  private func gibbs(
+    from visible: Tensor, hiddenProbabilities: Tensor, steps: Int,
+    using generator: inout SeededGenerator
+  ) throws -> (visible: Tensor, hidden: Tensor, visibleMean: Tensor) {
+    var hidden = hiddenProbabilities
+    var current = visible
+    var mean = visible
+    for _ in 0..<steps {
+      mean = try visibleMean(sampleBernoulli(hidden, using: &generator))
+      current = sampleVisible(mean, using: &generator)
+      hidden = try RBMMath.hiddenProbabilities(
+        current, weights: layer.weights.value, bias: layer.hiddenBias.value)
+    }
+    return (current, hidden, mean)
+  }
+
+  /// Runs Gibbs chains from the given visible states and returns the visible means `E[v | h]`
+  /// after the last step (probabilities for Bernoulli units).
+  ///
+  /// - Throws: `PlexusError.invalidArgument` for a step count outside
+  ///   `1...maximumGibbsSteps`; as `transform(_:)` for the start states.
+  public func sample(from start: Tensor, gibbsSteps: Int, seed: UInt64) throws -> Tensor {
+    try Self.checkSteps(gibbsSteps)
+    try layer.validateVisible(start)
+    var generator = SeededGenerator(seed: seed)
+    let hidden = try RBMMath.hiddenProbabilities(
+      start, weights: layer.weights.value, bias: layer.hiddenBias.value)
+    return try gibbs(from: start, hiddenProbabilities: hidden, steps: gibbsSteps, using: &generator)
+      .visibleMean
+  }
+
+  /// Runs `chains` Gibbs chains from noise (uniform Bernoulli states, or standard normal
+  /// values for Gaussian units) and returns the visible means after the last step.
+  ///
+  /// - Throws: `PlexusError.invalidArgument` for a chain count outside `1...65536`, more than
+  ///   `maximumSampleValues` values in all, or a step count outside `1...maximumGibbsSteps`.
+  public func sample(chains: Int, gibbsSteps: Int, seed: UInt64) throws -> Tensor {
+    guard (1...65_536).contains(chains) else {
+      throw PlexusError.invalidArgument("chains must be in 1...65536, got \(chains)")
+    }
+    try Self.checkSteps(gibbsSteps)
+    let values = try Tensor.elementCount(of: [chains, config.visible])
+    guard values <= Self.maximumSampleValues else {
+      throw PlexusError.invalidArgument(
+        "\(chains) chains of \(config.visible) visible units would hold \(values) values, more "
+          + "than the \(Self.maximumSampleValues) one call may sample")
+    }
+    var generator = SeededGenerator(seed: seed)
+    var noise = Tensor.zeros([chains, config.visible])
+    let gaussian = config.visibleUnits == .gaussian
+    noise.withUnsafeMutableBufferPointer { buffer in
+      for index in buffer.indices {
+        buffer[index] =
+          gaussian ? generator.nextNormal() : (generator.nextUnitFloat() < 0.5 ? 1 : 0)
+      }
+    }
+    let hidden = try RBMMath.hiddenProbabilities(
+      noise, weights: layer.weights.value, bias: layer.hiddenBias.value)
+    return try gibbs(from: noise, hiddenProbabilities: hidden, steps: gibbsSteps, using: &generator)
+      .visibleMean
+  }
+
+  private static func checkSteps(_ steps: Int) throws {
+    guard (1...maximumGibbsSteps).contains(steps) else {
+      throw PlexusError.invalidArgument(
+        "gibbsSteps must be in 1...\(maximumGibbsSteps), got \(steps)")
+    }
+  }
+
+  /// Forgets the persistent chains; the next PCD step starts new ones at its batch.
+  public func resetPersistentChains() {
+    sampler.withLock { $0.chains = nil }
+  }
+
+  // MARK: Training
+
+  /// The CD-k estimate of the negative log-likelihood's gradient on `data`, with chains started
+  /// at the data and a generator seeded by `seed` (the model and its persistent chains are not
+  /// changed). The sparsity term is not included.
+  ///
+  /// - Throws: as `sample(from:gibbsSteps:seed:)`.
+  public func contrastiveDivergenceGradient(_ data: Tensor, gibbsSteps: Int, seed: UInt64)
+    throws -> RBMGradient
+  {
+    try Self.checkSteps(gibbsSteps)
+    try layer.validateVisible(data)
+    var generator = SeededGenerator(seed: seed)
+    var chains: Tensor? = nil
+    return try estimate(
+      data, steps: gibbsSteps, persistent: false, chains: &chains, generator: &generator
+    ).gradient
+  }
+
+  private func estimate(
+    _ data: Tensor, steps: Int, persistent: Bool, chains: inout Tensor?,
+    generator: inout SeededGenerator
+  ) throws -> (gradient: RBMGradient, dataHidden: Tensor) {
+    let dataHidden = try RBMMath.hiddenProbabilities(
+      data, weights: layer.weights.value, bias: layer.hiddenBias.value)
+    let start = persistent ? (chains ?? data) : data
+    let startHidden =
+      persistent && chains != nil
+      ? try RBMMath.hiddenProbabilities(
+        start, weights: layer.weights.value, bias: layer.hiddenBias.value) : dataHidden
+    let negative = try gibbs(
+      from: start, hiddenProbabilities: startHidden, steps: steps, using: &generator)
+    if persistent { chains = negative.visible }
+    var gradient = RBMGradient(
+      weights: .zeros([config.visible, config.hidden]), visibleBias: .zeros([config.visible]),
+      hiddenBias: .zeros([config.hidden]))
+    try accumulateFreeEnergyGradient(
+      visible: data, hidden: dataHidden, scale: 1, into: &gradient)
+    try accumulateFreeEnergyGradient(
+      visible: negative.visible, hidden: negative.hidden, scale: -1, into: &gradient)
+    return (gradient, dataHidden)
+  }
+
+  /// One CD-k or PCD update on the batch: the gradient estimate (plus the sparsity term) goes
+  /// into the parameters' gradients and the optimizer applies it.
+  ///
+  /// - Throws: as `transform(_:)` for a bad batch; the optimizer's errors.
+  public func trainStep(_ batch: TrainingBatch, context: TrainingStepContext) throws
+    -> TrainingStepResult
+  {
+    guard batch.inputs.count == 1 else {
+      throw PlexusError.invalidArgument("an RBM trains on one input, got \(batch.inputs.count)")
+    }
+    let data = batch.inputs[0]
+    try layer.validateVisible(data)
+    let (gradient, dataHidden, flips) = try sampler.withLock { sampler in
+      let (gradient, dataHidden) = try estimate(
+        data, steps: config.gibbsSteps, persistent: config.persistent, chains: &sampler.chains,
+        generator: &sampler.generator)
+      return (gradient, dataHidden, flippedUnits(count: data.shape[0], using: &sampler.monitor))
+    }
+    var hiddenGradient = gradient.hiddenBias
+    if let target = config.sparsityTarget, config.sparsityCost > 0 {
+      let mean = try dataHidden.sumOverBatch().scalars
+      let count = Float(data.shape[0])
+      let cost = config.sparsityCost
+      hiddenGradient.withUnsafeMutableBufferPointer { g in
+        for j in g.indices { g[j] += cost * (mean[j] / count - target) }
+      }
+    }
+    context.zeroGradients()
+    layer.weights.gradient = gradient.weights
+    layer.visibleBias.gradient = gradient.visibleBias
+    layer.hiddenBias.gradient = hiddenGradient
+    let logs = try monitoring(data, hidden: dataHidden, flippedUnits: flips)
+    try context.applyGradients()
+    return TrainingStepResult(loss: logs.reconstruction, outputs: [dataHidden], logs: logs.logs)
+  }
+
+  /// Reports `loss` and `reconstruction_error` (equal) and `free_energy` on the batch.
+  ///
+  /// - Throws: as `transform(_:)`.
+  public func testStep(_ batch: TrainingBatch, context: TrainingStepContext) throws
+    -> TrainingStepResult
+  {
+    let data = batch.inputs[0]
+    try layer.validateVisible(data)
+    let hidden = try RBMMath.hiddenProbabilities(
+      data, weights: layer.weights.value, bias: layer.hiddenBias.value)
+    var generator = SeededGenerator(seed: config.seed &+ UInt64(context.batch))
+    let logs = try monitoring(
+      data, hidden: hidden, flippedUnits: flippedUnits(count: data.shape[0], using: &generator))
+    return TrainingStepResult(loss: logs.reconstruction, outputs: [hidden], logs: logs.logs)
+  }
+
+  /// The mean squared error of the mean-field reconstruction, per visible unit.
+  ///
+  /// - Throws: as `transform(_:)`.
+  public func reconstructionError(_ visible: Tensor) throws -> Float {
+    try layer.validateVisible(visible)
+    let hidden = try RBMMath.hiddenProbabilities(
+      visible, weights: layer.weights.value, bias: layer.hiddenBias.value)
+    return try monitoring(visible, hidden: hidden, flippedUnits: nil).reconstruction
+  }
+
+  /// The stochastic pseudo-log-likelihood of each sample, as scikit-learn's `score_samples`:
+  /// with one visible unit `i` drawn at random per sample (seeded by `seed`),
+  /// `V · log sigmoid(F(ṽ) - F(v))`, where `ṽ` is the sample with unit `i` replaced by
+  /// `1 - v_i`. For binary data its expectation over `i` is `Σ_i log p(v_i | v_-i)`. Training
+  /// steps log its batch mean as `pseudo_likelihood` (Bernoulli units only).
+  ///
+  /// - Throws: `PlexusError.invalidArgument` for Gaussian visible units; as `transform(_:)`.
+  public func pseudoLikelihood(_ visible: Tensor, seed: UInt64) throws -> [Float] {
+    guard config.visibleUnits == .bernoulli else {
+      throw PlexusError.invalidArgument(
+        "the pseudo-likelihood is defined here for Bernoulli visible units only")
+    }
+    try layer.validateVisible(visible)
+    var generator = SeededGenerator(seed: seed)
+    let units = flippedUnits(count: visible.shape[0], using: &generator)
+    return try pseudoLikelihood(visible, energies: freeEnergyUnchecked(visible), units: units)
+  }
+
+  private func flippedUnits(count: Int, using generator: inout SeededGenerator) -> [Int] {
+    let visibleCount = UInt64(config.visible)
+    return (0..<count).map { _ in Int(generator.next() % visibleCount) }
+  }
+
+  private func pseudoLikelihood(_ visible: Tensor, energies: [Float], units: [Int]) throws
+    -> [Float]
+  {
+    var flipped = visible
+    let visibleCount = config.visible
+    flipped.withUnsafeMutableBufferPointer { buffer in
+      for (sample, unit) in units.enumerated() {
+        let index = sample * visibleCount + unit
+        buffer[index] = 1 - buffer[index]
+      }
+    }
+    let flippedEnergies = try freeEnergyUnchecked(flipped)
+    return zip(energies, flippedEnergies).map { energy, flippedEnergy in
+      // log sigmoid(x) = -softplus(-x).
+      -Float(visibleCount) * RBMMath.softplus(energy - flippedEnergy)
+    }
+  }
+
+  private func monitoring(_ data: Tensor, hidden: Tensor, flippedUnits: [Int]?) throws
+    -> (reconstruction: Float, logs: [String: Float])
+  {
+    let reconstruction = try visibleMean(hidden)
+    var squared: Double = 0
+    data.withUnsafeBufferPointer { v in
+      reconstruction.withUnsafeBufferPointer { r in
+        for index in v.indices {
+          let difference = Double(v[index] - r[index])
+          squared += difference * difference
+        }
+      }
+    }
+    let error = Float(squared / Double(max(data.count, 1)))
+    let energies = try freeEnergyUnchecked(data)
+    let meanEnergy = energies.reduce(0, +) / Float(max(energies.count, 1))
+    var logs = ["reconstruction_error": error, "free_energy": meanEnergy]
+    if let flippedUnits, config.visibleUnits == .bernoulli {
+      let values = try pseudoLikelihood(data, energies: energies, units: flippedUnits)
+      logs["pseudo_likelihood"] = values.reduce(0, +) / Float(max(values.count, 1))
+    }
+    return (error, logs)
+  }
+}
