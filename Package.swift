@@ -14,6 +14,7 @@ let package = Package(
     .library(name: "PlexusPerceptron", targets: ["PlexusPerceptron"]),
     .library(name: "PlexusConvolution", targets: ["PlexusConvolution"]),
     .library(name: "PlexusDatasets", targets: ["PlexusDatasets"]),
+    .library(name: "PlexusAutoencoder", targets: ["PlexusAutoencoder"]),
     .library(name: "Plexus", targets: ["Plexus"]),
     .library(name: "PlexusCommands", targets: ["PlexusCommands"]),
     .executable(name: "plexus", targets: ["PlexusTool"]),
@@ -53,6 +54,12 @@ let package = Package(
       swiftSettings: strictSettings
     ),
 
+    .target(
+      name: "PlexusAutoencoder",
+      dependencies: ["PlexusCore", "PlexusPerceptron", "PlexusConvolution"],
+      swiftSettings: strictSettings
+    ),
+
     // Bundled data sets, stored as resource files (the 8x8 digits: a deflated payload of 44 KB).
     .target(
       name: "PlexusDatasets",
@@ -65,7 +72,10 @@ let package = Package(
     // The umbrella: re-exports every module.
     .target(
       name: "Plexus",
-      dependencies: ["PlexusCore", "PlexusPerceptron", "PlexusConvolution", "PlexusDatasets"],
+      dependencies: [
+        "PlexusCore", "PlexusPerceptron", "PlexusConvolution", "PlexusAutoencoder",
+        "PlexusDatasets",
+      ],
       swiftSettings: strictSettings
     ),
 
@@ -136,6 +146,14 @@ let package = Package(
       name: "PlexusConvolutionTests",
       dependencies: [
         "PlexusConvolution", "PlexusPerceptron", "PlexusDatasets", "PlexusTestSupport",
+      ],
+      swiftSettings: strictSettings
+    ),
+    .testTarget(
+      name: "PlexusAutoencoderTests",
+      dependencies: [
+        "PlexusAutoencoder", "PlexusConvolution", "PlexusPerceptron", "PlexusDatasets",
+        "PlexusTestSupport",
       ],
       swiftSettings: strictSettings
     ),

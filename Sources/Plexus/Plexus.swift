@@ -1,3 +1,4 @@
+@_exported import PlexusAutoencoder
 @_exported import PlexusConvolution
 @_exported import PlexusCore
 @_exported import PlexusDatasets
@@ -31,6 +32,7 @@ public enum PlexusModules {
     for name in CoreLayers.typeNames { providers[name] = CoreLayers.module }
     for name in PerceptronLayers.typeNames { providers[name] = PerceptronLayers.module }
     for name in ConvolutionLayers.typeNames { providers[name] = ConvolutionLayers.module }
+    for name in AutoencoderLayers.typeNames { providers[name] = AutoencoderLayers.module }
     return providers
   }
 
@@ -39,5 +41,6 @@ public enum PlexusModules {
     CoreLayers.register(in: registry)
     PerceptronLayers.register(in: registry)
     ConvolutionLayers.register(in: registry)
+    AutoencoderLayers.register(in: registry)
   }
 }
