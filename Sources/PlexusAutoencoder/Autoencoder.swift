@@ -138,9 +138,12 @@ public final class Autoencoder: ModelProtocol {
       }
       return model
     }
+    let encoder = try half(config.encoder, "encoder")
+    let decoder = try half(config.decoder, "decoder")
+    // Tied weights across the halves (a decoder's DenseTied naming an encoder's Dense).
+    try ParameterSharing.link([encoder, decoder])
     try self.init(
-      encoder: half(config.encoder, "encoder"), decoder: half(config.decoder, "decoder"),
-      inputShape: config.inputShape, loss: config.loss)
+      encoder: encoder, decoder: decoder, inputShape: config.inputShape, loss: config.loss)
     if let threshold = config.threshold { try setThreshold(threshold) }
   }
 

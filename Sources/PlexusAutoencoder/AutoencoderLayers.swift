@@ -8,16 +8,18 @@ public enum AutoencoderLayers {
   /// The layer types this module registers.
   public static let typeNames = [
     Autoencoder.typeName, GaussianNoise.typeName, MaskingNoise.typeName,
-    ActivityRegularization.typeName, KLDivergenceSparsity.typeName,
+    ActivityRegularization.typeName, KLDivergenceSparsity.typeName, DenseTied.typeName,
   ]
 
   /// Registers the autoencoder family: `plexus.autoencoder`, `plexus.gaussian_noise`,
-  /// `plexus.masking_noise`, `plexus.activity_regularization` and `plexus.kl_sparsity`.
+  /// `plexus.masking_noise`, `plexus.activity_regularization`, `plexus.kl_sparsity` and
+  /// `plexus.dense_tied`.
   public static func register(in registry: LayerRegistry) {
     registry.registerBuiltIn(Autoencoder.self, module: module)
     registry.registerBuiltIn(GaussianNoise.self, module: module)
     registry.registerBuiltIn(MaskingNoise.self, module: module)
     registry.registerBuiltIn(ActivityRegularization.self, module: module)
     registry.registerBuiltIn(KLDivergenceSparsity.self, module: module)
+    registry.registerBuiltIn(DenseTied.self, module: module)
   }
 }

@@ -60,6 +60,13 @@ enum SampleModels {
           try Dense(units: 2),
         ])
       }, inputShape: [4]),
+    "plexus.dense_tied": SampleModel(
+      make: {
+        let down = try Dense(units: 3, activation: .tanh)
+        return Sequential([
+          down, try DenseTied(tiedTo: down, units: 5, activation: .sigmoid), try Dense(units: 2),
+        ])
+      }, inputShape: [5]),
     "plexus.gaussian_noise": SampleModel(
       make: {
         Sequential([
