@@ -9,11 +9,12 @@ public enum AutoencoderLayers {
   public static let typeNames = [
     Autoencoder.typeName, GaussianNoise.typeName, MaskingNoise.typeName,
     ActivityRegularization.typeName, KLDivergenceSparsity.typeName, DenseTied.typeName,
+    VAE.typeName, GaussianSampling.typeName,
   ]
 
   /// Registers the autoencoder family: `plexus.autoencoder`, `plexus.gaussian_noise`,
-  /// `plexus.masking_noise`, `plexus.activity_regularization`, `plexus.kl_sparsity` and
-  /// `plexus.dense_tied`.
+  /// `plexus.masking_noise`, `plexus.activity_regularization`, `plexus.kl_sparsity`,
+  /// `plexus.dense_tied`, `plexus.vae` and `plexus.gaussian_sampling`.
   public static func register(in registry: LayerRegistry) {
     registry.registerBuiltIn(Autoencoder.self, module: module)
     registry.registerBuiltIn(GaussianNoise.self, module: module)
@@ -21,5 +22,7 @@ public enum AutoencoderLayers {
     registry.registerBuiltIn(ActivityRegularization.self, module: module)
     registry.registerBuiltIn(KLDivergenceSparsity.self, module: module)
     registry.registerBuiltIn(DenseTied.self, module: module)
+    registry.registerBuiltIn(VAE.self, module: module)
+    registry.registerBuiltIn(GaussianSampling.self, module: module)
   }
 }

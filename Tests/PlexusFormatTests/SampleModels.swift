@@ -67,6 +67,21 @@ enum SampleModels {
           down, try DenseTied(tiedTo: down, units: 5, activation: .sigmoid), try Dense(units: 2),
         ])
       }, inputShape: [5]),
+    "plexus.vae": SampleModel(
+      make: {
+        Sequential([
+          try VAE(
+            encoder: Sequential([try Dense(units: 3, activation: .tanh)]),
+            decoder: Sequential([try Dense(units: 4, activation: .sigmoid)]), inputShape: [4],
+            latentDimension: 2, likelihood: .gaussian, klWeight: 0.5, samplingSeed: 3, seed: 2),
+          try Dense(units: 2),
+        ])
+      }, inputShape: [4]),
+    "plexus.gaussian_sampling": merging { x in
+      try GaussianSampling(klWeight: 0.5, seed: 4)([
+        try Dense(units: 3)(x), try Dense(units: 3, activation: .tanh)(x),
+      ])
+    },
     "plexus.gaussian_noise": SampleModel(
       make: {
         Sequential([
