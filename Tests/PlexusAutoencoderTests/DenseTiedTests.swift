@@ -125,4 +125,19 @@ import Testing
     let batch = Tensor.normal([4, 6], using: &generator)
     #expect(try loaded.predict(batch) == (try model.predict(batch)))
   }
+
+  /// A name that matches layers at two depths is ambiguous: loading refuses it.
+  @Test func anAmbiguousTieIsRefusedOnLoad() throws {
+    let inner = try Dense(3 => 2, name: "d")
+    let model = Sequential([
+      Sequential([inner]), try DenseTied(tiedTo: inner, units: 3), try Dense(units: 2, name: "d"),
+    ])
+    try model.build(inputShape: [3], seed: 1)
+    let description = try LayerDescription(model)
+    #expect {
+      try autoencoderRegistry().makeLayer(from: description)
+    } throws: { error in
+      "\(error)".contains("2 layers of that name")
+    }
+  }
 }
