@@ -161,4 +161,17 @@ import Testing
       options: TrainingOptions(epochs: 1, batchSize: 32, seed: 2))
     #expect(encoder.parameters.map(\.value) != before)
   }
+
+  /// A validation split works without targets: the validation step measures reconstruction.
+  @Test func fitWithAValidationSplitLogsTheValidationReconstruction() throws {
+    let (train, _) = try scaledDigits()
+    let model = try denseAutoencoder()
+    let history = try model.fit(
+      train.samples(0..<300), optimizer: Adam(learningRate: 0.003),
+      options: TrainingOptions(epochs: 3, batchSize: 32, seed: 1, validationSplit: 0.2))
+    let validation = try #require(history["val_reconstruction_loss"])
+    #expect(validation.count == 3)
+    #expect(validation.last! < validation.first!)
+    #expect(history["val_loss"] != nil)
+  }
 }
