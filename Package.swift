@@ -15,6 +15,7 @@ let package = Package(
     .library(name: "PlexusConvolution", targets: ["PlexusConvolution"]),
     .library(name: "PlexusDatasets", targets: ["PlexusDatasets"]),
     .library(name: "PlexusDBN", targets: ["PlexusDBN"]),
+    .library(name: "PlexusAutoencoder", targets: ["PlexusAutoencoder"]),
     .library(name: "Plexus", targets: ["Plexus"]),
     .library(name: "PlexusCommands", targets: ["PlexusCommands"]),
     .executable(name: "plexus", targets: ["PlexusTool"]),
@@ -59,6 +60,11 @@ let package = Package(
       dependencies: ["PlexusCore", "PlexusPerceptron"],
       swiftSettings: strictSettings
     ),
+    .target(
+      name: "PlexusAutoencoder",
+      dependencies: ["PlexusCore", "PlexusPerceptron", "PlexusConvolution"],
+      swiftSettings: strictSettings
+    ),
 
     // Bundled data sets, stored as resource files (the 8x8 digits: a deflated payload of 44 KB).
     .target(
@@ -74,6 +80,7 @@ let package = Package(
       name: "Plexus",
       dependencies: [
         "PlexusCore", "PlexusPerceptron", "PlexusConvolution", "PlexusDatasets", "PlexusDBN",
+        "PlexusAutoencoder",
       ],
       swiftSettings: strictSettings
     ),
@@ -151,6 +158,14 @@ let package = Package(
     .testTarget(
       name: "PlexusDBNTests",
       dependencies: ["PlexusDBN", "PlexusPerceptron", "PlexusDatasets", "PlexusTestSupport"],
+      swiftSettings: strictSettings
+    ),
+    .testTarget(
+      name: "PlexusAutoencoderTests",
+      dependencies: [
+        "PlexusAutoencoder", "PlexusConvolution", "PlexusPerceptron", "PlexusDatasets",
+        "PlexusTestSupport",
+      ],
       swiftSettings: strictSettings
     ),
     // The .plexus file: round trips of every registered layer, golden files, corrupt and

@@ -1,3 +1,4 @@
+@_exported import PlexusAutoencoder
 @_exported import PlexusConvolution
 @_exported import PlexusCore
 @_exported import PlexusDBN
@@ -33,6 +34,7 @@ public enum PlexusModules {
     for name in PerceptronLayers.typeNames { providers[name] = PerceptronLayers.module }
     for name in ConvolutionLayers.typeNames { providers[name] = ConvolutionLayers.module }
     for name in DBNLayers.typeNames { providers[name] = DBNLayers.module }
+    for name in AutoencoderLayers.typeNames { providers[name] = AutoencoderLayers.module }
     return providers
   }
 
@@ -42,5 +44,6 @@ public enum PlexusModules {
     PerceptronLayers.register(in: registry)
     ConvolutionLayers.register(in: registry)
     DBNLayers.register(in: registry)
+    AutoencoderLayers.register(in: registry)
   }
 }

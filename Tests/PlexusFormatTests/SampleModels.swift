@@ -66,6 +66,63 @@ enum SampleModels {
           try Dense(units: 2),
         ])
       }, inputShape: [3]),
+    "plexus.autoencoder": SampleModel(
+      make: {
+        Sequential([
+          try Autoencoder(
+            encoder: Sequential([try Dense(units: 3, activation: .tanh)]),
+            decoder: Sequential([try Dense(units: 4, activation: .sigmoid)]), inputShape: [4],
+            loss: .meanAbsoluteError, seed: 2),
+          try Dense(units: 2),
+        ])
+      }, inputShape: [4]),
+    "plexus.dense_tied": SampleModel(
+      make: {
+        let down = try Dense(units: 3, activation: .tanh)
+        return Sequential([
+          down, try DenseTied(tiedTo: down, units: 5, activation: .sigmoid), try Dense(units: 2),
+        ])
+      }, inputShape: [5]),
+    "plexus.vae": SampleModel(
+      make: {
+        Sequential([
+          try VAE(
+            encoder: Sequential([try Dense(units: 3, activation: .tanh)]),
+            decoder: Sequential([try Dense(units: 4, activation: .sigmoid)]), inputShape: [4],
+            latentDimension: 2, likelihood: .gaussian, klWeight: 0.5, samplingSeed: 3, seed: 2),
+          try Dense(units: 2),
+        ])
+      }, inputShape: [4]),
+    "plexus.gaussian_sampling": merging { x in
+      try GaussianSampling(klWeight: 0.5, seed: 4)([
+        try Dense(units: 3)(x), try Dense(units: 3, activation: .tanh)(x),
+      ])
+    },
+    "plexus.gaussian_noise": SampleModel(
+      make: {
+        Sequential([
+          try GaussianNoise(stddev: 0.2, seed: 3), try Dense(units: 4, activation: .relu),
+          try GaussianNoise(stddev: 0.1), try Dense(units: 2),
+        ])
+      }, inputShape: [5]),
+    "plexus.masking_noise": SampleModel(
+      make: {
+        Sequential([try MaskingNoise(rate: 0.3, seed: 3), try Dense(units: 3)])
+      }, inputShape: [5]),
+    "plexus.activity_regularization": SampleModel(
+      make: {
+        Sequential([
+          try Dense(units: 4, activation: .relu), try ActivityRegularization(l1: 0.01, l2: 0.02),
+          try Dense(units: 2),
+        ])
+      }, inputShape: [3]),
+    "plexus.kl_sparsity": SampleModel(
+      make: {
+        Sequential([
+          try Dense(units: 4, activation: .sigmoid),
+          try KLDivergenceSparsity(target: 0.1, weight: 0.5), try Dense(units: 2),
+        ])
+      }, inputShape: [3]),
     "plexus.sequential": SampleModel(
       make: {
         Sequential([

@@ -211,6 +211,7 @@ public final class Model: ModelProtocol {
       }
       layers[description.name] = try registry.makeLayer(from: description)
     }
+    try ParameterSharing.link(Array(layers.values))
     var tensors: [TensorReference: SymbolicTensor] = [:]
     var inputs: [SymbolicTensor] = []
     for description in config.inputs {

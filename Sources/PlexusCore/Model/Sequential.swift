@@ -76,6 +76,7 @@ public final class Sequential: ModelProtocol {
       }
       layers.append(try registry.makeLayer(from: description))
     }
+    try ParameterSharing.link(layers)
     storage.withLock { storage in
       storage.layers = layers
       storage.pendingInputShape = config.inputShape
