@@ -13,6 +13,7 @@ let package = Package(
     .library(name: "PlexusCore", targets: ["PlexusCore"]),
     .library(name: "PlexusPerceptron", targets: ["PlexusPerceptron"]),
     .library(name: "PlexusConvolution", targets: ["PlexusConvolution"]),
+    .library(name: "PlexusRecurrent", targets: ["PlexusRecurrent"]),
     .library(name: "PlexusDatasets", targets: ["PlexusDatasets"]),
     .library(name: "Plexus", targets: ["Plexus"]),
     .library(name: "PlexusCommands", targets: ["PlexusCommands"]),
@@ -52,6 +53,12 @@ let package = Package(
       dependencies: ["PlexusCore", "PlexusPerceptron"],
       swiftSettings: strictSettings
     ),
+    // Recurrent layers over batch-first sequences (SimpleRNN, LSTM, GRU).
+    .target(
+      name: "PlexusRecurrent",
+      dependencies: ["PlexusCore"],
+      swiftSettings: strictSettings
+    ),
 
     // Bundled data sets, stored as resource files (the 8x8 digits: a deflated payload of 44 KB).
     .target(
@@ -65,7 +72,9 @@ let package = Package(
     // The umbrella: re-exports every module.
     .target(
       name: "Plexus",
-      dependencies: ["PlexusCore", "PlexusPerceptron", "PlexusConvolution", "PlexusDatasets"],
+      dependencies: [
+        "PlexusCore", "PlexusPerceptron", "PlexusConvolution", "PlexusRecurrent", "PlexusDatasets",
+      ],
       swiftSettings: strictSettings
     ),
 
@@ -136,6 +145,13 @@ let package = Package(
       name: "PlexusConvolutionTests",
       dependencies: [
         "PlexusConvolution", "PlexusPerceptron", "PlexusDatasets", "PlexusTestSupport",
+      ],
+      swiftSettings: strictSettings
+    ),
+    .testTarget(
+      name: "PlexusRecurrentTests",
+      dependencies: [
+        "PlexusRecurrent", "PlexusPerceptron", "PlexusDatasets", "PlexusTestSupport",
       ],
       swiftSettings: strictSettings
     ),

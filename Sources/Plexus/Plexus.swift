@@ -2,6 +2,7 @@
 @_exported import PlexusCore
 @_exported import PlexusDatasets
 @_exported import PlexusPerceptron
+@_exported import PlexusRecurrent
 
 extension LayerRegistry {
   /// Tells this registry which bundled module provides each first-party layer type, so that
@@ -31,6 +32,7 @@ public enum PlexusModules {
     for name in CoreLayers.typeNames { providers[name] = CoreLayers.module }
     for name in PerceptronLayers.typeNames { providers[name] = PerceptronLayers.module }
     for name in ConvolutionLayers.typeNames { providers[name] = ConvolutionLayers.module }
+    for name in RecurrentLayers.typeNames { providers[name] = RecurrentLayers.module }
     return providers
   }
 
@@ -39,5 +41,6 @@ public enum PlexusModules {
     CoreLayers.register(in: registry)
     PerceptronLayers.register(in: registry)
     ConvolutionLayers.register(in: registry)
+    RecurrentLayers.register(in: registry)
   }
 }

@@ -176,6 +176,29 @@ enum SampleModels {
           try Dense(units: 2),
         ])
       }, inputShape: [4, 4, 1]),
+    "plexus.simple_rnn": SampleModel(
+      make: {
+        Sequential([
+          try SimpleRNN(units: 4, returnSequences: true, activation: .relu),
+          try SimpleRNN(units: 3, goBackwards: true), try Dense(units: 2),
+        ])
+      }, inputShape: [5, 3]),
+    "plexus.lstm": SampleModel(
+      make: {
+        Sequential([
+          try LSTM(units: 4, returnSequences: true),
+          try LSTM(
+            config: .init(units: 3, unitForgetBias: false, recurrentInitializer: .glorotUniform)),
+          try Dense(units: 2),
+        ])
+      }, inputShape: [5, 3]),
+    "plexus.gru": SampleModel(
+      make: {
+        Sequential([
+          try GRU(units: 4, returnSequences: true, goBackwards: true),
+          try GRU(units: 3, resetAfter: false), try Dense(units: 2),
+        ])
+      }, inputShape: [5, 3]),
     "plexus.up_sampling2d": SampleModel(
       make: {
         Sequential([
