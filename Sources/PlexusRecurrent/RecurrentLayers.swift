@@ -1,6 +1,7 @@
 import PlexusCore
 
-/// The recurrent family: `SimpleRNN`, `LSTM` and `GRU` over batch-first sequences `[N, T, F]`.
+/// The recurrent family: `SimpleRNN`, `LSTM` and `GRU` over batch-first sequences `[N, T, F]`,
+/// and `Embedding` (ids to vectors).
 ///
 /// Parameter names and gate orders follow Keras (see `Formats/recurrent-layers.md` for the
 /// mapping to PyTorch and ONNX):
@@ -20,13 +21,16 @@ public enum RecurrentLayers {
   public static let module = "PlexusRecurrent"
 
   /// The layer types this module registers.
-  public static let typeNames = [SimpleRNN.typeName, LSTM.typeName, GRU.typeName]
+  public static let typeNames = [
+    SimpleRNN.typeName, LSTM.typeName, GRU.typeName, Embedding.typeName,
+  ]
 
   /// Registers the recurrent family's layers: `plexus.simple_rnn`, `plexus.lstm` and
-  /// `plexus.gru`.
+  /// `plexus.gru`, and `plexus.embedding`.
   public static func register(in registry: LayerRegistry) {
     registry.registerBuiltIn(SimpleRNN.self, module: module)
     registry.registerBuiltIn(LSTM.self, module: module)
     registry.registerBuiltIn(GRU.self, module: module)
+    registry.registerBuiltIn(Embedding.self, module: module)
   }
 }
