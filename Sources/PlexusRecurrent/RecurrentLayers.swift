@@ -1,7 +1,7 @@
 import PlexusCore
 
 /// The recurrent family: `SimpleRNN`, `LSTM` and `GRU` over batch-first sequences `[N, T, F]`,
-/// and `Embedding` (ids to vectors).
+/// `Embedding` (ids to vectors) and `Bidirectional` (both directions, merged).
 ///
 /// Parameter names and gate orders follow Keras (see `Formats/recurrent-layers.md` for the
 /// mapping to PyTorch and ONNX):
@@ -22,15 +22,16 @@ public enum RecurrentLayers {
 
   /// The layer types this module registers.
   public static let typeNames = [
-    SimpleRNN.typeName, LSTM.typeName, GRU.typeName, Embedding.typeName,
+    SimpleRNN.typeName, LSTM.typeName, GRU.typeName, Embedding.typeName, Bidirectional.typeName,
   ]
 
   /// Registers the recurrent family's layers: `plexus.simple_rnn`, `plexus.lstm` and
-  /// `plexus.gru`, and `plexus.embedding`.
+  /// `plexus.gru`, `plexus.embedding` and `plexus.bidirectional`.
   public static func register(in registry: LayerRegistry) {
     registry.registerBuiltIn(SimpleRNN.self, module: module)
     registry.registerBuiltIn(LSTM.self, module: module)
     registry.registerBuiltIn(GRU.self, module: module)
     registry.registerBuiltIn(Embedding.self, module: module)
+    registry.registerBuiltIn(Bidirectional.self, module: module)
   }
 }

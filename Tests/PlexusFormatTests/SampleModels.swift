@@ -213,6 +213,14 @@ enum SampleModels {
           try Dense(units: 2),
         ])
       }, inputShape: [5], idCount: 7),
+    "plexus.bidirectional": SampleModel(
+      make: {
+        Sequential([
+          try Bidirectional(try LSTM(units: 3, returnSequences: true)),
+          try Bidirectional(try GRU(units: 2, resetAfter: false), mergeMode: .multiply),
+          try Dense(units: 2),
+        ])
+      }, inputShape: [5, 3]),
     "plexus.up_sampling2d": SampleModel(
       make: {
         Sequential([
