@@ -1,7 +1,8 @@
 import PlexusCore
 
 /// The recurrent family: `SimpleRNN`, `LSTM` and `GRU` over batch-first sequences `[N, T, F]`,
-/// `Embedding` (ids to vectors) and `Bidirectional` (both directions, merged).
+/// `Embedding` (ids to vectors), `Bidirectional` (both directions, merged) and
+/// `TimeDistributed` (one layer applied at every step).
 ///
 /// Parameter names and gate orders follow Keras (see `Formats/recurrent-layers.md` for the
 /// mapping to PyTorch and ONNX):
@@ -23,15 +24,17 @@ public enum RecurrentLayers {
   /// The layer types this module registers.
   public static let typeNames = [
     SimpleRNN.typeName, LSTM.typeName, GRU.typeName, Embedding.typeName, Bidirectional.typeName,
+    TimeDistributed.typeName,
   ]
 
   /// Registers the recurrent family's layers: `plexus.simple_rnn`, `plexus.lstm` and
-  /// `plexus.gru`, `plexus.embedding` and `plexus.bidirectional`.
+  /// `plexus.gru`, `plexus.embedding`, `plexus.bidirectional` and `plexus.time_distributed`.
   public static func register(in registry: LayerRegistry) {
     registry.registerBuiltIn(SimpleRNN.self, module: module)
     registry.registerBuiltIn(LSTM.self, module: module)
     registry.registerBuiltIn(GRU.self, module: module)
     registry.registerBuiltIn(Embedding.self, module: module)
     registry.registerBuiltIn(Bidirectional.self, module: module)
+    registry.registerBuiltIn(TimeDistributed.self, module: module)
   }
 }

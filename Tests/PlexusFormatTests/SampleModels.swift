@@ -221,6 +221,13 @@ enum SampleModels {
           try Dense(units: 2),
         ])
       }, inputShape: [5, 3]),
+    "plexus.time_distributed": SampleModel(
+      make: {
+        Sequential([
+          TimeDistributed(try Dense(units: 4, activation: .relu)),
+          try LSTM(units: 3), try Dense(units: 2),
+        ])
+      }, inputShape: [5, 3]),
     "plexus.up_sampling2d": SampleModel(
       make: {
         Sequential([
