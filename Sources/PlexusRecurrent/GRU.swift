@@ -37,13 +37,17 @@ public final class GRU: Layer {
     public var kernelInitializer: Initializer
     /// How the recurrent kernel is initialized.
     public var recurrentInitializer: RecurrentKernelInitializer
+    /// When set, a step whose features all equal this value is masked (padding): it carries
+    /// the state unchanged, and a returned sequence repeats the previous output there (Keras's
+    /// `Masking(mask_value)` before the layer; with an `Embedding` of `maskZero`, use 0).
+    public var maskValue: Float?
 
     /// Creates a config.
     public init(
       units: Int, returnSequences: Bool = false, returnState: Bool = false,
       goBackwards: Bool = false, resetAfter: Bool = true,
       kernelInitializer: Initializer = .glorotUniform,
-      recurrentInitializer: RecurrentKernelInitializer = .orthogonal
+      recurrentInitializer: RecurrentKernelInitializer = .orthogonal, maskValue: Float? = nil
     ) {
       self.units = units
       self.returnSequences = returnSequences
@@ -52,6 +56,7 @@ public final class GRU: Layer {
       self.resetAfter = resetAfter
       self.kernelInitializer = kernelInitializer
       self.recurrentInitializer = recurrentInitializer
+      self.maskValue = maskValue
     }
 
     public static var defaults: Config { Config(units: 1) }
@@ -61,7 +66,7 @@ public final class GRU: Layer {
         .init("returnState", \.returnState), .init("goBackwards", \.goBackwards),
         .init("resetAfter", \.resetAfter),
         .init("kernelInitializer", \.kernelInitializer),
-        .init("recurrentInitializer", \.recurrentInitializer),
+        .init("recurrentInitializer", \.recurrentInitializer), .init("maskValue", \.maskValue),
       ]
     }
   }
@@ -87,6 +92,7 @@ public final class GRU: Layer {
       returnState: config.returnState, goBackwards: config.goBackwards,
       kernelInitializer: config.kernelInitializer,
       recurrentInitializer: config.recurrentInitializer, unitForgetBias: false,
+      maskValue: config.maskValue,
       layerType: "gru")
   }
 

@@ -35,13 +35,17 @@ public final class LSTM: Layer {
     public var kernelInitializer: Initializer
     /// How the recurrent kernel is initialized.
     public var recurrentInitializer: RecurrentKernelInitializer
+    /// When set, a step whose features all equal this value is masked (padding): it carries
+    /// the state unchanged, and a returned sequence repeats the previous output there (Keras's
+    /// `Masking(mask_value)` before the layer; with an `Embedding` of `maskZero`, use 0).
+    public var maskValue: Float?
 
     /// Creates a config.
     public init(
       units: Int, returnSequences: Bool = false, returnState: Bool = false,
       goBackwards: Bool = false, unitForgetBias: Bool = true,
       kernelInitializer: Initializer = .glorotUniform,
-      recurrentInitializer: RecurrentKernelInitializer = .orthogonal
+      recurrentInitializer: RecurrentKernelInitializer = .orthogonal, maskValue: Float? = nil
     ) {
       self.units = units
       self.returnSequences = returnSequences
@@ -50,6 +54,7 @@ public final class LSTM: Layer {
       self.unitForgetBias = unitForgetBias
       self.kernelInitializer = kernelInitializer
       self.recurrentInitializer = recurrentInitializer
+      self.maskValue = maskValue
     }
 
     public static var defaults: Config { Config(units: 1) }
@@ -59,7 +64,7 @@ public final class LSTM: Layer {
         .init("returnState", \.returnState), .init("goBackwards", \.goBackwards),
         .init("unitForgetBias", \.unitForgetBias),
         .init("kernelInitializer", \.kernelInitializer),
-        .init("recurrentInitializer", \.recurrentInitializer),
+        .init("recurrentInitializer", \.recurrentInitializer), .init("maskValue", \.maskValue),
       ]
     }
   }
@@ -84,6 +89,7 @@ public final class LSTM: Layer {
       returnState: config.returnState, goBackwards: config.goBackwards,
       kernelInitializer: config.kernelInitializer,
       recurrentInitializer: config.recurrentInitializer, unitForgetBias: config.unitForgetBias,
+      maskValue: config.maskValue,
       layerType: "lstm")
   }
 

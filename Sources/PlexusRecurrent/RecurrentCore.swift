@@ -51,6 +51,10 @@ final class RecurrentTape {
   var nextHiddenGradient: [Float] = []
   var cellGradient: [Float] = []
   var product: [Float] = []
+  /// Per sample and processed step (`[N, T]`): whether the step is masked.
+  var masked: [Bool] = []
+  /// Whether any step of the call is masked.
+  var hasMaskedSteps = false
   /// The sizes of the recorded call.
   var batch = 0
   var steps = 0
@@ -72,6 +76,8 @@ final class RecurrentCore: Sendable {
   let recurrentInitializer: RecurrentKernelInitializer
   /// LSTM: whether the forget gate's bias starts at 1.
   let unitForgetBias: Bool
+  /// A step whose features all equal this value is masked: it carries the state unchanged.
+  let maskValue: Float?
   let kernel = Parameter(name: "kernel")
   let recurrentKernel = Parameter(name: "recurrent_kernel")
   let bias = Parameter(name: "bias")
@@ -80,8 +86,13 @@ final class RecurrentCore: Sendable {
   init(
     kind: RecurrentCellKind, units: Int, returnSequences: Bool, returnState: Bool,
     goBackwards: Bool, kernelInitializer: Initializer,
-    recurrentInitializer: RecurrentKernelInitializer, unitForgetBias: Bool, layerType: String
+    recurrentInitializer: RecurrentKernelInitializer, unitForgetBias: Bool, maskValue: Float?,
+    layerType: String
   ) throws {
+    if let maskValue, !maskValue.isFinite {
+      throw PlexusError.invalidConfiguration(
+        "\(layerType) maskValue must be a finite number, got \(maskValue)")
+    }
     let limit = ParameterAllocation.maximumSampleElements / 4
     guard units > 0, units <= limit else {
       throw PlexusError.invalidConfiguration(
@@ -95,6 +106,7 @@ final class RecurrentCore: Sendable {
     self.kernelInitializer = kernelInitializer
     self.recurrentInitializer = recurrentInitializer
     self.unitForgetBias = unitForgetBias
+    self.maskValue = maskValue
   }
 
   var parameters: [Parameter] { [kernel, recurrentKernel, bias] }
@@ -246,6 +258,29 @@ final class RecurrentCore: Sendable {
       RecurrentTape.resize(&tape.candidates, try Self.count(steps, batch, units, layer: layer))
     }
     RecurrentTape.resize(&tape.recurrent, try Self.count(batch, width, layer: layer))
+    tape.hasMaskedSteps = false
+    if let maskValue {
+      if tape.masked.count != rows { tape.masked = [Bool](repeating: false, count: rows) }
+      let goBackwards = self.goBackwards
+      var any = false
+      x.withUnsafeBufferPointer { xs in
+        for n in 0..<batch {
+          for s in 0..<steps {
+            let t = goBackwards ? steps - 1 - s : s
+            let row = xs.baseAddress! + (n * steps + t) * featureCount
+            var all = true
+            for k in 0..<featureCount where row[k] != maskValue {
+              all = false
+              break
+            }
+            tape.masked[n * steps + s] = all
+            any = any || all
+          }
+        }
+      }
+      tape.hasMaskedSteps = any
+    }
+    let hasMaskedSteps = tape.hasMaskedSteps
     let stateSize = batch * units
     for (index, state) in inputs.dropFirst().enumerated() {
       guard state.shape == [batch, units] else {
@@ -299,107 +334,120 @@ final class RecurrentCore: Sendable {
               tape.recurrent.withUnsafeMutableBufferPointer { recurrentBuffer in
                 recurrentValue.withUnsafeBufferPointer { u in
                   biasValue.withUnsafeBufferPointer { b in
-                    let xz = projectionBuffer.baseAddress!
-                    let rec = recurrentBuffer.baseAddress!
-                    let uBase = u.baseAddress!
-                    for s in 0..<steps {
-                      let t = goBackwards ? steps - 1 - s : s
-                      let hPrev = hiddenBuffer.baseAddress! + s * stateSize
-                      let hNext = hPrev + stateSize
-                      let gate = gateBuffer.baseAddress! + s * batch * width
-                      // One product for the recurrent part of every gate (GRU reset-before:
-                      // only z and r; the candidate's product needs r first).
-                      let recurrentColumns: Int
-                      if case .gru(resetAfter: false) = kind {
-                        recurrentColumns = 2 * units
-                      } else {
-                        recurrentColumns = width
-                      }
-                      BLAS.gemm(
-                        transposeA: false, transposeB: false, m: batch, n: recurrentColumns,
-                        k: units, a: UnsafePointer(hPrev), lda: units, b: uBase, ldb: width,
-                        beta: 0, c: rec, ldc: width)
-                      switch kind {
-                      case .simple(let relu):
-                        for n in 0..<batch {
-                          let xrow = xz + (n * steps + t) * width
-                          let rrow = rec + n * width
-                          for j in 0..<units {
-                            let z = xrow[j] + rrow[j]
-                            let h = relu ? Swift.max(z, 0) : tanh(z)
-                            hNext[n * units + j] = h
-                          }
-                        }
-                      case .lstm:
-                        let cPrev = cellBuffer.baseAddress! + s * stateSize
-                        let cNext = cPrev + stateSize
-                        for n in 0..<batch {
-                          let xrow = xz + (n * steps + t) * width
-                          let rrow = rec + n * width
-                          let grow = gate + n * width
-                          for j in 0..<units {
-                            let i = Self.sigmoid(xrow[j] + rrow[j])
-                            let f = Self.sigmoid(xrow[units + j] + rrow[units + j])
-                            let g = tanh(xrow[2 * units + j] + rrow[2 * units + j])
-                            let o = Self.sigmoid(xrow[3 * units + j] + rrow[3 * units + j])
-                            let c = f * cPrev[n * units + j] + i * g
-                            cNext[n * units + j] = c
-                            hNext[n * units + j] = o * tanh(c)
-                            grow[j] = i
-                            grow[units + j] = f
-                            grow[2 * units + j] = g
-                            grow[3 * units + j] = o
-                          }
-                        }
-                      case .gru(let resetAfter):
-                        let candidate = candidateBuffer.baseAddress! + s * stateSize
-                        if resetAfter {
-                          let recurrentBias = b.baseAddress! + width
-                          for n in 0..<batch {
-                            let xrow = xz + (n * steps + t) * width
-                            let rrow = rec + n * width
-                            let grow = gate + n * width
-                            for j in 0..<units {
-                              let z = Self.sigmoid(
-                                xrow[j] + rrow[j] + recurrentBias[j])
-                              let r = Self.sigmoid(
-                                xrow[units + j] + rrow[units + j] + recurrentBias[units + j])
-                              let product = rrow[2 * units + j] + recurrentBias[2 * units + j]
-                              let hh = tanh(xrow[2 * units + j] + r * product)
-                              let hp = hPrev[n * units + j]
-                              hNext[n * units + j] = z * hp + (1 - z) * hh
-                              candidate[n * units + j] = product
-                              grow[j] = z
-                              grow[units + j] = r
-                              grow[2 * units + j] = hh
-                            }
-                          }
+                    tape.masked.withUnsafeBufferPointer { masked in
+                      let xz = projectionBuffer.baseAddress!
+                      let rec = recurrentBuffer.baseAddress!
+                      let uBase = u.baseAddress!
+                      for s in 0..<steps {
+                        let t = goBackwards ? steps - 1 - s : s
+                        let hPrev = hiddenBuffer.baseAddress! + s * stateSize
+                        let hNext = hPrev + stateSize
+                        let gate = gateBuffer.baseAddress! + s * batch * width
+                        // One product for the recurrent part of every gate (GRU reset-before:
+                        // only z and r; the candidate's product needs r first).
+                        let recurrentColumns: Int
+                        if case .gru(resetAfter: false) = kind {
+                          recurrentColumns = 2 * units
                         } else {
+                          recurrentColumns = width
+                        }
+                        BLAS.gemm(
+                          transposeA: false, transposeB: false, m: batch, n: recurrentColumns,
+                          k: units, a: UnsafePointer(hPrev), lda: units, b: uBase, ldb: width,
+                          beta: 0, c: rec, ldc: width)
+                        switch kind {
+                        case .simple(let relu):
                           for n in 0..<batch {
                             let xrow = xz + (n * steps + t) * width
                             let rrow = rec + n * width
-                            let grow = gate + n * width
                             for j in 0..<units {
-                              let z = Self.sigmoid(xrow[j] + rrow[j])
-                              let r = Self.sigmoid(xrow[units + j] + rrow[units + j])
-                              grow[j] = z
-                              grow[units + j] = r
-                              candidate[n * units + j] = r * hPrev[n * units + j]
+                              let z = xrow[j] + rrow[j]
+                              let h = relu ? Swift.max(z, 0) : tanh(z)
+                              hNext[n * units + j] = h
                             }
                           }
-                          BLAS.gemm(
-                            transposeA: false, transposeB: false, m: batch, n: units, k: units,
-                            a: UnsafePointer(candidate), lda: units, b: uBase + 2 * units,
-                            ldb: width, beta: 0, c: rec + 2 * units, ldc: width)
+                        case .lstm:
+                          let cPrev = cellBuffer.baseAddress! + s * stateSize
+                          let cNext = cPrev + stateSize
                           for n in 0..<batch {
                             let xrow = xz + (n * steps + t) * width
                             let rrow = rec + n * width
                             let grow = gate + n * width
                             for j in 0..<units {
-                              let z = grow[j]
-                              let hh = tanh(xrow[2 * units + j] + rrow[2 * units + j])
-                              grow[2 * units + j] = hh
-                              hNext[n * units + j] = z * hPrev[n * units + j] + (1 - z) * hh
+                              let i = Self.sigmoid(xrow[j] + rrow[j])
+                              let f = Self.sigmoid(xrow[units + j] + rrow[units + j])
+                              let g = tanh(xrow[2 * units + j] + rrow[2 * units + j])
+                              let o = Self.sigmoid(xrow[3 * units + j] + rrow[3 * units + j])
+                              let c = f * cPrev[n * units + j] + i * g
+                              cNext[n * units + j] = c
+                              hNext[n * units + j] = o * tanh(c)
+                              grow[j] = i
+                              grow[units + j] = f
+                              grow[2 * units + j] = g
+                              grow[3 * units + j] = o
+                            }
+                          }
+                        case .gru(let resetAfter):
+                          let candidate = candidateBuffer.baseAddress! + s * stateSize
+                          if resetAfter {
+                            let recurrentBias = b.baseAddress! + width
+                            for n in 0..<batch {
+                              let xrow = xz + (n * steps + t) * width
+                              let rrow = rec + n * width
+                              let grow = gate + n * width
+                              for j in 0..<units {
+                                let z = Self.sigmoid(
+                                  xrow[j] + rrow[j] + recurrentBias[j])
+                                let r = Self.sigmoid(
+                                  xrow[units + j] + rrow[units + j] + recurrentBias[units + j])
+                                let product = rrow[2 * units + j] + recurrentBias[2 * units + j]
+                                let hh = tanh(xrow[2 * units + j] + r * product)
+                                let hp = hPrev[n * units + j]
+                                hNext[n * units + j] = z * hp + (1 - z) * hh
+                                candidate[n * units + j] = product
+                                grow[j] = z
+                                grow[units + j] = r
+                                grow[2 * units + j] = hh
+                              }
+                            }
+                          } else {
+                            for n in 0..<batch {
+                              let xrow = xz + (n * steps + t) * width
+                              let rrow = rec + n * width
+                              let grow = gate + n * width
+                              for j in 0..<units {
+                                let z = Self.sigmoid(xrow[j] + rrow[j])
+                                let r = Self.sigmoid(xrow[units + j] + rrow[units + j])
+                                grow[j] = z
+                                grow[units + j] = r
+                                candidate[n * units + j] = r * hPrev[n * units + j]
+                              }
+                            }
+                            BLAS.gemm(
+                              transposeA: false, transposeB: false, m: batch, n: units, k: units,
+                              a: UnsafePointer(candidate), lda: units, b: uBase + 2 * units,
+                              ldb: width, beta: 0, c: rec + 2 * units, ldc: width)
+                            for n in 0..<batch {
+                              let xrow = xz + (n * steps + t) * width
+                              let rrow = rec + n * width
+                              let grow = gate + n * width
+                              for j in 0..<units {
+                                let z = grow[j]
+                                let hh = tanh(xrow[2 * units + j] + rrow[2 * units + j])
+                                grow[2 * units + j] = hh
+                                hNext[n * units + j] = z * hPrev[n * units + j] + (1 - z) * hh
+                              }
+                            }
+                          }
+                        }
+                        // A masked step carries the state (and the cell) unchanged.
+                        if hasMaskedSteps {
+                          for n in 0..<batch where masked[n * steps + s] {
+                            (hNext + n * units).update(from: hPrev + n * units, count: units)
+                            if kind == .lstm {
+                              let cPrev = cellBuffer.baseAddress! + s * stateSize
+                              (cPrev + stateSize + n * units).update(
+                                from: cPrev + n * units, count: units)
                             }
                           }
                         }
@@ -465,6 +513,7 @@ final class RecurrentCore: Sendable {
     let kind = self.kind
     let goBackwards = self.goBackwards
     let returnSequences = self.returnSequences
+    let hasMaskedSteps = tape.hasMaskedSteps
     RecurrentTape.resize(&tape.hiddenGradient, stateSize)
     RecurrentTape.resize(&tape.nextHiddenGradient, stateSize)
     RecurrentTape.resize(&tape.cellGradient, stateSize)
@@ -505,148 +554,177 @@ final class RecurrentCore: Sendable {
                       tape.cellGradient.withUnsafeMutableBufferPointer { dcBuffer in
                         tape.product.withUnsafeMutableBufferPointer { productBuffer in
                           recurrentValue.withUnsafeBufferPointer { u in
-                            var dh = dhBuffer.baseAddress!
-                            var dhPrev = dhPrevBuffer.baseAddress!
-                            let dc = dcBuffer.baseAddress!
-                            let dzx = projectionGradientBuffer.baseAddress!
-                            let uBase = u.baseAddress!
-                            for s in stride(from: steps - 1, through: 0, by: -1) {
-                              let t = goBackwards ? steps - 1 - s : s
-                              if returnSequences {
-                                for n in 0..<batch {
-                                  for j in 0..<units {
-                                    dh[n * units + j] += sequenceBuffer[(n * steps + s) * units + j]
+                            tape.masked.withUnsafeBufferPointer { masked in
+                              var dh = dhBuffer.baseAddress!
+                              var dhPrev = dhPrevBuffer.baseAddress!
+                              let dc = dcBuffer.baseAddress!
+                              let dzx = projectionGradientBuffer.baseAddress!
+                              let uBase = u.baseAddress!
+                              for s in stride(from: steps - 1, through: 0, by: -1) {
+                                let t = goBackwards ? steps - 1 - s : s
+                                if returnSequences {
+                                  for n in 0..<batch {
+                                    for j in 0..<units {
+                                      dh[n * units + j] +=
+                                        sequenceBuffer[(n * steps + s) * units + j]
+                                    }
                                   }
                                 }
+                                let hPrev = hiddenBuffer.baseAddress! + s * stateSize
+                                let hNext = hPrev + stateSize
+                                let gate = gateBuffer.baseAddress! + s * batch * width
+                                let dr = recurrentGradientBuffer.baseAddress! + s * batch * width
+                                var recurrentColumns = width
+                                var hasDirect = false
+                                let maskedRows = masked.baseAddress!
+                                if hasMaskedSteps && kind == .lstm {
+                                  // Keep the cell gradient of masked samples: it passes through.
+                                  for n in 0..<batch where maskedRows[n * steps + s] {
+                                    (productBuffer.baseAddress! + n * units).update(
+                                      from: dc + n * units, count: units)
+                                  }
+                                }
+                                switch kind {
+                                case .simple(let relu):
+                                  for n in 0..<batch {
+                                    let xrow = dzx + (n * steps + t) * width
+                                    let rrow = dr + n * width
+                                    for j in 0..<units {
+                                      let h = hNext[n * units + j]
+                                      let derivative: Float = relu ? (h > 0 ? 1 : 0) : 1 - h * h
+                                      let g = dh[n * units + j] * derivative
+                                      xrow[j] = g
+                                      rrow[j] = g
+                                    }
+                                  }
+                                case .lstm:
+                                  let cPrev = cellBuffer.baseAddress! + s * stateSize
+                                  let cNext = cPrev + stateSize
+                                  for n in 0..<batch {
+                                    let xrow = dzx + (n * steps + t) * width
+                                    let rrow = dr + n * width
+                                    let grow = gate + n * width
+                                    for j in 0..<units {
+                                      let k = n * units + j
+                                      let i = grow[j]
+                                      let f = grow[units + j]
+                                      let g = grow[2 * units + j]
+                                      let o = grow[3 * units + j]
+                                      let tc = tanh(cNext[k])
+                                      let dcTotal = dc[k] + dh[k] * o * (1 - tc * tc)
+                                      let di = dcTotal * g * i * (1 - i)
+                                      let df = dcTotal * cPrev[k] * f * (1 - f)
+                                      let dg = dcTotal * i * (1 - g * g)
+                                      let dO = dh[k] * tc * o * (1 - o)
+                                      dc[k] = dcTotal * f
+                                      xrow[j] = di
+                                      xrow[units + j] = df
+                                      xrow[2 * units + j] = dg
+                                      xrow[3 * units + j] = dO
+                                      rrow[j] = di
+                                      rrow[units + j] = df
+                                      rrow[2 * units + j] = dg
+                                      rrow[3 * units + j] = dO
+                                    }
+                                  }
+                                case .gru(let resetAfter):
+                                  let candidate = candidateBuffer.baseAddress! + s * stateSize
+                                  hasDirect = true
+                                  if resetAfter {
+                                    for n in 0..<batch {
+                                      let xrow = dzx + (n * steps + t) * width
+                                      let rrow = dr + n * width
+                                      let grow = gate + n * width
+                                      for j in 0..<units {
+                                        let k = n * units + j
+                                        let z = grow[j]
+                                        let r = grow[units + j]
+                                        let hh = grow[2 * units + j]
+                                        let g = dh[k]
+                                        let dhh = g * (1 - z) * (1 - hh * hh)
+                                        let dz = g * (hPrev[k] - hh) * z * (1 - z)
+                                        let dReset = dhh * candidate[k] * r * (1 - r)
+                                        xrow[j] = dz
+                                        xrow[units + j] = dReset
+                                        xrow[2 * units + j] = dhh
+                                        rrow[j] = dz
+                                        rrow[units + j] = dReset
+                                        rrow[2 * units + j] = dhh * r
+                                        dhPrev[k] = g * z
+                                      }
+                                    }
+                                  } else {
+                                    recurrentColumns = 2 * units
+                                    for n in 0..<batch {
+                                      let xrow = dzx + (n * steps + t) * width
+                                      let rrow = dr + n * width
+                                      let grow = gate + n * width
+                                      for j in 0..<units {
+                                        let k = n * units + j
+                                        let z = grow[j]
+                                        let hh = grow[2 * units + j]
+                                        let dhh = dh[k] * (1 - z) * (1 - hh * hh)
+                                        xrow[2 * units + j] = dhh
+                                        rrow[2 * units + j] = dhh
+                                      }
+                                    }
+                                    // d(r * h_prev) = dhh · U_h^T
+                                    let product = productBuffer.baseAddress!
+                                    BLAS.gemm(
+                                      transposeA: false, transposeB: true, m: batch, n: units,
+                                      k: units, a: UnsafePointer(dr + 2 * units), lda: width,
+                                      b: uBase + 2 * units, ldb: width, beta: 0, c: product,
+                                      ldc: units)
+                                    for n in 0..<batch {
+                                      let xrow = dzx + (n * steps + t) * width
+                                      let rrow = dr + n * width
+                                      let grow = gate + n * width
+                                      for j in 0..<units {
+                                        let k = n * units + j
+                                        let z = grow[j]
+                                        let r = grow[units + j]
+                                        let hh = grow[2 * units + j]
+                                        let g = dh[k]
+                                        let dz = g * (hPrev[k] - hh) * z * (1 - z)
+                                        let dReset = product[k] * hPrev[k] * r * (1 - r)
+                                        xrow[j] = dz
+                                        xrow[units + j] = dReset
+                                        rrow[j] = dz
+                                        rrow[units + j] = dReset
+                                        dhPrev[k] = g * z + product[k] * r
+                                      }
+                                    }
+                                    _ = candidate
+                                  }
+                                }
+                                // A masked step passes its state gradients through and trains
+                                // nothing.
+                                if hasMaskedSteps {
+                                  for n in 0..<batch where maskedRows[n * steps + s] {
+                                    (dzx + (n * steps + t) * width).update(
+                                      repeating: 0, count: width)
+                                    (dr + n * width).update(repeating: 0, count: width)
+                                    if kind == .lstm {
+                                      (dc + n * units).update(
+                                        from: productBuffer.baseAddress! + n * units, count: units)
+                                    }
+                                  }
+                                }
+                                // dh_prev (+)= dR · U^T over the gates read from h_prev.
+                                BLAS.gemm(
+                                  transposeA: false, transposeB: true, m: batch, n: units,
+                                  k: recurrentColumns, a: UnsafePointer(dr), lda: width, b: uBase,
+                                  ldb: width, beta: hasDirect ? 1 : 0, c: dhPrev, ldc: units)
+                                if hasMaskedSteps {
+                                  for n in 0..<batch where maskedRows[n * steps + s] {
+                                    (dhPrev + n * units).update(from: dh + n * units, count: units)
+                                  }
+                                }
+                                swap(&dh, &dhPrev)
                               }
-                              let hPrev = hiddenBuffer.baseAddress! + s * stateSize
-                              let hNext = hPrev + stateSize
-                              let gate = gateBuffer.baseAddress! + s * batch * width
-                              let dr = recurrentGradientBuffer.baseAddress! + s * batch * width
-                              var recurrentColumns = width
-                              var hasDirect = false
-                              switch kind {
-                              case .simple(let relu):
-                                for n in 0..<batch {
-                                  let xrow = dzx + (n * steps + t) * width
-                                  let rrow = dr + n * width
-                                  for j in 0..<units {
-                                    let h = hNext[n * units + j]
-                                    let derivative: Float = relu ? (h > 0 ? 1 : 0) : 1 - h * h
-                                    let g = dh[n * units + j] * derivative
-                                    xrow[j] = g
-                                    rrow[j] = g
-                                  }
-                                }
-                              case .lstm:
-                                let cPrev = cellBuffer.baseAddress! + s * stateSize
-                                let cNext = cPrev + stateSize
-                                for n in 0..<batch {
-                                  let xrow = dzx + (n * steps + t) * width
-                                  let rrow = dr + n * width
-                                  let grow = gate + n * width
-                                  for j in 0..<units {
-                                    let k = n * units + j
-                                    let i = grow[j]
-                                    let f = grow[units + j]
-                                    let g = grow[2 * units + j]
-                                    let o = grow[3 * units + j]
-                                    let tc = tanh(cNext[k])
-                                    let dcTotal = dc[k] + dh[k] * o * (1 - tc * tc)
-                                    let di = dcTotal * g * i * (1 - i)
-                                    let df = dcTotal * cPrev[k] * f * (1 - f)
-                                    let dg = dcTotal * i * (1 - g * g)
-                                    let dO = dh[k] * tc * o * (1 - o)
-                                    dc[k] = dcTotal * f
-                                    xrow[j] = di
-                                    xrow[units + j] = df
-                                    xrow[2 * units + j] = dg
-                                    xrow[3 * units + j] = dO
-                                    rrow[j] = di
-                                    rrow[units + j] = df
-                                    rrow[2 * units + j] = dg
-                                    rrow[3 * units + j] = dO
-                                  }
-                                }
-                              case .gru(let resetAfter):
-                                let candidate = candidateBuffer.baseAddress! + s * stateSize
-                                hasDirect = true
-                                if resetAfter {
-                                  for n in 0..<batch {
-                                    let xrow = dzx + (n * steps + t) * width
-                                    let rrow = dr + n * width
-                                    let grow = gate + n * width
-                                    for j in 0..<units {
-                                      let k = n * units + j
-                                      let z = grow[j]
-                                      let r = grow[units + j]
-                                      let hh = grow[2 * units + j]
-                                      let g = dh[k]
-                                      let dhh = g * (1 - z) * (1 - hh * hh)
-                                      let dz = g * (hPrev[k] - hh) * z * (1 - z)
-                                      let dReset = dhh * candidate[k] * r * (1 - r)
-                                      xrow[j] = dz
-                                      xrow[units + j] = dReset
-                                      xrow[2 * units + j] = dhh
-                                      rrow[j] = dz
-                                      rrow[units + j] = dReset
-                                      rrow[2 * units + j] = dhh * r
-                                      dhPrev[k] = g * z
-                                    }
-                                  }
-                                } else {
-                                  recurrentColumns = 2 * units
-                                  for n in 0..<batch {
-                                    let xrow = dzx + (n * steps + t) * width
-                                    let rrow = dr + n * width
-                                    let grow = gate + n * width
-                                    for j in 0..<units {
-                                      let k = n * units + j
-                                      let z = grow[j]
-                                      let hh = grow[2 * units + j]
-                                      let dhh = dh[k] * (1 - z) * (1 - hh * hh)
-                                      xrow[2 * units + j] = dhh
-                                      rrow[2 * units + j] = dhh
-                                    }
-                                  }
-                                  // d(r * h_prev) = dhh · U_h^T
-                                  let product = productBuffer.baseAddress!
-                                  BLAS.gemm(
-                                    transposeA: false, transposeB: true, m: batch, n: units,
-                                    k: units, a: UnsafePointer(dr + 2 * units), lda: width,
-                                    b: uBase + 2 * units, ldb: width, beta: 0, c: product,
-                                    ldc: units)
-                                  for n in 0..<batch {
-                                    let xrow = dzx + (n * steps + t) * width
-                                    let rrow = dr + n * width
-                                    let grow = gate + n * width
-                                    for j in 0..<units {
-                                      let k = n * units + j
-                                      let z = grow[j]
-                                      let r = grow[units + j]
-                                      let hh = grow[2 * units + j]
-                                      let g = dh[k]
-                                      let dz = g * (hPrev[k] - hh) * z * (1 - z)
-                                      let dReset = product[k] * hPrev[k] * r * (1 - r)
-                                      xrow[j] = dz
-                                      xrow[units + j] = dReset
-                                      rrow[j] = dz
-                                      rrow[units + j] = dReset
-                                      dhPrev[k] = g * z + product[k] * r
-                                    }
-                                  }
-                                  _ = candidate
-                                }
+                              if dh != dhBuffer.baseAddress! {
+                                dhBuffer.baseAddress!.update(from: dh, count: stateSize)
                               }
-                              // dh_prev (+)= dR · U^T over the gates read from h_prev.
-                              BLAS.gemm(
-                                transposeA: false, transposeB: true, m: batch, n: units,
-                                k: recurrentColumns, a: UnsafePointer(dr), lda: width, b: uBase,
-                                ldb: width, beta: hasDirect ? 1 : 0, c: dhPrev, ldc: units)
-                              swap(&dh, &dhPrev)
-                            }
-                            if dh != dhBuffer.baseAddress! {
-                              dhBuffer.baseAddress!.update(from: dh, count: stateSize)
                             }
                           }
                         }

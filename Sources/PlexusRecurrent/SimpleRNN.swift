@@ -26,13 +26,17 @@ public final class SimpleRNN: Layer {
     public var kernelInitializer: Initializer
     /// How the recurrent kernel is initialized.
     public var recurrentInitializer: RecurrentKernelInitializer
+    /// When set, a step whose features all equal this value is masked (padding): it carries
+    /// the state unchanged, and a returned sequence repeats the previous output there (Keras's
+    /// `Masking(mask_value)` before the layer; with an `Embedding` of `maskZero`, use 0).
+    public var maskValue: Float?
 
     /// Creates a config.
     public init(
       units: Int, returnSequences: Bool = false, returnState: Bool = false,
       goBackwards: Bool = false, activation: RecurrentActivation = .tanh,
       kernelInitializer: Initializer = .glorotUniform,
-      recurrentInitializer: RecurrentKernelInitializer = .orthogonal
+      recurrentInitializer: RecurrentKernelInitializer = .orthogonal, maskValue: Float? = nil
     ) {
       self.units = units
       self.returnSequences = returnSequences
@@ -41,6 +45,7 @@ public final class SimpleRNN: Layer {
       self.activation = activation
       self.kernelInitializer = kernelInitializer
       self.recurrentInitializer = recurrentInitializer
+      self.maskValue = maskValue
     }
 
     public static var defaults: Config { Config(units: 1) }
@@ -50,7 +55,7 @@ public final class SimpleRNN: Layer {
         .init("returnState", \.returnState), .init("goBackwards", \.goBackwards),
         .init("activation", \.activation),
         .init("kernelInitializer", \.kernelInitializer),
-        .init("recurrentInitializer", \.recurrentInitializer),
+        .init("recurrentInitializer", \.recurrentInitializer), .init("maskValue", \.maskValue),
       ]
     }
   }
@@ -76,6 +81,7 @@ public final class SimpleRNN: Layer {
       returnState: config.returnState, goBackwards: config.goBackwards,
       kernelInitializer: config.kernelInitializer,
       recurrentInitializer: config.recurrentInitializer, unitForgetBias: false,
+      maskValue: config.maskValue,
       layerType: "simple_rnn")
   }
 

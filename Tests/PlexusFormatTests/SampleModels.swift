@@ -195,7 +195,9 @@ enum SampleModels {
         Sequential([
           try LSTM(units: 4, returnSequences: true),
           try LSTM(
-            config: .init(units: 3, unitForgetBias: false, recurrentInitializer: .glorotUniform)),
+            config: .init(
+              units: 3, unitForgetBias: false, recurrentInitializer: .glorotUniform,
+              maskValue: 0)),
           try Dense(units: 2),
         ])
       }, inputShape: [5, 3]),

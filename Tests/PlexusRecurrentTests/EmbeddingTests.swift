@@ -86,6 +86,18 @@ import Testing
     #expect(try model.predict(Self.ids([2, 5], below: 6, seed: 1)).shape == [2, 5, 3])
   }
 
+  @Test func paddingIdsWithAMaskedLSTMGiveTheOutputOfTheUnpaddedSequence() throws {
+    let model = Sequential([
+      try Embedding(inputDim: 6, outputDim: 4, maskZero: true),
+      try LSTM(config: .init(units: 3, maskValue: 0)),
+    ])
+    try model.build(inputShape: [nil], seed: 5)
+    let short = try model.predict(try Tensor(shape: [1, 3], scalars: [3, 1, 5]))
+    let padded = try model.predict(try Tensor(shape: [1, 6], scalars: [0, 3, 1, 0, 5, 0]))
+    #expect(padded.shape == [1, 3])
+    for (a, b) in zip(short.scalars, padded.scalars) { #expect(abs(a - b) < 1e-6) }
+  }
+
   @Test func configRefusesUnknownKeys() throws {
     try LayerHarness.checkConfigDecoding(
       Embedding.self, registry: Self.registry, minimal: #"{"inputDim": 10, "outputDim": 3}"#,

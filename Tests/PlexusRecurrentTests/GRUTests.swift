@@ -144,6 +144,21 @@ import Testing
     RecurrentReference.expectError("units") { _ = try GRU(units: 0) }
   }
 
+  @Test func maskedStepsCarryTheStateUnchanged() throws {
+    for config: GRU.Config in [
+      .init(units: 4, returnSequences: true, maskValue: 0),
+      .init(units: 4, goBackwards: true, resetAfter: false, maskValue: 0),
+      .init(units: 4, returnSequences: true, goBackwards: true, resetAfter: false, maskValue: 0),
+    ] {
+      let layer = try GRU(config: config)
+      let error = try RecurrentReference.maskedCheck(layer, core: layer.core, features: 3)
+      #expect(error < 1e-2, "\(config)")
+    }
+    RecurrentReference.expectError("maskValue") {
+      _ = try GRU(config: .init(units: 2, maskValue: .nan))
+    }
+  }
+
   @Test func configRefusesUnknownKeys() throws {
     try LayerHarness.checkConfigDecoding(
       GRU.self, registry: Self.registry, minimal: #"{"units": 8}"#,
@@ -151,7 +166,7 @@ import Testing
       full: GRU.Config(
         units: 8, returnSequences: true, returnState: true, goBackwards: true,
         resetAfter: false, kernelInitializer: .heNormal,
-        recurrentInitializer: .glorotUniform),
+        recurrentInitializer: .glorotUniform, maskValue: 0),
       typo: #"{"returnSequence": true}"#, suggestion: "returnSequences")
   }
 }

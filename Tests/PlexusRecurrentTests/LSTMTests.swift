@@ -113,6 +113,20 @@ import Testing
     RecurrentReference.expectError("units") { _ = try LSTM(units: 0) }
   }
 
+  @Test func maskedStepsCarryTheStateUnchanged() throws {
+    for config: LSTM.Config in [
+      .init(units: 4, returnSequences: true, maskValue: 0),
+      .init(units: 4, returnState: true, goBackwards: true, maskValue: 0),
+    ] {
+      let layer = try LSTM(config: config)
+      let error = try RecurrentReference.maskedCheck(layer, core: layer.core, features: 3)
+      #expect(error < 1e-2, "\(config)")
+    }
+    RecurrentReference.expectError("maskValue") {
+      _ = try LSTM(config: .init(units: 2, maskValue: .nan))
+    }
+  }
+
   @Test func configRefusesUnknownKeys() throws {
     try LayerHarness.checkConfigDecoding(
       LSTM.self, registry: Self.registry, minimal: #"{"units": 8}"#,
@@ -120,7 +134,7 @@ import Testing
       full: LSTM.Config(
         units: 8, returnSequences: true, returnState: true, goBackwards: true,
         unitForgetBias: false, kernelInitializer: .heNormal,
-        recurrentInitializer: .glorotUniform),
+        recurrentInitializer: .glorotUniform, maskValue: 0),
       typo: #"{"returnSequence": true}"#, suggestion: "returnSequences")
   }
 }

@@ -11,7 +11,7 @@ enum RecurrentReference {
   /// Every processed step's `h` (processing order, `[N][T][H]`) and the final `c` (LSTM).
   static func run(
     kind: RecurrentCellKind, x: Tensor, h0: Tensor?, c0: Tensor?, kernel: Tensor,
-    recurrent: Tensor, bias: Tensor, goBackwards: Bool
+    recurrent: Tensor, bias: Tensor, goBackwards: Bool, maskValue: Float? = nil
   ) -> (sequence: [[[Double]]], cell: [[Double]]) {
     let n = x.shape[0]
     let steps = x.shape[1]
@@ -31,6 +31,12 @@ enum RecurrentReference {
       var outputs: [[Double]] = []
       for s in 0..<steps {
         let t = goBackwards ? steps - 1 - s : s
+        if let maskValue,
+          (0..<f).allSatisfy({ x.scalars[(sample * steps + t) * f + $0] == maskValue })
+        {
+          outputs.append(state)
+          continue
+        }
         func inputPart(_ column: Int) -> Double {
           var total = 0.0
           for k in 0..<f { total += xs[(sample * steps + t) * f + k] * w[k * width + column] }
@@ -115,7 +121,7 @@ enum RecurrentReference {
     let reference = run(
       kind: core.kind, x: x, h0: h0, c0: c0, kernel: core.kernel.value,
       recurrent: core.recurrentKernel.value, bias: core.bias.value,
-      goBackwards: core.goBackwards)
+      goBackwards: core.goBackwards, maskValue: core.maskValue)
     let n = x.shape[0]
     let steps = x.shape[1]
     let h = core.units
@@ -156,6 +162,43 @@ enum RecurrentReference {
     // of saturating gates dominates the differences of small entries.
     let report = try GradientCheck.check(
       layer: layer, inputs: inputs, epsilon: 1e-2, maximumEntries: 80, floor: 1e-2)
+    return report.maximumError
+  }
+
+  /// A batch `[3, steps, features]` in which sample 0 has its last two time steps and sample 2
+  /// its first step and step 3 set to `maskValue` (padding at both ends and inside).
+  static func paddedBatch(steps: Int, features: Int, maskValue: Float, seed: UInt64) -> Tensor {
+    var generator = SeededGenerator(seed: seed)
+    var x = Tensor.normal([3, steps, features], using: &generator)
+    let masked = [(0, steps - 1), (0, steps - 2), (2, 0), (2, 3)]
+    x.withUnsafeMutableBufferPointer { values in
+      for (n, t) in masked {
+        for k in 0..<features { values[(n * steps + t) * features + k] = maskValue }
+      }
+    }
+    return x
+  }
+
+  /// Checks a layer with `maskValue` on a padded batch: forward against the reference, the
+  /// parameter gradients by finite differences (the input's are not: perturbing a padded
+  /// step unmasks it) and zero input gradients at the masked steps. Returns the gradient error.
+  static func maskedCheck(_ layer: any Layer, core: RecurrentCore, features: Int) throws
+    -> Double
+  {
+    try prepare(layer, inputShapes: [[nil, features]])
+    let x = paddedBatch(steps: 6, features: features, maskValue: 0, seed: 31)
+    #expect(try maximumDifference(layer: layer, core: core, x: x) < 1e-5)
+    let report = try GradientCheck.check(
+      layer: layer, inputs: [x], epsilon: 1e-2, maximumEntries: 80, floor: 1e-2,
+      checkingInputs: false)
+    let record = CallRecord()
+    let outputs = try layer.run([x], training: true, record: record)
+    let gradient = try #require(
+      try layer.gradients(outputs.map { Tensor(shape: $0.shape, repeating: 1) }, record: record)[
+        0])
+    for (n, t) in [(0, 5), (0, 4), (2, 0), (2, 3)] {
+      for k in 0..<features { #expect(gradient[flat: (n * 6 + t) * features + k] == 0) }
+    }
     return report.maximumError
   }
 
