@@ -205,6 +205,10 @@ final class RecurrentCore: Sendable {
 
   @inline(__always) private static func sigmoid(_ x: Float) -> Float { 1 / (1 + exp(-x)) }
 
+  /// `tanh` through one `exp` (faster than the C library's `tanhf`; absolute error about
+  /// 1e-7, and exactly ±1 where `exp` overflows or underflows).
+  @inline(__always) private static func tanh(_ x: Float) -> Float { 2 / (1 + exp(-2 * x)) - 1 }
+
   private func tape(of record: CallRecord) -> RecurrentTape {
     if let tape = record.scratch as? RecurrentTape { return tape }
     let tape = RecurrentTape()
@@ -326,128 +330,132 @@ final class RecurrentCore: Sendable {
       }
     }
 
-    tape.projections.withUnsafeBufferPointer { projectionBuffer in
-      tape.hidden.withUnsafeMutableBufferPointer { hiddenBuffer in
-        tape.cells.withUnsafeMutableBufferPointer { cellBuffer in
-          tape.gates.withUnsafeMutableBufferPointer { gateBuffer in
-            tape.candidates.withUnsafeMutableBufferPointer { candidateBuffer in
-              tape.recurrent.withUnsafeMutableBufferPointer { recurrentBuffer in
-                recurrentValue.withUnsafeBufferPointer { u in
-                  biasValue.withUnsafeBufferPointer { b in
-                    tape.masked.withUnsafeBufferPointer { masked in
-                      let xz = projectionBuffer.baseAddress!
-                      let rec = recurrentBuffer.baseAddress!
-                      let uBase = u.baseAddress!
-                      for s in 0..<steps {
-                        let t = goBackwards ? steps - 1 - s : s
-                        let hPrev = hiddenBuffer.baseAddress! + s * stateSize
-                        let hNext = hPrev + stateSize
-                        let gate = gateBuffer.baseAddress! + s * batch * width
-                        // One product for the recurrent part of every gate (GRU reset-before:
-                        // only z and r; the candidate's product needs r first).
-                        let recurrentColumns: Int
-                        if case .gru(resetAfter: false) = kind {
-                          recurrentColumns = 2 * units
-                        } else {
-                          recurrentColumns = width
-                        }
-                        BLAS.gemm(
-                          transposeA: false, transposeB: false, m: batch, n: recurrentColumns,
-                          k: units, a: UnsafePointer(hPrev), lda: units, b: uBase, ldb: width,
-                          beta: 0, c: rec, ldc: width)
-                        switch kind {
-                        case .simple(let relu):
-                          for n in 0..<batch {
-                            let xrow = xz + (n * steps + t) * width
-                            let rrow = rec + n * width
-                            for j in 0..<units {
-                              let z = xrow[j] + rrow[j]
-                              let h = relu ? Swift.max(z, 0) : tanh(z)
-                              hNext[n * units + j] = h
-                            }
-                          }
-                        case .lstm:
-                          let cPrev = cellBuffer.baseAddress! + s * stateSize
-                          let cNext = cPrev + stateSize
-                          for n in 0..<batch {
-                            let xrow = xz + (n * steps + t) * width
-                            let rrow = rec + n * width
-                            let grow = gate + n * width
-                            for j in 0..<units {
-                              let i = Self.sigmoid(xrow[j] + rrow[j])
-                              let f = Self.sigmoid(xrow[units + j] + rrow[units + j])
-                              let g = tanh(xrow[2 * units + j] + rrow[2 * units + j])
-                              let o = Self.sigmoid(xrow[3 * units + j] + rrow[3 * units + j])
-                              let c = f * cPrev[n * units + j] + i * g
-                              cNext[n * units + j] = c
-                              hNext[n * units + j] = o * tanh(c)
-                              grow[j] = i
-                              grow[units + j] = f
-                              grow[2 * units + j] = g
-                              grow[3 * units + j] = o
-                            }
-                          }
-                        case .gru(let resetAfter):
-                          let candidate = candidateBuffer.baseAddress! + s * stateSize
-                          if resetAfter {
-                            let recurrentBias = b.baseAddress! + width
-                            for n in 0..<batch {
-                              let xrow = xz + (n * steps + t) * width
-                              let rrow = rec + n * width
-                              let grow = gate + n * width
-                              for j in 0..<units {
-                                let z = Self.sigmoid(
-                                  xrow[j] + rrow[j] + recurrentBias[j])
-                                let r = Self.sigmoid(
-                                  xrow[units + j] + rrow[units + j] + recurrentBias[units + j])
-                                let product = rrow[2 * units + j] + recurrentBias[2 * units + j]
-                                let hh = tanh(xrow[2 * units + j] + r * product)
-                                let hp = hPrev[n * units + j]
-                                hNext[n * units + j] = z * hp + (1 - z) * hh
-                                candidate[n * units + j] = product
-                                grow[j] = z
-                                grow[units + j] = r
-                                grow[2 * units + j] = hh
-                              }
-                            }
+    // The per-step products are small: splitting them across cores costs more in thread
+    // wake-ups than it saves, so the step loop runs on the calling thread.
+    try Parallel.maximumThreads.withValue(1) {
+      tape.projections.withUnsafeBufferPointer { projectionBuffer in
+        tape.hidden.withUnsafeMutableBufferPointer { hiddenBuffer in
+          tape.cells.withUnsafeMutableBufferPointer { cellBuffer in
+            tape.gates.withUnsafeMutableBufferPointer { gateBuffer in
+              tape.candidates.withUnsafeMutableBufferPointer { candidateBuffer in
+                tape.recurrent.withUnsafeMutableBufferPointer { recurrentBuffer in
+                  recurrentValue.withUnsafeBufferPointer { u in
+                    biasValue.withUnsafeBufferPointer { b in
+                      tape.masked.withUnsafeBufferPointer { masked in
+                        let xz = projectionBuffer.baseAddress!
+                        let rec = recurrentBuffer.baseAddress!
+                        let uBase = u.baseAddress!
+                        for s in 0..<steps {
+                          let t = goBackwards ? steps - 1 - s : s
+                          let hPrev = hiddenBuffer.baseAddress! + s * stateSize
+                          let hNext = hPrev + stateSize
+                          let gate = gateBuffer.baseAddress! + s * batch * width
+                          // One product for the recurrent part of every gate (GRU reset-before:
+                          // only z and r; the candidate's product needs r first).
+                          let recurrentColumns: Int
+                          if case .gru(resetAfter: false) = kind {
+                            recurrentColumns = 2 * units
                           } else {
+                            recurrentColumns = width
+                          }
+                          BLAS.gemm(
+                            transposeA: false, transposeB: false, m: batch, n: recurrentColumns,
+                            k: units, a: UnsafePointer(hPrev), lda: units, b: uBase, ldb: width,
+                            beta: 0, c: rec, ldc: width)
+                          switch kind {
+                          case .simple(let relu):
                             for n in 0..<batch {
                               let xrow = xz + (n * steps + t) * width
                               let rrow = rec + n * width
-                              let grow = gate + n * width
                               for j in 0..<units {
-                                let z = Self.sigmoid(xrow[j] + rrow[j])
-                                let r = Self.sigmoid(xrow[units + j] + rrow[units + j])
-                                grow[j] = z
-                                grow[units + j] = r
-                                candidate[n * units + j] = r * hPrev[n * units + j]
+                                let z = xrow[j] + rrow[j]
+                                let h = relu ? Swift.max(z, 0) : Self.tanh(z)
+                                hNext[n * units + j] = h
                               }
                             }
-                            BLAS.gemm(
-                              transposeA: false, transposeB: false, m: batch, n: units, k: units,
-                              a: UnsafePointer(candidate), lda: units, b: uBase + 2 * units,
-                              ldb: width, beta: 0, c: rec + 2 * units, ldc: width)
+                          case .lstm:
+                            let cPrev = cellBuffer.baseAddress! + s * stateSize
+                            let cNext = cPrev + stateSize
                             for n in 0..<batch {
                               let xrow = xz + (n * steps + t) * width
                               let rrow = rec + n * width
                               let grow = gate + n * width
                               for j in 0..<units {
-                                let z = grow[j]
-                                let hh = tanh(xrow[2 * units + j] + rrow[2 * units + j])
-                                grow[2 * units + j] = hh
-                                hNext[n * units + j] = z * hPrev[n * units + j] + (1 - z) * hh
+                                let i = Self.sigmoid(xrow[j] + rrow[j])
+                                let f = Self.sigmoid(xrow[units + j] + rrow[units + j])
+                                let g = Self.tanh(xrow[2 * units + j] + rrow[2 * units + j])
+                                let o = Self.sigmoid(xrow[3 * units + j] + rrow[3 * units + j])
+                                let c = f * cPrev[n * units + j] + i * g
+                                cNext[n * units + j] = c
+                                hNext[n * units + j] = o * Self.tanh(c)
+                                grow[j] = i
+                                grow[units + j] = f
+                                grow[2 * units + j] = g
+                                grow[3 * units + j] = o
+                              }
+                            }
+                          case .gru(let resetAfter):
+                            let candidate = candidateBuffer.baseAddress! + s * stateSize
+                            if resetAfter {
+                              let recurrentBias = b.baseAddress! + width
+                              for n in 0..<batch {
+                                let xrow = xz + (n * steps + t) * width
+                                let rrow = rec + n * width
+                                let grow = gate + n * width
+                                for j in 0..<units {
+                                  let z = Self.sigmoid(
+                                    xrow[j] + rrow[j] + recurrentBias[j])
+                                  let r = Self.sigmoid(
+                                    xrow[units + j] + rrow[units + j] + recurrentBias[units + j])
+                                  let product = rrow[2 * units + j] + recurrentBias[2 * units + j]
+                                  let hh = Self.tanh(xrow[2 * units + j] + r * product)
+                                  let hp = hPrev[n * units + j]
+                                  hNext[n * units + j] = z * hp + (1 - z) * hh
+                                  candidate[n * units + j] = product
+                                  grow[j] = z
+                                  grow[units + j] = r
+                                  grow[2 * units + j] = hh
+                                }
+                              }
+                            } else {
+                              for n in 0..<batch {
+                                let xrow = xz + (n * steps + t) * width
+                                let rrow = rec + n * width
+                                let grow = gate + n * width
+                                for j in 0..<units {
+                                  let z = Self.sigmoid(xrow[j] + rrow[j])
+                                  let r = Self.sigmoid(xrow[units + j] + rrow[units + j])
+                                  grow[j] = z
+                                  grow[units + j] = r
+                                  candidate[n * units + j] = r * hPrev[n * units + j]
+                                }
+                              }
+                              BLAS.gemm(
+                                transposeA: false, transposeB: false, m: batch, n: units, k: units,
+                                a: UnsafePointer(candidate), lda: units, b: uBase + 2 * units,
+                                ldb: width, beta: 0, c: rec + 2 * units, ldc: width)
+                              for n in 0..<batch {
+                                let xrow = xz + (n * steps + t) * width
+                                let rrow = rec + n * width
+                                let grow = gate + n * width
+                                for j in 0..<units {
+                                  let z = grow[j]
+                                  let hh = Self.tanh(xrow[2 * units + j] + rrow[2 * units + j])
+                                  grow[2 * units + j] = hh
+                                  hNext[n * units + j] = z * hPrev[n * units + j] + (1 - z) * hh
+                                }
                               }
                             }
                           }
-                        }
-                        // A masked step carries the state (and the cell) unchanged.
-                        if hasMaskedSteps {
-                          for n in 0..<batch where masked[n * steps + s] {
-                            (hNext + n * units).update(from: hPrev + n * units, count: units)
-                            if kind == .lstm {
-                              let cPrev = cellBuffer.baseAddress! + s * stateSize
-                              (cPrev + stateSize + n * units).update(
-                                from: cPrev + n * units, count: units)
+                          // A masked step carries the state (and the cell) unchanged.
+                          if hasMaskedSteps {
+                            for n in 0..<batch where masked[n * steps + s] {
+                              (hNext + n * units).update(from: hPrev + n * units, count: units)
+                              if kind == .lstm {
+                                let cPrev = cellBuffer.baseAddress! + s * stateSize
+                                (cPrev + stateSize + n * units).update(
+                                  from: cPrev + n * units, count: units)
+                              }
                             }
                           }
                         }
@@ -542,188 +550,193 @@ final class RecurrentCore: Sendable {
     }
     let recurrentValue = recurrentKernel.value
 
-    sequenceGradient.withUnsafeBufferPointer { sequenceBuffer in
-      tape.projections.withUnsafeMutableBufferPointer { projectionGradientBuffer in
-        tape.recurrentGradients.withUnsafeMutableBufferPointer { recurrentGradientBuffer in
-          tape.hidden.withUnsafeBufferPointer { hiddenBuffer in
-            tape.cells.withUnsafeBufferPointer { cellBuffer in
-              tape.gates.withUnsafeBufferPointer { gateBuffer in
-                tape.candidates.withUnsafeBufferPointer { candidateBuffer in
-                  tape.hiddenGradient.withUnsafeMutableBufferPointer { dhBuffer in
-                    tape.nextHiddenGradient.withUnsafeMutableBufferPointer { dhPrevBuffer in
-                      tape.cellGradient.withUnsafeMutableBufferPointer { dcBuffer in
-                        tape.product.withUnsafeMutableBufferPointer { productBuffer in
-                          recurrentValue.withUnsafeBufferPointer { u in
-                            tape.masked.withUnsafeBufferPointer { masked in
-                              var dh = dhBuffer.baseAddress!
-                              var dhPrev = dhPrevBuffer.baseAddress!
-                              let dc = dcBuffer.baseAddress!
-                              let dzx = projectionGradientBuffer.baseAddress!
-                              let uBase = u.baseAddress!
-                              for s in stride(from: steps - 1, through: 0, by: -1) {
-                                let t = goBackwards ? steps - 1 - s : s
-                                if returnSequences {
-                                  for n in 0..<batch {
-                                    for j in 0..<units {
-                                      dh[n * units + j] +=
-                                        sequenceBuffer[(n * steps + s) * units + j]
+    // As in forward: the per-step products run on the calling thread.
+    try Parallel.maximumThreads.withValue(1) {
+      sequenceGradient.withUnsafeBufferPointer { sequenceBuffer in
+        tape.projections.withUnsafeMutableBufferPointer { projectionGradientBuffer in
+          tape.recurrentGradients.withUnsafeMutableBufferPointer { recurrentGradientBuffer in
+            tape.hidden.withUnsafeBufferPointer { hiddenBuffer in
+              tape.cells.withUnsafeBufferPointer { cellBuffer in
+                tape.gates.withUnsafeBufferPointer { gateBuffer in
+                  tape.candidates.withUnsafeBufferPointer { candidateBuffer in
+                    tape.hiddenGradient.withUnsafeMutableBufferPointer { dhBuffer in
+                      tape.nextHiddenGradient.withUnsafeMutableBufferPointer { dhPrevBuffer in
+                        tape.cellGradient.withUnsafeMutableBufferPointer { dcBuffer in
+                          tape.product.withUnsafeMutableBufferPointer { productBuffer in
+                            recurrentValue.withUnsafeBufferPointer { u in
+                              tape.masked.withUnsafeBufferPointer { masked in
+                                var dh = dhBuffer.baseAddress!
+                                var dhPrev = dhPrevBuffer.baseAddress!
+                                let dc = dcBuffer.baseAddress!
+                                let dzx = projectionGradientBuffer.baseAddress!
+                                let uBase = u.baseAddress!
+                                for s in stride(from: steps - 1, through: 0, by: -1) {
+                                  let t = goBackwards ? steps - 1 - s : s
+                                  if returnSequences {
+                                    for n in 0..<batch {
+                                      for j in 0..<units {
+                                        dh[n * units + j] +=
+                                          sequenceBuffer[(n * steps + s) * units + j]
+                                      }
                                     }
                                   }
-                                }
-                                let hPrev = hiddenBuffer.baseAddress! + s * stateSize
-                                let hNext = hPrev + stateSize
-                                let gate = gateBuffer.baseAddress! + s * batch * width
-                                let dr = recurrentGradientBuffer.baseAddress! + s * batch * width
-                                var recurrentColumns = width
-                                var hasDirect = false
-                                let maskedRows = masked.baseAddress!
-                                if hasMaskedSteps && kind == .lstm {
-                                  // Keep the cell gradient of masked samples: it passes through.
-                                  for n in 0..<batch where maskedRows[n * steps + s] {
-                                    (productBuffer.baseAddress! + n * units).update(
-                                      from: dc + n * units, count: units)
-                                  }
-                                }
-                                switch kind {
-                                case .simple(let relu):
-                                  for n in 0..<batch {
-                                    let xrow = dzx + (n * steps + t) * width
-                                    let rrow = dr + n * width
-                                    for j in 0..<units {
-                                      let h = hNext[n * units + j]
-                                      let derivative: Float = relu ? (h > 0 ? 1 : 0) : 1 - h * h
-                                      let g = dh[n * units + j] * derivative
-                                      xrow[j] = g
-                                      rrow[j] = g
+                                  let hPrev = hiddenBuffer.baseAddress! + s * stateSize
+                                  let hNext = hPrev + stateSize
+                                  let gate = gateBuffer.baseAddress! + s * batch * width
+                                  let dr = recurrentGradientBuffer.baseAddress! + s * batch * width
+                                  var recurrentColumns = width
+                                  var hasDirect = false
+                                  let maskedRows = masked.baseAddress!
+                                  if hasMaskedSteps && kind == .lstm {
+                                    // Keep the cell gradient of masked samples: it passes through.
+                                    for n in 0..<batch where maskedRows[n * steps + s] {
+                                      (productBuffer.baseAddress! + n * units).update(
+                                        from: dc + n * units, count: units)
                                     }
                                   }
-                                case .lstm:
-                                  let cPrev = cellBuffer.baseAddress! + s * stateSize
-                                  let cNext = cPrev + stateSize
-                                  for n in 0..<batch {
-                                    let xrow = dzx + (n * steps + t) * width
-                                    let rrow = dr + n * width
-                                    let grow = gate + n * width
-                                    for j in 0..<units {
-                                      let k = n * units + j
-                                      let i = grow[j]
-                                      let f = grow[units + j]
-                                      let g = grow[2 * units + j]
-                                      let o = grow[3 * units + j]
-                                      let tc = tanh(cNext[k])
-                                      let dcTotal = dc[k] + dh[k] * o * (1 - tc * tc)
-                                      let di = dcTotal * g * i * (1 - i)
-                                      let df = dcTotal * cPrev[k] * f * (1 - f)
-                                      let dg = dcTotal * i * (1 - g * g)
-                                      let dO = dh[k] * tc * o * (1 - o)
-                                      dc[k] = dcTotal * f
-                                      xrow[j] = di
-                                      xrow[units + j] = df
-                                      xrow[2 * units + j] = dg
-                                      xrow[3 * units + j] = dO
-                                      rrow[j] = di
-                                      rrow[units + j] = df
-                                      rrow[2 * units + j] = dg
-                                      rrow[3 * units + j] = dO
+                                  switch kind {
+                                  case .simple(let relu):
+                                    for n in 0..<batch {
+                                      let xrow = dzx + (n * steps + t) * width
+                                      let rrow = dr + n * width
+                                      for j in 0..<units {
+                                        let h = hNext[n * units + j]
+                                        let derivative: Float = relu ? (h > 0 ? 1 : 0) : 1 - h * h
+                                        let g = dh[n * units + j] * derivative
+                                        xrow[j] = g
+                                        rrow[j] = g
+                                      }
                                     }
-                                  }
-                                case .gru(let resetAfter):
-                                  let candidate = candidateBuffer.baseAddress! + s * stateSize
-                                  hasDirect = true
-                                  if resetAfter {
+                                  case .lstm:
+                                    let cPrev = cellBuffer.baseAddress! + s * stateSize
+                                    let cNext = cPrev + stateSize
                                     for n in 0..<batch {
                                       let xrow = dzx + (n * steps + t) * width
                                       let rrow = dr + n * width
                                       let grow = gate + n * width
                                       for j in 0..<units {
                                         let k = n * units + j
-                                        let z = grow[j]
-                                        let r = grow[units + j]
-                                        let hh = grow[2 * units + j]
-                                        let g = dh[k]
-                                        let dhh = g * (1 - z) * (1 - hh * hh)
-                                        let dz = g * (hPrev[k] - hh) * z * (1 - z)
-                                        let dReset = dhh * candidate[k] * r * (1 - r)
-                                        xrow[j] = dz
-                                        xrow[units + j] = dReset
-                                        xrow[2 * units + j] = dhh
-                                        rrow[j] = dz
-                                        rrow[units + j] = dReset
-                                        rrow[2 * units + j] = dhh * r
-                                        dhPrev[k] = g * z
+                                        let i = grow[j]
+                                        let f = grow[units + j]
+                                        let g = grow[2 * units + j]
+                                        let o = grow[3 * units + j]
+                                        let tc = Self.tanh(cNext[k])
+                                        let dcTotal = dc[k] + dh[k] * o * (1 - tc * tc)
+                                        let di = dcTotal * g * i * (1 - i)
+                                        let df = dcTotal * cPrev[k] * f * (1 - f)
+                                        let dg = dcTotal * i * (1 - g * g)
+                                        let dO = dh[k] * tc * o * (1 - o)
+                                        dc[k] = dcTotal * f
+                                        xrow[j] = di
+                                        xrow[units + j] = df
+                                        xrow[2 * units + j] = dg
+                                        xrow[3 * units + j] = dO
+                                        rrow[j] = di
+                                        rrow[units + j] = df
+                                        rrow[2 * units + j] = dg
+                                        rrow[3 * units + j] = dO
                                       }
                                     }
-                                  } else {
-                                    recurrentColumns = 2 * units
-                                    for n in 0..<batch {
-                                      let xrow = dzx + (n * steps + t) * width
-                                      let rrow = dr + n * width
-                                      let grow = gate + n * width
-                                      for j in 0..<units {
-                                        let k = n * units + j
-                                        let z = grow[j]
-                                        let hh = grow[2 * units + j]
-                                        let dhh = dh[k] * (1 - z) * (1 - hh * hh)
-                                        xrow[2 * units + j] = dhh
-                                        rrow[2 * units + j] = dhh
+                                  case .gru(let resetAfter):
+                                    let candidate = candidateBuffer.baseAddress! + s * stateSize
+                                    hasDirect = true
+                                    if resetAfter {
+                                      for n in 0..<batch {
+                                        let xrow = dzx + (n * steps + t) * width
+                                        let rrow = dr + n * width
+                                        let grow = gate + n * width
+                                        for j in 0..<units {
+                                          let k = n * units + j
+                                          let z = grow[j]
+                                          let r = grow[units + j]
+                                          let hh = grow[2 * units + j]
+                                          let g = dh[k]
+                                          let dhh = g * (1 - z) * (1 - hh * hh)
+                                          let dz = g * (hPrev[k] - hh) * z * (1 - z)
+                                          let dReset = dhh * candidate[k] * r * (1 - r)
+                                          xrow[j] = dz
+                                          xrow[units + j] = dReset
+                                          xrow[2 * units + j] = dhh
+                                          rrow[j] = dz
+                                          rrow[units + j] = dReset
+                                          rrow[2 * units + j] = dhh * r
+                                          dhPrev[k] = g * z
+                                        }
+                                      }
+                                    } else {
+                                      recurrentColumns = 2 * units
+                                      for n in 0..<batch {
+                                        let xrow = dzx + (n * steps + t) * width
+                                        let rrow = dr + n * width
+                                        let grow = gate + n * width
+                                        for j in 0..<units {
+                                          let k = n * units + j
+                                          let z = grow[j]
+                                          let hh = grow[2 * units + j]
+                                          let dhh = dh[k] * (1 - z) * (1 - hh * hh)
+                                          xrow[2 * units + j] = dhh
+                                          rrow[2 * units + j] = dhh
+                                        }
+                                      }
+                                      // d(r * h_prev) = dhh · U_h^T
+                                      let product = productBuffer.baseAddress!
+                                      BLAS.gemm(
+                                        transposeA: false, transposeB: true, m: batch, n: units,
+                                        k: units, a: UnsafePointer(dr + 2 * units), lda: width,
+                                        b: uBase + 2 * units, ldb: width, beta: 0, c: product,
+                                        ldc: units)
+                                      for n in 0..<batch {
+                                        let xrow = dzx + (n * steps + t) * width
+                                        let rrow = dr + n * width
+                                        let grow = gate + n * width
+                                        for j in 0..<units {
+                                          let k = n * units + j
+                                          let z = grow[j]
+                                          let r = grow[units + j]
+                                          let hh = grow[2 * units + j]
+                                          let g = dh[k]
+                                          let dz = g * (hPrev[k] - hh) * z * (1 - z)
+                                          let dReset = product[k] * hPrev[k] * r * (1 - r)
+                                          xrow[j] = dz
+                                          xrow[units + j] = dReset
+                                          rrow[j] = dz
+                                          rrow[units + j] = dReset
+                                          dhPrev[k] = g * z + product[k] * r
+                                        }
+                                      }
+                                      _ = candidate
+                                    }
+                                  }
+                                  // A masked step passes its state gradients through and trains
+                                  // nothing.
+                                  if hasMaskedSteps {
+                                    for n in 0..<batch where maskedRows[n * steps + s] {
+                                      (dzx + (n * steps + t) * width).update(
+                                        repeating: 0, count: width)
+                                      (dr + n * width).update(repeating: 0, count: width)
+                                      if kind == .lstm {
+                                        (dc + n * units).update(
+                                          from: productBuffer.baseAddress! + n * units, count: units
+                                        )
                                       }
                                     }
-                                    // d(r * h_prev) = dhh · U_h^T
-                                    let product = productBuffer.baseAddress!
-                                    BLAS.gemm(
-                                      transposeA: false, transposeB: true, m: batch, n: units,
-                                      k: units, a: UnsafePointer(dr + 2 * units), lda: width,
-                                      b: uBase + 2 * units, ldb: width, beta: 0, c: product,
-                                      ldc: units)
-                                    for n in 0..<batch {
-                                      let xrow = dzx + (n * steps + t) * width
-                                      let rrow = dr + n * width
-                                      let grow = gate + n * width
-                                      for j in 0..<units {
-                                        let k = n * units + j
-                                        let z = grow[j]
-                                        let r = grow[units + j]
-                                        let hh = grow[2 * units + j]
-                                        let g = dh[k]
-                                        let dz = g * (hPrev[k] - hh) * z * (1 - z)
-                                        let dReset = product[k] * hPrev[k] * r * (1 - r)
-                                        xrow[j] = dz
-                                        xrow[units + j] = dReset
-                                        rrow[j] = dz
-                                        rrow[units + j] = dReset
-                                        dhPrev[k] = g * z + product[k] * r
-                                      }
-                                    }
-                                    _ = candidate
                                   }
-                                }
-                                // A masked step passes its state gradients through and trains
-                                // nothing.
-                                if hasMaskedSteps {
-                                  for n in 0..<batch where maskedRows[n * steps + s] {
-                                    (dzx + (n * steps + t) * width).update(
-                                      repeating: 0, count: width)
-                                    (dr + n * width).update(repeating: 0, count: width)
-                                    if kind == .lstm {
-                                      (dc + n * units).update(
-                                        from: productBuffer.baseAddress! + n * units, count: units)
+                                  // dh_prev (+)= dR · U^T over the gates read from h_prev.
+                                  BLAS.gemm(
+                                    transposeA: false, transposeB: true, m: batch, n: units,
+                                    k: recurrentColumns, a: UnsafePointer(dr), lda: width, b: uBase,
+                                    ldb: width, beta: hasDirect ? 1 : 0, c: dhPrev, ldc: units)
+                                  if hasMaskedSteps {
+                                    for n in 0..<batch where maskedRows[n * steps + s] {
+                                      (dhPrev + n * units).update(
+                                        from: dh + n * units, count: units)
                                     }
                                   }
+                                  swap(&dh, &dhPrev)
                                 }
-                                // dh_prev (+)= dR · U^T over the gates read from h_prev.
-                                BLAS.gemm(
-                                  transposeA: false, transposeB: true, m: batch, n: units,
-                                  k: recurrentColumns, a: UnsafePointer(dr), lda: width, b: uBase,
-                                  ldb: width, beta: hasDirect ? 1 : 0, c: dhPrev, ldc: units)
-                                if hasMaskedSteps {
-                                  for n in 0..<batch where maskedRows[n * steps + s] {
-                                    (dhPrev + n * units).update(from: dh + n * units, count: units)
-                                  }
+                                if dh != dhBuffer.baseAddress! {
+                                  dhBuffer.baseAddress!.update(from: dh, count: stateSize)
                                 }
-                                swap(&dh, &dhPrev)
-                              }
-                              if dh != dhBuffer.baseAddress! {
-                                dhBuffer.baseAddress!.update(from: dh, count: stateSize)
                               }
                             }
                           }
