@@ -16,6 +16,7 @@ let package = Package(
     .library(name: "PlexusDatasets", targets: ["PlexusDatasets"]),
     .library(name: "PlexusDBN", targets: ["PlexusDBN"]),
     .library(name: "PlexusAutoencoder", targets: ["PlexusAutoencoder"]),
+    .library(name: "PlexusRecurrent", targets: ["PlexusRecurrent"]),
     .library(name: "Plexus", targets: ["Plexus"]),
     .library(name: "PlexusCommands", targets: ["PlexusCommands"]),
     .executable(name: "plexus", targets: ["PlexusTool"]),
@@ -65,6 +66,12 @@ let package = Package(
       dependencies: ["PlexusCore", "PlexusPerceptron", "PlexusConvolution"],
       swiftSettings: strictSettings
     ),
+    // Recurrent layers over batch-first sequences (SimpleRNN, LSTM, GRU).
+    .target(
+      name: "PlexusRecurrent",
+      dependencies: ["PlexusCore"],
+      swiftSettings: strictSettings
+    ),
 
     // Bundled data sets, stored as resource files (the 8x8 digits: a deflated payload of 44 KB).
     .target(
@@ -80,7 +87,7 @@ let package = Package(
       name: "Plexus",
       dependencies: [
         "PlexusCore", "PlexusPerceptron", "PlexusConvolution", "PlexusDatasets", "PlexusDBN",
-        "PlexusAutoencoder",
+        "PlexusAutoencoder", "PlexusRecurrent",
       ],
       swiftSettings: strictSettings
     ),
@@ -158,6 +165,13 @@ let package = Package(
     .testTarget(
       name: "PlexusDBNTests",
       dependencies: ["PlexusDBN", "PlexusPerceptron", "PlexusDatasets", "PlexusTestSupport"],
+      swiftSettings: strictSettings
+    ),
+    .testTarget(
+      name: "PlexusRecurrentTests",
+      dependencies: [
+        "PlexusRecurrent", "PlexusPerceptron", "PlexusDatasets", "PlexusTestSupport",
+      ],
       swiftSettings: strictSettings
     ),
     .testTarget(

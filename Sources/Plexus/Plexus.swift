@@ -1,3 +1,4 @@
+@_exported import PlexusRecurrent
 @_exported import PlexusAutoencoder
 @_exported import PlexusConvolution
 @_exported import PlexusCore
@@ -35,6 +36,7 @@ public enum PlexusModules {
     for name in ConvolutionLayers.typeNames { providers[name] = ConvolutionLayers.module }
     for name in DBNLayers.typeNames { providers[name] = DBNLayers.module }
     for name in AutoencoderLayers.typeNames { providers[name] = AutoencoderLayers.module }
+    for name in RecurrentLayers.typeNames { providers[name] = RecurrentLayers.module }
     return providers
   }
 
@@ -45,5 +47,6 @@ public enum PlexusModules {
     ConvolutionLayers.register(in: registry)
     DBNLayers.register(in: registry)
     AutoencoderLayers.register(in: registry)
+    RecurrentLayers.register(in: registry)
   }
 }

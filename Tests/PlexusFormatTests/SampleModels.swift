@@ -7,6 +7,9 @@ struct SampleModel: Sendable {
   let make: @Sendable () throws -> Sequential
   /// The per-sample input shape.
   let inputShape: [Int]
+  /// When set, the inputs are integer ids in `0..<idCount` (for an embedding) instead of
+  /// standard normal values.
+  var idCount: Int? = nil
 
   /// The model built with a fixed seed.
   func built(seed: UInt64 = 11) throws -> Sequential {
@@ -18,6 +21,10 @@ struct SampleModel: Sendable {
   /// A fixed batch of 3 inputs.
   func input(seed: UInt64 = 5) -> Tensor {
     var generator = SeededGenerator(seed: seed)
+    if let idCount {
+      return Tensor.uniform([3] + inputShape, low: 0, high: Float(idCount), using: &generator)
+        .map { $0.rounded(.down) }
+    }
     return Tensor.normal([3] + inputShape, using: &generator)
   }
 }
@@ -249,6 +256,53 @@ enum SampleModels {
           try Dense(units: 2),
         ])
       }, inputShape: [4, 4, 1]),
+    "plexus.simple_rnn": SampleModel(
+      make: {
+        Sequential([
+          try SimpleRNN(units: 4, returnSequences: true, activation: .relu),
+          try SimpleRNN(units: 3, goBackwards: true), try Dense(units: 2),
+        ])
+      }, inputShape: [5, 3]),
+    "plexus.lstm": SampleModel(
+      make: {
+        Sequential([
+          try LSTM(units: 4, returnSequences: true),
+          try LSTM(
+            config: .init(
+              units: 3, unitForgetBias: false, recurrentInitializer: .glorotUniform,
+              maskValue: 0)),
+          try Dense(units: 2),
+        ])
+      }, inputShape: [5, 3]),
+    "plexus.gru": SampleModel(
+      make: {
+        Sequential([
+          try GRU(units: 4, returnSequences: true, goBackwards: true),
+          try GRU(units: 3, resetAfter: false), try Dense(units: 2),
+        ])
+      }, inputShape: [5, 3]),
+    "plexus.embedding": SampleModel(
+      make: {
+        Sequential([
+          try Embedding(inputDim: 7, outputDim: 4, maskZero: true), try GRU(units: 3),
+          try Dense(units: 2),
+        ])
+      }, inputShape: [5], idCount: 7),
+    "plexus.bidirectional": SampleModel(
+      make: {
+        Sequential([
+          try Bidirectional(try LSTM(units: 3, returnSequences: true)),
+          try Bidirectional(try GRU(units: 2, resetAfter: false), mergeMode: .multiply),
+          try Dense(units: 2),
+        ])
+      }, inputShape: [5, 3]),
+    "plexus.time_distributed": SampleModel(
+      make: {
+        Sequential([
+          TimeDistributed(try Dense(units: 4, activation: .relu)),
+          try LSTM(units: 3), try Dense(units: 2),
+        ])
+      }, inputShape: [5, 3]),
     "plexus.up_sampling2d": SampleModel(
       make: {
         Sequential([

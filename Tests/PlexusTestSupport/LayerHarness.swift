@@ -54,6 +54,9 @@ public struct LayerTest {
   public var makeInputs: ((_ shapes: [[Int]], _ generator: inout SeededGenerator) -> [Tensor])?
   /// Whether the layer has parameters that a few training steps must improve.
   public var checksTraining = true
+  /// Whether the gradient check compares input gradients (false for discrete inputs, such as
+  /// an embedding's ids, that a finite difference would make invalid).
+  public var checksInputGradients = true
 
   /// Creates a layer test.
   public init(
@@ -254,7 +257,8 @@ public enum LayerHarness {
     let (_, layer) = try buildModel(test, shapes: shapes, seed: 11)
     let report = try GradientCheck.check(
       layer: layer, inputs: inputs(test, shapes: shapes.inputs, seed: 13),
-      training: test.gradientCheckTraining, epsilon: test.epsilon)
+      training: test.gradientCheckTraining, epsilon: test.epsilon,
+      checkingInputs: test.checksInputGradients)
     guard report.maximumError < test.gradientTolerance else {
       throw HarnessFailure(message: "\(layer.typeName): gradient check failed: \(report)")
     }

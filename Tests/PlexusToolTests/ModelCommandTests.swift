@@ -228,7 +228,9 @@ private func trainBlobs(in folder: TemporaryFolder) throws -> (model: URL, repor
     #expect(inspection.layers.first { $0.type == "plexus.add" }?.connections == "stem, block_2")
   }
 
-  @Test(arguments: ["digits-mlp.json", "digits-cnn.json", "digits-residual.json"])
+  @Test(arguments: [
+    "digits-mlp.json", "digits-cnn.json", "digits-residual.json", "digits-lstm.json",
+  ])
   func exampleSpecsBuild(name: String) throws {
     let spec = try TrainingSpec.load(contentsOf: examplesFolder.appendingPathComponent(name))
     #expect(spec.data == .digits)

@@ -312,8 +312,8 @@ private let minimalLayers = #"[{"type": "plexus.dense", "config": {"units": 3}}]
     } catch let error as SpecError {
       #expect(error.path == "$.layers[1].type")
       #expect(error.message.contains("'plexus.lstm' is not registered"))
-      // No bundled module provides it (yet): the message says how first-party types come.
-      #expect(error.message.contains("first-party Plexus type"))
+      // A bundled module provides it: the message names the module to import.
+      #expect(error.message.contains("provided by module PlexusRecurrent"))
     }
     let thirdParty = try decode(
       #"{"layers": [{"type": "com.example.gated"}], "loss": "mse", "optimizer": "sgd", "data": {"source": "digits"}}"#

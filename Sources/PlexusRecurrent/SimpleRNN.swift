@@ -1,0 +1,127 @@
+import PlexusCore
+
+/// A fully recurrent layer (Elman), as Keras's `SimpleRNN`:
+/// `h_t = activation(x_t · kernel + h_{t-1} · recurrent_kernel + bias)`.
+///
+/// Input `[N, T, F]` (batch first; `T` may vary from call to call when the layer is built for
+/// `[nil, F]`), optionally followed by the initial state `h0 [N, H]`. Parameters:
+/// `kernel [F, H]`, `recurrent_kernel [H, H]`, `bias [H]`. Outputs: the last `h` `[N, H]`, or
+/// every step's `[N, T, H]` with `returnSequences`; with `returnState` also the final `h`. With `goBackwards` the
+/// sequence is read from its last step and the returned sequence is in processing order (as
+/// Keras).
+public final class SimpleRNN: Layer {
+  /// The hyperparameters of a simple RNN. In JSON only `units` is required.
+  public struct Config: DefaultedConfiguration {
+    /// The state size `H`.
+    public var units: Int
+    /// Whether to return the output of every step (`[N, T, H]`) instead of the last one.
+    public var returnSequences: Bool
+    /// Whether to return the final state `h` as an extra output.
+    public var returnState: Bool
+    /// Whether to process the sequence from its last step to its first.
+    public var goBackwards: Bool
+    /// The activation of the state: `tanh` (default) or `relu`.
+    public var activation: RecurrentActivation
+    /// How the input kernel is initialized.
+    public var kernelInitializer: Initializer
+    /// How the recurrent kernel is initialized.
+    public var recurrentInitializer: RecurrentKernelInitializer
+    /// When set, a step whose features all equal this value is masked (padding): it carries
+    /// the state unchanged, and a returned sequence repeats the previous output there (Keras's
+    /// `Masking(mask_value)` before the layer; with an `Embedding` of `maskZero`, use 0).
+    public var maskValue: Float?
+
+    /// Creates a config.
+    public init(
+      units: Int, returnSequences: Bool = false, returnState: Bool = false,
+      goBackwards: Bool = false, activation: RecurrentActivation = .tanh,
+      kernelInitializer: Initializer = .glorotUniform,
+      recurrentInitializer: RecurrentKernelInitializer = .orthogonal, maskValue: Float? = nil
+    ) {
+      self.units = units
+      self.returnSequences = returnSequences
+      self.returnState = returnState
+      self.goBackwards = goBackwards
+      self.activation = activation
+      self.kernelInitializer = kernelInitializer
+      self.recurrentInitializer = recurrentInitializer
+      self.maskValue = maskValue
+    }
+
+    public static var defaults: Config { Config(units: 1) }
+    public static var fields: [ConfigField<Config>] {
+      [
+        .required("units", \.units), .init("returnSequences", \.returnSequences),
+        .init("returnState", \.returnState), .init("goBackwards", \.goBackwards),
+        .init("activation", \.activation),
+        .init("kernelInitializer", \.kernelInitializer),
+        .init("recurrentInitializer", \.recurrentInitializer), .init("maskValue", \.maskValue),
+      ]
+    }
+  }
+
+  public static let typeName = "plexus.simple_rnn"
+  public let state = LayerState()
+  public let config: Config
+  let core: RecurrentCore
+
+  /// The input kernel `[F, 4H]`, gate blocks i, f, c, o.
+  public var kernel: Parameter { core.kernel }
+  /// The recurrent kernel `[H, 4H]`, gate blocks i, f, c, o.
+  public var recurrentKernel: Parameter { core.recurrentKernel }
+  /// The bias `[4H]`, gate blocks i, f, c, o.
+  public var bias: Parameter { core.bias }
+
+  /// - Throws: `PlexusError.invalidConfiguration` unless `units` is positive and not too large.
+  public init(config: Config) throws {
+    self.config = config
+    core = try RecurrentCore(
+      kind: .simple(relu: config.activation == .relu), units: config.units,
+      returnSequences: config.returnSequences,
+      returnState: config.returnState, goBackwards: config.goBackwards,
+      kernelInitializer: config.kernelInitializer,
+      recurrentInitializer: config.recurrentInitializer, unitForgetBias: false,
+      maskValue: config.maskValue,
+      layerType: "simple_rnn")
+  }
+
+  /// Creates a simple RNN of `units` states.
+  ///
+  /// - Throws: `PlexusError.invalidConfiguration` unless `units` is positive.
+  public convenience init(
+    units: Int, returnSequences: Bool = false, returnState: Bool = false,
+    goBackwards: Bool = false, activation: RecurrentActivation = .tanh, name: String = ""
+  ) throws {
+    try self.init(
+      config: Config(
+        units: units, returnSequences: returnSequences, returnState: returnState,
+        goBackwards: goBackwards, activation: activation))
+    self.name = name
+  }
+
+  public var parameters: [Parameter] { core.parameters }
+
+  public func build(for inputShapes: [SymbolicShape]) throws -> [SymbolicShape] {
+    try core.build(for: inputShapes, layer: name)
+  }
+
+  public func forward(_ inputs: [Tensor], record: CallRecord) throws -> [Tensor] {
+    try core.forward(inputs, record: record, layer: name)
+  }
+
+  public func backward(
+    _ outputGradients: [Tensor], record: CallRecord, computingInputGradients: Bool
+  ) throws -> [Tensor?] {
+    try core.backward(
+      outputGradients, record: record, computingInputGradients: computingInputGradients,
+      layer: name)
+  }
+}
+
+/// The activation of a `SimpleRNN`'s state.
+public enum RecurrentActivation: String, Codable, Sendable, CaseIterable {
+  /// The hyperbolic tangent (Keras's default).
+  case tanh
+  /// The rectified linear unit.
+  case relu
+}
