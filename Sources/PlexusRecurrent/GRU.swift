@@ -21,7 +21,7 @@ import PlexusCore
 /// Keras).
 public final class GRU: Layer {
   /// The hyperparameters of a GRU. In JSON only `units` is required.
-  public struct Config: DefaultedConfiguration {
+  public struct Config: DefaultedConfiguration, RecurrentConfiguration {
     /// The state size `H`.
     public var units: Int
     /// Whether to return the output of every step (`[N, T, H]`) instead of the last one.
@@ -61,13 +61,7 @@ public final class GRU: Layer {
 
     public static var defaults: Config { Config(units: 1) }
     public static var fields: [ConfigField<Config>] {
-      [
-        .required("units", \.units), .init("returnSequences", \.returnSequences),
-        .init("returnState", \.returnState), .init("goBackwards", \.goBackwards),
-        .init("resetAfter", \.resetAfter),
-        .init("kernelInitializer", \.kernelInitializer),
-        .init("recurrentInitializer", \.recurrentInitializer), .init("maskValue", \.maskValue),
-      ]
+      recurrentFields(variant: .init("resetAfter", \.resetAfter))
     }
   }
 
@@ -76,9 +70,9 @@ public final class GRU: Layer {
   public let config: Config
   let core: RecurrentCore
 
-  /// The input kernel `[F, 4H]`, gate blocks i, f, c, o.
+  /// The input kernel `[F, 3H]`, gate blocks z, r, h.
   public var kernel: Parameter { core.kernel }
-  /// The recurrent kernel `[H, 4H]`, gate blocks i, f, c, o.
+  /// The recurrent kernel `[H, 3H]`, gate blocks z, r, h.
   public var recurrentKernel: Parameter { core.recurrentKernel }
   /// The bias: `[2, 3H]` with `resetAfter` (input row, recurrent row), else `[3H]`.
   public var bias: Parameter { core.bias }
@@ -87,13 +81,7 @@ public final class GRU: Layer {
   public init(config: Config) throws {
     self.config = config
     core = try RecurrentCore(
-      kind: .gru(resetAfter: config.resetAfter), units: config.units,
-      returnSequences: config.returnSequences,
-      returnState: config.returnState, goBackwards: config.goBackwards,
-      kernelInitializer: config.kernelInitializer,
-      recurrentInitializer: config.recurrentInitializer, unitForgetBias: false,
-      maskValue: config.maskValue,
-      layerType: "gru")
+      kind: .gru(resetAfter: config.resetAfter), config: config, layerType: "gru")
   }
 
   /// Creates a GRU of `units` states.

@@ -20,7 +20,7 @@ import PlexusCore
 /// Keras).
 public final class LSTM: Layer {
   /// The hyperparameters of an LSTM. In JSON only `units` is required.
-  public struct Config: DefaultedConfiguration {
+  public struct Config: DefaultedConfiguration, RecurrentConfiguration {
     /// The state size `H`.
     public var units: Int
     /// Whether to return the output of every step (`[N, T, H]`) instead of the last one.
@@ -59,13 +59,7 @@ public final class LSTM: Layer {
 
     public static var defaults: Config { Config(units: 1) }
     public static var fields: [ConfigField<Config>] {
-      [
-        .required("units", \.units), .init("returnSequences", \.returnSequences),
-        .init("returnState", \.returnState), .init("goBackwards", \.goBackwards),
-        .init("unitForgetBias", \.unitForgetBias),
-        .init("kernelInitializer", \.kernelInitializer),
-        .init("recurrentInitializer", \.recurrentInitializer), .init("maskValue", \.maskValue),
-      ]
+      recurrentFields(variant: .init("unitForgetBias", \.unitForgetBias))
     }
   }
 
@@ -85,12 +79,7 @@ public final class LSTM: Layer {
   public init(config: Config) throws {
     self.config = config
     core = try RecurrentCore(
-      kind: .lstm, units: config.units, returnSequences: config.returnSequences,
-      returnState: config.returnState, goBackwards: config.goBackwards,
-      kernelInitializer: config.kernelInitializer,
-      recurrentInitializer: config.recurrentInitializer, unitForgetBias: config.unitForgetBias,
-      maskValue: config.maskValue,
-      layerType: "lstm")
+      kind: .lstm, config: config, unitForgetBias: config.unitForgetBias, layerType: "lstm")
   }
 
   /// Creates an LSTM of `units` states.

@@ -83,30 +83,29 @@ final class RecurrentCore: Sendable {
   let bias = Parameter(name: "bias")
   private let features = BuildValue<Int>()
 
+  /// Validates `config` (finite `maskValue`, `units` in range) for a layer of `layerType`.
   init(
-    kind: RecurrentCellKind, units: Int, returnSequences: Bool, returnState: Bool,
-    goBackwards: Bool, kernelInitializer: Initializer,
-    recurrentInitializer: RecurrentKernelInitializer, unitForgetBias: Bool, maskValue: Float?,
+    kind: RecurrentCellKind, config: some RecurrentConfiguration, unitForgetBias: Bool = false,
     layerType: String
   ) throws {
-    if let maskValue, !maskValue.isFinite {
+    if let maskValue = config.maskValue, !maskValue.isFinite {
       throw PlexusError.invalidConfiguration(
         "\(layerType) maskValue must be a finite number, got \(maskValue)")
     }
     let limit = ParameterAllocation.maximumSampleElements / 4
-    guard units > 0, units <= limit else {
+    guard config.units > 0, config.units <= limit else {
       throw PlexusError.invalidConfiguration(
-        "\(layerType) units must be in 1...\(limit), got \(units)")
+        "\(layerType) units must be in 1...\(limit), got \(config.units)")
     }
     self.kind = kind
-    self.units = units
-    self.returnSequences = returnSequences
-    self.returnState = returnState
-    self.goBackwards = goBackwards
-    self.kernelInitializer = kernelInitializer
-    self.recurrentInitializer = recurrentInitializer
+    units = config.units
+    returnSequences = config.returnSequences
+    returnState = config.returnState
+    goBackwards = config.goBackwards
+    kernelInitializer = config.kernelInitializer
+    recurrentInitializer = config.recurrentInitializer
     self.unitForgetBias = unitForgetBias
-    self.maskValue = maskValue
+    maskValue = config.maskValue
   }
 
   var parameters: [Parameter] { [kernel, recurrentKernel, bias] }

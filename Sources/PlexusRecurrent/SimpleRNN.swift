@@ -11,7 +11,7 @@ import PlexusCore
 /// Keras).
 public final class SimpleRNN: Layer {
   /// The hyperparameters of a simple RNN. In JSON only `units` is required.
-  public struct Config: DefaultedConfiguration {
+  public struct Config: DefaultedConfiguration, RecurrentConfiguration {
     /// The state size `H`.
     public var units: Int
     /// Whether to return the output of every step (`[N, T, H]`) instead of the last one.
@@ -50,13 +50,7 @@ public final class SimpleRNN: Layer {
 
     public static var defaults: Config { Config(units: 1) }
     public static var fields: [ConfigField<Config>] {
-      [
-        .required("units", \.units), .init("returnSequences", \.returnSequences),
-        .init("returnState", \.returnState), .init("goBackwards", \.goBackwards),
-        .init("activation", \.activation),
-        .init("kernelInitializer", \.kernelInitializer),
-        .init("recurrentInitializer", \.recurrentInitializer), .init("maskValue", \.maskValue),
-      ]
+      recurrentFields(variant: .init("activation", \.activation))
     }
   }
 
@@ -65,23 +59,18 @@ public final class SimpleRNN: Layer {
   public let config: Config
   let core: RecurrentCore
 
-  /// The input kernel `[F, 4H]`, gate blocks i, f, c, o.
+  /// The input kernel `[F, H]`.
   public var kernel: Parameter { core.kernel }
-  /// The recurrent kernel `[H, 4H]`, gate blocks i, f, c, o.
+  /// The recurrent kernel `[H, H]`.
   public var recurrentKernel: Parameter { core.recurrentKernel }
-  /// The bias `[4H]`, gate blocks i, f, c, o.
+  /// The bias `[H]`.
   public var bias: Parameter { core.bias }
 
   /// - Throws: `PlexusError.invalidConfiguration` unless `units` is positive and not too large.
   public init(config: Config) throws {
     self.config = config
     core = try RecurrentCore(
-      kind: .simple(relu: config.activation == .relu), units: config.units,
-      returnSequences: config.returnSequences,
-      returnState: config.returnState, goBackwards: config.goBackwards,
-      kernelInitializer: config.kernelInitializer,
-      recurrentInitializer: config.recurrentInitializer, unitForgetBias: false,
-      maskValue: config.maskValue,
+      kind: .simple(relu: config.activation == .relu), config: config,
       layerType: "simple_rnn")
   }
 
