@@ -150,25 +150,7 @@ public final class Autoencoder: ModelProtocol {
     }
   }
 
-  // MARK: ModelProtocol
-
-  public func builtGraph() throws -> Graph { model.graph }
-
-  public func build(for inputShapes: [SymbolicShape]) throws -> [SymbolicShape] {
-    try model.build(for: inputShapes)
-  }
-
-  public func initialize(using generator: inout SeededGenerator) throws {
-    try model.initialize(using: &generator)
-  }
-
-  public var parameters: [Parameter] { model.graph.parameters }
-
-  public var namedParameters: [(path: String, parameter: Parameter)] {
-    model.graph.namedParameters(prefix: name.isEmpty ? "" : "\(name).")
-  }
-
-  public var sublayers: [any Layer] { model.graph.layers }
+  // MARK: ModelProtocol (the graph, building and parameters are the whole model's)
 
   /// One training step with the batch's inputs as the reconstruction targets: the
   /// reconstruction loss plus the layers' contributed losses and the regularizers' penalties,
@@ -312,3 +294,5 @@ public final class Autoencoder: ModelProtocol {
     return try scores(x, batchSize: batchSize).map { $0 > threshold }
   }
 }
+
+extension Autoencoder: WrapsReconstructionModel {}

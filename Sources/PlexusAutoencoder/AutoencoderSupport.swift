@@ -108,3 +108,31 @@ enum ReconstructionModel {
       loss: value, outputs: outputs, outputLosses: [value], logs: ["reconstruction_loss": value])
   }
 }
+
+/// A model (the autoencoder, the VAE) that holds its whole graph, input to reconstruction, in
+/// `model` and answers the graph, building and parameter requirements of `ModelProtocol`
+/// with it.
+protocol WrapsReconstructionModel: ModelProtocol {
+  /// The whole model: input to reconstruction.
+  var model: Model { get }
+}
+
+extension WrapsReconstructionModel {
+  public func builtGraph() throws -> Graph { model.graph }
+
+  public func build(for inputShapes: [SymbolicShape]) throws -> [SymbolicShape] {
+    try model.build(for: inputShapes)
+  }
+
+  public func initialize(using generator: inout SeededGenerator) throws {
+    try model.initialize(using: &generator)
+  }
+
+  public var parameters: [Parameter] { model.graph.parameters }
+
+  public var namedParameters: [(path: String, parameter: Parameter)] {
+    model.graph.namedParameters(prefix: name.isEmpty ? "" : "\(name).")
+  }
+
+  public var sublayers: [any Layer] { model.graph.layers }
+}

@@ -192,25 +192,7 @@ public final class VAE: ModelProtocol {
   /// The code's dimension.
   public var latentDimension: Int { meanHead.config.units }
 
-  // MARK: ModelProtocol
-
-  public func builtGraph() throws -> Graph { model.graph }
-
-  public func build(for inputShapes: [SymbolicShape]) throws -> [SymbolicShape] {
-    try model.build(for: inputShapes)
-  }
-
-  public func initialize(using generator: inout SeededGenerator) throws {
-    try model.initialize(using: &generator)
-  }
-
-  public var parameters: [Parameter] { model.graph.parameters }
-
-  public var namedParameters: [(path: String, parameter: Parameter)] {
-    model.graph.namedParameters(prefix: name.isEmpty ? "" : "\(name).")
-  }
-
-  public var sublayers: [any Layer] { model.graph.layers }
+  // MARK: ModelProtocol (the graph, building and parameters are the whole model's)
 
   /// The negative log-likelihood of `targets` under `outputs`, summed over the features and
   /// averaged over the batch, with its gradient.
@@ -306,3 +288,5 @@ public final class VAE: ModelProtocol {
     return (reconstruction + kl, reconstruction, kl)
   }
 }
+
+extension VAE: WrapsReconstructionModel {}
