@@ -17,11 +17,16 @@ func autoencoderRegistry() -> LayerRegistry {
 
 /// The harness test of an elementwise layer of the module (noise, regularization): the
 /// per-sample shapes `[width]` and `[2, 3]` come out unchanged, the empty shape is refused.
-func elementwiseLayerTest(width: Int = 6, _ make: @escaping () throws -> any Layer) -> LayerTest {
-  LayerTest(
+/// A layer that is `randomInTraining` has its gradient checked in inference only.
+func elementwiseLayerTest(
+  width: Int = 6, randomInTraining: Bool = false, _ make: @escaping () throws -> any Layer
+) -> LayerTest {
+  var test = LayerTest(
     registry: autoencoderRegistry(),
     shapes: [.init([width], output: [width]), .init([2, 3], output: [2, 3])], badShapes: [[[]]],
     make: make)
+  test.gradientCheckTraining = !randomInTraining
+  return test
 }
 
 /// Fits `model` to `train` with Adam at `learningRate` (batches of 32) and returns its mean
