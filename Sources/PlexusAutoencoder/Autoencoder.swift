@@ -118,11 +118,7 @@ public final class Autoencoder: ModelProtocol {
   ///
   /// - Throws: as `make(config:registry:)`.
   public convenience init(config: Config) throws {
-    let registry = LayerRegistry()
-    PerceptronLayers.register(in: registry)
-    ConvolutionLayers.register(in: registry)
-    AutoencoderLayers.register(in: registry)
-    try self.init(config: config, registry: registry)
+    try self.init(config: config, registry: ReconstructionModel.standardRegistry())
   }
 
   /// Recreates an autoencoder from its architecture, creating both halves through `registry`.
@@ -130,18 +126,9 @@ public final class Autoencoder: ModelProtocol {
   /// - Throws: `PlexusError.invalidConfiguration` when a half is not a model, the threshold
   ///   is not finite and non-negative, or the halves do not fit; the registry's errors.
   public convenience init(config: Config, registry: LayerRegistry) throws {
-    func half(_ description: LayerDescription, _ role: String) throws -> any ModelProtocol {
-      guard let model = try registry.makeLayer(from: description) as? any ModelProtocol else {
-        throw PlexusError.invalidConfiguration(
-          "the \(role) of an autoencoder must be a model (plexus.sequential or plexus.model), "
-            + "got type '\(description.type)'")
-      }
-      return model
-    }
-    let encoder = try half(config.encoder, "encoder")
-    let decoder = try half(config.decoder, "decoder")
-    // Tied weights across the halves (a decoder's DenseTied naming an encoder's Dense).
-    try ParameterSharing.link([encoder, decoder])
+    let (encoder, decoder) = try ReconstructionModel.makeHalves(
+      encoder: config.encoder, decoder: config.decoder, registry: registry,
+      owner: "an autoencoder")
     try self.init(
       encoder: encoder, decoder: decoder, inputShape: config.inputShape, loss: config.loss)
     if let threshold = config.threshold { try setThreshold(threshold) }
@@ -163,25 +150,7 @@ public final class Autoencoder: ModelProtocol {
     }
   }
 
-  // MARK: ModelProtocol
-
-  public func builtGraph() throws -> Graph { model.graph }
-
-  public func build(for inputShapes: [SymbolicShape]) throws -> [SymbolicShape] {
-    try model.build(for: inputShapes)
-  }
-
-  public func initialize(using generator: inout SeededGenerator) throws {
-    try model.initialize(using: &generator)
-  }
-
-  public var parameters: [Parameter] { model.graph.parameters }
-
-  public var namedParameters: [(path: String, parameter: Parameter)] {
-    model.graph.namedParameters(prefix: name.isEmpty ? "" : "\(name).")
-  }
-
-  public var sublayers: [any Layer] { model.graph.layers }
+  // MARK: ModelProtocol (the graph, building and parameters are the whole model's)
 
   /// One training step with the batch's inputs as the reconstruction targets: the
   /// reconstruction loss plus the layers' contributed losses and the regularizers' penalties,
@@ -191,22 +160,9 @@ public final class Autoencoder: ModelProtocol {
   public func trainStep(_ batch: TrainingBatch, context: TrainingStepContext) throws
     -> TrainingStepResult
   {
-    context.zeroGradients()
-    let outputs = try context.graph.forward(batch.inputs, tape: context.tape, training: true)
-    let (value, gradient) = try reconstructionLoss.loss.compute(
-      predictions: outputs[0], targets: batch.inputs[0])
-    var result = TrainingStepResult(
-      loss: value, outputs: outputs, outputLosses: [value],
-      logs: ["reconstruction_loss": value])
-    for term in context.tape.contributedLosses {
-      result.loss += term.value
-      result.logs[term.name, default: 0] += term.value
-    }
-    result.loss += context.regularizationPenalty
-    guard result.loss.isFinite else { return result }
-    _ = try context.graph.backward([gradient], tape: context.tape, computingInputGradients: false)
-    try context.applyGradients()
-    return result
+    try ReconstructionModel.trainStep(
+      batch, context: context,
+      loss: { try reconstructionLoss.loss.compute(predictions: $0, targets: $1) })
   }
 
   /// One evaluation step: the reconstruction loss of the batch in inference mode.
@@ -215,11 +171,9 @@ public final class Autoencoder: ModelProtocol {
   public func testStep(_ batch: TrainingBatch, context: TrainingStepContext) throws
     -> TrainingStepResult
   {
-    let outputs = try context.graph.forward(batch.inputs, tape: context.tape, training: false)
-    let (value, _) = try reconstructionLoss.loss.compute(
-      predictions: outputs[0], targets: batch.inputs[0])
-    return TrainingStepResult(
-      loss: value, outputs: outputs, outputLosses: [value], logs: ["reconstruction_loss": value])
+    try ReconstructionModel.testStep(
+      batch, context: context,
+      loss: { try reconstructionLoss.loss.compute(predictions: $0, targets: $1) })
   }
 
   // MARK: Encoding and decoding
@@ -340,3 +294,5 @@ public final class Autoencoder: ModelProtocol {
     return try scores(x, batchSize: batchSize).map { $0 > threshold }
   }
 }
+
+extension Autoencoder: WrapsReconstructionModel {}

@@ -46,11 +46,7 @@ public final class GaussianNoise: UnaryLayer {
   }
 
   public func build(for inputShape: SymbolicShape) throws -> SymbolicShape {
-    guard !inputShape.isEmpty else {
-      throw PlexusError.shapeMismatch(
-        layer: name, expected: "a non-empty shape of positive dimensions", found: [])
-    }
-    return inputShape
+    try ElementwiseShape.identity(inputShape, layer: name)
   }
 
   public func initialize(using generator: inout SeededGenerator) throws {
@@ -61,10 +57,8 @@ public final class GaussianNoise: UnaryLayer {
     guard record.isTraining, config.stddev > 0 else { return input }
     let stddev = config.stddev
     var output = input
-    state.withRandomStream { generator in
-      output.withUnsafeMutableBufferPointer { buffer in
-        for index in buffer.indices { buffer[index] += stddev * generator.nextNormal() }
-      }
+    state.transformElements(of: &output) { value, generator in
+      value + stddev * generator.nextNormal()
     }
     return output
   }
@@ -123,11 +117,7 @@ public final class MaskingNoise: UnaryLayer {
   }
 
   public func build(for inputShape: SymbolicShape) throws -> SymbolicShape {
-    guard !inputShape.isEmpty else {
-      throw PlexusError.shapeMismatch(
-        layer: name, expected: "a non-empty shape of positive dimensions", found: [])
-    }
-    return inputShape
+    try ElementwiseShape.identity(inputShape, layer: name)
   }
 
   public func initialize(using generator: inout SeededGenerator) throws {
@@ -137,11 +127,9 @@ public final class MaskingNoise: UnaryLayer {
   public func forward(_ input: Tensor, record: CallRecord) throws -> Tensor {
     guard record.isTraining, config.rate > 0 else { return input }
     let rate = config.rate
-    var mask = Tensor(unsafeUninitializedShape: input.shape) { _ in }
-    state.withRandomStream { generator in
-      mask.withUnsafeMutableBufferPointer { buffer in
-        for index in buffer.indices { buffer[index] = generator.nextUnitFloat() < rate ? 0 : 1 }
-      }
+    var mask = Tensor.zeros(input.shape)
+    state.transformElements(of: &mask) { _, generator in
+      generator.nextUnitFloat() < rate ? 0 : 1
     }
     record.saved = [mask]
     return try input * mask

@@ -48,11 +48,7 @@ public final class ActivityRegularization: UnaryLayer {
   }
 
   public func build(for inputShape: SymbolicShape) throws -> SymbolicShape {
-    guard !inputShape.isEmpty else {
-      throw PlexusError.shapeMismatch(
-        layer: name, expected: "a non-empty shape of positive dimensions", found: [])
-    }
-    return inputShape
+    try ElementwiseShape.identity(inputShape, layer: name)
   }
 
   /// The penalty of a batch.
@@ -143,11 +139,7 @@ public final class KLDivergenceSparsity: UnaryLayer {
   }
 
   public func build(for inputShape: SymbolicShape) throws -> SymbolicShape {
-    guard !inputShape.isEmpty else {
-      throw PlexusError.shapeMismatch(
-        layer: name, expected: "a non-empty shape of positive dimensions", found: [])
-    }
-    return inputShape
+    try ElementwiseShape.identity(inputShape, layer: name)
   }
 
   /// The mean activation of each feature over the batch, clamped.

@@ -157,11 +157,7 @@ public final class VAE: ModelProtocol {
   ///
   /// - Throws: as `make(config:registry:)`.
   public convenience init(config: Config) throws {
-    let registry = LayerRegistry()
-    PerceptronLayers.register(in: registry)
-    ConvolutionLayers.register(in: registry)
-    AutoencoderLayers.register(in: registry)
-    try self.init(config: config, registry: registry)
+    try self.init(config: config, registry: ReconstructionModel.standardRegistry())
   }
 
   /// Recreates a VAE from its architecture, creating both halves through `registry`.
@@ -169,17 +165,8 @@ public final class VAE: ModelProtocol {
   /// - Throws: `PlexusError.invalidConfiguration` when a half is not a model or a value is
   ///   out of range; the registry's errors.
   public convenience init(config: Config, registry: LayerRegistry) throws {
-    func half(_ description: LayerDescription, _ role: String) throws -> any ModelProtocol {
-      guard let model = try registry.makeLayer(from: description) as? any ModelProtocol else {
-        throw PlexusError.invalidConfiguration(
-          "the \(role) of a VAE must be a model (plexus.sequential or plexus.model), got type "
-            + "'\(description.type)'")
-      }
-      return model
-    }
-    let encoder = try half(config.encoder, "encoder")
-    let decoder = try half(config.decoder, "decoder")
-    try ParameterSharing.link([encoder, decoder])
+    let (encoder, decoder) = try ReconstructionModel.makeHalves(
+      encoder: config.encoder, decoder: config.decoder, registry: registry, owner: "a VAE")
     try self.init(
       encoder: encoder, decoder: decoder, inputShape: config.inputShape,
       latentDimension: config.latentDimension, likelihood: config.likelihood,
@@ -205,25 +192,7 @@ public final class VAE: ModelProtocol {
   /// The code's dimension.
   public var latentDimension: Int { meanHead.config.units }
 
-  // MARK: ModelProtocol
-
-  public func builtGraph() throws -> Graph { model.graph }
-
-  public func build(for inputShapes: [SymbolicShape]) throws -> [SymbolicShape] {
-    try model.build(for: inputShapes)
-  }
-
-  public func initialize(using generator: inout SeededGenerator) throws {
-    try model.initialize(using: &generator)
-  }
-
-  public var parameters: [Parameter] { model.graph.parameters }
-
-  public var namedParameters: [(path: String, parameter: Parameter)] {
-    model.graph.namedParameters(prefix: name.isEmpty ? "" : "\(name).")
-  }
-
-  public var sublayers: [any Layer] { model.graph.layers }
+  // MARK: ModelProtocol (the graph, building and parameters are the whole model's)
 
   /// The negative log-likelihood of `targets` under `outputs`, summed over the features and
   /// averaged over the batch, with its gradient.
@@ -249,21 +218,9 @@ public final class VAE: ModelProtocol {
   public func trainStep(_ batch: TrainingBatch, context: TrainingStepContext) throws
     -> TrainingStepResult
   {
-    context.zeroGradients()
-    let outputs = try context.graph.forward(batch.inputs, tape: context.tape, training: true)
-    let (value, gradient) = try reconstructionLoss(outputs: outputs[0], targets: batch.inputs[0])
-    var result = TrainingStepResult(
-      loss: value, outputs: outputs, outputLosses: [value], logs: ["reconstruction_loss": value])
-    for term in context.tape.contributedLosses {
-      result.loss += term.value
-      result.logs[term.name, default: 0] += term.value
-    }
-    result.logs["elbo"] = -result.loss
-    result.loss += context.regularizationPenalty
-    guard result.loss.isFinite else { return result }
-    _ = try context.graph.backward([gradient], tape: context.tape, computingInputGradients: false)
-    try context.applyGradients()
-    return result
+    try ReconstructionModel.trainStep(
+      batch, context: context, loss: { try reconstructionLoss(outputs: $0, targets: $1) },
+      finishLogs: { result in result.logs["elbo"] = -result.loss })
   }
 
   /// One evaluation step: the reconstruction loss of the codes' means.
@@ -272,10 +229,8 @@ public final class VAE: ModelProtocol {
   public func testStep(_ batch: TrainingBatch, context: TrainingStepContext) throws
     -> TrainingStepResult
   {
-    let outputs = try context.graph.forward(batch.inputs, tape: context.tape, training: false)
-    let (value, _) = try reconstructionLoss(outputs: outputs[0], targets: batch.inputs[0])
-    return TrainingStepResult(
-      loss: value, outputs: outputs, outputLosses: [value], logs: ["reconstruction_loss": value])
+    try ReconstructionModel.testStep(
+      batch, context: context, loss: { try reconstructionLoss(outputs: $0, targets: $1) })
   }
 
   // MARK: Encoding, decoding, sampling
@@ -333,3 +288,5 @@ public final class VAE: ModelProtocol {
     return (reconstruction + kl, reconstruction, kl)
   }
 }
+
+extension VAE: WrapsReconstructionModel {}

@@ -5,10 +5,7 @@ import Testing
 
 @Suite struct ActivityRegularizationTests {
   @Test func passesTheHarness() throws {
-    var test = LayerTest(
-      registry: autoencoderRegistry(),
-      shapes: [.init([6], output: [6]), .init([2, 3], output: [2, 3])], badShapes: [[[]]]
-    ) { try ActivityRegularization(l1: 0.1, l2: 0.05) }
+    var test = elementwiseLayerTest { try ActivityRegularization(l1: 0.1, l2: 0.05) }
     // Keep inputs away from zero, where |x| has no derivative.
     test.makeInputs = { shapes, generator in
       shapes.map { shape in

@@ -4,6 +4,7 @@ import PlexusConvolution
 import PlexusCore
 import PlexusDatasets
 import PlexusPerceptron
+import PlexusTestSupport
 
 /// A registry with the layers of the core, perceptron, convolution and autoencoder modules.
 func autoencoderRegistry() -> LayerRegistry {
@@ -12,6 +13,37 @@ func autoencoderRegistry() -> LayerRegistry {
   ConvolutionLayers.register(in: registry)
   AutoencoderLayers.register(in: registry)
   return registry
+}
+
+/// The harness test of an elementwise layer of the module (noise, regularization): the
+/// per-sample shapes `[width]` and `[2, 3]` come out unchanged, the empty shape is refused.
+/// A layer that is `randomInTraining` has its gradient checked in inference only.
+func elementwiseLayerTest(
+  width: Int = 6, randomInTraining: Bool = false, _ make: @escaping () throws -> any Layer
+) -> LayerTest {
+  var test = LayerTest(
+    registry: autoencoderRegistry(),
+    shapes: [.init([width], output: [width]), .init([2, 3], output: [2, 3])], badShapes: [[[]]],
+    make: make)
+  test.gradientCheckTraining = !randomInTraining
+  return test
+}
+
+/// Fits `model` to `train` with Adam at `learningRate` (batches of 32) and returns its mean
+/// reconstruction error on `test`, printed with `label` and the time taken.
+func fitAndMeasure(
+  _ model: Autoencoder, train: Tensor, test: Tensor, learningRate: Float, epochs: Int,
+  seed: UInt64, label: String
+) throws -> Double {
+  let start = Date()
+  _ = try model.fit(
+    train, optimizer: Adam(learningRate: learningRate),
+    options: TrainingOptions(epochs: epochs, batchSize: 32, seed: seed))
+  let testMSE = mean(try model.reconstructionErrors(test))
+  print(
+    "\(label): test MSE \(testMSE) after \(epochs) epochs in "
+      + "\(Date().timeIntervalSince(start)) s")
+  return testMSE
 }
 
 /// The digits standard split (pixels already scaled to [0, 1]).

@@ -26,14 +26,9 @@ import Testing
     ])
     let model = try Autoencoder(
       encoder: encoder, decoder: decoder, inputShape: [8, 8, 1], seed: 3)
-    let start = Date()
-    _ = try model.fit(
-      images, optimizer: Adam(learningRate: 0.005),
-      options: TrainingOptions(epochs: 20, batchSize: 32, seed: 1))
-    let testMSE = mean(try model.reconstructionErrors(testImages))
-    print(
-      "convolutional autoencoder (2x2x4 code): test MSE \(testMSE) after 20 epochs in "
-        + "\(Date().timeIntervalSince(start)) s")
+    let testMSE = try fitAndMeasure(
+      model, train: images, test: testImages, learningRate: 0.005, epochs: 20, seed: 1,
+      label: "convolutional autoencoder (2x2x4 code)")
     #expect(testMSE < 0.04)
     #expect(try model.encode(testImages).shape == [test.shape[0], 2, 2, 4])
 

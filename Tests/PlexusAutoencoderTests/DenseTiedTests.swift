@@ -58,14 +58,9 @@ import Testing
       model.namedParameters.map(\.path) == [
         "encoder.code.kernel", "encoder.code.bias", "decoder.dense_tied_1.bias",
       ])
-    let start = Date()
-    _ = try model.fit(
-      train, optimizer: Adam(learningRate: 0.003),
-      options: TrainingOptions(epochs: 30, batchSize: 32, seed: 2))
-    let testMSE = mean(try model.reconstructionErrors(test))
-    print(
-      "tied 64-16-64 autoencoder: test MSE \(testMSE) after 30 epochs in "
-        + "\(Date().timeIntervalSince(start)) s")
+    let testMSE = try fitAndMeasure(
+      model, train: train, test: test, learningRate: 0.003, epochs: 30, seed: 2,
+      label: "tied 64-16-64 autoencoder")
     #expect(testMSE < 0.03)
     #expect(tied.kernel === code.kernel)
 

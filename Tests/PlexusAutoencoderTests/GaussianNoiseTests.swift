@@ -5,13 +5,9 @@ import Testing
 
 @Suite struct GaussianNoiseTests {
   @Test func passesTheHarness() throws {
-    var test = LayerTest(
-      registry: autoencoderRegistry(),
-      shapes: [.init([6], output: [6]), .init([2, 3], output: [2, 3])], badShapes: [[[]]]
-    ) { try GaussianNoise(stddev: 0.5, seed: 4) }
     // Random in training: the gradient (the identity) is checked in inference and below.
-    test.gradientCheckTraining = false
-    try LayerHarness.run(test)
+    try LayerHarness.run(
+      elementwiseLayerTest(randomInTraining: true) { try GaussianNoise(stddev: 0.5, seed: 4) })
   }
 
   @Test func addsSeededNoiseOnlyWhileTraining() throws {

@@ -7,10 +7,7 @@ import Testing
 
 @Suite struct KLDivergenceSparsityTests {
   @Test func passesTheHarness() throws {
-    var test = LayerTest(
-      registry: autoencoderRegistry(),
-      shapes: [.init([5], output: [5]), .init([2, 3], output: [2, 3])], badShapes: [[[]]]
-    ) { try KLDivergenceSparsity(target: 0.1, weight: 0.5) }
+    var test = elementwiseLayerTest(width: 5) { try KLDivergenceSparsity(target: 0.1, weight: 0.5) }
     // Activations in (0, 1), as a sigmoid code.
     test.makeInputs = { shapes, generator in
       shapes.map { Tensor.uniform($0, low: 0.1, high: 0.9, using: &generator) }

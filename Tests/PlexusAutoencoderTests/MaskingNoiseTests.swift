@@ -5,12 +5,8 @@ import Testing
 
 @Suite struct MaskingNoiseTests {
   @Test func passesTheHarness() throws {
-    var test = LayerTest(
-      registry: autoencoderRegistry(),
-      shapes: [.init([6], output: [6]), .init([2, 3], output: [2, 3])], badShapes: [[[]]]
-    ) { try MaskingNoise(rate: 0.3, seed: 4) }
-    test.gradientCheckTraining = false
-    try LayerHarness.run(test)
+    try LayerHarness.run(
+      elementwiseLayerTest(randomInTraining: true) { try MaskingNoise(rate: 0.3, seed: 4) })
   }
 
   @Test func zeroesInputsWithoutRescalingAndBackwardUsesTheMask() throws {
