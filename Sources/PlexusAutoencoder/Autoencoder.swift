@@ -59,7 +59,6 @@ public final class Autoencoder: ModelProtocol {
   }
 
   public static let typeName = "plexus.autoencoder"
-  public static let defaultNamePrefix = "autoencoder"
   public let state: LayerState
   /// The encoder: input to code.
   public let encoder: any ModelProtocol

@@ -51,7 +51,6 @@ public final class DenseTied: UnaryLayer, ParameterSharingLayer {
   }
 
   public static let typeName = "plexus.dense_tied"
-  public static let defaultNamePrefix = "dense_tied"
   public let state = LayerState()
   private let storedConfig: Config
   private let tied = BuildValue<Dense>()

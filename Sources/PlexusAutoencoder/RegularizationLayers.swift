@@ -111,7 +111,6 @@ public final class KLDivergenceSparsity: UnaryLayer {
   }
 
   public static let typeName = "plexus.kl_sparsity"
-  public static let defaultNamePrefix = "kl_sparsity"
   public let state = LayerState()
   public let config: Config
   private static let clamp: Double = 1e-6

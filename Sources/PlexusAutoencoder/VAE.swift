@@ -69,7 +69,6 @@ public final class VAE: ModelProtocol {
   }
 
   public static let typeName = "plexus.vae"
-  public static let defaultNamePrefix = "vae"
   public let state: LayerState
   /// The encoder body.
   public let encoder: any ModelProtocol

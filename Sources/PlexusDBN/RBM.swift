@@ -108,7 +108,6 @@ public final class RBM: ModelProtocol {
   public static let maximumSampleValues = 1 << 28
 
   public static let typeName = "plexus.rbm_model"
-  public static let defaultNamePrefix = "rbm_model"
   public let state = LayerState()
   public let config: Config
   /// The layer holding the RBM's parameters.

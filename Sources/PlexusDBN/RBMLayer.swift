@@ -51,7 +51,6 @@ public final class RBMLayer: UnaryLayer {
   }
 
   public static let typeName = "plexus.rbm"
-  public static let defaultNamePrefix = "rbm"
   public let state = LayerState()
   public let config: Config
   /// The weights `[visible, hidden]`.

@@ -269,7 +269,6 @@ public final class SliceLayer: UnaryLayer {
   }
 
   public static let typeName = "plexus.slice"
-  public static let defaultNamePrefix = "slice"
   public let state = LayerState()
   public let config: Config
   private let axis = BuildValue<Int>()

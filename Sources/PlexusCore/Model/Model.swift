@@ -147,7 +147,6 @@ public final class Model: ModelProtocol {
   }
 
   public static let typeName = "plexus.model"
-  public static let defaultNamePrefix = "model"
   public let state: LayerState
   /// The executable graph.
   public let graph: Graph
@@ -279,8 +278,6 @@ public final class Model: ModelProtocol {
 
   public var config: Config {
     do {
-      var names: [Int: String] = [:]
-      for (index, input) in graph.inputs.enumerated() { names[index] = input.name }
       func reference(_ slot: Int) -> TensorReference {
         guard let producer = graph.slotProducers[slot] else {
           return TensorReference(source: graph.inputs[slot].name)
