@@ -136,7 +136,7 @@ let package = Package(
     // Tests.
     .testTarget(
       name: "PlexusCoreTests",
-      dependencies: ["PlexusCore", "PlexusDatasets", "PlexusTestSupport"],
+      dependencies: ["PlexusCore", "PlexusDatasets", "PlexusTestSupport", "CZlib"],
       resources: [.copy("Fixtures")],
       swiftSettings: strictSettings
     ),
