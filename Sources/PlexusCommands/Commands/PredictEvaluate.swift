@@ -70,18 +70,22 @@ public struct PredictSettings: Sendable, Equatable {
   public var outputPath: String?
   /// Whether to output each sample's predicted class instead of the raw outputs.
   public var classes: Bool
+  /// Whether to output the codes of an autoencoder (its encoder's output) or of a VAE (the
+  /// means of its codes) instead of the reconstructions.
+  public var codes: Bool
   /// Samples per forward pass.
   public var batchSize: Int
 
   /// Creates settings.
   public init(
     modelPath: String, inputPath: String, outputPath: String? = nil, classes: Bool = false,
-    batchSize: Int = 256
+    codes: Bool = false, batchSize: Int = 256
   ) {
     self.modelPath = modelPath
     self.inputPath = inputPath
     self.outputPath = outputPath
     self.classes = classes
+    self.codes = codes
     self.batchSize = batchSize
   }
 }
@@ -103,7 +107,23 @@ public enum Predict {
     let inputs = try saved.batch(
       NumPy.read(contentsOf: URL(fileURLWithPath: settings.inputPath)).tensor(),
       source: settings.inputPath)
-    let outputs = try saved.model.predict(inputs, batchSize: settings.batchSize)
+    let outputs: Tensor
+    if settings.codes {
+      guard !settings.classes else {
+        throw PlexusError.invalidArgument("--codes and --classes exclude each other")
+      }
+      if let autoencoder = saved.model as? Autoencoder {
+        outputs = try autoencoder.encode(inputs, batchSize: settings.batchSize)
+      } else if let vae = saved.model as? VAE {
+        outputs = try vae.encode(inputs, batchSize: settings.batchSize).mean
+      } else {
+        throw PlexusError.invalidArgument(
+          "\(settings.modelPath): --codes needs an autoencoder or a VAE; this model is a "
+            + "\(type(of: saved.model))")
+      }
+    } else {
+      outputs = try saved.model.predict(inputs, batchSize: settings.batchSize)
+    }
     let result: Tensor
     if settings.classes {
       let classes: [Int]
@@ -119,7 +139,7 @@ public enum Predict {
     if let outputPath = settings.outputPath {
       try NumPy.write(result, to: URL(fileURLWithPath: outputPath))
       console.line(
-        "wrote \(settings.classes ? "classes" : "outputs") of shape \(result.shape) to \(outputPath)"
+        "wrote \(settings.classes ? "classes" : settings.codes ? "codes" : "outputs") of shape \(result.shape) to \(outputPath)"
       )
     } else {
       let width = Swift.max(result.sampleSize, 1)

@@ -33,6 +33,13 @@ public struct PredictCommand: ParsableCommand {
   )
   public var classes = false
 
+  /// Outputs an autoencoder's codes instead of its reconstructions.
+  @Flag(
+    help:
+      "Output the codes of an autoencoder (its encoder's output) or of a VAE (the codes' means) instead of the reconstructions."
+  )
+  public var codes = false
+
   /// Samples per forward pass.
   @Option(help: "Samples per forward pass.")
   public var batchSize = 256
@@ -41,13 +48,14 @@ public struct PredictCommand: ParsableCommand {
 
   public func validate() throws {
     if batchSize <= 0 { throw ValidationError("--batch-size must be positive, got \(batchSize)") }
+    if codes && classes { throw ValidationError("--codes and --classes exclude each other") }
   }
 
   /// The settings these arguments give.
   public var settings: PredictSettings {
     PredictSettings(
-      modelPath: model, inputPath: input, outputPath: output, classes: classes, batchSize: batchSize
-    )
+      modelPath: model, inputPath: input, outputPath: output, classes: classes, codes: codes,
+      batchSize: batchSize)
   }
 
   public func run() throws {
