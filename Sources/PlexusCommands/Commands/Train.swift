@@ -88,14 +88,16 @@ public enum Train {
       FitProgress(display: display, batchSize: min(spec.batchSize, data.train.count)))
     let optimizer = try prepared.optimizerConfig.makeOptimizer()
     let history = try model.fit(
-      data.train.features, data.train.labels, loss: prepared.loss, optimizer: optimizer,
+      data.train.features, prepared.targets(of: data.train), loss: prepared.loss,
+      optimizer: optimizer,
       options: TrainingOptions(
         epochs: spec.epochs, batchSize: spec.batchSize, shuffle: spec.shuffle, seed: spec.seed,
         validationSplit: Float(spec.validationSplit), metrics: prepared.metrics),
       callbacks: [progress])
 
     let test = try model.evaluate(
-      data.test.features, data.test.labels, loss: prepared.loss, metrics: prepared.metrics)
+      data.test.features, prepared.targets(of: data.test), loss: prepared.loss,
+      metrics: prepared.metrics)
     var line = "test: loss \(ProgressFormat.loss(Double(test["loss"] ?? .nan)))"
     if let accuracy = test["accuracy"] {
       line += "  accuracy \(ProgressFormat.percent(Double(accuracy)))"

@@ -10,13 +10,14 @@ struct PreparedTraining {
   let loss: any Loss
   let optimizerConfig: OptimizerConfig
   let metrics: [Metric]
+  let target: TrainingTarget
 
   /// - Throws: `SpecError` (without a file name) for problems located in the spec.
   init(spec: TrainingSpec, registry: LayerRegistry) throws {
     lossFunction = try spec.loss.decodeLoss()
     loss = try lossFunction.makeLoss()
     optimizerConfig = try spec.optimizer.decodeOptimizer()
-    metrics = loss.isClassification ? [.accuracy] : []
+    metrics = loss.isClassification && spec.target == .labels ? [.accuracy] : []
     var data = try spec.data.load(seed: spec.seed)
     let featureShape = data.train.featureShape
     if let declared = spec.inputShape, declared != featureShape {
@@ -33,7 +34,14 @@ struct PreparedTraining {
       data.test = try data.test.reshapedFeatures(declared)
     }
     self.data = data
+    target = spec.target
     model = try spec.buildModel(registry: registry, inputShape: spec.inputShape ?? featureShape)
+  }
+
+  /// What the model is trained to output for `split`: its labels, or its features for a
+  /// reconstruction target.
+  func targets(of split: Dataset) -> Tensor {
+    target == .input ? split.features : split.labels
   }
 
   /// The training settings to keep in the model file's metadata.

@@ -25,6 +25,13 @@ import Plexus
 /// `LossRegistry.shared` and any optimizer registered in `OptimizerRegistry.shared`, by its
 /// namespaced name (`plexus.adam`) or a built-in short name (`adam`). Paths in `data` are
 /// relative to the spec file.
+///
+/// `"target": "input"` trains the model to reproduce its input (an autoencoder's reconstruction
+/// target; the data's labels are not used), for training as for the test figures; the default,
+/// `"labels"`, fits the labels. A spec whose only layer is itself a model type (such as
+/// `plexus.autoencoder`, `plexus.vae` or `plexus.rbm_model`) trains that model directly, with its
+/// own training step (a VAE's KL term, an RBM's contrastive divergence), and saves it as that
+/// model, so `loadModel` gives it back as an `Autoencoder`, a `VAE` or an `RBM`.
 public struct TrainingSpec: Sendable, Equatable {
   /// The model's name.
   public var name: String?
@@ -54,18 +61,21 @@ public struct TrainingSpec: Sendable, Equatable {
   public var shuffle: Bool
   /// Where the data comes from.
   public var data: DataSpec
+  /// What the model is trained to output.
+  public var target: TrainingTarget
 
   /// The keys a spec may have.
   public static let keys = [
     "name", "inputShape", "layers", "loss", "optimizer", "epochs", "batchSize", "seed",
-    "validationSplit", "shuffle", "data",
+    "validationSplit", "shuffle", "data", "target",
   ]
 
   /// Creates a spec.
   public init(
     name: String? = nil, inputShape: [Int]? = nil, layers: [LayerDescription], loss: ComponentSpec,
     optimizer: ComponentSpec, epochs: Int = 10, batchSize: Int = 32, seed: UInt64 = 0,
-    validationSplit: Double = 0, shuffle: Bool = true, data: DataSpec
+    validationSplit: Double = 0, shuffle: Bool = true, data: DataSpec,
+    target: TrainingTarget = .labels
   ) {
     self.name = name
     self.inputShape = inputShape
@@ -79,6 +89,7 @@ public struct TrainingSpec: Sendable, Equatable {
     self.validationSplit = validationSplit
     self.shuffle = shuffle
     self.data = data
+    self.target = target
   }
 
   /// Reads a spec from a file; relative data paths are resolved against the file's folder.
@@ -184,6 +195,14 @@ public struct TrainingSpec: Sendable, Equatable {
       }
     }
     let shuffle = try root.optional("shuffle")?.bool() ?? true
+    var target = TrainingTarget.labels
+    if let cursor = try root.optional("target") {
+      let names = TrainingTarget.allCases.map(\.rawValue)
+      guard let parsed = TrainingTarget(rawValue: try cursor.string()) else {
+        throw cursor.error("expected one of \(names.map { "\"\($0)\"" }.joined(separator: ", "))")
+      }
+      target = parsed
+    }
     let data = try DataSpec(
       try root.required("data", expected: "a data source such as {\"source\": \"digits\"}"),
       baseDirectory: baseDirectory)
@@ -192,7 +211,7 @@ public struct TrainingSpec: Sendable, Equatable {
       name: name, inputShape: inputShape, layers: layers, loss: loss, optimizer: optimizer,
       epochs: epochs,
       batchSize: batchSize, seed: seed, validationSplit: validationSplit, shuffle: shuffle,
-      data: data)
+      data: data, target: target)
     spec.layerInputs = layerInputs
     return spec
   }
@@ -246,6 +265,13 @@ public struct TrainingSpec: Sendable, Equatable {
   {
     let layers = try makeLayers(registry: registry)
     do {
+      if !isGraph, layers.count == 1, let model = layers[0] as? any ModelProtocol,
+        !(model is Sequential)
+      {
+        // A model type as the only layer is trained as itself, with its own training step.
+        _ = try model.build(inputShape: inputShape.map { $0 }, seed: seed ?? self.seed)
+        return model
+      }
       if !isGraph {
         let model = Sequential(name: name ?? "")
         for layer in layers { model.add(layer) }
@@ -478,4 +504,12 @@ public enum DataSpec: Sendable, Equatable {
         "unknown data source '\(source)'; expected one of \(Self.sources.joined(separator: ", "))")
     }
   }
+}
+
+/// What a spec's model is trained to output.
+public enum TrainingTarget: String, CaseIterable, Sendable {
+  /// The data's labels (classification, regression).
+  case labels
+  /// The input itself (reconstruction: autoencoders, RBMs).
+  case input
 }
