@@ -134,10 +134,11 @@ public enum Picture {
     _ settings: PictureSettings, console: any Console, registry: LayerRegistry = .standard()
   ) throws -> PNGImage {
     let saved = try SavedModel(path: settings.modelPath, registry: registry)
-    let image = try draw(saved, settings)
+    let kind = try kind(of: saved.model, settings)
+    let image = try draw(saved, kind, settings)
     try image.write(to: URL(fileURLWithPath: settings.outputPath))
     console.line(
-      "wrote a \(image.width) x \(image.height) picture of \(try kind(of: saved.model, settings).rawValue) to \(settings.outputPath)"
+      "wrote a \(image.width) x \(image.height) picture of \(kind.rawValue) to \(settings.outputPath)"
     )
     return image
   }
@@ -157,14 +158,15 @@ public enum Picture {
     }
   }
 
-  private static func draw(_ saved: SavedModel, _ settings: PictureSettings) throws -> PNGImage {
+  private static func draw(_ saved: SavedModel, _ kind: PictureKind, _ settings: PictureSettings)
+    throws -> PNGImage
+  {
     guard (1...1024).contains(settings.count), (1...32).contains(settings.scale) else {
       throw PlexusError.invalidArgument(
         "a picture's count must be in 1...1024 and its scale in 1...32, got \(settings.count) and \(settings.scale)"
       )
     }
     let model = saved.model
-    let kind = try kind(of: model, settings)
     let (tileHeight, tileWidth) = try tileShape(of: model, settings)
     func grid(_ values: [Float], count: Int, columns: Int? = nil, normalize: Bool = false) throws
       -> PNGImage
