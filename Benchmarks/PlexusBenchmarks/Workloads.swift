@@ -12,7 +12,7 @@ enum Workloads {
       Workload(name: "sgemm_256x1024x1024", run: sgemm),
       Workload(name: "dense_forward_256x1024x1024", run: denseForward),
       Workload(name: "mlp_inference_batch1", run: mlpInferenceBatch1),
-    ] + trainingWorkloads + convolutionWorkloads + recurrentWorkloads
+    ] + trainingWorkloads + convolutionWorkloads + recurrentWorkloads + dbnWorkloads
   }
 
   /// The digits MLP of the benchmarks: 64-128-64-10, ReLU.

@@ -6,11 +6,13 @@ public enum DBNLayers {
   public static let module = "PlexusDBN"
 
   /// The layer types this module registers.
-  public static let typeNames = [RBMLayer.typeName, RBM.typeName]
+  public static let typeNames = [RBMLayer.typeName, RBM.typeName, DBN.typeName]
 
-  /// Registers `plexus.rbm` (``RBMLayer``) and `plexus.rbm_model` (``RBM``).
+  /// Registers `plexus.rbm` (``RBMLayer``), `plexus.rbm_model` (``RBM``) and `plexus.dbn`
+  /// (``DBN``).
   public static func register(in registry: LayerRegistry) {
     registry.registerBuiltIn(RBMLayer.self, module: module)
     registry.registerBuiltIn(RBM.self, module: module)
+    registry.registerBuiltIn(DBN.self, module: module)
   }
 }

@@ -178,6 +178,19 @@ public final class RBM: ModelProtocol {
 
   public func builtGraph() throws -> Graph { graph }
 
+  /// `true`: contrastive divergence needs no targets.
+  public var learnsWithoutTargets: Bool { true }
+
+  /// Refuses visible values outside `[0, 1]` (Bernoulli units), naming the sample.
+  public func validateData(inputs: [Tensor], role: String) throws {
+    guard let visible = inputs.first else { return }
+    do {
+      try layer.validateVisible(visible)
+    } catch PlexusError.invalidData(let message) {
+      throw PlexusError.invalidData("\(role) data: \(message)")
+    }
+  }
+
   public func build(for inputShapes: [SymbolicShape]) throws -> [SymbolicShape] {
     guard inputShapes.count == 1, ShapeCheck.accepts([config.visible], inputShapes[0]) else {
       throw PlexusError.shapeMismatch(

@@ -222,20 +222,16 @@ private final class FailingLoss: Loss {
     }
     #expect(model.parameters.allSatisfy { $0.value.isFinite })
 
-    // A NaN input in sample 5 (third batch of two, no shuffling) poisons epoch 1, batch 3.
+    // A NaN input never reaches a batch: it is refused before training, with its sample.
     var poisoned = x
     poisoned[5, 1] = .nan
-    #expect(throws: PlexusError.self) {
+    #expect(
+      throws: PlexusError.invalidData(
+        "training inputs: sample 5 holds nan at position 1; data must be finite")
+    ) {
       try Sequential([try TestLinear(units: 1)]).fit(
         poisoned, y, loss: MeanSquaredError(), optimizer: SGD(),
         options: TrainingOptions(epochs: 1, batchSize: 2, shuffle: false))
-    }
-    do {
-      try Sequential([try TestLinear(units: 1)]).fit(
-        poisoned, y, loss: MeanSquaredError(), optimizer: SGD(),
-        options: TrainingOptions(epochs: 1, batchSize: 2, shuffle: false))
-    } catch PlexusError.nonFiniteLoss(let epoch, let batch, _) {
-      #expect(epoch == 1 && batch == 3)
     }
   }
 
@@ -292,6 +288,31 @@ private final class FailingLoss: Loss {
       )
     ) {
       try classifier.fit(x, labels, loss: CategoricalCrossEntropy(), optimizer: SGD())
+    }
+    // Non-finite inputs and targets are refused before training, naming the sample.
+    var holed = x
+    holed[4, 1] = .nan
+    #expect(
+      throws: PlexusError.invalidData(
+        "training inputs: sample 4 holds nan at position 1; data must be finite")
+    ) {
+      try fit(holed, y, TrainingOptions())
+    }
+    var infinite = y
+    infinite[9, 0] = .infinity
+    #expect(
+      throws: PlexusError.invalidData(
+        "training targets: sample 9 holds inf at position 0; data must be finite")
+    ) {
+      try fit(x, infinite, TrainingOptions())
+    }
+    let evaluated = Sequential([try TestLinear(units: 1)])
+    try evaluated.build(inputShape: [2])
+    #expect(
+      throws: PlexusError.invalidData(
+        "evaluation inputs: sample 4 holds nan at position 1; data must be finite")
+    ) {
+      try evaluated.evaluate(holed, y, loss: loss)
     }
     // evaluate needs a built model and a positive batch size.
     #expect(throws: PlexusError.self) {

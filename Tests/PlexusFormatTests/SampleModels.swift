@@ -73,6 +73,16 @@ enum SampleModels {
           try Dense(units: 2),
         ])
       }, inputShape: [3]),
+    "plexus.dbn": SampleModel(
+      make: {
+        Sequential([
+          try Dense(units: 5, activation: .sigmoid),
+          try DBN(
+            config: DBN.Config(
+              sizes: [5, 4, 3], gibbsSteps: 2, weightStandardDeviation: 0.5, classes: 2,
+              headActivation: .tanh, seed: 4)),
+        ])
+      }, inputShape: [3]),
     "plexus.autoencoder": SampleModel(
       make: {
         Sequential([

@@ -64,6 +64,13 @@ import Testing
     )
     let plain = EpochSummary(epoch: 1, epochs: 1, loss: 2, samples: 10, elapsed: 2)
     #expect(ProgressFormat.epochLine(plain) == "epoch 1/1  loss 2.0000  5 samples/s  2.0s")
+    // Further logs (a VAE's ELBO and KL term) follow by name, alphabetically.
+    let vae = EpochSummary(
+      epoch: 1, epochs: 1, loss: 22.5, otherLogs: ["kl": 4.25, "elbo": -22.5], samples: 10,
+      elapsed: 2)
+    #expect(
+      ProgressFormat.epochLine(vae)
+        == "epoch 1/1  loss 22.5000  elbo -22.5000  kl 4.2500  5 samples/s  2.0s")
   }
 }
 

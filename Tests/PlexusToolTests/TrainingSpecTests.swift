@@ -226,7 +226,7 @@ private let minimalLayers = #"[{"type": "plexus.dense", "config": {"units": 3}}]
         SpecError(
           path: "$",
           message: "unknown key 'epoch'; expected one of "
-            + "name, inputShape, layers, loss, optimizer, epochs, batchSize, seed, validationSplit, shuffle, data, target"
+            + "name, inputShape, layers, loss, optimizer, epochs, batchSize, seed, validationSplit, shuffle, data, target, pretraining"
         )
       ),
     ]

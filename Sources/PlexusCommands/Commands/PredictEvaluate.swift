@@ -194,19 +194,21 @@ public enum Evaluate {
     var lossFunction = try settings.loss.map { try LossFunction(name: $0) } ?? saved.recordedLoss()
     let dataset: Dataset
     let source: String
+    var target = TrainingTarget.labels
     switch settings.data.count {
     case 1 where settings.data[0].lowercased().hasSuffix(".json"):
       let specURL = URL(fileURLWithPath: settings.data[0])
       let spec = try TrainingSpec.load(contentsOf: specURL)
       if lossFunction == nil {
         do {
-          lossFunction = try spec.loss.decodeLoss()
+          lossFunction = try spec.loss?.decodeLoss()
         } catch var error as SpecError {
           error.file = specURL.path
           throw error
         }
       }
       dataset = try spec.data.load(seed: spec.seed).test
+      target = spec.target
       source = "the test split of \(settings.data[0])"
     case 2:
       dataset = try Dataset(
@@ -218,23 +220,27 @@ public enum Evaluate {
         "--data takes a training spec (.json) or two .npy files (features, labels); got \(settings.data)"
       )
     }
-    guard let lossFunction else {
-      throw PlexusError.invalidArgument(
-        "\(settings.modelPath) records no loss; name one with --loss (for example --loss softmax_cross_entropy)"
-      )
+    let features = try saved.batch(dataset.features, source: source)
+    let logs: [String: Float]
+    if saved.model.learnsWithoutTargets {
+      // An RBM: its own figures (reconstruction error, free energy, pseudo-likelihood).
+      logs = try saved.model.evaluate(
+        inputs: [features], targets: [], losses: [], batchSize: settings.batchSize)
+    } else {
+      guard let lossFunction else {
+        throw PlexusError.invalidArgument(
+          "\(settings.modelPath) records no loss; name one with --loss (for example --loss softmax_cross_entropy)"
+        )
+      }
+      let metrics: [Metric] =
+        lossFunction.isClassification && target == .labels ? [.accuracy] : []
+      logs = try saved.model.evaluate(
+        features, target == .input ? features : dataset.labels, loss: try lossFunction.makeLoss(),
+        batchSize: settings.batchSize, metrics: metrics)
     }
-    let metrics: [Metric] = lossFunction.isClassification ? [.accuracy] : []
-    let logs = try saved.model.evaluate(
-      try saved.batch(dataset.features, source: source), dataset.labels,
-      loss: try lossFunction.makeLoss(),
-      batchSize: settings.batchSize, metrics: metrics)
-    var line =
+    console.line(
       "\(saved.url.lastPathComponent) on \(source) (\(dataset.count) samples): "
-      + "loss \(ProgressFormat.loss(Double(logs["loss"] ?? .nan)))"
-    if let accuracy = logs["accuracy"] {
-      line += "  accuracy \(ProgressFormat.percent(Double(accuracy)))"
-    }
-    console.line(line)
+        + ProgressFormat.figures(logs))
     return logs
   }
 }

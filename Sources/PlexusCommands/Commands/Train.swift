@@ -76,33 +76,47 @@ public enum Train {
           + "features \(data.train.featureShape)"
           + (data.train.classCount.map { ", \($0) classes" } ?? ""))
       console.write(model.summary())
+    }
+
+    if let dbn = model as? DBN, let pretraining = spec.pretraining,
+      let optimizerConfig = prepared.pretrainingOptimizer
+    {
+      try pretrain(
+        dbn, on: data.train.features, spec: spec, pretraining: pretraining,
+        optimizer: optimizerConfig, settings: settings, console: console, clock: clock)
+    }
+
+    if !settings.quiet {
       console.line(
-        "loss \(prepared.lossFunction.name), optimizer \(prepared.optimizerConfig.typeName) "
+        (spec.pretraining == nil ? "" : "fine-tuning: ")
+          + (prepared.lossFunction.map { "loss \($0.name), " } ?? "")
+          + "optimizer \(prepared.optimizerConfig.typeName) "
           + "(learning rate \(prepared.optimizerConfig.learningRate)), \(spec.epochs) epochs, "
           + "batch \(spec.batchSize), seed \(spec.seed)"
           + (spec.validationSplit > 0 ? ", validation split \(spec.validationSplit)" : ""))
     }
-
     let display = ProgressDisplay(console: console, quiet: settings.quiet, clock: clock)
     let progress = ProgressCallback(
       FitProgress(display: display, batchSize: min(spec.batchSize, data.train.count)))
     let optimizer = try prepared.optimizerConfig.makeOptimizer()
-    let history = try model.fit(
-      data.train.features, prepared.targets(of: data.train), loss: prepared.loss,
-      optimizer: optimizer,
-      options: TrainingOptions(
-        epochs: spec.epochs, batchSize: spec.batchSize, shuffle: spec.shuffle, seed: spec.seed,
-        validationSplit: Float(spec.validationSplit), metrics: prepared.metrics),
-      callbacks: [progress])
-
-    let test = try model.evaluate(
-      data.test.features, prepared.targets(of: data.test), loss: prepared.loss,
-      metrics: prepared.metrics)
-    var line = "test: loss \(ProgressFormat.loss(Double(test["loss"] ?? .nan)))"
-    if let accuracy = test["accuracy"] {
-      line += "  accuracy \(ProgressFormat.percent(Double(accuracy)))"
+    let options = TrainingOptions(
+      epochs: spec.epochs, batchSize: spec.batchSize, shuffle: spec.shuffle, seed: spec.seed,
+      validationSplit: Float(spec.validationSplit), metrics: prepared.metrics)
+    let history: History
+    let test: [String: Float]
+    if let loss = prepared.loss, !model.learnsWithoutTargets {
+      history = try model.fit(
+        data.train.features, prepared.targets(of: data.train), loss: loss, optimizer: optimizer,
+        options: options, callbacks: [progress])
+      test = try model.evaluate(
+        data.test.features, prepared.targets(of: data.test), loss: loss,
+        metrics: prepared.metrics)
+    } else {
+      history = try model.fit(
+        data.train.features, optimizer: optimizer, options: options, callbacks: [progress])
+      test = try model.evaluate(inputs: [data.test.features], targets: [], losses: [])
     }
-    console.line(line + " (\(data.test.count) samples)")
+    console.line("test: \(ProgressFormat.figures(test)) (\(data.test.count) samples)")
 
     var metadata = ModelMetadata(description: spec.name ?? "")
     metadata.values = try prepared.metadataValues()
@@ -114,5 +128,33 @@ public enum Train {
         optimizerState: try optimizer.exportState(for: model.trainableParameters)))
     console.line("saved model to \(output.path)")
     return TrainReport(model: model, history: history, test: test, output: output)
+  }
+
+  /// Pretrains a DBN's RBMs one after the other, with a header and progress for each.
+  private static func pretrain(
+    _ dbn: DBN, on features: Tensor, spec: TrainingSpec, pretraining: PretrainingSpec,
+    optimizer: OptimizerConfig, settings: TrainSettings, console: any Console,
+    clock: (() -> Double)?
+  ) throws {
+    let options = TrainingOptions(
+      epochs: pretraining.epochs, batchSize: pretraining.batchSize, shuffle: spec.shuffle,
+      seed: spec.seed)
+    var input = features
+    for (index, rbm) in dbn.rbms.enumerated() {
+      if !settings.quiet {
+        console.line(
+          "pretraining \(rbm.name) (\(index + 1) of \(dbn.rbms.count)): \(rbm.config.visible) "
+            + "visible, \(rbm.config.hidden) hidden, CD-\(rbm.config.gibbsSteps)"
+            + (rbm.config.persistent ? " persistent" : "")
+            + ", optimizer \(optimizer.typeName) (learning rate \(optimizer.learningRate)), "
+            + "\(pretraining.epochs) epochs, batch \(pretraining.batchSize)")
+      }
+      let display = ProgressDisplay(console: console, quiet: settings.quiet, clock: clock)
+      let progress = ProgressCallback(
+        FitProgress(display: display, batchSize: min(pretraining.batchSize, input.shape[0])))
+      try rbm.fit(
+        input, optimizer: try optimizer.makeOptimizer(), options: options, callbacks: [progress])
+      if index < dbn.rbms.count - 1 { input = try rbm.transform(input) }
+    }
   }
 }

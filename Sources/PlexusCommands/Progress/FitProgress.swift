@@ -24,10 +24,12 @@ final class FitProgress: PlexusCore.ProgressReporter {
         loss: logs["loss"].map(Double.init),
         accuracy: logs["accuracy"].map(Double.init))
     case .epochEnded(_, _, let logs):
+      let shown: Set = ["loss", "accuracy", "val_loss", "val_accuracy", "lr"]
       display.epochEnded(
         loss: logs["loss"].map(Double.init), accuracy: logs["accuracy"].map(Double.init),
         validationLoss: logs["val_loss"].map(Double.init),
-        validationAccuracy: logs["val_accuracy"].map(Double.init))
+        validationAccuracy: logs["val_accuracy"].map(Double.init),
+        otherLogs: logs.filter { !shown.contains($0.key) }.mapValues(Double.init))
     case .trainingEnded:
       break
     }

@@ -99,18 +99,18 @@ public final class ProgressDisplay {
   }
 
   /// Ends the epoch with its final figures and prints its line. Figures not given are the
-  /// last running ones.
+  /// last running ones; `otherLogs` are the epoch's further figures, printed by name.
   @discardableResult
   public func epochEnded(
     loss: Double? = nil, accuracy: Double? = nil, validationLoss: Double? = nil,
-    validationAccuracy: Double? = nil
+    validationAccuracy: Double? = nil, otherLogs: [String: Double] = [:]
   ) -> EpochSummary {
     let now = state()
     let summary = EpochSummary(
       epoch: epoch, epochs: epochs, loss: loss ?? self.loss ?? .nan,
       accuracy: accuracy ?? self.accuracy,
-      validationLoss: validationLoss, validationAccuracy: validationAccuracy, samples: samples,
-      elapsed: now.epochElapsed)
+      validationLoss: validationLoss, validationAccuracy: validationAccuracy,
+      otherLogs: otherLogs, samples: samples, elapsed: now.epochElapsed)
     switch mode {
     case .quiet: break
     case .epochs: console.line(ProgressFormat.epochLine(summary))

@@ -100,6 +100,19 @@ public enum ProgressFormat {
     return parts.joined(separator: "  ")
   }
 
+  /// Evaluation figures on one line: `loss`, then `accuracy` as a percentage, then the others
+  /// by name in alphabetical order (`loss 0.0619  accuracy 98.33%  elbo -22.1000`).
+  public static func figures(_ logs: [String: Float]) -> String {
+    var parts: [String] = []
+    if let value = logs["loss"] { parts.append("loss \(loss(Double(value)))") }
+    if let value = logs["accuracy"] { parts.append("accuracy \(percent(Double(value)))") }
+    for (name, value) in logs.sorted(by: { $0.key < $1.key })
+    where name != "loss" && name != "accuracy" {
+      parts.append("\(name) \(loss(Double(value)))")
+    }
+    return parts.joined(separator: "  ")
+  }
+
   /// The line printed when an epoch ends (on a terminal and in logs alike).
   public static func epochLine(_ summary: EpochSummary) -> String {
     var parts = [
@@ -111,6 +124,9 @@ public enum ProgressFormat {
     }
     if let validationAccuracy = summary.validationAccuracy {
       parts.append("val_accuracy \(percent(validationAccuracy))")
+    }
+    for (name, value) in summary.otherLogs.sorted(by: { $0.key < $1.key }) {
+      parts.append("\(name) \(loss(value))")
     }
     parts.append(speed(speed(samples: summary.samples, elapsed: summary.elapsed)))
     parts.append(shortDuration(summary.elapsed))
@@ -170,6 +186,9 @@ public struct EpochSummary: Sendable, Equatable {
   public var validationLoss: Double?
   /// The validation accuracy, when a validation split is used (classification only).
   public var validationAccuracy: Double?
+  /// The epoch's other logged figures (a VAE's `elbo` and `kl`, an RBM's
+  /// `reconstruction_error` and `free_energy`, ...), printed by name in alphabetical order.
+  public var otherLogs: [String: Double]
   /// The number of training samples seen.
   public var samples: Int
   /// Seconds the epoch took.
@@ -178,7 +197,8 @@ public struct EpochSummary: Sendable, Equatable {
   /// Creates a summary.
   public init(
     epoch: Int, epochs: Int, loss: Double, accuracy: Double? = nil, validationLoss: Double? = nil,
-    validationAccuracy: Double? = nil, samples: Int, elapsed: Double
+    validationAccuracy: Double? = nil, otherLogs: [String: Double] = [:], samples: Int,
+    elapsed: Double
   ) {
     self.epoch = epoch
     self.epochs = epochs
@@ -186,6 +206,7 @@ public struct EpochSummary: Sendable, Equatable {
     self.accuracy = accuracy
     self.validationLoss = validationLoss
     self.validationAccuracy = validationAccuracy
+    self.otherLogs = otherLogs
     self.samples = samples
     self.elapsed = elapsed
   }

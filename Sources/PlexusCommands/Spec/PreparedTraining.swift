@@ -6,18 +6,22 @@ import Plexus
 struct PreparedTraining {
   let data: LoadedData
   let model: any ModelProtocol
-  let lossFunction: LossFunction
-  let loss: any Loss
+  /// `nil` for a model that learns without targets (an RBM).
+  let lossFunction: LossFunction?
+  let loss: (any Loss)?
   let optimizerConfig: OptimizerConfig
   let metrics: [Metric]
   let target: TrainingTarget
+  /// The pretraining optimizer, for a DBN with a `pretraining` section.
+  let pretrainingOptimizer: OptimizerConfig?
 
   /// - Throws: `SpecError` (without a file name) for problems located in the spec.
   init(spec: TrainingSpec, registry: LayerRegistry) throws {
-    lossFunction = try spec.loss.decodeLoss()
-    loss = try lossFunction.makeLoss()
+    lossFunction = try spec.loss?.decodeLoss()
+    loss = try lossFunction?.makeLoss()
     optimizerConfig = try spec.optimizer.decodeOptimizer()
-    metrics = loss.isClassification && spec.target == .labels ? [.accuracy] : []
+    pretrainingOptimizer = try spec.pretraining?.optimizer.decodeOptimizer()
+    metrics = loss?.isClassification == true && spec.target == .labels ? [.accuracy] : []
     var data = try spec.data.load(seed: spec.seed)
     let featureShape = data.train.featureShape
     if let declared = spec.inputShape, declared != featureShape {
@@ -36,6 +40,18 @@ struct PreparedTraining {
     self.data = data
     target = spec.target
     model = try spec.buildModel(registry: registry, inputShape: spec.inputShape ?? featureShape)
+    if spec.loss == nil, !model.learnsWithoutTargets {
+      throw SpecError(
+        path: "$",
+        message: "missing key 'loss': this model trains against targets; name a loss "
+          + "such as \"softmax_cross_entropy\" or \"mse\"")
+    }
+    if spec.pretraining != nil, !(model is DBN) {
+      throw SpecError(
+        path: "$.pretraining",
+        message: "pretraining applies to a '\(DBN.typeName)' model (a stack of RBMs); this "
+          + "model is a '\(model.typeName)'")
+    }
   }
 
   /// What the model is trained to output for `split`: its labels, or its features for a
@@ -46,10 +62,11 @@ struct PreparedTraining {
 
   /// The training settings to keep in the model file's metadata.
   func metadataValues() throws -> [String: String] {
-    [
-      TrainingMetadata.lossKey: try TrainingMetadata.json(lossFunction),
-      TrainingMetadata.optimizerKey: try TrainingMetadata.json(optimizerConfig),
-    ]
+    var values = [TrainingMetadata.optimizerKey: try TrainingMetadata.json(optimizerConfig)]
+    if let lossFunction {
+      values[TrainingMetadata.lossKey] = try TrainingMetadata.json(lossFunction)
+    }
+    return values
   }
 }
 

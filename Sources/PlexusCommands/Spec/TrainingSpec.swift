@@ -32,6 +32,12 @@ import Plexus
 /// `plexus.autoencoder`, `plexus.vae` or `plexus.rbm_model`) trains that model directly, with its
 /// own training step (a VAE's KL term, an RBM's contrastive divergence), and saves it as that
 /// model, so `loadModel` gives it back as an `Autoencoder`, a `VAE` or an `RBM`.
+///
+/// `loss` may be left out only for a model that learns without targets (an RBM). A
+/// `plexus.dbn` model may have a `pretraining` section,
+/// `{"optimizer": ..., "epochs": 20, "batchSize": 10}`: its RBMs are then pretrained one after
+/// the other by contrastive divergence before the whole network is fine-tuned with `loss` and
+/// `optimizer`.
 public struct TrainingSpec: Sendable, Equatable {
   /// The model's name.
   public var name: String?
@@ -45,8 +51,8 @@ public struct TrainingSpec: Sendable, Equatable {
   /// which any layer names its inputs describes a graph model (`Model`), else a `Sequential`.
   /// The model's output is the last layer.
   public var layerInputs: [[String]?]
-  /// The loss function.
-  public var loss: ComponentSpec
+  /// The loss function (`nil` for a model that learns without targets).
+  public var loss: ComponentSpec?
   /// The optimizer.
   public var optimizer: ComponentSpec
   /// The number of passes over the training data.
@@ -63,19 +69,21 @@ public struct TrainingSpec: Sendable, Equatable {
   public var data: DataSpec
   /// What the model is trained to output.
   public var target: TrainingTarget
+  /// Greedy layer-wise pretraining before training (a DBN's RBMs).
+  public var pretraining: PretrainingSpec?
 
   /// The keys a spec may have.
   public static let keys = [
     "name", "inputShape", "layers", "loss", "optimizer", "epochs", "batchSize", "seed",
-    "validationSplit", "shuffle", "data", "target",
+    "validationSplit", "shuffle", "data", "target", "pretraining",
   ]
 
   /// Creates a spec.
   public init(
-    name: String? = nil, inputShape: [Int]? = nil, layers: [LayerDescription], loss: ComponentSpec,
-    optimizer: ComponentSpec, epochs: Int = 10, batchSize: Int = 32, seed: UInt64 = 0,
-    validationSplit: Double = 0, shuffle: Bool = true, data: DataSpec,
-    target: TrainingTarget = .labels
+    name: String? = nil, inputShape: [Int]? = nil, layers: [LayerDescription],
+    loss: ComponentSpec?, optimizer: ComponentSpec, epochs: Int = 10, batchSize: Int = 32,
+    seed: UInt64 = 0, validationSplit: Double = 0, shuffle: Bool = true, data: DataSpec,
+    target: TrainingTarget = .labels, pretraining: PretrainingSpec? = nil
   ) {
     self.name = name
     self.inputShape = inputShape
@@ -90,6 +98,7 @@ public struct TrainingSpec: Sendable, Equatable {
     self.shuffle = shuffle
     self.data = data
     self.target = target
+    self.pretraining = pretraining
   }
 
   /// Reads a spec from a file; relative data paths are resolved against the file's folder.
@@ -177,8 +186,7 @@ public struct TrainingSpec: Sendable, Equatable {
         LayerDescription(type: type, name: layerName, config: config?.value ?? .object([:])))
     }
 
-    let loss = try ComponentSpec(
-      try root.required("loss", expected: "a loss name or {\"type\": ..., ...}"))
+    let loss = try root.optional("loss").map(ComponentSpec.init)
     let optimizer = try ComponentSpec(
       try root.required("optimizer", expected: "an optimizer name or {\"type\": ..., ...}"))
     let epochs =
@@ -206,12 +214,13 @@ public struct TrainingSpec: Sendable, Equatable {
     let data = try DataSpec(
       try root.required("data", expected: "a data source such as {\"source\": \"digits\"}"),
       baseDirectory: baseDirectory)
+    let pretraining = try root.optional("pretraining").map(PretrainingSpec.init)
 
     var spec = TrainingSpec(
       name: name, inputShape: inputShape, layers: layers, loss: loss, optimizer: optimizer,
       epochs: epochs,
       batchSize: batchSize, seed: seed, validationSplit: validationSplit, shuffle: shuffle,
-      data: data, target: target)
+      data: data, target: target, pretraining: pretraining)
     spec.layerInputs = layerInputs
     return spec
   }
@@ -308,6 +317,38 @@ public struct TrainingSpec: Sendable, Equatable {
       throw SpecError(
         path: self.inputShape == nil ? "$.layers" : "$.inputShape", message: error.description)
     }
+  }
+}
+
+/// The `pretraining` section of a spec: how a DBN's RBMs are pretrained, one after the other,
+/// before fine-tuning. Shuffling and the seed are the spec's.
+public struct PretrainingSpec: Sendable, Equatable {
+  /// The optimizer of each RBM (a fresh one per RBM).
+  public var optimizer: ComponentSpec
+  /// The epochs of each RBM.
+  public var epochs: Int
+  /// The samples per batch.
+  public var batchSize: Int
+
+  /// The keys the section may have.
+  public static let keys = ["optimizer", "epochs", "batchSize"]
+
+  /// Creates a section.
+  public init(optimizer: ComponentSpec, epochs: Int = 10, batchSize: Int = 10) {
+    self.optimizer = optimizer
+    self.epochs = epochs
+    self.batchSize = batchSize
+  }
+
+  init(_ cursor: JSONCursor) throws {
+    try cursor.requireKeys(in: Self.keys)
+    self.init(
+      optimizer: try ComponentSpec(
+        try cursor.required("optimizer", expected: "an optimizer name or {\"type\": ..., ...}")),
+      epochs: try cursor.optional("epochs")?.int(
+        in: 1...1_000_000, expected: "a positive number of epochs") ?? 10,
+      batchSize: try cursor.optional("batchSize")?.int(
+        in: 1...1 << 24, expected: "a positive batch size") ?? 10)
   }
 }
 

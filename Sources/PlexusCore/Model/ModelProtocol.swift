@@ -29,6 +29,19 @@ public protocol ModelProtocol: Layer {
   /// their losses (`context.supervisedTestStep(_:)`).
   func testStep(_ batch: TrainingBatch, context: TrainingStepContext) throws
     -> TrainingStepResult
+
+  /// Whether the model's training step learns from the inputs alone, with no targets and no
+  /// loss (an RBM); tools then call `fit(_:optimizer:options:callbacks:)` and
+  /// `evaluate(inputs:targets:losses:batchSize:)` without targets. The default is `false`.
+  var learnsWithoutTargets: Bool { get }
+
+  /// Checks whole data sets before `fit` or `evaluate` batches them (after the shapes and the
+  /// finiteness of every value are checked), so an error names the sample's index in the data
+  /// rather than in a shuffled batch. The default accepts everything; an RBM refuses values
+  /// outside `[0, 1]` for Bernoulli units.
+  ///
+  /// - Parameter role: what the data is for (`"training"`, `"validation"`, `"evaluation"`).
+  func validateData(inputs: [Tensor], role: String) throws
 }
 
 extension ModelProtocol {
@@ -47,6 +60,10 @@ extension ModelProtocol {
   {
     try context.supervisedTestStep(batch)
   }
+
+  public var learnsWithoutTargets: Bool { false }
+
+  public func validateData(inputs: [Tensor], role: String) throws {}
 
   /// The model's input names and per-sample shapes.
   public var inputSpecs: [Graph.InputSpec] { (try? builtGraph())?.inputs ?? [] }

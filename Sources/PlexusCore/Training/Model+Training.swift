@@ -98,6 +98,8 @@ extension ModelProtocol {
     let (train, validation) = try data.split(options: options, outputs: graph.outputs.count)
     try train.validate(against: graph, losses: losses, role: "training")
     try validation?.validate(against: graph, losses: losses, role: "validation")
+    try validateData(inputs: train.inputs, role: "training")
+    if let validation { try validateData(inputs: validation.inputs, role: "validation") }
 
     let sampleCount = train.sampleCount
     let batchSize = Swift.min(options.batchSize, sampleCount)
@@ -229,6 +231,7 @@ extension ModelProtocol {
     let (targets, losses) = try Self.pad(targets: targets, losses: losses, graph: graph)
     let data = try TrainingData(inputs: inputs, targets: targets, role: "evaluation")
     try data.validate(against: graph, losses: losses, role: "evaluation")
+    try validateData(inputs: data.inputs, role: "evaluation")
     let context = TrainingStepContext(
       model: self, graph: graph, optimizer: nil, losses: losses,
       options: TrainingOptions(metrics: []))
@@ -398,12 +401,34 @@ struct TrainingData {
         )
       }
     }
+    for (index, input) in inputs.enumerated() {
+      let which = graph.inputs.count > 1 ? " (input '\(graph.inputs[index].name)')" : ""
+      try Self.requireFinite(input, what: "\(role) inputs\(which)")
+    }
+    for (index, target) in targets.enumerated() {
+      guard let target else { continue }
+      let which = graph.outputs.count > 1 ? " (output '\(graph.outputs[index].name)')" : ""
+      try Self.requireFinite(target, what: "\(role) targets\(which)")
+    }
     for (index, output) in graph.outputs.enumerated() {
       guard let loss = losses[index], let target = targets[index] else { continue }
       let known = output.shape.compactMap { $0 }
       guard known.count == output.shape.count else { continue }
       try loss.loss.validate(targets: target, predictionShape: [target.shape[0]] + known)
     }
+  }
+
+  /// Throws `PlexusError.invalidData` naming the sample and the position within it of the
+  /// first NaN or infinite value of `tensor` (`[N, ...]`).
+  static func requireFinite(_ tensor: Tensor, what: String) throws {
+    guard let bad = tensor.withUnsafeBufferPointer({ $0.firstIndex { !$0.isFinite } }) else {
+      return
+    }
+    let perSample = Swift.max(tensor.count / Swift.max(tensor.shape.first ?? 1, 1), 1)
+    let value = tensor.withUnsafeBufferPointer { $0[bad] }
+    throw PlexusError.invalidData(
+      "\(what): sample \(bad / perSample) holds \(value) at position \(bad % perSample); "
+        + "data must be finite")
   }
 
   /// Splits off validation samples (Keras: the last fraction), or takes the options'
