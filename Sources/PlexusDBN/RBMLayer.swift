@@ -197,10 +197,25 @@ enum RBMMath {
     -> Tensor
   {
     var result = try hiddenActivations(visible, weights: weights, bias: bias)
-    result.withUnsafeMutableBufferPointer { buffer in
-      for index in buffer.indices { buffer[index] = sigmoid(buffer[index]) }
-    }
+    applySigmoid(&result)
     return result
+  }
+
+  /// Replaces every value by its sigmoid.
+  static func applySigmoid(_ tensor: inout Tensor) {
+    tensor.withUnsafeMutableBufferPointer { VectorMath.applySigmoid($0) }
+  }
+
+  /// `Σ_j softplus(a_j)` over each row of `activations` (`[N, hidden]`).
+  static func softplusRowSums(_ activations: Tensor) -> [Float] {
+    let rows = activations.shape[0]
+    let width = activations.shape[1]
+    return activations.withUnsafeBufferPointer { a in
+      (0..<rows).map { row in
+        VectorMath.softplusSum(
+          UnsafeBufferPointer(rebasing: a[(row * width)..<((row + 1) * width)]))
+      }
+    }
   }
 
   /// `h · W^T + b`, `[N, visible]`.

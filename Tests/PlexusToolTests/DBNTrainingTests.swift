@@ -57,7 +57,9 @@ private let dbnLayer = """
 
     // Saved as an RBM; `plexus evaluate` reports the same figures on the spec's test split.
     let loaded = try #require(try loadModel(from: output, registry: .standard()) as? RBM)
-    #expect(loaded.layer.weights.value == (report.model as! RBM).layer.weights.value)
+    let trained = try #require(report.model as? RBM)
+    let trainedWeights = trained.layer.weights.value
+    #expect(loaded.layer.weights.value == trainedWeights)
     let evaluation = CapturedOutput()
     let logs = try Evaluate.run(
       EvaluateSettings(modelPath: output.path, data: [spec.path]), console: evaluation)

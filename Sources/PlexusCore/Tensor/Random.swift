@@ -5,7 +5,7 @@ import Foundation
 /// Every random thing in Plexus (initialization, shuffling, dropout, sampling) takes a seed
 /// and draws from this generator, so the same seed gives the same model on every platform.
 public struct SeededGenerator: RandomNumberGenerator, Sendable, Equatable {
-  private var state: (UInt64, UInt64, UInt64, UInt64)
+  @usableFromInline var state: (UInt64, UInt64, UInt64, UInt64)
 
   /// Creates a generator whose sequence is fully determined by `seed`.
   public init(seed: UInt64) {
@@ -25,7 +25,7 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable, Equatable {
   }
 
   /// The next 64 random bits.
-  public mutating func next() -> UInt64 {
+  @inlinable public mutating func next() -> UInt64 {
     let result = rotateLeft(state.1 &* 5, 7) &* 9
     let t = state.1 << 17
     state.2 ^= state.0
@@ -37,10 +37,10 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable, Equatable {
     return result
   }
 
-  private func rotateLeft(_ x: UInt64, _ k: UInt64) -> UInt64 { (x << k) | (x >> (64 - k)) }
+  @inlinable func rotateLeft(_ x: UInt64, _ k: UInt64) -> UInt64 { (x << k) | (x >> (64 - k)) }
 
   /// A uniform `Float` in `[0, 1)`.
-  public mutating func nextUnitFloat() -> Float {
+  @inlinable public mutating func nextUnitFloat() -> Float {
     Float(next() >> 40) * (1.0 / Float(1 << 24))
   }
 
