@@ -90,6 +90,37 @@ private func tilePixels(_ image: PNGImage, tile: Int, columns: Int, scale: Int) 
     }
   }
 
+  @Test func drawsADBNsBottomFiltersAndGeneratedSamples() throws {
+    let folder = try TemporaryFolder()
+    defer { folder.remove() }
+    let dbn = try DBN(sizes: [64, 6, 4], classes: 2, seed: 2)
+    try dbn.pretrain(
+      patterns(40), optimizer: { SGD(learningRate: 0.1) },
+      options: TrainingOptions(epochs: 2, batchSize: 10))
+    let url = folder.file("dbn.plexus")
+    try dbn.save(to: url)
+    let filters = try Picture.run(
+      PictureSettings(modelPath: url.path, outputPath: folder.file("f.png").path, scale: 1),
+      console: CapturedOutput())
+    let weights = try dbn.rbms[0].layer.weights.value.transposed().scalars
+    for unit in 0..<6 {
+      let filter = Array(weights[unit * 64..<(unit + 1) * 64])
+      let (low, high) = (filter.min()!, filter.max()!)
+      let expected = filter.map { PNGImage.grayLevel(($0 - low) / (high - low)) }
+      #expect(tilePixels(filters, tile: unit, columns: 3, scale: 1) == expected, "unit \(unit)")
+    }
+    let samples = try Picture.run(
+      PictureSettings(
+        modelPath: url.path, outputPath: folder.file("s.png").path, kind: .samples, count: 4,
+        gibbsSteps: 5, seed: 3, scale: 1), console: CapturedOutput())
+    let drawn = try dbn.generate(samples: 4, gibbsSteps: 5, seed: 3).scalars
+    for chain in 0..<4 {
+      #expect(
+        tilePixels(samples, tile: chain, columns: 2, scale: 1)
+          == drawn[chain * 64..<(chain + 1) * 64].map(PNGImage.grayLevel))
+    }
+  }
+
   @Test func drawsInputsNextToTheirReconstructions() throws {
     let folder = try TemporaryFolder()
     defer { folder.remove() }

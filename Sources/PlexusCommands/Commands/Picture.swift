@@ -148,12 +148,12 @@ public enum Picture {
   {
     if let kind = settings.kind { return kind }
     switch model {
-    case is RBM: return .filters
+    case is RBM, is DBN: return .filters
     case let vae as VAE: return vae.latentDimension == 2 ? .latent : .samples
     case is Autoencoder: return .reconstructions
     default:
       throw PlexusError.invalidArgument(
-        "\(settings.modelPath): pictures are drawn for RBMs, autoencoders and VAEs; this model is a \(type(of: model))"
+        "\(settings.modelPath): pictures are drawn for RBMs, DBNs, autoencoders and VAEs; this model is a \(type(of: model))"
       )
     }
   }
@@ -181,7 +181,8 @@ public enum Picture {
     }
     switch kind {
     case .filters:
-      guard let rbm = model as? RBM else { throw unsupported() }
+      // A DBN's filters are those of its bottom RBM, which sees the data.
+      guard let rbm = model as? RBM ?? (model as? DBN)?.rbms.first else { throw unsupported() }
       let filters = try rbm.layer.weights.value.transposed()  // [hidden, visible]
       let count = min(settings.count, filters.batchCount)
       return try grid(
@@ -191,6 +192,9 @@ public enum Picture {
       if let rbm = model as? RBM {
         samples = try rbm.sample(
           chains: settings.count, gibbsSteps: settings.gibbsSteps, seed: settings.seed)
+      } else if let dbn = model as? DBN {
+        samples = try dbn.generate(
+          samples: settings.count, gibbsSteps: settings.gibbsSteps, seed: settings.seed)
       } else if let vae = model as? VAE {
         samples = try vae.sample(count: settings.count, seed: settings.seed)
       } else {
