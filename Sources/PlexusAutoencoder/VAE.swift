@@ -222,14 +222,22 @@ public final class VAE: ModelProtocol {
       finishLogs: { result in result.logs["elbo"] = -result.loss })
   }
 
-  /// One evaluation step: the reconstruction loss of the codes' means.
+  /// One evaluation step: the reconstruction loss of the codes' means, the KL term of the
+  /// codes' distributions (weighted as in training) and `elbo`, the negative of their sum: a
+  /// deterministic estimate of the bound (the decoder sees each code's mean, not a draw).
+  /// `loss` stays the reconstruction loss alone.
   ///
   /// - Throws: the loss' errors.
   public func testStep(_ batch: TrainingBatch, context: TrainingStepContext) throws
     -> TrainingStepResult
   {
-    try ReconstructionModel.testStep(
+    var result = try ReconstructionModel.testStep(
       batch, context: context, loss: { try reconstructionLoss(outputs: $0, targets: $1) })
+    let (mean, logVariance) = try encode(batch.inputs[0])
+    let kl = config.klWeight * GaussianSampling.klDivergence(mean: mean, logVariance: logVariance)
+    result.logs["kl"] = kl
+    result.logs["elbo"] = -(result.loss + kl)
+    return result
   }
 
   // MARK: Encoding, decoding, sampling

@@ -93,6 +93,12 @@ enum SampleModels {
           try Dense(units: 2),
         ])
       }, inputShape: [4]),
+    "plexus.contractive_dense": SampleModel(
+      make: {
+        Sequential([
+          try ContractiveDense(units: 5, activation: .tanh, weight: 0.3), try Dense(units: 2),
+        ])
+      }, inputShape: [4]),
     "plexus.dense_tied": SampleModel(
       make: {
         let down = try Dense(units: 3, activation: .tanh)

@@ -74,13 +74,21 @@ private let autoencoderLayer = """
     let spec = try writeReconstructionSpec(
       in: folder, modelLayer: vae, loss: "binary_crossentropy", epochs: 20)
     let output = folder.file("vae.plexus")
+    let console = CapturedOutput()
     let report = try Train.run(
-      TrainSettings(specPath: spec.path, outputPath: output.path, quiet: true),
-      console: CapturedOutput())
+      TrainSettings(specPath: spec.path, outputPath: output.path), console: console)
     // The VAE's own step logs its ELBO, which improves.
     let firstELBO = try #require(report.history["elbo"]?.first)
     let lastELBO = try #require(report.history["elbo"]?.last)
     #expect(lastELBO > firstELBO)
+    // Every epoch line shows it, and so does the test line.
+    let epochLines = console.text.split(separator: "\n").filter { $0.hasPrefix("epoch") }
+    #expect(epochLines.count == 20)
+    #expect(epochLines.allSatisfy { $0.contains(" elbo -") }, "\(epochLines.last ?? "")")
+    #expect(
+      epochLines.last!.contains("elbo \(ProgressFormat.loss(Double(lastELBO)))"),
+      "\(epochLines.last!)")
+    #expect(console.text.contains("test: loss ") && report.test["elbo"] != nil)
     #expect(try loadModel(from: output, registry: .standard()) is VAE)
   }
 
