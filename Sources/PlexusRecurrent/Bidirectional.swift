@@ -182,10 +182,15 @@ public final class Bidirectional: Layer {
 
   public func forward(_ inputs: [Tensor], record: CallRecord) throws -> [Tensor] {
     let tape = tape(of: record)
-    let forward = try forwardLayer.run(inputs, training: record.isTraining, record: tape.forward)[0]
+    let forward = try forwardLayer.run(
+      inputs, training: record.isTraining, record: tape.forward, inputMasks: record.inputMasks)[0]
     var backward = try backwardLayer.run(
-      inputs, training: record.isTraining, record: tape.backward)[0]
-    if returnsSequences { backward = Self.reversedInTime(backward) }
+      inputs, training: record.isTraining, record: tape.backward, inputMasks: record.inputMasks)[0]
+    if returnsSequences {
+      backward = Self.reversedInTime(backward)
+      // Both directions' sequences are in input order here, so the input's mask holds.
+      if let mask = record.inputMask(0) { record.outputMasks = [mask] }
+    }
     if returnsSequences && mergeMode == .multiply { record.saved = [forward, backward] }
     switch mergeMode {
     case .concat: return [try Tensor.concatenate([forward, backward], axis: forward.rank - 1)]

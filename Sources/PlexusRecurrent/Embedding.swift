@@ -111,6 +111,13 @@ public final class Embedding: UnaryLayer {
         }
       }
     }
+    if maskZero {
+      // Id 0 is padding: the steps that hold it are masked for the layers downstream.
+      let masked = input.withUnsafeBufferPointer { ids in ids.map { $0 == 0 } }
+      if masked.contains(true) {
+        record.outputMasks = [try SequenceMask(batch: batch, steps: steps, masked: masked)]
+      }
+    }
     let table = embeddings.value
     return Tensor(unsafeUninitializedShape: [batch, steps, width]) { out in
       input.withUnsafeBufferPointer { ids in

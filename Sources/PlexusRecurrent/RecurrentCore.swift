@@ -262,22 +262,32 @@ final class RecurrentCore: Sendable {
     }
     RecurrentTape.resize(&tape.recurrent, try Self.count(batch, width, layer: layer))
     tape.hasMaskedSteps = false
-    if let maskValue {
+    let inputMask = record.inputMask(0)
+    if let inputMask, inputMask.batch != batch || inputMask.steps != steps {
+      throw PlexusError.shapeMismatch(
+        layer: layer, expected: "a sequence mask of [\(batch), \(steps)] for its input",
+        found: [inputMask.batch, inputMask.steps])
+    }
+    if maskValue != nil || inputMask != nil {
       if tape.masked.count != rows { tape.masked = [Bool](repeating: false, count: rows) }
       let goBackwards = self.goBackwards
+      let maskValue = self.maskValue
       var any = false
       x.withUnsafeBufferPointer { xs in
         for n in 0..<batch {
           for s in 0..<steps {
             let t = goBackwards ? steps - 1 - s : s
-            let row = xs.baseAddress! + (n * steps + t) * featureCount
-            var all = true
-            for k in 0..<featureCount where row[k] != maskValue {
-              all = false
-              break
+            var padded = inputMask?.isMasked(sample: n, step: t) ?? false
+            if !padded, let maskValue {
+              let row = xs.baseAddress! + (n * steps + t) * featureCount
+              padded = true
+              for k in 0..<featureCount where row[k] != maskValue {
+                padded = false
+                break
+              }
             }
-            tape.masked[n * steps + s] = all
-            any = any || all
+            tape.masked[n * steps + s] = padded
+            any = any || padded
           }
         }
       }
@@ -487,6 +497,10 @@ final class RecurrentCore: Sendable {
       for index in 0..<stateSize { out[index] = hidden[steps * stateSize + index] }
     }
     if !returnSequences { outputs.append(last) }
+    if returnSequences, tape.hasMaskedSteps {
+      // The returned sequence keeps the mask, in processing order like the sequence itself.
+      record.outputMasks = [try SequenceMask(batch: batch, steps: steps, masked: tape.masked)]
+    }
     if returnState {
       outputs.append(last)
       if kind == .lstm {

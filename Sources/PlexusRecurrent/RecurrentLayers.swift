@@ -24,11 +24,12 @@ public enum RecurrentLayers {
   /// The layer types this module registers.
   public static let typeNames = [
     SimpleRNN.typeName, LSTM.typeName, GRU.typeName, Embedding.typeName, Bidirectional.typeName,
-    TimeDistributed.typeName,
+    TimeDistributed.typeName, Masking.typeName, LengthMasking.typeName,
   ]
 
   /// Registers the recurrent family's layers: `plexus.simple_rnn`, `plexus.lstm` and
-  /// `plexus.gru`, `plexus.embedding`, `plexus.bidirectional` and `plexus.time_distributed`.
+  /// `plexus.gru`, `plexus.embedding`, `plexus.bidirectional`, `plexus.time_distributed`,
+  /// `plexus.masking` and `plexus.length_masking`.
   public static func register(in registry: LayerRegistry) {
     registry.registerBuiltIn(SimpleRNN.self, module: module)
     registry.registerBuiltIn(LSTM.self, module: module)
@@ -36,5 +37,7 @@ public enum RecurrentLayers {
     registry.registerBuiltIn(Embedding.self, module: module)
     registry.registerBuiltIn(Bidirectional.self, module: module)
     registry.registerBuiltIn(TimeDistributed.self, module: module)
+    registry.registerBuiltIn(Masking.self, module: module)
+    registry.registerBuiltIn(LengthMasking.self, module: module)
   }
 }

@@ -24,6 +24,8 @@ public final class TimeDistributed: Layer {
 
   public static let typeName = "plexus.time_distributed"
   public let state = LayerState()
+  /// `true`: each step's output depends on that step alone, so a sequence mask holds.
+  public var propagatesSequenceMask: Bool { true }
   /// The layer applied at every step.
   public let layer: any Layer
 

@@ -297,6 +297,20 @@ enum SampleModels {
           try GRU(units: 3, resetAfter: false), try Dense(units: 2),
         ])
       }, inputShape: [5, 3]),
+    "plexus.masking": SampleModel(
+      make: {
+        Sequential([try Masking(maskValue: -1), try LSTM(units: 3), try Dense(units: 2)])
+      }, inputShape: [4, 3]),
+    // Lengths in {0, 1} from the sign of each sequence's first value.
+    "plexus.length_masking": SampleModel(
+      make: {
+        let x = try Input(shape: [4, 3])
+        let first = try SliceLayer(axis: -1, start: 0, length: 1)(try Flatten()(x))
+        let lengths = try Activation(try ActivationFunction(name: "step"))(first)
+        let masked = try LengthMasking()([x, lengths])
+        let model = try Model(inputs: [x], outputs: [try GRU(units: 3)(masked)])
+        return Sequential([model, try Dense(units: 2)])
+      }, inputShape: [4, 3]),
     "plexus.embedding": SampleModel(
       make: {
         Sequential([

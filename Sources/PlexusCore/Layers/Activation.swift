@@ -17,6 +17,8 @@ public final class Activation: UnaryLayer {
 
   public static let typeName = "plexus.activation"
   public let state = LayerState()
+  /// `true`: each step's output depends on that step alone, so a sequence mask holds.
+  public var propagatesSequenceMask: Bool { true }
   public let config: Config
 
   public init(config: Config) { self.config = config }

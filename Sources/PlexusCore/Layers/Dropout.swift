@@ -25,6 +25,8 @@ public final class Dropout: UnaryLayer {
 
   public static let typeName = "plexus.dropout"
   public let state = LayerState()
+  /// `true`: each step's output depends on that step alone, so a sequence mask holds.
+  public var propagatesSequenceMask: Bool { true }
   public let config: Config
 
   /// - Throws: `PlexusError.invalidConfiguration` unless `0 <= rate < 1`.

@@ -95,12 +95,19 @@ public protocol Layer: AnyObject, Sendable {
 
   /// The layers a container holds (a nested model's layers); empty for plain layers.
   var sublayers: [any Layer] { get }
+
+  /// Whether the layer passes its first input's `SequenceMask` on to its outputs when it sets
+  /// none itself (elementwise and per-step layers). The default is `false`: the mask stops
+  /// here.
+  var propagatesSequenceMask: Bool { get }
 }
 
 extension Layer {
   public static func make(config: Config, registry: LayerRegistry) throws -> Self {
     try Self(config: config)
   }
+
+  public var propagatesSequenceMask: Bool { false }
 
   public static var defaultNamePrefix: String {
     let base = typeName.split(separator: ".").last.map(String.init) ?? typeName
@@ -217,7 +224,9 @@ extension Layer {
   /// shapes the layer was built for and storing the call in `record`.
   ///
   /// - Throws: `PlexusError` when the layer is not built or the inputs do not fit.
-  public func run(_ inputs: [Tensor], training: Bool, record: CallRecord) throws -> [Tensor] {
+  public func run(
+    _ inputs: [Tensor], training: Bool, record: CallRecord, inputMasks: [SequenceMask?] = []
+  ) throws -> [Tensor] {
     guard let built = state.builtShapes else {
       throw PlexusError.notBuilt("layer '\(name)' must be built before it is run")
     }
@@ -229,6 +238,7 @@ extension Layer {
       try ShapeCheck.requireBatch(input, matches: shape, layer: name)
     }
     record.begin(inputs: inputs, training: training)
+    record.inputMasks = inputMasks
     let outputs = try forward(inputs, record: record)
     record.outputs = outputs
     return outputs
@@ -318,6 +328,17 @@ public final class CallRecord {
   /// the logs): activity regularization, a VAE's KL term. The layer adds their gradients to
   /// its own input gradients in `backward`.
   public private(set) var contributedLosses: [(name: String, value: Float)] = []
+  /// The masks of the call's inputs (one per input, `nil` for an input without one; empty
+  /// when no input has a mask).
+  public internal(set) var inputMasks: [SequenceMask?] = []
+  /// The masks of the call's outputs, set by a layer that makes or changes masks (empty:
+  /// none, or the input's for a layer that propagates masks).
+  public var outputMasks: [SequenceMask?] = []
+
+  /// The mask of input `index`, if it has one.
+  public func inputMask(_ index: Int = 0) -> SequenceMask? {
+    index < inputMasks.count ? inputMasks[index] : nil
+  }
 
   /// Creates an empty record.
   public init() {}
@@ -335,6 +356,7 @@ public final class CallRecord {
     outputs.removeAll(keepingCapacity: true)
     saved.removeAll(keepingCapacity: true)
     contributedLosses.removeAll(keepingCapacity: true)
+    if !outputMasks.isEmpty { outputMasks.removeAll(keepingCapacity: true) }
     isTraining = training
     isRecording = true
   }
@@ -347,6 +369,7 @@ public final class CallRecord {
     outputs.removeAll(keepingCapacity: true)
     if !saved.isEmpty { saved.removeAll(keepingCapacity: true) }
     if !contributedLosses.isEmpty { contributedLosses.removeAll(keepingCapacity: true) }
+    if !outputMasks.isEmpty { outputMasks.removeAll(keepingCapacity: true) }
     isTraining = training
     isRecording = recording
   }

@@ -376,24 +376,41 @@ public final class Graph: Sendable {
   ///   `.invalidArgument` for a wrong number of inputs or differing sample counts; the layers'
   ///   errors.
   public func forward(
-    _ inputs: [Tensor], tape: GraphTape, training: Bool, recording: Bool = true
+    _ inputs: [Tensor], tape: GraphTape, training: Bool, recording: Bool = true,
+    inputMasks: [SequenceMask?] = []
   ) throws -> [Tensor] {
     precondition(tape.graphIdentifier == ObjectIdentifier(self), "a tape runs only its own graph")
     let batch = try checkInputs(inputs)
     tape.isTraining = training
     for index in inputs.indices { tape.values[index] = inputs[index] }
+    // Sequence masks travel with the tensors (only when some input or layer makes one).
+    var masks = tape.masks
+    masks.removeAll(keepingCapacity: true)
+    if inputMasks.contains(where: { $0 != nil }) {
+      masks = Array(repeating: nil, count: slotCount)
+      for (index, mask) in inputMasks.enumerated() where index < inputs.count {
+        masks[index] = mask
+      }
+    }
+    defer { tape.masks = masks }
     for (nodeIndex, node) in nodes.enumerated() {
       let record = tape.records[nodeIndex]
+      let nodeMasks = masks.isEmpty ? [] : node.inputSlots.map { masks[$0] }
+      let masked = nodeMasks.contains { $0 != nil }
       if let unary = node.unary {
         let input = tape.values[node.inputSlots[0]]!
         record.begin(input: input, training: training, recording: recording)
+        record.inputMasks = masked ? nodeMasks : []
         let result = try unary.forward(input, record: record)
         try checkOutput(result, slot: node.outputSlots[0], batch: batch, node: node)
         tape.values[node.outputSlots[0]] = result
         record.finish(output: result)
+        propagateMasks(
+          node: node, record: record, inputMasks: masked ? nodeMasks : [], into: &masks)
         continue
       }
       record.begin(inputs: node.inputSlots.map { tape.values[$0]! }, training: training)
+      record.inputMasks = masked ? nodeMasks : []
       let results = try node.layer.forward(record.inputs, record: record)
       guard results.count == node.outputSlots.count else {
         throw PlexusError.invalidConfiguration(
@@ -406,9 +423,35 @@ public final class Graph: Sendable {
       }
       record.outputs = results
       if !recording { record.inputs.removeAll(keepingCapacity: true) }
+      propagateMasks(node: node, record: record, inputMasks: masked ? nodeMasks : [], into: &masks)
     }
     tape.hasForwardPass = recording
     return outputs.map { tape.values[$0.slot]! }
+  }
+
+  /// Stores the masks of a node's outputs: those its layer set, else (for a layer that
+  /// propagates masks) its first input's.
+  private func propagateMasks(
+    node: Node, record: CallRecord, inputMasks: [SequenceMask?], into masks: inout [SequenceMask?]
+  ) {
+    let made = record.outputMasks.contains { $0 != nil }
+    let passed = node.layer.propagatesSequenceMask ? inputMasks.first ?? nil : nil
+    guard made || passed != nil else {
+      if !masks.isEmpty { for slot in node.outputSlots { masks[slot] = nil } }
+      return
+    }
+    if masks.isEmpty { masks = Array(repeating: nil, count: slotCount) }
+    for (index, slot) in node.outputSlots.enumerated() {
+      masks[slot] =
+        made ? (index < record.outputMasks.count ? record.outputMasks[index] : nil) : passed
+    }
+  }
+
+  /// The masks of the outputs after the last forward pass on `tape` (empty when none has one).
+  public func outputMasks(of tape: GraphTape) -> [SequenceMask?] {
+    guard !tape.masks.isEmpty else { return [] }
+    let result = outputs.map { tape.masks[$0.slot] }
+    return result.contains { $0 != nil } ? result : []
   }
 
   /// Throws unless a layer's output has the batch and the per-sample shape the graph was
@@ -551,6 +594,8 @@ public final class GraphTape {
   /// tape after freezing or unfreezing layers (`fit` makes one per run).
   let nodeHasTrainableParameters: [Bool]
   var hasForwardPass = false
+  /// The sequence mask of each value slot in the last forward pass (empty: none).
+  var masks: [SequenceMask?] = []
   /// Whether the last forward pass ran in training mode.
   public internal(set) var isTraining = false
 

@@ -84,8 +84,11 @@ extension ModelProtocol {
       tape = graph.makeTape()
       record.scratch = tape
     }
-    let outputs = try graph.forward(inputs, tape: tape, training: record.isTraining)
+    let outputs = try graph.forward(
+      inputs, tape: tape, training: record.isTraining, inputMasks: record.inputMasks)
     for loss in tape.contributedLosses { record.addLoss(loss.value, name: loss.name) }
+    // Masks made inside (an embedding's, a masking layer's) leave with the outputs.
+    record.outputMasks = graph.outputMasks(of: tape)
     return outputs
   }
 
