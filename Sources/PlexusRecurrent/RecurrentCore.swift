@@ -514,6 +514,36 @@ final class RecurrentCore: Sendable {
     return outputs
   }
 
+  /// One time step with carried states: `x` is `[N, features]`, `states` the states the last
+  /// step returned (`h`, and `c` for an LSTM; empty: zeros). Returns the step's output `h` and
+  /// the new states. Running a sequence step by step gives the full pass's outputs.
+  func step(_ x: Tensor, states: [Tensor], layer: String) throws -> (
+    output: Tensor, states: [Tensor]
+  ) {
+    guard x.rank == 2 else {
+      throw PlexusError.shapeMismatch(
+        layer: layer, expected: "[N, features] (one time step)", found: x.shape)
+    }
+    guard states.isEmpty || states.count == kind.stateCount else {
+      throw PlexusError.invalidArgument(
+        "layer '\(layer)' carries \(kind.stateCount) state(s), \(states.count) were given")
+    }
+    let (batch, features) = (x.shape[0], x.shape[1])
+    let record = CallRecord()
+    let inputs = [try x.reshaped([batch, 1, features])] + states
+    record.begin(inputs: inputs, training: false)
+    _ = try forward(inputs, record: record, layer: layer)
+    let tape = tape(of: record)
+    let stateSize = batch * units
+    func final(_ values: [Float]) -> Tensor {
+      Tensor(unsafeUninitializedShape: [batch, units]) { out in
+        for index in 0..<stateSize { out[index] = values[stateSize + index] }
+      }
+    }
+    let hidden = final(tape.hidden)
+    return (hidden, kind == .lstm ? [hidden, final(tape.cells)] : [hidden])
+  }
+
   /// Backpropagation through time for the call `record` holds.
   func backward(
     _ outputGradients: [Tensor], record: CallRecord, computingInputGradients: Bool,

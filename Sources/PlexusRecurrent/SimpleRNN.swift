@@ -98,6 +98,22 @@ public final class SimpleRNN: Layer {
     try core.forward(inputs, record: record, layer: name)
   }
 
+  /// Stepwise inference (generation, streaming): runs one time step `x` (`[N, features]`) from
+  /// the carried `states` (`h`, as the last call returned; empty for zeros) and returns
+  /// the step's output `h` (`[N, units]`) and the new states. Stepping through a sequence
+  /// gives the outputs of the full pass (`returnSequences`) step by step. Not for training.
+  ///
+  /// - Throws: `PlexusError.notBuilt` before the layer is built; `.shapeMismatch` for a step
+  ///   that is not `[N, features]` or states of the wrong shape; `.invalidArgument` for the
+  ///   wrong number of states.
+  public func step(_ x: Tensor, states: [Tensor] = []) throws -> (output: Tensor, states: [Tensor])
+  {
+    guard state.builtShapes != nil else {
+      throw PlexusError.notBuilt("layer '\(name)' must be built before it is stepped")
+    }
+    return try core.step(x, states: states, layer: name)
+  }
+
   public func backward(
     _ outputGradients: [Tensor], record: CallRecord, computingInputGradients: Bool
   ) throws -> [Tensor?] {
