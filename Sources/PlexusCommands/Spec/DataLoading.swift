@@ -37,6 +37,13 @@ extension DataSpec {
       return LoadedData(
         train: train, test: test,
         description: "\(source.features.lastPathComponent), \(source.labels.lastPathComponent)")
+    case .adding(let source):
+      // The test set comes from its own stream of the seed.
+      return LoadedData(
+        train: try AddingProblem.make(samples: source.samples, steps: source.steps, seed: seed),
+        test: try AddingProblem.make(
+          samples: source.testSamples, steps: source.steps, seed: seed ^ 0xADD1_6000),
+        description: "adding problem (\(source.steps) steps)")
     case .csv(let source):
       let all = try CSV.loadDataset(
         contentsOf: source.path, labelColumn: source.labelColumn, hasHeader: source.hasHeader,

@@ -405,6 +405,25 @@ public enum DataSpec: Sendable, Equatable {
   case npy(NumpySource)
   /// A CSV file with one sample per row and a label column.
   case csv(CSVSource)
+  /// The adding problem, generated from the spec's seed (`AddingProblem`).
+  case adding(AddingSource)
+
+  /// The generated adding problem of a data spec.
+  public struct AddingSource: Sendable, Equatable {
+    /// The steps of each sequence.
+    public var steps: Int
+    /// The training sequences.
+    public var samples: Int
+    /// The test sequences.
+    public var testSamples: Int
+
+    /// Creates a source.
+    public init(steps: Int = 50, samples: Int = 10_000, testSamples: Int = 1_000) {
+      self.steps = steps
+      self.samples = samples
+      self.testSamples = testSamples
+    }
+  }
 
   /// `.npy` files of a data spec.
   public struct NumpySource: Sendable, Equatable {
@@ -462,7 +481,7 @@ public enum DataSpec: Sendable, Equatable {
   }
 
   /// The accepted `source` values.
-  public static let sources = ["digits", "npy", "csv"]
+  public static let sources = ["digits", "npy", "csv", "adding"]
 
   init(_ cursor: JSONCursor, baseDirectory: URL) throws {
     let sourceCursor = try cursor.required(
@@ -488,6 +507,17 @@ public enum DataSpec: Sendable, Equatable {
     case "digits":
       try cursor.requireKeys(in: ["source"])
       self = .digits
+    case "adding":
+      try cursor.requireKeys(in: ["source", "steps", "samples", "testSamples"])
+      let defaults = AddingSource()
+      self = .adding(
+        AddingSource(
+          steps: try cursor.optional("steps")?.int(
+            in: 2...AddingProblem.maximumSteps, expected: "a number of steps") ?? defaults.steps,
+          samples: try cursor.optional("samples")?.int(
+            in: 1...1_000_000, expected: "a positive number of samples") ?? defaults.samples,
+          testSamples: try cursor.optional("testSamples")?.int(
+            in: 1...1_000_000, expected: "a positive number of samples") ?? defaults.testSamples))
     case "npy":
       try cursor.requireKeys(in: [
         "source", "features", "labels", "testFeatures", "testLabels", "testFraction",
