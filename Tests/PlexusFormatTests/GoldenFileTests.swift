@@ -68,6 +68,45 @@ import Testing
         SaveOptions(
           metadata: ModelMetadata(created: created, description: "every convolution-family layer"))
       }),
+    Golden(
+      name: "recurrent-layers",
+      sample: SampleModel(
+        make: {
+          Sequential([
+            try Masking(maskValue: 0),
+            try Bidirectional(try LSTM(units: 3, returnSequences: true), mergeMode: .concat),
+            try GRU(config: GRU.Config(units: 3, returnSequences: true, resetAfter: false)),
+            TimeDistributed(try Dense(units: 2, activation: .tanh)),
+            try SimpleRNN(units: 2), try Dense(units: 2),
+          ])
+        }, inputShape: [5, 2]),
+      options: {
+        SaveOptions(
+          metadata: ModelMetadata(created: created, description: "the recurrent family's layers"))
+      }),
+    Golden(
+      name: "autoencoder-dbn",
+      sample: SampleModel(
+        make: {
+          let down = try Dense(units: 3, activation: .sigmoid, name: "down")
+          let autoencoder = try Autoencoder(
+            encoder: Sequential([
+              try ContractiveDense(units: 4, activation: .sigmoid, weight: 0.1), down,
+            ]),
+            decoder: Sequential([try DenseTied(tiedTo: down, units: 4, activation: .sigmoid)]),
+            inputShape: [4], seed: 2)
+          return Sequential([
+            try Dense(units: 4, activation: .sigmoid), autoencoder,
+            try DBN(
+              config: DBN.Config(
+                sizes: [4, 3, 2], weightStandardDeviation: 0.5, classes: 2, seed: 4)),
+          ])
+        }, inputShape: [3]),
+      options: {
+        SaveOptions(
+          metadata: ModelMetadata(
+            created: created, description: "autoencoder with tied and contractive layers, DBN"))
+      }),
   ]
 
   static let examples = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
