@@ -18,6 +18,7 @@ let package = Package(
     .library(name: "PlexusAutoencoder", targets: ["PlexusAutoencoder"]),
     .library(name: "PlexusRecurrent", targets: ["PlexusRecurrent"]),
     .library(name: "Plexus", targets: ["Plexus"]),
+    .library(name: "PlexusInterop", targets: ["PlexusInterop"]),
     .library(name: "PlexusCommands", targets: ["PlexusCommands"]),
     .executable(name: "plexus", targets: ["PlexusTool"]),
   ],
@@ -92,12 +93,20 @@ let package = Package(
       swiftSettings: strictSettings
     ),
 
+    // Conversion to and from other formats (safetensors); outside the umbrella, so users of the
+    // core do not pay for it.
+    .target(
+      name: "PlexusInterop",
+      dependencies: ["PlexusCore"],
+      swiftSettings: strictSettings
+    ),
+
     // The `plexus` command-line tool: the commands live in a library so tests can run them
     // in-process; the executable only starts them.
     .target(
       name: "PlexusCommands",
       dependencies: [
-        "Plexus",
+        "Plexus", "PlexusInterop",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       swiftSettings: strictSettings
@@ -148,6 +157,12 @@ let package = Package(
     .testTarget(
       name: "PlexusDatasetsTests",
       dependencies: ["PlexusDatasets", "PlexusCore", "CZlib"],
+      swiftSettings: strictSettings
+    ),
+    .testTarget(
+      name: "PlexusInteropTests",
+      dependencies: ["PlexusInterop", "PlexusCore", "PlexusPerceptron"],
+      resources: [.copy("Fixtures")],
       swiftSettings: strictSettings
     ),
     .testTarget(
