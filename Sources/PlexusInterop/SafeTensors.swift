@@ -136,7 +136,8 @@ public struct SafeTensorsFile: Sendable {
       if let unknown = entry.keys.sorted().first(where: {
         !["dtype", "shape", "data_offsets"].contains($0)
       }) {
-        throw fail("tensor '\(name)': unknown key '\(unknown)'; expected dtype, shape, data_offsets")
+        throw fail(
+          "tensor '\(name)': unknown key '\(unknown)'; expected dtype, shape, data_offsets")
       }
       guard case .string(let dtypeName) = entry["dtype"] else {
         throw fail("tensor '\(name)' has no dtype")
@@ -173,9 +174,14 @@ public struct SafeTensorsFile: Sendable {
           "tensor '\(name)' spans \(end - begin) bytes but its shape \(shape) of \(dtype.rawValue) "
             + "needs \(bytes)")
       }
-      entries.append(SafeTensorsEntry(name: name, dtype: dtype, shape: shape, byteRange: begin..<end))
+      entries.append(
+        SafeTensorsEntry(name: name, dtype: dtype, shape: shape, byteRange: begin..<end))
     }
-    entries.sort { ($0.byteRange.lowerBound, $0.byteRange.upperBound) < ($1.byteRange.lowerBound, $1.byteRange.upperBound) }
+    entries.sort {
+      ($0.byteRange.lowerBound, $0.byteRange.upperBound) < (
+        $1.byteRange.lowerBound, $1.byteRange.upperBound
+      )
+    }
     let dataSize = data.count - 8 - Int(length)
     var position = 0
     for entry in entries {
@@ -183,7 +189,8 @@ public struct SafeTensorsFile: Sendable {
         throw fail(
           entry.byteRange.lowerBound < position
             ? "tensor '\(entry.name)' at bytes \(entry.byteRange) overlaps the tensor before it"
-            : "a gap of \(entry.byteRange.lowerBound - position) bytes precedes tensor '\(entry.name)'")
+            : "a gap of \(entry.byteRange.lowerBound - position) bytes precedes tensor '\(entry.name)'"
+        )
       }
       guard entry.byteRange.upperBound <= dataSize else {
         throw fail(
@@ -224,12 +231,14 @@ public struct SafeTensorsFile: Sendable {
       return (0..<count).map { index in
         let at = base + index * entry.dtype.size
         switch entry.dtype {
-        case .f64: return Float(Double(bitPattern: UInt64(littleEndian: at.loadUnaligned(as: UInt64.self))))
+        case .f64:
+          return Float(Double(bitPattern: UInt64(littleEndian: at.loadUnaligned(as: UInt64.self))))
         case .f32: return Float(bitPattern: UInt32(littleEndian: at.loadUnaligned(as: UInt32.self)))
         case .f16:
           return Float(Float16(bitPattern: UInt16(littleEndian: at.loadUnaligned(as: UInt16.self))))
         case .bf16:
-          return Float(bitPattern: UInt32(UInt16(littleEndian: at.loadUnaligned(as: UInt16.self))) << 16)
+          return Float(
+            bitPattern: UInt32(UInt16(littleEndian: at.loadUnaligned(as: UInt16.self))) << 16)
         case .i64: return Float(Int64(littleEndian: at.loadUnaligned(as: Int64.self)))
         case .i32: return Float(Int32(littleEndian: at.loadUnaligned(as: Int32.self)))
         case .i16: return Float(Int16(littleEndian: at.loadUnaligned(as: Int16.self)))

@@ -24,7 +24,8 @@ private func handMade(_ header: String, data: [UInt8] = [], length: UInt64? = ni
 @Suite struct SafeTensorsTests {
   /// The file the reference implementation wrote reads back to its values, every dtype.
   @Test func readsTheReferenceImplementationsFile() throws {
-    let file = try SafeTensorsFile(contentsOf: fixtures.appendingPathComponent("reference.safetensors"))
+    let file = try SafeTensorsFile(
+      contentsOf: fixtures.appendingPathComponent("reference.safetensors"))
     let expected = try JSONDecoder().decode(
       [String: Expected].self,
       from: Data(contentsOf: fixtures.appendingPathComponent("reference.json")))
@@ -65,7 +66,9 @@ private func handMade(_ header: String, data: [UInt8] = [], length: UInt64? = ni
     }
     // The data section starts 8-byte aligned.
     let bytes = try Data(contentsOf: url)
-    let headerLength = bytes.prefix(8).enumerated().reduce(0) { $0 | Int($1.element) << (8 * $1.offset) }
+    let headerLength = bytes.prefix(8).enumerated().reduce(0) {
+      $0 | Int($1.element) << (8 * $1.offset)
+    }
     #expect((8 + headerLength) % 8 == 0)
   }
 
@@ -79,7 +82,9 @@ private func handMade(_ header: String, data: [UInt8] = [], length: UInt64? = ni
     defer { try? FileManager.default.removeItem(at: url) }
     try SafeTensorsFile.write([("a", t)], to: url)
     let before = try Data(contentsOf: url)
-    #expect(throws: SafeTensorsError.self) { try SafeTensorsFile.write([("a", t), ("a", t)], to: url) }
+    #expect(throws: SafeTensorsError.self) {
+      try SafeTensorsFile.write([("a", t), ("a", t)], to: url)
+    }
     #expect(try Data(contentsOf: url) == before)
   }
 
@@ -91,17 +96,56 @@ private func handMade(_ header: String, data: [UInt8] = [], length: UInt64? = ni
       (handMade("{}", length: 500), "past the end"),
       (handMade("[1, 2]"), "does not start with '{'"),
       (handMade("{\"a\": "), "not valid JSON"),
-      (handMade(#"{"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8], "extra": 1}}"#, data: [UInt8](repeating: 0, count: 8)), "unknown key 'extra'"),
-      (handMade(#"{"a": {"dtype": "Q4", "shape": [2], "data_offsets": [0, 8]}}"#, data: [UInt8](repeating: 0, count: 8)), "dtype 'Q4'"),
-      (handMade(#"{"a": {"dtype": "F32", "shape": [-2], "data_offsets": [0, 8]}}"#, data: [UInt8](repeating: 0, count: 8)), "not a non-negative integer"),
-      (handMade(#"{"a": {"dtype": "F32", "shape": [4000000000, 4000000000, 4], "data_offsets": [0, 8]}}"#), "overflows"),
-      (handMade(#"{"a": {"dtype": "F32", "shape": [3], "data_offsets": [0, 8]}}"#, data: [UInt8](repeating: 0, count: 8)), "needs 12"),
-      (handMade(#"{"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}}"#, data: [UInt8](repeating: 0, count: 4)), "past the"),
-      (handMade(#"{"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}, "b": {"dtype": "F32", "shape": [2], "data_offsets": [4, 12]}}"#, data: [UInt8](repeating: 0, count: 12)), "overlaps"),
-      (handMade(#"{"a": {"dtype": "F32", "shape": [1], "data_offsets": [4, 8]}}"#, data: [UInt8](repeating: 0, count: 8)), "gap of 4 bytes"),
-      (handMade(#"{"a": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}}"#, data: [UInt8](repeating: 0, count: 8)), "belong to no tensor"),
+      (
+        handMade(
+          #"{"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8], "extra": 1}}"#,
+          data: [UInt8](repeating: 0, count: 8)), "unknown key 'extra'"
+      ),
+      (
+        handMade(
+          #"{"a": {"dtype": "Q4", "shape": [2], "data_offsets": [0, 8]}}"#,
+          data: [UInt8](repeating: 0, count: 8)), "dtype 'Q4'"
+      ),
+      (
+        handMade(
+          #"{"a": {"dtype": "F32", "shape": [-2], "data_offsets": [0, 8]}}"#,
+          data: [UInt8](repeating: 0, count: 8)), "not a non-negative integer"
+      ),
+      (
+        handMade(
+          #"{"a": {"dtype": "F32", "shape": [4000000000, 4000000000, 4], "data_offsets": [0, 8]}}"#),
+        "overflows"
+      ),
+      (
+        handMade(
+          #"{"a": {"dtype": "F32", "shape": [3], "data_offsets": [0, 8]}}"#,
+          data: [UInt8](repeating: 0, count: 8)), "needs 12"
+      ),
+      (
+        handMade(
+          #"{"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}}"#,
+          data: [UInt8](repeating: 0, count: 4)), "past the"
+      ),
+      (
+        handMade(
+          #"{"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}, "b": {"dtype": "F32", "shape": [2], "data_offsets": [4, 12]}}"#,
+          data: [UInt8](repeating: 0, count: 12)), "overlaps"
+      ),
+      (
+        handMade(
+          #"{"a": {"dtype": "F32", "shape": [1], "data_offsets": [4, 8]}}"#,
+          data: [UInt8](repeating: 0, count: 8)), "gap of 4 bytes"
+      ),
+      (
+        handMade(
+          #"{"a": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}}"#,
+          data: [UInt8](repeating: 0, count: 8)), "belong to no tensor"
+      ),
       (handMade(#"{"__metadata__": {"k": 3}}"#), "not a string"),
-      (handMade(#"{"a": {"dtype": "F32", "shape": [1]}}"#, data: [UInt8](repeating: 0, count: 4)), "data_offsets"),
+      (
+        handMade(#"{"a": {"dtype": "F32", "shape": [1]}}"#, data: [UInt8](repeating: 0, count: 4)),
+        "data_offsets"
+      ),
     ]
     for (data, message) in cases {
       #expect {

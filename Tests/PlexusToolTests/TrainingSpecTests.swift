@@ -265,7 +265,7 @@ private let minimalLayers = #"[{"type": "plexus.dense", "config": {"units": 3}}]
       )
         == SpecError(
           path: "$.data.source",
-          message: "unknown data source 'mnist'; expected one of digits, npy, csv"))
+          message: "unknown data source 'mnist'; expected one of digits, npy, csv, adding"))
     #expect(
       specError(
         #"{"layers": \#(minimalLayers), "loss": "mse", "optimizer": "sgd", "data": {"source": "npy", "features": "x", "labels": "y", "testLabels": "t"}}"#

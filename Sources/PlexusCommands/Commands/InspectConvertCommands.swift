@@ -55,21 +55,32 @@ public enum Inspect {
 public struct ConvertCommand: ParsableCommand {
   public static let configuration = CommandConfiguration(
     commandName: "convert",
-    abstract: "Rewrite a .plexus file with another tensor codec or storage dtype.",
+    abstract: "Convert a model between .plexus codecs and dtypes, and to and from safetensors.",
     discussion: """
-      Keeps the architecture, metadata and optimizer state. --dtype applies to the model's \
-      weights (optimizer state stays float32); narrowing to f16, bf16 or i8 rounds. OUT may be \
-      IN: the file is replaced atomically.
+      .plexus to .plexus keeps the architecture, metadata and optimizer state; --dtype applies \
+      to the model's weights (optimizer state stays float32); narrowing to f16, bf16 or i8 \
+      rounds. OUT may be IN: the file is replaced atomically. .plexus to .safetensors writes \
+      each parameter under its Plexus path (--dtype f32, f16 or bf16) with the architecture in \
+      the metadata; .safetensors to .plexus takes the architecture from that metadata or from \
+      --architecture (a .plexus file or a training spec) and matches tensors by name, or else \
+      by order and shape.
       """
   )
 
   /// The input file.
-  @Argument(help: ArgumentHelp("The model file to read (.plexus).", valueName: "IN"))
+  @Argument(help: ArgumentHelp("The file to read (.plexus or .safetensors).", valueName: "IN"))
   public var input: String
 
   /// The output file.
-  @Argument(help: ArgumentHelp("The model file to write (.plexus).", valueName: "OUT"))
+  @Argument(help: ArgumentHelp("The file to write (.plexus or .safetensors).", valueName: "OUT"))
   public var output: String
+
+  /// The architecture for a weights-only input.
+  @Option(
+    help: ArgumentHelp(
+      "For a .safetensors input without Plexus metadata: the architecture, as a .plexus file or a training spec (.json).",
+      valueName: "FILE"))
+  public var architecture: String?
 
   /// The codec.
   @Option(
@@ -98,7 +109,9 @@ public struct ConvertCommand: ParsableCommand {
   /// The settings these arguments give.
   public var settings: ConvertSettings {
     get throws {
-      var parsed = ConvertSettings(inputPath: input, outputPath: output, compressionLevel: level)
+      var parsed = ConvertSettings(
+        inputPath: input, outputPath: output, compressionLevel: level,
+        architecturePath: architecture)
       if let codec {
         guard let value = TensorCodec(rawValue: codec) else {
           throw ValidationError(
@@ -139,17 +152,20 @@ public struct ConvertSettings: Equatable, Sendable {
   public var dtype: TensorDType?
   /// The zlib level, or `nil` for the per-plane default.
   public var compressionLevel: Int?
+  /// The architecture for a weights-only input (a `.plexus` file or a training spec).
+  public var architecturePath: String?
 
   /// Creates settings.
   public init(
     inputPath: String, outputPath: String, codec: TensorCodec? = nil, dtype: TensorDType? = nil,
-    compressionLevel: Int? = nil
+    compressionLevel: Int? = nil, architecturePath: String? = nil
   ) {
     self.inputPath = inputPath
     self.outputPath = outputPath
     self.codec = codec
     self.dtype = dtype
     self.compressionLevel = compressionLevel
+    self.architecturePath = architecturePath
   }
 }
 
@@ -161,6 +177,24 @@ public enum Convert {
   public static func run(_ settings: ConvertSettings, console: any Console) throws {
     let input = URL(fileURLWithPath: settings.inputPath)
     let output = URL(fileURLWithPath: settings.outputPath)
+    let formats = (
+      try ConvertFormat(of: settings.inputPath), try ConvertFormat(of: settings.outputPath)
+    )
+    switch formats {
+    case (.plexus, .plexus): break
+    case (.plexus, .safetensors):
+      try SafeTensorsConversion.export(settings, console: console)
+      return
+    case (.safetensors, .plexus):
+      try SafeTensorsConversion.import(settings, console: console)
+      return
+    case (.safetensors, .safetensors):
+      throw PlexusError.invalidArgument(
+        "both files are safetensors; convert to .plexus first, or give a .plexus file")
+    }
+    if settings.architecturePath != nil {
+      throw PlexusError.invalidArgument("--architecture applies to a .safetensors input only")
+    }
     let before = try PlexusFile(contentsOf: input).fileSize
     try PlexusConverter.convert(
       from: input, to: output, codec: settings.codec, dtype: settings.dtype,
