@@ -31,6 +31,20 @@ import Testing
       ])
     #expect(file.metadata["plexus.architecture"]?.contains("plexus.sequential") == true)
 
+    let listing = CapturedOutput()
+    try SafeTensorsConversion.inspect(path: exported.path, json: false, console: listing)
+    #expect(listing.text.contains("safetensors, 4 tensors"))
+    #expect(listing.text.contains("dense_1.kernel  F32    [2, 8]  64 bytes"))
+    #expect(listing.text.contains("architecture: plexus.sequential"))
+    let machine = CapturedOutput()
+    try SafeTensorsConversion.inspect(path: exported.path, json: true, console: machine)
+    let report = try JSONDecoder().decode(JSONValue.self, from: Data(machine.text.utf8))
+    guard case .object(let members) = report, case .array(let tensors)? = members["tensors"] else {
+      Issue.record("not a report: \(machine.text)")
+      return
+    }
+    #expect(tensors.count == 4 && members["architecture"] == .string("plexus.sequential"))
+
     let back = folder.file("back.plexus")
     try Convert.run(
       ConvertSettings(inputPath: exported.path, outputPath: back.path), console: CapturedOutput())

@@ -16,7 +16,7 @@ public struct InspectCommand: ParsableCommand {
   )
 
   /// The model file.
-  @Argument(help: ArgumentHelp("The model file (.plexus).", valueName: "FILE"))
+  @Argument(help: ArgumentHelp("The model file (.plexus or .safetensors).", valueName: "FILE"))
   public var file: String
 
   /// Prints JSON.
@@ -30,6 +30,10 @@ public struct InspectCommand: ParsableCommand {
   public init() {}
 
   public func run() throws {
+    if (try? ConvertFormat(of: file)) == .safetensors {
+      try SafeTensorsConversion.inspect(path: file, json: json, console: StandardOutput())
+      return
+    }
     let report = try Inspect.run(
       path: file, json: json, verify: !noVerify, console: StandardOutput())
     if !report.problems.isEmpty { throw ExitCode(1) }

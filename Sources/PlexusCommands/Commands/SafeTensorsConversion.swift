@@ -19,10 +19,60 @@ enum ConvertFormat {
   }
 }
 
-/// `.plexus` to and from safetensors.
-enum SafeTensorsConversion {
+/// `.plexus` to and from safetensors, and `plexus inspect` of safetensors files.
+public enum SafeTensorsConversion {
   /// The metadata key under which the architecture (the root layer's description) is stored.
   static let architectureKey = "plexus.architecture"
+
+  /// Prints a safetensors file's tensors (name, dtype, shape, bytes), its metadata keys and the
+  /// architecture's root type when the file carries one; as JSON with sorted keys with `json`.
+  ///
+  /// - Throws: `SafeTensorsError` for a malformed file.
+  @discardableResult
+  public static func inspect(path: String, json: Bool, console: any Console) throws
+    -> SafeTensorsFile
+  {
+    let file = try SafeTensorsFile(contentsOf: URL(fileURLWithPath: path))
+    var architectureType: String?
+    if let text = file.metadata[architectureKey],
+      let description = try? JSONDecoder().decode(LayerDescription.self, from: Data(text.utf8))
+    {
+      architectureType = description.type
+    }
+    if json {
+      var report: [String: JSONValue] = [
+        "format": .string("safetensors"),
+        "tensors": .array(
+          file.entries.map { entry in
+            .object([
+              "name": .string(entry.name), "dtype": .string(entry.dtype.rawValue),
+              "shape": .array(entry.shape.map { .number(Double($0)) }),
+              "bytes": .number(Double(entry.byteRange.count)),
+            ])
+          }),
+        "metadataKeys": .array(file.metadata.keys.sorted().map { .string($0) }),
+      ]
+      if let architectureType { report["architecture"] = .string(architectureType) }
+      let encoder = JSONEncoder()
+      encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
+      console.write(
+        String(decoding: try encoder.encode(JSONValue.object(report)), as: UTF8.self) + "\n")
+      return file
+    }
+    console.line("\(path): safetensors, \(file.entries.count) tensors")
+    let width = max(file.entries.map(\.name.count).max() ?? 0, 4)
+    for entry in file.entries {
+      console.line(
+        "  " + entry.name.padding(toLength: width, withPad: " ", startingAt: 0) + "  "
+          + entry.dtype.rawValue.padding(toLength: 5, withPad: " ", startingAt: 0)
+          + "  \(entry.shape)  \(entry.byteRange.count) bytes")
+    }
+    if !file.metadata.isEmpty {
+      console.line("metadata: " + file.metadata.keys.sorted().joined(separator: ", "))
+    }
+    if let architectureType { console.line("architecture: \(architectureType)") }
+    return file
+  }
 
   /// Writes the model's parameters under their Plexus paths, in the model's order, with the
   /// architecture in the metadata.
