@@ -26,6 +26,13 @@ struct SavedModel {
   ///
   /// - Throws: `PlexusError.invalidShape` naming `source` when the samples do not fit.
   func batch(_ features: Tensor, source: String) throws -> Tensor {
+    if let bad = features.withUnsafeBufferPointer({ $0.firstIndex { !$0.isFinite } }) {
+      let perSample = max(features.count / max(features.shape.first ?? 1, 1), 1)
+      let value = features.withUnsafeBufferPointer { $0[bad] }
+      throw PlexusError.invalidData(
+        "\(source): sample \(bad / perSample) holds \(value) at position \(bad % perSample); "
+          + "inputs must be finite")
+    }
     guard model.inputSpecs.count == 1, let symbolic = model.inputSpecs.first?.shape else {
       throw PlexusError.invalidArgument(
         "\(url.path): the model takes \(model.inputSpecs.count) inputs; the tool feeds one")
@@ -103,6 +110,10 @@ public enum Predict {
   public static func run(
     _ settings: PredictSettings, console: any Console, registry: LayerRegistry = .standard()
   ) throws -> Tensor {
+    if let outputPath = settings.outputPath {
+      try OutputPath.check(
+        outputPath, against: [settings.modelPath, settings.inputPath], flag: "--output")
+    }
     let saved = try SavedModel(path: settings.modelPath, registry: registry)
     let inputs = try saved.batch(
       NumPy.read(contentsOf: URL(fileURLWithPath: settings.inputPath)).tensor(),
@@ -242,5 +253,30 @@ public enum Evaluate {
       "\(saved.url.lastPathComponent) on \(source) (\(dataset.count) samples): "
         + ProgressFormat.figures(logs))
     return logs
+  }
+}
+
+/// Checks on the files a command writes, made before any work starts.
+enum OutputPath {
+  /// Refuses an output that is one of the inputs (it would destroy them) or whose folder is
+  /// missing or not writable (the work would be lost at the end).
+  ///
+  /// - Throws: `PlexusError.invalidArgument` saying which.
+  static func check(_ output: String, against inputs: [String], flag: String) throws {
+    let url = URL(fileURLWithPath: output).standardizedFileURL.resolvingSymlinksInPath()
+    for input in inputs
+    where URL(fileURLWithPath: input).standardizedFileURL.resolvingSymlinksInPath() == url {
+      throw PlexusError.invalidArgument(
+        "\(flag) \(output) is also an input of the command; writing it would destroy it")
+    }
+    let folder = url.deletingLastPathComponent().path
+    var isFolder: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: folder, isDirectory: &isFolder), isFolder.boolValue
+    else {
+      throw PlexusError.invalidArgument("\(flag) \(output): the folder \(folder) does not exist")
+    }
+    guard FileManager.default.isWritableFile(atPath: folder) else {
+      throw PlexusError.invalidArgument("\(flag) \(output): the folder \(folder) is not writable")
+    }
   }
 }

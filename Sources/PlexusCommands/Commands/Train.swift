@@ -60,6 +60,8 @@ public enum Train {
       fileURLWithPath: settings.outputPath ?? specURL.deletingPathExtension().lastPathComponent
         + ".plexus")
 
+    // Checked before training, so a bad output path loses no run.
+    try OutputPath.check(output.path, against: [specURL.path], flag: "--output")
     let prepared: PreparedTraining
     do {
       prepared = try PreparedTraining(spec: spec, registry: registry)
