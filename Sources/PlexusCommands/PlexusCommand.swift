@@ -22,6 +22,13 @@ public struct PlexusCommand: ParsableCommand {
   )
 
   public init() {}
+
+  /// `plexus` alone is a usage error: it prints the help to standard error and exits 64
+  /// (`EX_USAGE`).
+  public func run() throws {
+    FileHandle.standardError.write(Data((Self.helpMessage() + "\n").utf8))
+    throw ExitCode(64)
+  }
 }
 
 /// `plexus summary MODEL`: prints a model's layers, output shapes and parameter counts.

@@ -135,6 +135,9 @@ public struct ConvertCommand: ParsableCommand {
       if let level, !(0...9).contains(level) {
         throw ValidationError("--level must be in 0...9, got \(level)")
       }
+      if level != nil, parsed.codec == .raw {
+        throw ValidationError("--level applies to the deflate codecs, not to --codec raw")
+      }
       return parsed
     }
   }

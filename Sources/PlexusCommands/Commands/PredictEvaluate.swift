@@ -136,19 +136,26 @@ public enum Predict {
       outputs = try saved.model.predict(inputs, batchSize: settings.batchSize)
     }
     let result: Tensor
+    var classes: [Int]?
     if settings.classes {
-      let classes: [Int]
       if outputs.sampleSize == 1 {
-        classes = outputs.withUnsafeBufferPointer { $0.map { $0 >= 0.5 ? 1 : 0 } }
+        // A single output is a probability, or a logit when the model was trained from logits.
+        let threshold: Float = try saved.recordedLoss()?.outputsLogits == true ? 0 : 0.5
+        classes = outputs.withUnsafeBufferPointer { $0.map { $0 >= threshold ? 1 : 0 } }
       } else {
         classes = outputs.argmaxPerSample()
       }
-      result = Tensor(classes.map(Float.init))
+      result = Tensor(classes!.map(Float.init))
     } else {
       result = outputs
     }
     if let outputPath = settings.outputPath {
-      try NumPy.write(result, to: URL(fileURLWithPath: outputPath))
+      if let classes {
+        // Class indices as int64, as NumPy and PyTorch labels are.
+        try NumPy.writeIndices(classes, to: URL(fileURLWithPath: outputPath))
+      } else {
+        try NumPy.write(result, to: URL(fileURLWithPath: outputPath))
+      }
       console.line(
         "wrote \(settings.classes ? "classes" : settings.codes ? "codes" : "outputs") of shape \(result.shape) to \(outputPath)"
       )

@@ -77,32 +77,7 @@ public enum NumPy {
 
   /// The bytes of an `.npy` file (format 1.0, `'<f4'`, C order) that holds `tensor`.
   public static func encode(_ tensor: Tensor) -> Data {
-    let shapeText: String
-    switch tensor.shape.count {
-    case 0: shapeText = "()"
-    case 1: shapeText = "(\(tensor.shape[0]),)"
-    default: shapeText = "(" + tensor.shape.map(String.init).joined(separator: ", ") + ")"
-    }
-    var header = Array("{'descr': '<f4', 'fortran_order': False, 'shape': \(shapeText), }".utf8)
-    // NumPy pads the header with spaces and ends it with a newline so that the data starts at
-    // a multiple of 64 bytes; version 2.0 widens the header length to 4 bytes.
-    let isVersion1 = header.count + 1 + 63 <= Int(UInt16.max)
-    let preambleSize = isVersion1 ? 10 : 12
-    let unpadded = preambleSize + header.count + 1
-    header += [UInt8](repeating: 0x20, count: (64 - unpadded % 64) % 64)
-    header.append(0x0A)
-
-    var data = Data(capacity: preambleSize + header.count + tensor.count * 4)
-    data.append(contentsOf: magic)
-    data.append(contentsOf: isVersion1 ? [1, 0] : [2, 0])
-    if isVersion1 {
-      let length = UInt16(header.count)
-      data.append(contentsOf: [UInt8(length & 0xFF), UInt8(length >> 8)])
-    } else {
-      let length = UInt32(header.count)
-      data.append(contentsOf: (0..<4).map { UInt8((length >> (8 * $0)) & 0xFF) })
-    }
-    data.append(contentsOf: header)
+    var data = preamble(descr: "<f4", shape: tensor.shape, payload: tensor.count * 4)
     let start = data.count
     data.count += tensor.count * 4
     data.withUnsafeMutableBytes { raw in
@@ -115,6 +90,62 @@ public enum NumPy {
       }
     }
     return data
+  }
+
+  /// The magic, version, header and padding of an `.npy` file of `descr` and `shape` whose
+  /// data (`payload` bytes) follows.
+  private static func preamble(descr: String, shape: [Int], payload: Int) -> Data {
+    let shapeText: String
+    switch shape.count {
+    case 0: shapeText = "()"
+    case 1: shapeText = "(\(shape[0]),)"
+    default: shapeText = "(" + shape.map(String.init).joined(separator: ", ") + ")"
+    }
+    var header = Array(
+      "{'descr': '\(descr)', 'fortran_order': False, 'shape': \(shapeText), }".utf8)
+    // NumPy pads the header with spaces and ends it with a newline so that the data starts at
+    // a multiple of 64 bytes; version 2.0 widens the header length to 4 bytes.
+    let isVersion1 = header.count + 1 + 63 <= Int(UInt16.max)
+    let preambleSize = isVersion1 ? 10 : 12
+    let unpadded = preambleSize + header.count + 1
+    header += [UInt8](repeating: 0x20, count: (64 - unpadded % 64) % 64)
+    header.append(0x0A)
+    var data = Data(capacity: preambleSize + header.count + payload)
+    data.append(contentsOf: magic)
+    data.append(contentsOf: isVersion1 ? [1, 0] : [2, 0])
+    if isVersion1 {
+      let length = UInt16(header.count)
+      data.append(contentsOf: [UInt8(length & 0xFF), UInt8(length >> 8)])
+    } else {
+      let length = UInt32(header.count)
+      data.append(contentsOf: (0..<4).map { UInt8((length >> (8 * $0)) & 0xFF) })
+    }
+    data.append(contentsOf: header)
+    return data
+  }
+
+  /// The bytes of an `.npy` file holding `values` as `'<i8'` (int64), shape `[count]`: class
+  /// indices, as NumPy and PyTorch expect labels.
+  public static func encodeIndices(_ values: [Int]) -> Data {
+    var data = preamble(descr: "<i8", shape: [values.count], payload: values.count * 8)
+    for value in values {
+      var bits = Int64(value).littleEndian
+      withUnsafeBytes(of: &bits) { data.append(contentsOf: $0) }
+    }
+    return data
+  }
+
+  /// Writes `values` as an int64 `.npy` file, atomically (as `write(_:to:)`).
+  ///
+  /// - Throws: `PlexusError.io` when the file cannot be written.
+  public static func writeIndices(_ values: [Int], to url: URL) throws {
+    do {
+      let sink = try AtomicFileSink(destination: url, sizeLimit: nil)
+      try encodeIndices(values).withUnsafeBytes { try sink.write($0) }
+      try sink.commit()
+    } catch let error as PlexusFormatError {
+      throw PlexusError.io(error.message)
+    }
   }
 
   /// Writes `tensor` as an `.npy` file (format 1.0, `'<f4'`, C order).

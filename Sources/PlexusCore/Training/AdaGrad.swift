@@ -52,7 +52,9 @@ public final class AdaGrad: ConfiguredOptimizer {
         learningRateDecay, name: "learningRateDecay", optimizer: optimizer)
       try OptimizerCheck.nonNegative(
         initialAccumulatorValue, name: "initialAccumulatorValue", optimizer: optimizer)
-      try OptimizerCheck.nonNegative(epsilon, name: "epsilon", optimizer: optimizer)
+      try OptimizerCheck.range(epsilon, name: "epsilon", optimizer: optimizer, "positive") {
+        $0 > 0
+      }
       try OptimizerCheck.nonNegative(weightDecay, name: "weightDecay", optimizer: optimizer)
     }
 

@@ -60,7 +60,9 @@ public class Adam: ConfiguredOptimizer {
       try OptimizerCheck.learningRate(learningRate, optimizer: optimizer)
       try OptimizerCheck.factor(beta1, name: "beta1", optimizer: optimizer)
       try OptimizerCheck.factor(beta2, name: "beta2", optimizer: optimizer)
-      try OptimizerCheck.nonNegative(epsilon, name: "epsilon", optimizer: optimizer)
+      try OptimizerCheck.range(epsilon, name: "epsilon", optimizer: optimizer, "positive") {
+        $0 > 0
+      }
       try OptimizerCheck.nonNegative(weightDecay, name: "weightDecay", optimizer: optimizer)
     }
 

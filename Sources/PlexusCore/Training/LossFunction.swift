@@ -48,6 +48,14 @@ public struct LossFunction: Sendable, Equatable, CustomStringConvertible {
     self = try registry.function(type: name)
   }
 
+  /// Whether the loss reads the model's outputs as logits (a cross-entropy with `fromLogits`),
+  /// so a single output's decision threshold is 0 rather than 0.5.
+  public var outputsLogits: Bool {
+    if let binary = loss as? BinaryCrossEntropy { return binary.fromLogits }
+    if let categorical = loss as? CategoricalCrossEntropy { return categorical.fromLogits }
+    return false
+  }
+
   /// Mean squared error.
   public static let meanSquaredError = LossFunction(MeanSquaredError())
   /// Mean absolute error.

@@ -56,7 +56,9 @@ public final class RMSProp: ConfiguredOptimizer {
     public func validate(optimizer: String = RMSProp.typeName) throws {
       try OptimizerCheck.learningRate(learningRate, optimizer: optimizer)
       try OptimizerCheck.factor(alpha, name: "alpha", optimizer: optimizer)
-      try OptimizerCheck.nonNegative(epsilon, name: "epsilon", optimizer: optimizer)
+      try OptimizerCheck.range(epsilon, name: "epsilon", optimizer: optimizer, "positive") {
+        $0 > 0
+      }
       try OptimizerCheck.factor(momentum, name: "momentum", optimizer: optimizer)
       try OptimizerCheck.nonNegative(weightDecay, name: "weightDecay", optimizer: optimizer)
     }
