@@ -202,11 +202,11 @@ final class RecurrentCore: Sendable {
     return result
   }
 
-  @inline(__always) private static func sigmoid(_ x: Float) -> Float { 1 / (1 + exp(-x)) }
+  @inline(__always) static func sigmoid(_ x: Float) -> Float { 1 / (1 + exp(-x)) }
 
   /// `tanh` through one `exp` (faster than the C library's `tanhf`; absolute error about
   /// 1e-7, and exactly ±1 where `exp` overflows or underflows).
-  @inline(__always) private static func tanh(_ x: Float) -> Float { 2 / (1 + exp(-2 * x)) - 1 }
+  @inline(__always) static func tanh(_ x: Float) -> Float { 2 / (1 + exp(-2 * x)) - 1 }
 
   private func tape(of record: CallRecord) -> RecurrentTape {
     if let tape = record.scratch as? RecurrentTape { return tape }
@@ -386,22 +386,11 @@ final class RecurrentCore: Sendable {
                             let cPrev = cellBuffer.baseAddress! + s * stateSize
                             let cNext = cPrev + stateSize
                             for n in 0..<batch {
-                              let xrow = xz + (n * steps + t) * width
-                              let rrow = rec + n * width
-                              let grow = gate + n * width
-                              for j in 0..<units {
-                                let i = Self.sigmoid(xrow[j] + rrow[j])
-                                let f = Self.sigmoid(xrow[units + j] + rrow[units + j])
-                                let g = Self.tanh(xrow[2 * units + j] + rrow[2 * units + j])
-                                let o = Self.sigmoid(xrow[3 * units + j] + rrow[3 * units + j])
-                                let c = f * cPrev[n * units + j] + i * g
-                                cNext[n * units + j] = c
-                                hNext[n * units + j] = o * Self.tanh(c)
-                                grow[j] = i
-                                grow[units + j] = f
-                                grow[2 * units + j] = g
-                                grow[3 * units + j] = o
-                              }
+                              LSTMCell.step(
+                                projection: xz + (n * steps + t) * width,
+                                recurrent: rec + n * width, gates: gate + n * width,
+                                previousCell: cPrev + n * units, cell: cNext + n * units,
+                                hidden: hNext + n * units, units: units)
                             }
                           case .gru(let resetAfter):
                             let candidate = candidateBuffer.baseAddress! + s * stateSize
