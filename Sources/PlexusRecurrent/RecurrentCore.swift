@@ -397,23 +397,12 @@ final class RecurrentCore: Sendable {
                             if resetAfter {
                               let recurrentBias = b.baseAddress! + width
                               for n in 0..<batch {
-                                let xrow = xz + (n * steps + t) * width
-                                let rrow = rec + n * width
-                                let grow = gate + n * width
-                                for j in 0..<units {
-                                  let z = Self.sigmoid(
-                                    xrow[j] + rrow[j] + recurrentBias[j])
-                                  let r = Self.sigmoid(
-                                    xrow[units + j] + rrow[units + j] + recurrentBias[units + j])
-                                  let product = rrow[2 * units + j] + recurrentBias[2 * units + j]
-                                  let hh = Self.tanh(xrow[2 * units + j] + r * product)
-                                  let hp = hPrev[n * units + j]
-                                  hNext[n * units + j] = z * hp + (1 - z) * hh
-                                  candidate[n * units + j] = product
-                                  grow[j] = z
-                                  grow[units + j] = r
-                                  grow[2 * units + j] = hh
-                                }
+                                GRUCell.resetAfterStep(
+                                  projection: xz + (n * steps + t) * width,
+                                  recurrent: rec + n * width, recurrentBias: recurrentBias,
+                                  gates: gate + n * width, previousHidden: hPrev + n * units,
+                                  candidate: candidate + n * units, hidden: hNext + n * units,
+                                  units: units)
                               }
                             } else {
                               for n in 0..<batch {

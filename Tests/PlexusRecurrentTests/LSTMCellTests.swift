@@ -42,3 +42,39 @@ import Testing
     }
   }
 }
+
+@Suite struct GRUCellTests {
+  @Test(arguments: [8, 13, 128])
+  func vectorAndScalarCellsAgree(units: Int) {
+    var generator = SeededGenerator(seed: UInt64(units) + 100)
+    let projection = Tensor.normal([3 * units], standardDeviation: 3, using: &generator).scalars
+    let recurrent = Tensor.normal([3 * units], using: &generator).scalars
+    let bias = Tensor.normal([3 * units], using: &generator).scalars
+    let previous = Tensor.normal([units], using: &generator).scalars
+    func run(vector: Bool) -> [[Float]] {
+      var gates = [Float](repeating: 0, count: 3 * units)
+      var candidate = [Float](repeating: 0, count: units)
+      var hidden = [Float](repeating: 0, count: units)
+      gates.withUnsafeMutableBufferPointer { g in
+        candidate.withUnsafeMutableBufferPointer { c in
+          hidden.withUnsafeMutableBufferPointer { h in
+            let start =
+              vector
+              ? GRUCell.vectorPart(
+                projection: projection, recurrent: recurrent, recurrentBias: bias,
+                gates: g.baseAddress!, previousHidden: previous, candidate: c.baseAddress!,
+                hidden: h.baseAddress!, units: units) : 0
+            GRUCell.scalarPart(
+              projection: projection, recurrent: recurrent, recurrentBias: bias,
+              gates: g.baseAddress!, previousHidden: previous, candidate: c.baseAddress!,
+              hidden: h.baseAddress!, units: units, from: start)
+          }
+        }
+      }
+      return [gates, candidate, hidden]
+    }
+    for (a, b) in zip(run(vector: true), run(vector: false)) {
+      #expect(zip(a, b).allSatisfy { abs($0 - $1) <= 2e-6 * max(1, abs($1)) })
+    }
+  }
+}
