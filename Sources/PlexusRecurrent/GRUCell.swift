@@ -57,26 +57,22 @@ enum GRUCell {
     previousHidden: UnsafePointer<Float>, candidate: UnsafeMutablePointer<Float>,
     hidden: UnsafeMutablePointer<Float>, units: Int
   ) -> Int {
-    typealias V = VectorMath.Vector
-    func load(_ pointer: UnsafePointer<Float>, _ offset: Int) -> V {
-      UnsafeRawPointer(pointer + offset).loadUnaligned(as: V.self)
-    }
-    func store(_ value: V, _ pointer: UnsafeMutablePointer<Float>, _ offset: Int) {
-      UnsafeMutableRawPointer(pointer + offset).storeBytes(of: value, as: V.self)
-    }
     var j = 0
     while j + 8 <= units {
       let z = VectorMath.sigmoid(
-        load(projection, j) + load(recurrent, j) + load(recurrentBias, j))
+        VectorMath.load(projection, j) + VectorMath.load(recurrent, j)
+          + VectorMath.load(recurrentBias, j))
       let r = VectorMath.sigmoid(
-        load(projection, units + j) + load(recurrent, units + j) + load(recurrentBias, units + j))
-      let product = load(recurrent, 2 * units + j) + load(recurrentBias, 2 * units + j)
-      let hh = VectorMath.tanh(load(projection, 2 * units + j) + r * product)
-      store(z * load(previousHidden, j) + (1 - z) * hh, hidden, j)
-      store(product, candidate, j)
-      store(z, gates, j)
-      store(r, gates, units + j)
-      store(hh, gates, 2 * units + j)
+        VectorMath.load(projection, units + j) + VectorMath.load(recurrent, units + j)
+          + VectorMath.load(recurrentBias, units + j))
+      let product =
+        VectorMath.load(recurrent, 2 * units + j) + VectorMath.load(recurrentBias, 2 * units + j)
+      let hh = VectorMath.tanh(VectorMath.load(projection, 2 * units + j) + r * product)
+      VectorMath.store(z * VectorMath.load(previousHidden, j) + (1 - z) * hh, hidden, j)
+      VectorMath.store(product, candidate, j)
+      VectorMath.store(z, gates, j)
+      VectorMath.store(r, gates, units + j)
+      VectorMath.store(hh, gates, 2 * units + j)
       j += 8
     }
     return j

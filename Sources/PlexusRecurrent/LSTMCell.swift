@@ -53,26 +53,22 @@ enum LSTMCell {
     gates: UnsafeMutablePointer<Float>, previousCell: UnsafePointer<Float>,
     cell: UnsafeMutablePointer<Float>, hidden: UnsafeMutablePointer<Float>, units: Int
   ) {
-    typealias V = VectorMath.Vector
-    func load(_ pointer: UnsafePointer<Float>, _ offset: Int) -> V {
-      UnsafeRawPointer(pointer + offset).loadUnaligned(as: V.self)
-    }
-    func store(_ value: V, _ pointer: UnsafeMutablePointer<Float>, _ offset: Int) {
-      UnsafeMutableRawPointer(pointer + offset).storeBytes(of: value, as: V.self)
-    }
     var j = 0
     while j + 8 <= units {
-      let i = VectorMath.sigmoid(load(projection, j) + load(recurrent, j))
-      let f = VectorMath.sigmoid(load(projection, units + j) + load(recurrent, units + j))
-      let g = VectorMath.tanh(load(projection, 2 * units + j) + load(recurrent, 2 * units + j))
-      let o = VectorMath.sigmoid(load(projection, 3 * units + j) + load(recurrent, 3 * units + j))
-      let c = f * load(previousCell, j) + i * g
-      store(c, cell, j)
-      store(o * VectorMath.tanh(c), hidden, j)
-      store(i, gates, j)
-      store(f, gates, units + j)
-      store(g, gates, 2 * units + j)
-      store(o, gates, 3 * units + j)
+      let i = VectorMath.sigmoid(VectorMath.load(projection, j) + VectorMath.load(recurrent, j))
+      let f = VectorMath.sigmoid(
+        VectorMath.load(projection, units + j) + VectorMath.load(recurrent, units + j))
+      let g = VectorMath.tanh(
+        VectorMath.load(projection, 2 * units + j) + VectorMath.load(recurrent, 2 * units + j))
+      let o = VectorMath.sigmoid(
+        VectorMath.load(projection, 3 * units + j) + VectorMath.load(recurrent, 3 * units + j))
+      let c = f * VectorMath.load(previousCell, j) + i * g
+      VectorMath.store(c, cell, j)
+      VectorMath.store(o * VectorMath.tanh(c), hidden, j)
+      VectorMath.store(i, gates, j)
+      VectorMath.store(f, gates, units + j)
+      VectorMath.store(g, gates, 2 * units + j)
+      VectorMath.store(o, gates, 3 * units + j)
       j += 8
     }
     scalarStep(

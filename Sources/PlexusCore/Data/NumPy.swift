@@ -139,9 +139,13 @@ public enum NumPy {
   ///
   /// - Throws: `PlexusError.io` when the file cannot be written.
   public static func writeIndices(_ values: [Int], to url: URL) throws {
+    try writeAtomically(encodeIndices(values), to: url)
+  }
+
+  private static func writeAtomically(_ data: Data, to url: URL) throws {
     do {
       let sink = try AtomicFileSink(destination: url, sizeLimit: nil)
-      try encodeIndices(values).withUnsafeBytes { try sink.write($0) }
+      try data.withUnsafeBytes { try sink.write($0) }
       try sink.commit()
     } catch let error as PlexusFormatError {
       throw PlexusError.io(error.message)
@@ -156,13 +160,7 @@ public enum NumPy {
   ///
   /// - Throws: `PlexusError.io` when the file cannot be written.
   public static func write(_ tensor: Tensor, to url: URL) throws {
-    do {
-      let sink = try AtomicFileSink(destination: url, sizeLimit: nil)
-      try encode(tensor).withUnsafeBytes { try sink.write($0) }
-      try sink.commit()
-    } catch let error as PlexusFormatError {
-      throw PlexusError.io(error.message)
-    }
+    try writeAtomically(encode(tensor), to: url)
   }
 
   // MARK: Parsing

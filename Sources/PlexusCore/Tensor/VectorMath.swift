@@ -141,6 +141,20 @@ public enum VectorMath {
     #endif
   }
 
+  /// The eight floats at `pointer + offset` (no alignment needed).
+  @inline(__always) public static func load(_ pointer: UnsafePointer<Float>, _ offset: Int)
+    -> Vector
+  {
+    UnsafeRawPointer(pointer + offset).loadUnaligned(as: Vector.self)
+  }
+
+  /// Stores eight floats at `pointer + offset` (no alignment needed).
+  @inline(__always) public static func store(
+    _ value: Vector, _ pointer: UnsafeMutablePointer<Float>, _ offset: Int
+  ) {
+    UnsafeMutableRawPointer(pointer + offset).storeBytes(of: value, as: Vector.self)
+  }
+
   /// Applies `body` to `buffer` in place, eight lanes at a time; the tail of fewer than eight
   /// values goes through one padded vector.
   @inline(__always) public static func apply(
