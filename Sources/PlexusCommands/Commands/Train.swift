@@ -13,17 +13,21 @@ public struct TrainSettings: Sendable, Equatable {
   public var seed: UInt64?
   /// Prints only the final figures.
   public var quiet: Bool
+  /// A model file saved by `plexus train` to continue training from (its weights, optimizer
+  /// state and history), up to the spec's (or `epochs`) total epoch count.
+  public var resumePath: String?
 
   /// Creates settings.
   public init(
     specPath: String, outputPath: String? = nil, epochs: Int? = nil, seed: UInt64? = nil,
-    quiet: Bool = false
+    quiet: Bool = false, resumePath: String? = nil
   ) {
     self.specPath = specPath
     self.outputPath = outputPath
     self.epochs = epochs
     self.seed = seed
     self.quiet = quiet
+    self.resumePath = resumePath
   }
 }
 
@@ -69,8 +73,31 @@ public enum Train {
       error.file = specURL.path
       throw error
     }
-    let model = prepared.model
+    var model = prepared.model
     let data = prepared.data
+    // Resuming: the saved weights, optimizer state and history replace the fresh ones.
+    var previousHistory = History()
+    var restoredOptimizer: (any Optimizer)?
+    if let resumePath = settings.resumePath {
+      let file = try PlexusFile(contentsOf: URL(fileURLWithPath: resumePath))
+      let saved = try file.loadModel(registry: registry)
+      guard try LayerDescription(saved) == LayerDescription(model) else {
+        throw PlexusError.invalidArgument(
+          "\(resumePath) holds a different architecture than \(settings.specPath) describes")
+      }
+      guard let optimizer = try file.restoreOptimizer(for: saved) else {
+        throw PlexusError.invalidArgument(
+          "\(resumePath) holds no optimizer state to resume from (save it with plexus train)")
+      }
+      previousHistory = try file.trainingHistory() ?? History()
+      guard previousHistory.epochsCompleted < spec.epochs else {
+        throw PlexusError.invalidArgument(
+          "\(resumePath) has trained \(previousHistory.epochsCompleted) epochs already; give "
+            + "--epochs with a larger total to train on")
+      }
+      model = saved
+      restoredOptimizer = optimizer
+    }
     if !settings.quiet {
       console.line("Training \(spec.name ?? specURL.lastPathComponent) from \(settings.specPath)")
       console.line(
@@ -80,7 +107,7 @@ public enum Train {
       console.write(model.summary())
     }
 
-    if let dbn = model as? DBN, let pretraining = spec.pretraining,
+    if settings.resumePath == nil, let dbn = model as? DBN, let pretraining = spec.pretraining,
       let optimizerConfig = prepared.pretrainingOptimizer
     {
       try pretrain(
@@ -100,11 +127,16 @@ public enum Train {
     let display = ProgressDisplay(console: console, quiet: settings.quiet, clock: clock)
     let progress = ProgressCallback(
       FitProgress(display: display, batchSize: min(spec.batchSize, data.train.count)))
-    let optimizer = try prepared.optimizerConfig.makeOptimizer()
-    let options = TrainingOptions(
+    let optimizer = try restoredOptimizer ?? prepared.optimizerConfig.makeOptimizer()
+    var options = TrainingOptions(
       epochs: spec.epochs, batchSize: spec.batchSize, shuffle: spec.shuffle, seed: spec.seed,
       validationSplit: Float(spec.validationSplit), metrics: prepared.metrics)
-    let history: History
+    options.initialEpoch = previousHistory.epochsCompleted
+    if let resumePath = settings.resumePath, !settings.quiet {
+      console.line(
+        "resuming from \(resumePath) after epoch \(options.initialEpoch) of \(spec.epochs)")
+    }
+    var history: History
     let test: [String: Float]
     if let loss = prepared.loss, !model.learnsWithoutTargets {
       history = try model.fit(
@@ -119,6 +151,7 @@ public enum Train {
       test = try model.evaluate(inputs: [data.test.features], targets: [], losses: [])
     }
     console.line("test: \(ProgressFormat.figures(test)) (\(data.test.count) samples)")
+    history = previousHistory.continued(with: history)
 
     var metadata = ModelMetadata(description: spec.name ?? "")
     metadata.values = try prepared.metadataValues()

@@ -37,6 +37,13 @@ public struct TrainCommand: ParsableCommand {
   @Flag(name: .shortAndLong, help: "Print only the test figures and where the model went.")
   public var quiet = false
 
+  /// A saved model to continue training.
+  @Option(
+    help: ArgumentHelp(
+      "Continue training the model saved in this file (weights, optimizer state, history) up to the spec's epoch count or --epochs.",
+      valueName: "model.plexus"))
+  public var resume: String?
+
   public init() {}
 
   public func validate() throws {
@@ -45,7 +52,9 @@ public struct TrainCommand: ParsableCommand {
 
   /// The settings these arguments give.
   public var settings: TrainSettings {
-    TrainSettings(specPath: spec, outputPath: output, epochs: epochs, seed: seed, quiet: quiet)
+    TrainSettings(
+      specPath: spec, outputPath: output, epochs: epochs, seed: seed, quiet: quiet,
+      resumePath: resume)
   }
 
   public func run() throws {

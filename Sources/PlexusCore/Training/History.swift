@@ -50,6 +50,19 @@ public struct History: Codable, Sendable, Equatable {
     try container.encode(stoppedEarly, forKey: .stoppedEarly)
   }
 
+  /// This history followed by `later`'s epochs (a resumed run's), keys missing on either side
+  /// taking no values there.
+  public func continued(with later: History) -> History {
+    var result = self
+    for epoch in 0..<later.epochsCompleted {
+      var logs: [String: Float] = [:]
+      for (key, values) in later.values where epoch < values.count { logs[key] = values[epoch] }
+      result.append(logs)
+    }
+    result.stoppedEarly = later.stoppedEarly
+    return result
+  }
+
   /// Appends the logs of a finished epoch.
   public mutating func append(_ logs: [String: Float]) {
     for (key, value) in logs { values[key, default: []].append(value) }
