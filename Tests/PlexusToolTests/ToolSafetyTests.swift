@@ -67,4 +67,41 @@ import Testing
     } throws: { "\($0)".contains("holds inf") && "\($0)".contains("data must be finite") }
     #expect(!FileManager.default.fileExists(atPath: output.path))
   }
+
+  /// Sizes a machine cannot hold are errors before anything is allocated, never a crash.
+  @Test func hugeSizesInASpecAreClearErrors() throws {
+    let folder = try TemporaryFolder()
+    defer { folder.remove() }
+    let cases: [(shape: String, layer: String, message: String)] = [
+      (
+        "[64]", #"{"type": "plexus.dense", "config": {"units": 1000000000}}"#,
+        "one parameter may hold"
+      ),
+      (
+        "[8, 8]", #"{"type": "plexus.lstm", "config": {"units": 1000000000}}"#,
+        "one parameter may hold"
+      ),
+      (
+        "[64]",
+        #"{"type": "plexus.embedding", "config": {"inputDim": 1000000000, "outputDim": 1000000000}}"#,
+        "one parameter may hold"
+      ),
+      (
+        "[64]", #"{"type": "plexus.rbm_model", "config": {"visible": 64, "hidden": 1000000000}}"#,
+        "one parameter may hold"
+      ),
+      ("[4294967296, 4294967296]", #"{"type": "plexus.flatten"}"#, "overflows"),
+    ]
+    for (shape, layer, message) in cases {
+      let spec = try folder.write(
+        #"{"inputShape": \#(shape), "layers": [\#(layer)], "loss": "mse", "optimizer": "sgd", "epochs": 1, "data": {"source": "digits"}}"#,
+        to: "big.json")
+      #expect {
+        try Train.run(
+          TrainSettings(
+            specPath: spec.path, outputPath: folder.file("big.plexus").path, quiet: true),
+          console: CapturedOutput())
+      } throws: { "\($0)".contains(message) }
+    }
+  }
 }

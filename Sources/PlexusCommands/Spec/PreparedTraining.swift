@@ -27,11 +27,18 @@ struct PreparedTraining {
     if let declared = spec.inputShape, declared != featureShape {
       // Samples of another shape with as many elements (digits [64] for a CNN's [8, 8, 1])
       // are reshaped; anything else is a mistake in the spec.
-      guard declared.reduce(1, *) == featureShape.reduce(1, *) else {
+      let declaredCount: Int
+      do {
+        declaredCount = try Tensor.elementCount(of: declared)
+      } catch let error as PlexusError {
+        throw SpecError(path: "$.inputShape", message: error.description)
+      }
+      let featureCount = featureShape.reduce(1, *)
+      guard declaredCount == featureCount else {
         throw SpecError(
           path: "$.inputShape",
-          message: "the model takes samples of shape \(declared) (\(declared.reduce(1, *)) values) "
-            + "but the data's samples have shape \(featureShape) (\(featureShape.reduce(1, *)) values)"
+          message: "the model takes samples of shape \(declared) (\(declaredCount) values) "
+            + "but the data's samples have shape \(featureShape) (\(featureCount) values)"
         )
       }
       data.train = try data.train.reshapedFeatures(declared)

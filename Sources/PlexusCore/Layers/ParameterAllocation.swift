@@ -1,8 +1,8 @@
 /// How layers allocate their parameters while they are built.
 ///
 /// Layers create parameter values through `Initializer.make` (or `ParameterAllocation.filled`),
-/// which consult the current allocation context. By default there is no limit and initial
-/// values are drawn from the initializer. Model loading runs `build` in a context where every
+/// which consult the current allocation context. By default one parameter holds at most
+/// `defaultMaximumElements` values and initial values are drawn from the initializer. Model loading runs `build` in a context where every
 /// parameter must hold at most as many values as the largest tensor the file declares — so a
 /// damaged or hostile architecture (a dense layer of a billion units) is a thrown error, not a
 /// huge allocation — and where initial values are not drawn, because the file's tensors replace
@@ -13,13 +13,18 @@ public struct ParameterAllocation: Sendable, Equatable {
   /// Whether initializers draw initial values (otherwise parameters start at zero).
   public var drawsInitialValues: Bool
 
+  /// The largest number of values one parameter may hold unless a context says otherwise
+  /// (2^30, 4 GiB of `Float`): a spec or a caller asking for more (a dense layer of a billion
+  /// units) gets a thrown error instead of an allocation that fails or exhausts the machine.
+  public static let defaultMaximumElements = 1 << 30
+
   /// Creates an allocation context.
-  public init(maximumElements: Int = .max, drawsInitialValues: Bool = true) {
+  public init(maximumElements: Int = defaultMaximumElements, drawsInitialValues: Bool = true) {
     self.maximumElements = maximumElements
     self.drawsInitialValues = drawsInitialValues
   }
 
-  /// The context of the current task (no limit, initial values drawn, unless set by
+  /// The context of the current task (`defaultMaximumElements`, initial values drawn, unless set by
   /// `$current.withValue(_:operation:)`).
   @TaskLocal public static var current = ParameterAllocation()
 
@@ -36,7 +41,9 @@ public struct ParameterAllocation: Sendable, Equatable {
     guard count <= limit else {
       throw PlexusError.invalidShape(
         "a parameter of shape \(shape) would hold \(count) values, more than the \(limit) "
-          + "allowed here (the largest tensor the model file declares)")
+          + (limit == defaultMaximumElements
+            ? "one parameter may hold"
+            : "allowed here (the largest tensor the model file declares)"))
     }
     return count
   }
