@@ -423,8 +423,16 @@ private func makeModel() throws -> Sequential {
         == Sample(units: 3, useBias: false, regularizer: Regularizer(l2: 0.1)))
     #expect(try decode(#"{"units": 3, "regularizer": null}"#).regularizer == nil)
     #expect(throws: DecodingError.self) { try decode(#"{"useBias": true}"#) }
-    #expect(throws: DecodingError.self) { try decode(#"{"units": 3, "useBias": null}"#) }
-    #expect(throws: DecodingError.self) { try decode(#"{"units": "3"}"#) }
+    // A value the field's type cannot hold names the key, the value and the type.
+    #expect(throws: PlexusError.invalidConfiguration("key 'useBias': null is not a valid Bool")) {
+      try decode(#"{"units": 3, "useBias": null}"#)
+    }
+    #expect(throws: PlexusError.invalidConfiguration(#"key 'units': "3" is not a valid Int"#)) {
+      try decode(#"{"units": "3"}"#)
+    }
+    #expect(throws: PlexusError.invalidConfiguration("key 'units': 2.5 is not a valid Int")) {
+      try decode(#"{"units": 2.5}"#)
+    }
     #expect(
       message { try Sample.decode(json(#"{"useBias": true}"#), context: "sample") }
         == "sample: missing key 'units' at the top level")

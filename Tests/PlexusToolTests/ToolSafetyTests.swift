@@ -104,4 +104,26 @@ import Testing
       } throws: { "\($0)".contains(message) }
     }
   }
+
+  /// Numbers a field cannot hold name the key, the value and the type.
+  @Test func outOfRangeNumbersNameTheirKey() throws {
+    let folder = try TemporaryFolder()
+    defer { folder.remove() }
+    let cases: [(units: String, rate: String, message: String)] = [
+      ("2.5", "0.1", "key 'units': 2.5 is not a valid Int"),
+      ("1e300", "0.1", "key 'units': 1e+300 is not a valid Int"),
+      ("\"ten\"", "0.1", "key 'units': \"ten\" is not a valid Int"),
+      ("3", "1e39", "key 'learningRate': 1e+39 is not a valid Float"),
+    ]
+    for (units, rate, message) in cases {
+      let spec = try folder.write(
+        #"{"inputShape": [64], "layers": [{"type": "plexus.dense", "config": {"units": \#(units)}}], "loss": "mse", "optimizer": {"type": "sgd", "learningRate": \#(rate)}, "data": {"source": "digits"}}"#,
+        to: "numbers.json")
+      #expect {
+        try Train.run(
+          TrainSettings(specPath: spec.path, outputPath: folder.file("n.plexus").path, quiet: true),
+          console: CapturedOutput())
+      } throws: { "\($0)".contains(message) }
+    }
+  }
 }

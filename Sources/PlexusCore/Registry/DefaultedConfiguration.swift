@@ -127,7 +127,9 @@ public struct ConfigField<Root> {
     isRequired = false
     decode = { root, container in
       guard container.contains(codingKey) else { return }
-      root[keyPath: property] = try container.decodeIfPresent(Wrapped.self, forKey: codingKey)
+      root[keyPath: property] = try ConfigKey.decoding(key, in: container) {
+        try container.decodeIfPresent(Wrapped.self, forKey: codingKey)
+      }
     }
     encode = { root, container in
       try container.encodeIfPresent(root[keyPath: property], forKey: codingKey)
@@ -149,7 +151,9 @@ public struct ConfigField<Root> {
     self.isRequired = isRequired
     decode = { root, container in
       guard isRequired || container.contains(codingKey) else { return }
-      root[keyPath: property] = try container.decode(Value.self, forKey: codingKey)
+      root[keyPath: property] = try ConfigKey.decoding(key, in: container) {
+        try container.decode(Value.self, forKey: codingKey)
+      }
     }
     encode = { root, container in
       try container.encode(root[keyPath: property], forKey: codingKey)
@@ -164,6 +168,55 @@ public struct EmptyConfiguration: DefaultedConfiguration {
   public init() {}
   public static var defaults: EmptyConfiguration { EmptyConfiguration() }
   public static var fields: [ConfigField<EmptyConfiguration>] { [] }
+}
+
+extension ConfigKey {
+  /// Runs `body` (one field's decoding); a number or value the field's type cannot hold
+  /// (`"units": 2.5`, `1e300`, a string for a number) becomes an error naming the key, the value
+  /// and the type, instead of the decoder's message about the bytes.
+  static func decoding<Value>(
+    _ key: String, in container: KeyedDecodingContainer<ConfigKey>, _ body: () throws -> Value
+  ) throws -> Value {
+    do {
+      return try body()
+    } catch let error as PlexusError {
+      throw error
+    } catch {
+      // Foundation reports a number that does not fit its field as corrupt data, or as an
+      // error of its own ("numberIsNotRepresentableInSwift"), with no key.
+      if let decoding = error as? DecodingError {
+        switch decoding {
+        case .keyNotFound, .valueNotFound: throw error
+        default: break
+        }
+      }
+      guard let found = try? container.decode(JSONValue.self, forKey: ConfigKey(key)) else {
+        throw error
+      }
+      // An error from inside a nested value (a layer description, a list) is more precise.
+      switch found {
+      case .object, .array: throw error
+      default: break
+      }
+      let type = "\(Value.self)".replacingOccurrences(of: "Optional<", with: "")
+        .replacingOccurrences(of: ">", with: "")
+      throw PlexusError.invalidConfiguration(
+        "key '\(key)': \(Self.describe(found)) is not a valid \(type)")
+    }
+  }
+
+  private static func describe(_ value: JSONValue) -> String {
+    switch value {
+    case .number(let number):
+      if number.rounded() == number, abs(number) < 1e15 { return String(Int(number)) }
+      return "\(number)"
+    case .string(let text): return "\"\(text)\""
+    case .bool(let flag): return "\(flag)"
+    case .null: return "null"
+    case .array(let items): return "an array of \(items.count)"
+    case .object: return "an object"
+    }
+  }
 }
 
 /// A JSON object key of a configuration.

@@ -83,9 +83,14 @@ public enum JSONValue: Codable, Sendable, Equatable, Hashable {
     case .valueNotFound(let type, let context):
       return "expected a value of type \(type) \(path(context))"
     case .dataCorrupted(let context):
+      // The decoder's own description says what is wrong with the value ("Parsed JSON number
+      // <2.5> does not fit in Int"); the underlying error, when there is one, is about the
+      // bytes and only helps when that description is empty.
       let underlying =
         (context.underlyingError as NSError?)?.userInfo[NSDebugDescriptionErrorKey] as? String
-      return "malformed data \(path(context)): \(underlying ?? context.debugDescription)"
+      let description =
+        context.debugDescription.isEmpty ? underlying ?? "" : context.debugDescription
+      return "malformed data \(path(context)): \(description)"
     @unknown default:
       return "\(error)"
     }
