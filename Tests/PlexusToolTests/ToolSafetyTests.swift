@@ -126,4 +126,29 @@ import Testing
       } throws: { "\($0)".contains(message) }
     }
   }
+
+  @Test func commonMistakesGetMessagesThatSayWhatToDo() throws {
+    let folder = try TemporaryFolder()
+    defer { folder.remove() }
+    #expect {
+      try Train.run(
+        TrainSettings(specPath: folder.url.path, quiet: true), console: CapturedOutput())
+    } throws: { "\($0)".contains("is a folder, not a spec file") }
+    let spec = try folder.write(
+      #"{"layers": [{"type": "dense", "config": {"units": 2}}], "loss": "mse", "optimizer": "sgd", "data": {"source": "digits"}}"#,
+      to: "bare.json")
+    #expect {
+      try Train.run(
+        TrainSettings(specPath: spec.path, outputPath: folder.file("m.plexus").path, quiet: true),
+        console: CapturedOutput())
+    } throws: {
+      "\($0)".contains("did you mean 'plexus.dense'?") && "\($0)".contains("plexus.lstm")
+    }
+    do {
+      _ = try PlexusCommand.parseAsRoot(["train", "spec.json", "--epochs", "-1"])
+      Issue.record("--epochs -1 was accepted")
+    } catch {
+      #expect(PlexusCommand.message(for: error) == "--epochs must be positive, got -1")
+    }
+  }
 }

@@ -26,7 +26,9 @@ public struct TrainCommand: ParsableCommand {
   public var output: String?
 
   /// Overrides the spec's epoch count.
-  @Option(help: ArgumentHelp("Train for N epochs instead of the spec's count.", valueName: "N"))
+  @Option(
+    parsing: .unconditional,
+    help: ArgumentHelp("Train for N epochs instead of the spec's count.", valueName: "N"))
   public var epochs: Int?
 
   /// Overrides the spec's seed.

@@ -106,6 +106,11 @@ public struct TrainingSpec: Sendable, Equatable {
   /// - Throws: `SpecError` naming the file and the JSON path of the first problem;
   ///   `PlexusError.io` when the file cannot be read.
   public static func load(contentsOf url: URL) throws -> TrainingSpec {
+    var isFolder: ObjCBool = false
+    if FileManager.default.fileExists(atPath: url.path, isDirectory: &isFolder), isFolder.boolValue
+    {
+      throw PlexusError.io("'\(url.path)' is a folder, not a spec file")
+    }
     let data: Data
     do {
       data = try Data(contentsOf: url)
@@ -242,8 +247,14 @@ public struct TrainingSpec: Sendable, Equatable {
         return try registry.makeLayer(from: description)
       } catch let error as PlexusError {
         switch error {
-        case .unknownLayerType:
-          throw SpecError(path: "$.layers[\(index)].type", message: error.description)
+        case .unknownLayerType(let type, _):
+          // A bare name (`dense`) most likely means the namespaced built-in one.
+          let suggestion =
+            registry.contains("plexus.\(type)")
+            ? " (did you mean 'plexus.\(type)'?); registered types: "
+              + registry.typeNames.sorted().joined(separator: ", ") : ""
+          throw SpecError(
+            path: "$.layers[\(index)].type", message: error.description + suggestion)
         default:
           throw SpecError(path: "$.layers[\(index)].config", message: error.description)
         }
