@@ -235,6 +235,30 @@ private final class FailingLoss: Loss {
     }
   }
 
+  /// Poisons a weight after the last batch of the first epoch.
+  private final class WeightPoisoner: TrainingCallback {
+    func batchDidEnd(
+      epoch: Int, batch: Int, batches: Int, logs: [String: Float], context: TrainingContext
+    ) throws {
+      guard epoch == 1, batch == batches else { return }
+      context.model.parameters[0].value[flat: 0] = .nan
+    }
+  }
+
+  @Test func aNonFiniteWeightStopsTrainingAtTheEpochsEnd() throws {
+    let (x, y) = TrainingData.linear(count: 8, seed: 2)
+    let model = Sequential([try TestLinear(units: 1)])
+    #expect(
+      throws: PlexusError.invalidData(
+        "parameter 'linear_1.kernel' holds a non-finite value after epoch 1: training "
+          + "stopped (lower the learning rate, or clip gradients)")
+    ) {
+      try model.fit(
+        x, y, loss: MeanSquaredError(), optimizer: SGD(),
+        options: TrainingOptions(epochs: 3, batchSize: 4), callbacks: [WeightPoisoner()])
+    }
+  }
+
   @Test func badInputsThrowClearErrors() throws {
     let (x, y) = TrainingData.linear(count: 10, seed: 6)
     let loss = MeanSquaredError()

@@ -171,6 +171,15 @@ extension ModelProtocol {
         }
       }
 
+      // A weight that overflowed stops training as a non-finite loss does (a ReLU can hide it
+      // from the loss); checked once per epoch, so the scan costs nothing per batch.
+      for (path, parameter) in namedParameters where parameter.isMaterialized {
+        if parameter.value.withUnsafeBufferPointer({ $0.contains { !$0.isFinite } }) {
+          throw PlexusError.invalidData(
+            "parameter '\(path)' holds a non-finite value after epoch \(epoch): training stopped "
+              + "(lower the learning rate, or clip gradients)")
+        }
+      }
       var logs = running.logs()
       if let validation {
         let validationLogs = try Self.evaluate(
