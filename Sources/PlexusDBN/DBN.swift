@@ -22,7 +22,7 @@ import PlexusPerceptron
 /// fine-tuned one still generates (``generate(samples:gibbsSteps:seed:)``).
 /// ``unrolled(classes:headActivation:seed:)`` copies the stack into plain `Dense` layers
 /// instead, leaving the RBMs as they are.
-public final class DBN: ModelProtocol {
+public final class DBN: SingleGraphModel {
   /// The architecture. In JSON `sizes` is required.
   public struct Config: DefaultedConfiguration {
     /// The layer sizes, `[visible, hidden1, hidden2, ...]` (at least two).
@@ -92,7 +92,8 @@ public final class DBN: ModelProtocol {
   public let rbms: [RBM]
   /// The classifier head, when `config.classes` is set.
   public let head: Dense?
-  private let graph: Graph
+  /// The model's graph.
+  public let graph: Graph
 
   /// Creates a DBN and draws its initial weights from `config.seed`.
   ///
@@ -156,8 +157,6 @@ public final class DBN: ModelProtocol {
     self.name = name
   }
 
-  public func builtGraph() throws -> Graph { graph }
-
   public func build(for inputShapes: [SymbolicShape]) throws -> [SymbolicShape] {
     guard inputShapes.count == 1, ShapeCheck.accepts([config.sizes[0]], inputShapes[0]) else {
       throw PlexusError.shapeMismatch(
@@ -166,18 +165,6 @@ public final class DBN: ModelProtocol {
     }
     return [[config.classes ?? config.sizes.last!]]
   }
-
-  public func initialize(using generator: inout SeededGenerator) throws {
-    try graph.initialize(using: &generator)
-  }
-
-  public var parameters: [Parameter] { graph.parameters }
-
-  public var namedParameters: [(path: String, parameter: Parameter)] {
-    graph.namedParameters(prefix: name.isEmpty ? "" : "\(name).")
-  }
-
-  public var sublayers: [any Layer] { graph.layers }
 
   /// Refuses visible values the bottom RBM cannot take (outside `[0, 1]` for Bernoulli
   /// units), naming the sample.

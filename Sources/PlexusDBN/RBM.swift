@@ -50,7 +50,7 @@ public struct RBMGradient: Sendable {
 /// of a CD-1 step on a small RBM and leaves the training itself unchanged.
 ///
 /// Gibbs sampling is seeded by `seed`: training runs repeat exactly.
-public final class RBM: ModelProtocol {
+public final class RBM: SingleGraphModel {
   /// The hyperparameters. In JSON `visible` and `hidden` are required.
   public struct Config: DefaultedConfiguration {
     /// The number of visible units.
@@ -121,7 +121,8 @@ public final class RBM: ModelProtocol {
   public let config: Config
   /// The layer holding the RBM's parameters.
   public let layer: RBMLayer
-  private let graph: Graph
+  /// The model's graph.
+  public let graph: Graph
 
   private struct SamplerState: Sendable {
     var generator: SeededGenerator
@@ -185,8 +186,6 @@ public final class RBM: ModelProtocol {
     self.name = name
   }
 
-  public func builtGraph() throws -> Graph { graph }
-
   /// `true`: contrastive divergence needs no targets.
   public var learnsWithoutTargets: Bool { true }
 
@@ -208,18 +207,6 @@ public final class RBM: ModelProtocol {
     }
     return [[config.hidden]]
   }
-
-  public func initialize(using generator: inout SeededGenerator) throws {
-    try graph.initialize(using: &generator)
-  }
-
-  public var parameters: [Parameter] { graph.parameters }
-
-  public var namedParameters: [(path: String, parameter: Parameter)] {
-    graph.namedParameters(prefix: name.isEmpty ? "" : "\(name).")
-  }
-
-  public var sublayers: [any Layer] { graph.layers }
 
   // MARK: Inference
 

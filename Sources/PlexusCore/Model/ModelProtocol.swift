@@ -198,3 +198,26 @@ public enum ModelData {
     }
   }
 }
+
+/// A model that holds one graph, made in its initializer, as its whole computation (an RBM,
+/// a DBN): the graph answers the model's building, initialization and parameter requirements.
+public protocol SingleGraphModel: ModelProtocol {
+  /// The model's graph.
+  var graph: Graph { get }
+}
+
+extension SingleGraphModel {
+  public func builtGraph() throws -> Graph { graph }
+
+  public func initialize(using generator: inout SeededGenerator) throws {
+    try graph.initialize(using: &generator)
+  }
+
+  public var parameters: [Parameter] { graph.parameters }
+
+  public var namedParameters: [(path: String, parameter: Parameter)] {
+    graph.namedParameters(prefix: name.isEmpty ? "" : "\(name).")
+  }
+
+  public var sublayers: [any Layer] { graph.layers }
+}
