@@ -53,6 +53,42 @@ import Testing
         == "epoch  2/10  [=====>    ] 28/56  loss 0.2500  acc 90.00%  1792 samples/s  ETA 0:12")
   }
 
+  @Test func liveLineFitsTheTerminal() {
+    let state = ProgressState(
+      epoch: 2, epochs: 10, batch: 28, batches: 56, loss: 0.25, accuracy: 0.9, epochSamples: 896,
+      epochElapsed: 0.5, totalElapsed: 2.1)
+    let full = ProgressFormat.progressLine(state)
+    #expect(ProgressFormat.fittedProgressLine(state, columns: nil) == full)
+    #expect(ProgressFormat.fittedProgressLine(state, columns: 200) == full)
+    for columns in [90, 70, 40, 10] {
+      let line = ProgressFormat.fittedProgressLine(state, columns: columns)
+      #expect(line.count <= columns - 1, "\(columns): \(line)")
+    }
+    // The bar shrinks before anything is cut.
+    let seventy = ProgressFormat.fittedProgressLine(state, columns: 70)
+    #expect(
+      seventy.hasSuffix(full.split(separator: " ").last.map(String.init) ?? "")
+        || seventy.count == 69)
+    #expect(seventy.hasPrefix("epoch  2/10  ["))
+  }
+
+  @Test func aNarrowTerminalGetsLiveLinesThatFit() {
+    let console = CapturedOutput(isTerminal: true, columns: 50)
+    var now = 0.0
+    let display = ProgressDisplay(console: console, quiet: false, clock: { now })
+    display.trainingBegan(epochs: 1, batchesPerEpoch: 3)
+    display.epochBegan(1)
+    for batch in 1...3 {
+      now += 1
+      display.batchEnded(batch, samples: batch * 32, loss: 0.5, accuracy: 0.75)
+    }
+    let live = console.text.split(separator: "\r").map {
+      $0.replacingOccurrences(of: "\u{1B}[K", with: "")
+    }.filter { !$0.isEmpty }
+    #expect(!live.isEmpty)
+    #expect(live.allSatisfy { $0.count <= 49 }, "\(live)")
+  }
+
   @Test func epochLine() {
     let summary = EpochSummary(
       epoch: 3, epochs: 20, loss: 0.1, accuracy: 0.955, validationLoss: 0.2,

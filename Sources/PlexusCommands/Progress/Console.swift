@@ -12,9 +12,14 @@ public protocol Console: AnyObject {
   var isTerminal: Bool { get }
   /// Writes text as is (no newline is added).
   func write(_ text: String)
+  /// The terminal's width in columns, asked each time (it changes when the window is
+  /// resized); `nil` when unknown.
+  var columns: Int? { get }
 }
 
 extension Console {
+  public var columns: Int? { nil }
+
   /// Writes a line.
   public func line(_ text: String = "") { write(text + "\n") }
 }
@@ -31,6 +36,19 @@ public final class StandardOutput: Console {
   public func write(_ text: String) {
     FileHandle.standardOutput.write(Data(text.utf8))
   }
+
+  /// The width the terminal reports (`TIOCGWINSZ`), or `nil` when standard output is not one.
+  public var columns: Int? {
+    guard isTerminal else { return nil }
+    var size = winsize()
+    #if canImport(Glibc)
+      let request = UInt(TIOCGWINSZ)
+    #else
+      let request = TIOCGWINSZ
+    #endif
+    guard ioctl(STDOUT_FILENO, request, &size) == 0, size.ws_col > 0 else { return nil }
+    return Int(size.ws_col)
+  }
 }
 
 /// A console that keeps everything written to it, for tests and for embedding the commands.
@@ -38,9 +56,14 @@ public final class CapturedOutput: Console {
   public let isTerminal: Bool
   /// Everything written so far.
   public private(set) var text = ""
+  /// The width it reports (tests set it to see lines fitted).
+  public var columns: Int?
 
-  /// Creates an empty buffer that reports itself as a terminal or not.
-  public init(isTerminal: Bool = false) { self.isTerminal = isTerminal }
+  /// Creates an empty buffer that reports itself as a terminal or not, of `columns` width.
+  public init(isTerminal: Bool = false, columns: Int? = nil) {
+    self.isTerminal = isTerminal
+    self.columns = columns
+  }
 
   public func write(_ text: String) { self.text += text }
 }

@@ -86,7 +86,9 @@ public final class ProgressDisplay {
     let now = clock()
     guard now - lastDraw >= refreshInterval || batch == batches else { return }
     lastDraw = now
-    console.write("\r" + ProgressFormat.progressLine(state(now: now)) + "\u{1B}[K")
+    console.write(
+      "\r" + ProgressFormat.fittedProgressLine(state(now: now), columns: console.columns)
+        + "\u{1B}[K")
     drewLiveLine = true
   }
 

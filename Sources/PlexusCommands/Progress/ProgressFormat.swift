@@ -113,6 +113,21 @@ public enum ProgressFormat {
     return parts.joined(separator: "  ")
   }
 
+  /// The live line fitted to a terminal of `columns` (one column spare, so the cursor never
+  /// wraps): the bar shrinks down to 5 cells, then the line is cut. Asked at each redraw, so a
+  /// resized window is followed.
+  public static func fittedProgressLine(_ state: ProgressState, columns: Int?) -> String {
+    var line = progressLine(state)
+    guard let columns, columns > 1 else { return line }
+    let room = columns - 1
+    var barWidth = 22
+    while line.count > room, barWidth > 5 {
+      barWidth -= 1
+      line = progressLine(state, barWidth: barWidth)
+    }
+    return line.count > room ? String(line.prefix(room)) : line
+  }
+
   /// The line printed when an epoch ends (on a terminal and in logs alike).
   public static func epochLine(_ summary: EpochSummary) -> String {
     var parts = [
