@@ -50,3 +50,21 @@ import Testing
     } throws: { "\($0)".contains("different architecture") }
   }
 }
+
+@Suite struct EvaluateSplitTests {
+  /// `train --seed S` splits the data with S; evaluate on the spec uses the same split.
+  @Test func evaluateTestsOnTheSplitTheModelWasTrainedWith() throws {
+    let folder = try TemporaryFolder()
+    defer { folder.remove() }
+    let spec = try writeBlobsSpec(in: folder)
+    let model = folder.file("m.plexus")
+    let report = try Train.run(
+      TrainSettings(specPath: spec.path, outputPath: model.path, seed: 77, quiet: true),
+      console: CapturedOutput())
+    let logs = try Evaluate.run(
+      EvaluateSettings(modelPath: model.path, data: [spec.path]), console: CapturedOutput())
+    #expect(logs == report.test)
+    let file = try PlexusFile(contentsOf: model)
+    #expect(file.metadata?.values[TrainingMetadata.dataSeedKey] == "77")
+  }
+}

@@ -225,7 +225,10 @@ public enum Evaluate {
           throw error
         }
       }
-      dataset = try spec.data.load(seed: spec.seed).test
+      // The split the model was trained with (its recorded seed), not a fresh one.
+      let seed =
+        saved.metadata?.values[TrainingMetadata.dataSeedKey].flatMap { UInt64($0) } ?? spec.seed
+      dataset = try spec.data.load(seed: seed).test
       target = spec.target
       source = "the test split of \(settings.data[0])"
     case 2:

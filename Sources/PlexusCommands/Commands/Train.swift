@@ -155,6 +155,9 @@ public enum Train {
 
     var metadata = ModelMetadata(description: spec.name ?? "")
     metadata.values = try prepared.metadataValues()
+    // The seed that split the data (after --seed), so `plexus evaluate --data spec.json`
+    // tests on the same held-out samples.
+    metadata.values[TrainingMetadata.dataSeedKey] = String(spec.seed)
     metadata.history = try JSONValue(encoding: history)
     try model.save(
       to: output,

@@ -83,6 +83,8 @@ public enum TrainingMetadata {
   public static let lossKey = "plexus.loss"
   /// The optimizer, as `OptimizerConfig` JSON (its registered name and every hyperparameter).
   public static let optimizerKey = "plexus.optimizer"
+  /// The seed that split the training data into training and test samples.
+  public static let dataSeedKey = "plexus.data_seed"
 
   static func json(_ value: some Encodable) throws -> String {
     let encoder = JSONEncoder()
