@@ -55,4 +55,32 @@ import Testing
     #expect(written.dtype == .int64)
     #expect(written.tensor().scalars == classes.scalars)
   }
+
+  @Test func probabilitiesComeFromLogits() throws {
+    let folder = try TemporaryFolder()
+    defer { folder.remove() }
+    let spec = try writeBlobsSpec(in: folder)
+    let model = folder.file("m.plexus")
+    try Train.run(
+      TrainSettings(specPath: spec.path, outputPath: model.path, quiet: true),
+      console: CapturedOutput())
+    let x = folder.file("x.npy")
+    let logits = try Predict.run(
+      PredictSettings(modelPath: model.path, inputPath: x.path), console: CapturedOutput())
+    let probabilities = try Predict.run(
+      PredictSettings(modelPath: model.path, inputPath: x.path, probabilities: true),
+      console: CapturedOutput())
+    #expect(probabilities.shape == logits.shape)
+    for row in 0..<probabilities.shape[0] {
+      let (a, b) = (probabilities[row, 0], probabilities[row, 1])
+      #expect(abs(a + b - 1) < 1e-5 && a >= 0 && b >= 0)
+      let expected = 1 / (1 + Foundation.exp(logits[row, 1] - logits[row, 0]))
+      #expect(abs(a - expected) < 1e-5)
+    }
+    #expect(throws: (any Error).self) {
+      try PlexusCommand.parseAsRoot([
+        "predict", "m.plexus", "-i", "x.npy", "--classes", "--probabilities",
+      ])
+    }
+  }
 }

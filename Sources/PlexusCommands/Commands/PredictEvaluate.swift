@@ -80,14 +80,18 @@ public struct PredictSettings: Sendable, Equatable {
   /// Whether to output the codes of an autoencoder (its encoder's output) or of a VAE (the
   /// means of its codes) instead of the reconstructions.
   public var codes: Bool
+  /// Whether to output probabilities: for a model trained on logits, softmax over several
+  /// outputs or sigmoid of one; other models' outputs are already probabilities.
+  public var probabilities: Bool
   /// Samples per forward pass.
   public var batchSize: Int
 
   /// Creates settings.
   public init(
     modelPath: String, inputPath: String, outputPath: String? = nil, classes: Bool = false,
-    codes: Bool = false, batchSize: Int = 256
+    codes: Bool = false, probabilities: Bool = false, batchSize: Int = 256
   ) {
+    self.probabilities = probabilities
     self.modelPath = modelPath
     self.inputPath = inputPath
     self.outputPath = outputPath
@@ -135,7 +139,7 @@ public enum Predict {
     } else {
       outputs = try saved.model.predict(inputs, batchSize: settings.batchSize)
     }
-    let result: Tensor
+    var result: Tensor
     var classes: [Int]?
     if settings.classes {
       if outputs.sampleSize == 1 {
@@ -148,6 +152,21 @@ public enum Predict {
       result = Tensor(classes!.map(Float.init))
     } else {
       result = outputs
+    }
+    if settings.probabilities {
+      guard !settings.classes, !settings.codes else {
+        throw PlexusError.invalidArgument("--probabilities excludes --classes and --codes")
+      }
+      guard let loss = try saved.recordedLoss(), loss.loss.isClassification else {
+        throw PlexusError.invalidArgument(
+          "\(settings.modelPath): --probabilities needs a classifier (the file records no "
+            + "classification loss)")
+      }
+      if loss.outputsLogits {
+        let activation: ActivationFunction = outputs.sampleSize == 1 ? .sigmoid : .softmax
+        let width = outputs.shape.last ?? 1
+        result.withUnsafeMutableBufferPointer { activation.applyInPlace($0, lastDimension: width) }
+      }
     }
     if let outputPath = settings.outputPath {
       if let classes {

@@ -40,6 +40,13 @@ public struct PredictCommand: ParsableCommand {
   )
   public var codes = false
 
+  /// Outputs probabilities for a model that outputs logits.
+  @Flag(
+    help:
+      "Output probabilities: softmax (several outputs) or sigmoid (one) applied when the model was trained on logits."
+  )
+  public var probabilities = false
+
   /// Samples per forward pass.
   @Option(help: "Samples per forward pass.")
   public var batchSize = 256
@@ -48,14 +55,16 @@ public struct PredictCommand: ParsableCommand {
 
   public func validate() throws {
     if batchSize <= 0 { throw ValidationError("--batch-size must be positive, got \(batchSize)") }
-    if codes && classes { throw ValidationError("--codes and --classes exclude each other") }
+    if [codes, classes, probabilities].filter({ $0 }).count > 1 {
+      throw ValidationError("--codes, --classes and --probabilities exclude each other")
+    }
   }
 
   /// The settings these arguments give.
   public var settings: PredictSettings {
     PredictSettings(
       modelPath: model, inputPath: input, outputPath: output, classes: classes, codes: codes,
-      batchSize: batchSize)
+      probabilities: probabilities, batchSize: batchSize)
   }
 
   public func run() throws {
