@@ -181,6 +181,8 @@ public final class DBN: SingleGraphModel {
   ///     are computed through the earlier ones either way, so pretraining resumes at a layer.
   ///   - callbacks: passed to every RBM's `fit` (one training run per layer); a callback sees
   ///     which RBM trains through `context.model`.
+  ///   - layerCallbacks: called before each RBM trains (with its index and the RBM) for
+  ///     callbacks of that run alone, such as a progress display per layer.
   /// - Returns: each trained RBM's history, bottom first.
   /// - Throws: `PlexusError.invalidArgument` for a layer index out of range; the RBMs' `fit`
   ///   errors (bad data: shape, values outside `[0, 1]`).
@@ -188,7 +190,8 @@ public final class DBN: SingleGraphModel {
   public func pretrain(
     _ x: Tensor, optimizer: () throws -> any Optimizer,
     options: TrainingOptions = TrainingOptions(), layers: Range<Int>? = nil,
-    callbacks: [any TrainingCallback] = []
+    callbacks: [any TrainingCallback] = [],
+    layerCallbacks: (Int, RBM) throws -> [any TrainingCallback] = { _, _ in [] }
   ) throws -> [History] {
     let selected = layers ?? 0..<rbms.count
     guard selected.lowerBound >= 0, selected.upperBound <= rbms.count else {
@@ -201,7 +204,9 @@ public final class DBN: SingleGraphModel {
     for (index, rbm) in rbms.enumerated() where index < selected.upperBound {
       if selected.contains(index) {
         histories.append(
-          try rbm.fit(input, optimizer: try optimizer(), options: options, callbacks: callbacks))
+          try rbm.fit(
+            input, optimizer: try optimizer(), options: options,
+            callbacks: callbacks + (try layerCallbacks(index, rbm))))
       }
       if index < selected.upperBound - 1 { input = try rbm.transform(input) }
     }

@@ -306,7 +306,7 @@ public struct SafeTensorsFile: Sendable {
             var bits = Float16(value).bitPattern.littleEndian
             withUnsafeBytes(of: &bits) { result.append(contentsOf: $0) }
           case .bf16:
-            var bits = bfloat16Bits(value).littleEndian
+            var bits = value.bfloat16Bits.littleEndian
             withUnsafeBytes(of: &bits) { result.append(contentsOf: $0) }
           default:
             var bits = value.bitPattern.littleEndian
@@ -316,14 +316,6 @@ public struct SafeTensorsFile: Sendable {
       }
     }
     return result
-  }
-
-  /// The bfloat16 bits of `value`, rounded to nearest even; NaN stays a quiet NaN.
-  static func bfloat16Bits(_ value: Float) -> UInt16 {
-    let bits = value.bitPattern
-    if value.isNaN { return UInt16(bits >> 16) | 0x0040 }
-    let rounding = 0x7FFF + ((bits >> 16) & 1)
-    return UInt16((bits &+ rounding) >> 16)
   }
 }
 

@@ -26,11 +26,9 @@ struct SavedModel {
   ///
   /// - Throws: `PlexusError.invalidShape` naming `source` when the samples do not fit.
   func batch(_ features: Tensor, source: String) throws -> Tensor {
-    if let bad = features.withUnsafeBufferPointer({ $0.firstIndex { !$0.isFinite } }) {
-      let perSample = max(features.count / max(features.shape.first ?? 1, 1), 1)
-      let value = features.withUnsafeBufferPointer { $0[bad] }
+    if let bad = features.firstNonFiniteValue() {
       throw PlexusError.invalidData(
-        "\(source): sample \(bad / perSample) holds \(value) at position \(bad % perSample); "
+        "\(source): sample \(bad.sample) holds \(bad.value) at position \(bad.position); "
           + "inputs must be finite")
     }
     guard model.inputSpecs.count == 1, let symbolic = model.inputSpecs.first?.shape else {

@@ -177,8 +177,10 @@ public enum Train {
     let options = TrainingOptions(
       epochs: pretraining.epochs, batchSize: pretraining.batchSize, shuffle: spec.shuffle,
       seed: spec.seed)
-    var input = features
-    for (index, rbm) in dbn.rbms.enumerated() {
+    let batchSize = min(pretraining.batchSize, features.shape[0])
+    try dbn.pretrain(
+      features, optimizer: { try optimizer.makeOptimizer() }, options: options
+    ) { index, rbm in
       if !settings.quiet {
         console.line(
           "pretraining \(rbm.name) (\(index + 1) of \(dbn.rbms.count)): \(rbm.config.visible) "
@@ -188,11 +190,7 @@ public enum Train {
             + "\(pretraining.epochs) epochs, batch \(pretraining.batchSize)")
       }
       let display = ProgressDisplay(console: console, quiet: settings.quiet, clock: clock)
-      let progress = ProgressCallback(
-        FitProgress(display: display, batchSize: min(pretraining.batchSize, input.shape[0])))
-      try rbm.fit(
-        input, optimizer: try optimizer.makeOptimizer(), options: options, callbacks: [progress])
-      if index < dbn.rbms.count - 1 { input = try rbm.transform(input) }
+      return [ProgressCallback(FitProgress(display: display, batchSize: batchSize))]
     }
   }
 }

@@ -79,13 +79,8 @@ enum BlockCodec {
     }
   }
 
-  /// The bfloat16 bits of `value`, rounded to nearest even; NaN stays a quiet NaN.
-  static func bfloat16Bits(_ value: Float) -> UInt16 {
-    let bits = value.bitPattern
-    if value.isNaN { return UInt16(truncatingIfNeeded: bits >> 16) | 0x0040 }
-    let rounded = bits &+ 0x7FFF &+ ((bits >> 16) & 1)
-    return UInt16(truncatingIfNeeded: rounded >> 16)
-  }
+  /// The bfloat16 bits of `value` (see `Float.bfloat16Bits`).
+  static func bfloat16Bits(_ value: Float) -> UInt16 { value.bfloat16Bits }
 
   /// The symmetric int8 scale of a tensor: `max |x| / 127` (0 for an all-zero tensor).
   static func int8Scale(_ values: UnsafeBufferPointer<Float>) -> Float {
@@ -284,5 +279,16 @@ enum BlockCodec {
       throw PlexusFormatError(
         .malformed, "corrupt deflate stream (\(reason)) after \(produced) bytes")
     }
+  }
+}
+
+extension Float {
+  /// The bfloat16 bits of the value (the high half of binary32), rounded to nearest even; NaN
+  /// stays a quiet NaN. The `.plexus` file and other formats store bf16 this way.
+  public var bfloat16Bits: UInt16 {
+    let bits = bitPattern
+    if isNaN { return UInt16(truncatingIfNeeded: bits >> 16) | 0x0040 }
+    let rounded = bits &+ 0x7FFF &+ ((bits >> 16) & 1)
+    return UInt16(truncatingIfNeeded: rounded >> 16)
   }
 }

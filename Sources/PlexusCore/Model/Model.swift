@@ -13,7 +13,7 @@
 /// Creating the model initializes every parameter that has no value yet from `seed` (layers
 /// taken from a trained model keep their weights). A model is itself a layer: apply it to
 /// symbolic tensors to nest it in another model.
-public final class Model: ModelProtocol {
+public final class Model: SingleGraphModel {
   /// A model input in a stored architecture.
   public struct InputDescription: DefaultedConfiguration {
     /// The input's name.
@@ -301,8 +301,6 @@ public final class Model: ModelProtocol {
     }
   }
 
-  public func builtGraph() throws -> Graph { graph }
-
   public func build(for inputShapes: [SymbolicShape]) throws -> [SymbolicShape] {
     guard inputShapes.count == graph.inputs.count,
       zip(graph.inputs, inputShapes).allSatisfy({ ShapeCheck.accepts($0.shape, $1) })
@@ -314,18 +312,6 @@ public final class Model: ModelProtocol {
     }
     return graph.outputs.map(\.shape)
   }
-
-  public func initialize(using generator: inout SeededGenerator) throws {
-    try graph.initialize(using: &generator)
-  }
-
-  public var parameters: [Parameter] { graph.parameters }
-
-  public var namedParameters: [(path: String, parameter: Parameter)] {
-    graph.namedParameters(prefix: name.isEmpty ? "" : "\(name).")
-  }
-
-  public var sublayers: [any Layer] { graph.layers }
 
   /// The layers, each once, in the order of their first call.
   public var layers: [any Layer] { graph.layers }

@@ -430,13 +430,9 @@ struct TrainingData {
   /// Throws `PlexusError.invalidData` naming the sample and the position within it of the
   /// first NaN or infinite value of `tensor` (`[N, ...]`).
   static func requireFinite(_ tensor: Tensor, what: String) throws {
-    guard let bad = tensor.withUnsafeBufferPointer({ $0.firstIndex { !$0.isFinite } }) else {
-      return
-    }
-    let perSample = Swift.max(tensor.count / Swift.max(tensor.shape.first ?? 1, 1), 1)
-    let value = tensor.withUnsafeBufferPointer { $0[bad] }
+    guard let bad = tensor.firstNonFiniteValue() else { return }
     throw PlexusError.invalidData(
-      "\(what): sample \(bad / perSample) holds \(value) at position \(bad % perSample); "
+      "\(what): sample \(bad.sample) holds \(bad.value) at position \(bad.position); "
         + "data must be finite")
   }
 
@@ -555,5 +551,17 @@ struct EpochLogs {
     }
     logs["loss"] = total.logs()["loss"] ?? 0
     return logs
+  }
+}
+
+extension Tensor {
+  /// The first NaN or infinite value of a batch `[N, ...]`: its sample, its position within
+  /// the sample and the value; `nil` when every value is finite.
+  public func firstNonFiniteValue() -> (sample: Int, position: Int, value: Float)? {
+    withUnsafeBufferPointer { values in
+      guard let index = values.firstIndex(where: { !$0.isFinite }) else { return nil }
+      let perSample = Swift.max(values.count / Swift.max(shape.first ?? 1, 1), 1)
+      return (index / perSample, index % perSample, values[index])
+    }
   }
 }
