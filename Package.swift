@@ -33,6 +33,11 @@ let package = Package(
       providers: [.apt(["zlib1g-dev"]), .brew(["zlib"])]
     ),
 
+    // Elementwise CPU kernels in C (recurrent cells, activations), compiled for AVX-512, AVX2
+    // and the baseline through function target attributes and chosen at run time, since a
+    // package's Swift code cannot be built for a CPU level without unsafe flags.
+    .target(name: "PlexusKernels"),
+
     // OpenBLAS is not linked: PlexusCore loads it at run time (Tensor/BLASLibrary.swift) so it
     // can pick OpenBLAS's kernels and threading before the library initializes.
 
@@ -40,7 +45,7 @@ let package = Package(
     // data set.
     .target(
       name: "PlexusCore",
-      dependencies: ["CZlib"],
+      dependencies: ["CZlib", "PlexusKernels"],
       swiftSettings: strictSettings,
       linkerSettings: [.linkedFramework("Accelerate", .when(platforms: [.macOS, .iOS]))]
     ),
@@ -70,7 +75,7 @@ let package = Package(
     // Recurrent layers over batch-first sequences (SimpleRNN, LSTM, GRU).
     .target(
       name: "PlexusRecurrent",
-      dependencies: ["PlexusCore"],
+      dependencies: ["PlexusCore", "PlexusKernels"],
       swiftSettings: strictSettings
     ),
 
@@ -145,7 +150,9 @@ let package = Package(
     // Tests.
     .testTarget(
       name: "PlexusCoreTests",
-      dependencies: ["PlexusCore", "PlexusDatasets", "PlexusTestSupport", "CZlib"],
+      dependencies: [
+        "PlexusCore", "PlexusDatasets", "PlexusTestSupport", "CZlib", "PlexusKernels",
+      ],
       resources: [.copy("Fixtures")],
       swiftSettings: strictSettings
     ),

@@ -17,11 +17,20 @@ protocol RecurrentConfiguration: DefaultedConfiguration {
   var recurrentInitializer: RecurrentKernelInitializer { get set }
   /// The padding value that masks a step, if any.
   var maskValue: Float? { get set }
+  /// The fraction of input features dropped in training, in `[0, 1)`.
+  var dropout: Float { get set }
+  /// The fraction of state units dropped before the recurrent products in training, in
+  /// `[0, 1)`.
+  var recurrentDropout: Float { get set }
+  /// The seed of the dropout masks; `nil` derives it from the model's build seed.
+  var seed: UInt64? { get set }
 }
 
 extension RecurrentConfiguration {
   /// The JSON fields of a recurrent config, in their encoded order: the shared ones with the
-  /// layer's own `variant` field after `goBackwards`. Only `units` is required.
+  /// layer's own `variant` field after `goBackwards`. Only `units` is required. The dropout
+  /// keys are left out of a description while they are 0 (descriptions written before they
+  /// existed stay the same).
   static func recurrentFields(variant: ConfigField<Self>) -> [ConfigField<Self>] {
     [
       .required("units", \.units), .init("returnSequences", \.returnSequences),
@@ -29,6 +38,8 @@ extension RecurrentConfiguration {
       variant,
       .init("kernelInitializer", \.kernelInitializer),
       .init("recurrentInitializer", \.recurrentInitializer), .init("maskValue", \.maskValue),
+      .omitted("dropout", \.dropout, whenEqualTo: 0),
+      .omitted("recurrentDropout", \.recurrentDropout, whenEqualTo: 0), .init("seed", \.seed),
     ]
   }
 }

@@ -1,5 +1,7 @@
+import Dispatch
 import Foundation
 import PlexusCore
+import PlexusKernels
 
 /// How a recurrent kernel `[units, gates * units]` is initialized.
 public enum RecurrentKernelInitializer: String, Codable, Sendable, CaseIterable {
@@ -29,38 +31,324 @@ enum RecurrentCellKind: Sendable, Equatable {
 }
 
 /// The per-call buffers of a recurrent layer, kept in `CallRecord.scratch` and reused from one
-/// call to the next when the sizes match.
+/// call to the next (they grow when a call needs more).
 final class RecurrentTape {
   /// Input projections `[N, T, G*H]` (bias included); in backward, their gradients.
-  var projections: [Float] = []
+  let projections = FloatBuffer()
   /// The states in processing order `[T + 1, N, H]` (entry 0: the initial state).
-  var hidden: [Float] = []
+  let hidden = FloatBuffer()
   /// The LSTM cell states `[T + 1, N, H]`.
-  var cells: [Float] = []
+  let cells = FloatBuffer()
+  /// LSTM: `tanh` of each new cell state `[T, N, H]`, for backpropagation.
+  let cellTanh = FloatBuffer()
   /// Activated gates per processed step `[T, N, G*H]`.
-  var gates: [Float] = []
+  let gates = FloatBuffer()
   /// GRU: the recurrent candidate product (reset after) or `r * h_prev` (reset before),
   /// `[T, N, H]`.
-  var candidates: [Float] = []
+  let candidates = FloatBuffer()
   /// Recurrent products of one step `[N, G*H]`.
-  var recurrent: [Float] = []
+  let recurrent = FloatBuffer()
+  /// Per sample and processed step (`[N, T]`): 1 where the step is masked, else 0.
+  let masked = FloatBuffer()
+  /// Input dropout: the scale of each input feature per sample `[N, F]` (0 or `1 / (1 -
+  /// rate)`, the same at every step) and the scaled inputs `[N, T, F]`.
+  let inputScales = FloatBuffer()
+  let droppedInputs = FloatBuffer()
+  /// Recurrent dropout: the scale of each state unit per sample `[N, H]` and the scaled
+  /// previous states the recurrent products read `[T, N, H]`.
+  let recurrentScales = FloatBuffer()
+  let droppedHidden = FloatBuffer()
   /// Backward: the recurrent pre-activation gradients of every step `[T, N, G*H]`.
-  var recurrentGradients: [Float] = []
-  /// Backward: the state gradients carried from one step to the previous one.
-  var hiddenGradient: [Float] = []
-  var nextHiddenGradient: [Float] = []
-  var cellGradient: [Float] = []
-  var product: [Float] = []
-  /// Per sample and processed step (`[N, T]`): whether the step is masked.
-  var masked: [Bool] = []
-  /// Whether any step of the call is masked.
-  var hasMaskedSteps = false
-  /// The sizes of the recorded call.
+  let recurrentGradients = FloatBuffer()
+  /// Backward: the state gradients carried from one step to the previous one `[N, H]`, and
+  /// per-step temporaries of that size.
+  let hiddenGradient = FloatBuffer()
+  let nextHiddenGradient = FloatBuffer()
+  let cellGradient = FloatBuffer()
+  let product = FloatBuffer()
+  let droppedProduct = FloatBuffer()
+  /// The sizes and options of the recorded call.
   var batch = 0
   var steps = 0
+  var hasMaskedSteps = false
+  var usesInputDropout = false
+  var usesRecurrentDropout = false
+}
 
-  static func resize(_ buffer: inout [Float], _ count: Int) {
-    if buffer.count != count { buffer = [Float](repeating: 0, count: count) }
+/// One call's buffers as raw pointers, with its sizes: what the threads that run disjoint
+/// ranges of samples share. Each thread writes only its own samples' rows, so the value is
+/// shared without locks.
+struct SequencePass: @unchecked Sendable {
+  let kind: RecurrentCellKind
+  let batch: Int
+  let steps: Int
+  let units: Int
+  let goBackwards: Bool
+  let returnSequences: Bool
+  /// `[N, T, W]`: the input projections in forward, their gradients in backward.
+  let projections: UnsafeMutablePointer<Float>
+  let hidden: UnsafeMutablePointer<Float>
+  let cells: UnsafeMutablePointer<Float>
+  let cellTanh: UnsafeMutablePointer<Float>
+  let gates: UnsafeMutablePointer<Float>
+  let candidates: UnsafeMutablePointer<Float>
+  let recurrent: UnsafeMutablePointer<Float>
+  let recurrentKernel: UnsafePointer<Float>
+  let bias: UnsafePointer<Float>
+  /// `nil` when no step of the call is masked.
+  let masked: UnsafePointer<Float>?
+  /// `nil` without recurrent dropout.
+  let recurrentScales: UnsafePointer<Float>?
+  let droppedHidden: UnsafeMutablePointer<Float>
+  // Backward only.
+  let sequenceGradient: UnsafePointer<Float>?
+  let recurrentGradients: UnsafeMutablePointer<Float>
+  let hiddenGradient: UnsafeMutablePointer<Float>
+  let nextHiddenGradient: UnsafeMutablePointer<Float>
+  let cellGradient: UnsafeMutablePointer<Float>
+  let product: UnsafeMutablePointer<Float>
+  let droppedProduct: UnsafeMutablePointer<Float>
+
+  var width: Int { kind.gateCount * units }
+  var stateSize: Int { batch * units }
+
+  /// The time index of processing step `s`.
+  @inline(__always) func time(_ s: Int) -> Int { goBackwards ? steps - 1 - s : s }
+
+  @inline(__always) func isMasked(_ n: Int, _ s: Int) -> Bool {
+    masked.map { $0[n * steps + s] != 0 } ?? false
+  }
+
+  /// The columns of the recurrent kernel that multiply the previous state directly (GRU
+  /// reset-before: only z and r; its candidate's product needs r first).
+  var recurrentColumns: Int {
+    if case .gru(resetAfter: false) = kind { return 2 * units }
+    return width
+  }
+
+  /// Runs every step for the samples `samples`.
+  func forward(samples: Range<Int>) {
+    let (units, width, stateSize) = (self.units, self.width, self.stateSize)
+    let (n0, rows) = (samples.lowerBound, samples.count)
+    let projectionStride = steps * width
+    for s in 0..<steps {
+      let t = time(s)
+      let hPrev = hidden + s * stateSize
+      let hNext = hPrev + stateSize
+      let gate = gates + s * batch * width
+      // The state the recurrent products read: scaled by the recurrent dropout mask.
+      var source = UnsafePointer(hPrev)
+      if let scales = recurrentScales {
+        let dropped = droppedHidden + s * stateSize
+        for index in (n0 * units)..<(samples.upperBound * units) {
+          dropped[index] = hPrev[index] * scales[index]
+        }
+        source = UnsafePointer(dropped)
+      }
+      BLAS.gemmOnCallingThread(
+        transposeA: false, transposeB: false, m: rows, n: recurrentColumns, k: units,
+        a: source + n0 * units, lda: units, b: recurrentKernel, ldb: width, beta: 0,
+        c: recurrent + n0 * width, ldc: width)
+      let projection = projections + (n0 * steps + t) * width
+      switch kind {
+      case .simple(let relu):
+        for n in samples {
+          let xrow = projections + (n * steps + t) * width
+          let rrow = recurrent + n * width
+          for j in 0..<units {
+            let z = xrow[j] + rrow[j]
+            hNext[n * units + j] = relu ? Swift.max(z, 0) : RecurrentCore.tanh(z)
+          }
+        }
+      case .lstm:
+        let cPrev = cells + s * stateSize
+        plexus_lstm_step_forward(
+          Int64(rows), Int64(units), projection, Int64(projectionStride),
+          recurrent + n0 * width, Int64(width), gate + n0 * width, cPrev + n0 * units,
+          cPrev + stateSize + n0 * units, cellTanh + s * stateSize + n0 * units,
+          hNext + n0 * units)
+      case .gru(resetAfter: true):
+        plexus_gru_reset_after_step_forward(
+          Int64(rows), Int64(units), projection, Int64(projectionStride),
+          recurrent + n0 * width, Int64(width), bias + width, gate + n0 * width,
+          hPrev + n0 * units, candidates + s * stateSize + n0 * units, hNext + n0 * units)
+      case .gru(resetAfter: false):
+        let candidate = candidates + s * stateSize
+        for n in samples {
+          let xrow = projections + (n * steps + t) * width
+          let rrow = recurrent + n * width
+          let grow = gate + n * width
+          for j in 0..<units {
+            let z = RecurrentCore.sigmoid(xrow[j] + rrow[j])
+            let r = RecurrentCore.sigmoid(xrow[units + j] + rrow[units + j])
+            grow[j] = z
+            grow[units + j] = r
+            candidate[n * units + j] = r * source[n * units + j]
+          }
+        }
+        BLAS.gemmOnCallingThread(
+          transposeA: false, transposeB: false, m: rows, n: units, k: units,
+          a: candidate + n0 * units, lda: units, b: recurrentKernel + 2 * units, ldb: width,
+          beta: 0, c: recurrent + n0 * width + 2 * units, ldc: width)
+        for n in samples {
+          let xrow = projections + (n * steps + t) * width
+          let rrow = recurrent + n * width
+          let grow = gate + n * width
+          for j in 0..<units {
+            let z = grow[j]
+            let hh = RecurrentCore.tanh(xrow[2 * units + j] + rrow[2 * units + j])
+            grow[2 * units + j] = hh
+            hNext[n * units + j] = z * hPrev[n * units + j] + (1 - z) * hh
+          }
+        }
+      }
+      // A masked step carries the state (and the cell) unchanged.
+      if masked != nil {
+        for n in samples where isMasked(n, s) {
+          (hNext + n * units).update(from: hPrev + n * units, count: units)
+          if kind == .lstm {
+            let cPrev = cells + s * stateSize
+            (cPrev + stateSize + n * units).update(from: cPrev + n * units, count: units)
+          }
+        }
+      }
+    }
+  }
+
+  /// Backpropagation through every step for the samples `samples`: writes their rows of the
+  /// input pre-activation gradients (`projections`), of `recurrentGradients`, and their
+  /// initial states' gradients into `hiddenGradient` and `cellGradient`.
+  func backward(samples: Range<Int>) {
+    let (units, width, stateSize) = (self.units, self.width, self.stateSize)
+    let (n0, rows) = (samples.lowerBound, samples.count)
+    let rowRange = (n0 * units)..<(samples.upperBound * units)
+    let projectionStride = steps * width
+    var dh = hiddenGradient
+    var dhPrev = nextHiddenGradient
+    let dc = cellGradient
+    for s in stride(from: steps - 1, through: 0, by: -1) {
+      let t = time(s)
+      if returnSequences, let sequenceGradient {
+        for n in samples {
+          let source = sequenceGradient + (n * steps + s) * units
+          for j in 0..<units { dh[n * units + j] += source[j] }
+        }
+      }
+      let hPrev = hidden + s * stateSize
+      let gate = gates + s * batch * width
+      let dr = recurrentGradients + s * batch * width
+      let dzx = projections + (n0 * steps + t) * width
+      // What the recurrent products read at this step: the previous state, scaled by the
+      // recurrent dropout mask.
+      let source = UnsafePointer(recurrentScales != nil ? droppedHidden + s * stateSize : hPrev)
+      var hasDirect = false
+      if masked != nil && kind == .lstm {
+        // Keep the cell gradient of masked samples: it passes through.
+        for n in samples where isMasked(n, s) {
+          (product + n * units).update(from: dc + n * units, count: units)
+        }
+      }
+      switch kind {
+      case .simple(let relu):
+        let hNext = hPrev + stateSize
+        for n in samples {
+          let xrow = projections + (n * steps + t) * width
+          let rrow = dr + n * width
+          for j in 0..<units {
+            let h = hNext[n * units + j]
+            let derivative: Float = relu ? (h > 0 ? 1 : 0) : 1 - h * h
+            let g = dh[n * units + j] * derivative
+            xrow[j] = g
+            rrow[j] = g
+          }
+        }
+      case .lstm:
+        plexus_lstm_step_backward(
+          Int64(rows), Int64(units), gate + n0 * width, cells + s * stateSize + n0 * units,
+          cellTanh + s * stateSize + n0 * units, dh + n0 * units, dc + n0 * units, dzx,
+          Int64(projectionStride), dr + n0 * width)
+      case .gru(resetAfter: true):
+        hasDirect = true
+        plexus_gru_reset_after_step_backward(
+          Int64(rows), Int64(units), gate + n0 * width,
+          candidates + s * stateSize + n0 * units, hPrev + n0 * units, dh + n0 * units, dzx,
+          Int64(projectionStride), dr + n0 * width, dhPrev + n0 * units)
+      case .gru(resetAfter: false):
+        hasDirect = true
+        for n in samples {
+          let xrow = projections + (n * steps + t) * width
+          let rrow = dr + n * width
+          let grow = gate + n * width
+          for j in 0..<units {
+            let k = n * units + j
+            let z = grow[j]
+            let hh = grow[2 * units + j]
+            let dhh = dh[k] * (1 - z) * (1 - hh * hh)
+            xrow[2 * units + j] = dhh
+            rrow[2 * units + j] = dhh
+          }
+        }
+        // d(r * h_prev) = dhh · U_h^T
+        BLAS.gemmOnCallingThread(
+          transposeA: false, transposeB: true, m: rows, n: units, k: units,
+          a: dr + n0 * width + 2 * units, lda: width, b: recurrentKernel + 2 * units,
+          ldb: width, beta: 0, c: product + n0 * units, ldc: units)
+        for n in samples {
+          let xrow = projections + (n * steps + t) * width
+          let rrow = dr + n * width
+          let grow = gate + n * width
+          for j in 0..<units {
+            let k = n * units + j
+            let z = grow[j]
+            let r = grow[units + j]
+            let hh = grow[2 * units + j]
+            let g = dh[k]
+            let dz = g * (hPrev[k] - hh) * z * (1 - z)
+            let dReset = product[k] * source[k] * r * (1 - r)
+            xrow[j] = dz
+            xrow[units + j] = dReset
+            rrow[j] = dz
+            rrow[units + j] = dReset
+            let scale = recurrentScales?[k] ?? 1
+            dhPrev[k] = g * z + product[k] * r * scale
+          }
+        }
+      }
+      // A masked step passes its state gradients through and trains nothing.
+      if masked != nil {
+        for n in samples where isMasked(n, s) {
+          (projections + (n * steps + t) * width).update(repeating: 0, count: width)
+          (dr + n * width).update(repeating: 0, count: width)
+          if kind == .lstm {
+            (dc + n * units).update(from: product + n * units, count: units)
+          }
+        }
+      }
+      // dh_prev (+)= dR · U^T over the gates read from h_prev (times the dropout mask).
+      if let scales = recurrentScales {
+        BLAS.gemmOnCallingThread(
+          transposeA: false, transposeB: true, m: rows, n: units, k: recurrentColumns,
+          a: dr + n0 * width, lda: width, b: recurrentKernel, ldb: width, beta: 0,
+          c: droppedProduct + n0 * units, ldc: units)
+        for index in rowRange {
+          dhPrev[index] = (hasDirect ? dhPrev[index] : 0) + droppedProduct[index] * scales[index]
+        }
+      } else {
+        BLAS.gemmOnCallingThread(
+          transposeA: false, transposeB: true, m: rows, n: units, k: recurrentColumns,
+          a: dr + n0 * width, lda: width, b: recurrentKernel, ldb: width,
+          beta: hasDirect ? 1 : 0, c: dhPrev + n0 * units, ldc: units)
+      }
+      if masked != nil {
+        for n in samples where isMasked(n, s) {
+          (dhPrev + n * units).update(from: dh + n * units, count: units)
+        }
+      }
+      swap(&dh, &dhPrev)
+    }
+    if dh != hiddenGradient {
+      (hiddenGradient + n0 * units).update(from: dh + n0 * units, count: rows * units)
+    }
   }
 }
 
@@ -78,6 +366,10 @@ final class RecurrentCore: Sendable {
   let unitForgetBias: Bool
   /// A step whose features all equal this value is masked: it carries the state unchanged.
   let maskValue: Float?
+  /// The fraction of input features dropped in training (one mask per sample and call).
+  let dropout: Float
+  /// The fraction of state units dropped before the recurrent products in training.
+  let recurrentDropout: Float
   let kernel = Parameter(name: "kernel")
   let recurrentKernel = Parameter(name: "recurrent_kernel")
   let bias = Parameter(name: "bias")
@@ -88,6 +380,11 @@ final class RecurrentCore: Sendable {
     kind: RecurrentCellKind, config: some RecurrentConfiguration, unitForgetBias: Bool = false,
     layerType: String
   ) throws {
+    for (key, rate) in [("dropout", config.dropout), ("recurrentDropout", config.recurrentDropout)]
+    where !(rate >= 0 && rate < 1) {
+      throw PlexusError.invalidConfiguration(
+        "\(layerType) \(key) must be in [0, 1), got \(rate)")
+    }
     if let maskValue = config.maskValue, !maskValue.isFinite {
       throw PlexusError.invalidConfiguration(
         "\(layerType) maskValue must be a finite number, got \(maskValue)")
@@ -106,6 +403,8 @@ final class RecurrentCore: Sendable {
     recurrentInitializer = config.recurrentInitializer
     self.unitForgetBias = unitForgetBias
     maskValue = config.maskValue
+    dropout = config.dropout
+    recurrentDropout = config.recurrentDropout
   }
 
   var parameters: [Parameter] { [kernel, recurrentKernel, bias] }
@@ -208,6 +507,18 @@ final class RecurrentCore: Sendable {
   /// 1e-7, and exactly ±1 where `exp` overflows or underflows).
   @inline(__always) static func tanh(_ x: Float) -> Float { 2 / (1 + exp(-2 * x)) - 1 }
 
+  /// Whether a call in training draws dropout masks.
+  var usesDropout: Bool { dropout > 0 || recurrentDropout > 0 }
+
+  /// Materializes the parameters and, for a layer with dropout, seeds its random stream
+  /// (without dropout nothing more is drawn, so seeded models without it are unchanged).
+  func initialize(state: LayerState, seed: UInt64?, using generator: inout SeededGenerator)
+    throws
+  {
+    for parameter in parameters { try parameter.materialize(using: &generator) }
+    if usesDropout { state.seedRandomStream(seed: seed, from: &generator) }
+  }
+
   private func tape(of record: CallRecord) -> RecurrentTape {
     if let tape = record.scratch as? RecurrentTape { return tape }
     let tape = RecurrentTape()
@@ -227,8 +538,47 @@ final class RecurrentCore: Sendable {
     return total
   }
 
-  /// Runs the whole sequence.
-  func forward(_ inputs: [Tensor], record: CallRecord, layer: String) throws -> [Tensor] {
+  /// How many threads run a call's samples: the per-step products are too small to split,
+  /// but samples are independent through the whole sequence, so a large batch splits into
+  /// ranges of samples that run every step without meeting (one wake-up per pass).
+  private static func sampleChunks(batch: Int, work: Int) -> Int {
+    let threads = Parallel.maximumThreads.current
+    guard threads > 1, batch > 1 else { return 1 }
+    return Swift.max(1, Swift.min(threads, batch, work / BLAS.minimumParallelWork.current))
+  }
+
+  /// Runs `body` over `0..<batch` in `chunks` contiguous ranges, concurrently when more than
+  /// one.
+  private static func forEachSampleRange(
+    batch: Int, chunks: Int, _ body: @Sendable (Range<Int>) -> Void
+  ) {
+    guard chunks > 1 else {
+      body(0..<batch)
+      return
+    }
+    let size = (batch + chunks - 1) / chunks
+    DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
+      let range = (chunk * size)..<Swift.min(batch, (chunk + 1) * size)
+      if !range.isEmpty { body(range) }
+    }
+  }
+
+  /// Draws `count` dropout scales (0 with probability `rate`, else `1 / (1 - rate)`).
+  private static func drawScales(
+    _ buffer: UnsafeMutablePointer<Float>, count: Int, rate: Float,
+    using generator: inout SeededGenerator
+  ) {
+    let keep = 1 - rate
+    let scale = 1 / keep
+    for index in 0..<count { buffer[index] = generator.nextUnitFloat() < keep ? scale : 0 }
+  }
+
+  /// Runs the whole sequence. In training with dropout, the masks are drawn from `state`'s
+  /// random stream: one per sample for the inputs and one for the state, the same at every
+  /// step (variational dropout, as Keras).
+  func forward(_ inputs: [Tensor], record: CallRecord, layer: String, state: LayerState)
+    throws -> [Tensor]
+  {
     let x = inputs[0]
     guard x.rank == 3 else {
       throw PlexusError.shapeMismatch(
@@ -247,31 +597,32 @@ final class RecurrentCore: Sendable {
         found: x.shape)
     }
     let units = self.units
-    let gates = kind.gateCount
-    let width = gates * units
+    let width = kind.gateCount * units
     let tape = tape(of: record)
+    let rows = try Self.count(batch, steps, layer: layer)
+    let stateSize = try Self.count(batch, units, layer: layer)
+    let stepStates = try Self.count(steps, stateSize, layer: layer)
+    let projections = tape.projections.reserve(try Self.count(rows, width, layer: layer))
+    let hidden = tape.hidden.reserve(try Self.count(steps + 1, stateSize, layer: layer))
+    let cells = tape.cells.reserve(kind == .lstm ? stepStates + stateSize : 1)
+    let cellTanh = tape.cellTanh.reserve(kind == .lstm ? stepStates : 1)
+    let gates = tape.gates.reserve(try Self.count(steps, batch, width, layer: layer))
+    let candidates = tape.candidates.reserve(kind.stateCount == 1 ? stepStates : 1)
+    let recurrent = tape.recurrent.reserve(try Self.count(batch, width, layer: layer))
     tape.batch = batch
     tape.steps = steps
-    let rows = try Self.count(batch, steps, layer: layer)
-    RecurrentTape.resize(&tape.projections, try Self.count(rows, width, layer: layer))
-    RecurrentTape.resize(&tape.hidden, try Self.count(steps + 1, batch, units, layer: layer))
-    if kind == .lstm { RecurrentTape.resize(&tape.cells, tape.hidden.count) }
-    RecurrentTape.resize(&tape.gates, try Self.count(steps, batch, width, layer: layer))
-    if case .gru = kind {
-      RecurrentTape.resize(&tape.candidates, try Self.count(steps, batch, units, layer: layer))
-    }
-    RecurrentTape.resize(&tape.recurrent, try Self.count(batch, width, layer: layer))
     tape.hasMaskedSteps = false
+
+    // Masked steps, in processing order.
     let inputMask = record.inputMask(0)
     if let inputMask, inputMask.batch != batch || inputMask.steps != steps {
       throw PlexusError.shapeMismatch(
         layer: layer, expected: "a sequence mask of [\(batch), \(steps)] for its input",
         found: [inputMask.batch, inputMask.steps])
     }
+    let masked = tape.masked.reserve(rows)
     if maskValue != nil || inputMask != nil {
-      if tape.masked.count != rows { tape.masked = [Bool](repeating: false, count: rows) }
-      let goBackwards = self.goBackwards
-      let maskValue = self.maskValue
+      let (goBackwards, maskValue) = (self.goBackwards, self.maskValue)
       var any = false
       x.withUnsafeBufferPointer { xs in
         for n in 0..<batch {
@@ -280,222 +631,145 @@ final class RecurrentCore: Sendable {
             var padded = inputMask?.isMasked(sample: n, step: t) ?? false
             if !padded, let maskValue {
               let row = xs.baseAddress! + (n * steps + t) * featureCount
-              padded = true
-              for k in 0..<featureCount where row[k] != maskValue {
-                padded = false
-                break
-              }
+              padded = (0..<featureCount).allSatisfy { row[$0] == maskValue }
             }
-            tape.masked[n * steps + s] = padded
+            masked[n * steps + s] = padded ? 1 : 0
             any = any || padded
           }
         }
       }
       tape.hasMaskedSteps = any
     }
-    let hasMaskedSteps = tape.hasMaskedSteps
-    let stateSize = batch * units
-    for (index, state) in inputs.dropFirst().enumerated() {
-      guard state.shape == [batch, units] else {
+
+    // Initial states.
+    for (index, initial) in inputs.dropFirst().enumerated() {
+      guard initial.shape == [batch, units] else {
         throw PlexusError.shapeMismatch(
-          layer: layer, expected: "an initial state [\(batch), \(units)]", found: state.shape)
+          layer: layer, expected: "an initial state [\(batch), \(units)]", found: initial.shape)
       }
-      state.withUnsafeBufferPointer { source in
-        if index == 0 {
-          tape.hidden.withUnsafeMutableBufferPointer {
-            $0.baseAddress!.update(from: source.baseAddress!, count: stateSize)
-          }
-        } else {
-          tape.cells.withUnsafeMutableBufferPointer {
-            $0.baseAddress!.update(from: source.baseAddress!, count: stateSize)
-          }
-        }
+      initial.withUnsafeBufferPointer { source in
+        (index == 0 ? hidden : cells).update(from: source.baseAddress!, count: stateSize)
       }
     }
     if inputs.count == 1 {
-      for index in 0..<stateSize { tape.hidden[index] = 0 }
-      if kind == .lstm { for index in 0..<stateSize { tape.cells[index] = 0 } }
+      hidden.update(repeating: 0, count: stateSize)
+      if kind == .lstm { cells.update(repeating: 0, count: stateSize) }
     }
 
-    let kind = self.kind
-    let goBackwards = self.goBackwards
-    let kernelValue = kernel.value
-    let recurrentValue = recurrentKernel.value
-    let biasValue = bias.value
-    // The input projection of every step in one product, bias first.
-    tape.projections.withUnsafeMutableBufferPointer { projection in
-      biasValue.withUnsafeBufferPointer { b in
-        for row in 0..<rows {
-          (projection.baseAddress! + row * width).update(from: b.baseAddress!, count: width)
+    // Dropout masks (training only).
+    let training = record.isTraining
+    tape.usesInputDropout = training && dropout > 0
+    tape.usesRecurrentDropout = training && recurrentDropout > 0
+    var projectionInput = x
+    if tape.usesInputDropout || tape.usesRecurrentDropout {
+      let inputScales = tape.inputScales.reserve(
+        try Self.count(batch, featureCount, layer: layer))
+      let recurrentScales = tape.recurrentScales.reserve(stateSize)
+      let (dropout, recurrentDropout) = (self.dropout, self.recurrentDropout)
+      let (usesInput, usesRecurrent) = (tape.usesInputDropout, tape.usesRecurrentDropout)
+      state.withRandomStream { generator in
+        if usesInput {
+          Self.drawScales(
+            inputScales, count: batch * featureCount, rate: dropout, using: &generator)
+        }
+        if usesRecurrent {
+          Self.drawScales(
+            recurrentScales, count: stateSize, rate: recurrentDropout, using: &generator)
         }
       }
-      x.withUnsafeBufferPointer { xs in
-        kernelValue.withUnsafeBufferPointer { w in
-          BLAS.gemm(
-            transposeA: false, transposeB: false, m: rows, n: width, k: featureCount,
-            a: xs.baseAddress!, lda: featureCount, b: w.baseAddress!, ldb: width, beta: 1,
-            c: projection.baseAddress!, ldc: width)
-        }
-      }
-    }
-
-    // The per-step products are small: splitting them across cores costs more in thread
-    // wake-ups than it saves, so the step loop runs on the calling thread.
-    try Parallel.maximumThreads.withValue(1) {
-      tape.projections.withUnsafeBufferPointer { projectionBuffer in
-        tape.hidden.withUnsafeMutableBufferPointer { hiddenBuffer in
-          tape.cells.withUnsafeMutableBufferPointer { cellBuffer in
-            tape.gates.withUnsafeMutableBufferPointer { gateBuffer in
-              tape.candidates.withUnsafeMutableBufferPointer { candidateBuffer in
-                tape.recurrent.withUnsafeMutableBufferPointer { recurrentBuffer in
-                  recurrentValue.withUnsafeBufferPointer { u in
-                    biasValue.withUnsafeBufferPointer { b in
-                      tape.masked.withUnsafeBufferPointer { masked in
-                        let xz = projectionBuffer.baseAddress!
-                        let rec = recurrentBuffer.baseAddress!
-                        let uBase = u.baseAddress!
-                        for s in 0..<steps {
-                          let t = goBackwards ? steps - 1 - s : s
-                          let hPrev = hiddenBuffer.baseAddress! + s * stateSize
-                          let hNext = hPrev + stateSize
-                          let gate = gateBuffer.baseAddress! + s * batch * width
-                          // One product for the recurrent part of every gate (GRU reset-before:
-                          // only z and r; the candidate's product needs r first).
-                          let recurrentColumns: Int
-                          if case .gru(resetAfter: false) = kind {
-                            recurrentColumns = 2 * units
-                          } else {
-                            recurrentColumns = width
-                          }
-                          BLAS.gemm(
-                            transposeA: false, transposeB: false, m: batch, n: recurrentColumns,
-                            k: units, a: UnsafePointer(hPrev), lda: units, b: uBase, ldb: width,
-                            beta: 0, c: rec, ldc: width)
-                          switch kind {
-                          case .simple(let relu):
-                            for n in 0..<batch {
-                              let xrow = xz + (n * steps + t) * width
-                              let rrow = rec + n * width
-                              for j in 0..<units {
-                                let z = xrow[j] + rrow[j]
-                                let h = relu ? Swift.max(z, 0) : Self.tanh(z)
-                                hNext[n * units + j] = h
-                              }
-                            }
-                          case .lstm:
-                            let cPrev = cellBuffer.baseAddress! + s * stateSize
-                            let cNext = cPrev + stateSize
-                            for n in 0..<batch {
-                              LSTMCell.step(
-                                projection: xz + (n * steps + t) * width,
-                                recurrent: rec + n * width, gates: gate + n * width,
-                                previousCell: cPrev + n * units, cell: cNext + n * units,
-                                hidden: hNext + n * units, units: units)
-                            }
-                          case .gru(let resetAfter):
-                            let candidate = candidateBuffer.baseAddress! + s * stateSize
-                            if resetAfter {
-                              let recurrentBias = b.baseAddress! + width
-                              for n in 0..<batch {
-                                GRUCell.resetAfterStep(
-                                  projection: xz + (n * steps + t) * width,
-                                  recurrent: rec + n * width, recurrentBias: recurrentBias,
-                                  gates: gate + n * width, previousHidden: hPrev + n * units,
-                                  candidate: candidate + n * units, hidden: hNext + n * units,
-                                  units: units)
-                              }
-                            } else {
-                              for n in 0..<batch {
-                                let xrow = xz + (n * steps + t) * width
-                                let rrow = rec + n * width
-                                let grow = gate + n * width
-                                for j in 0..<units {
-                                  let z = Self.sigmoid(xrow[j] + rrow[j])
-                                  let r = Self.sigmoid(xrow[units + j] + rrow[units + j])
-                                  grow[j] = z
-                                  grow[units + j] = r
-                                  candidate[n * units + j] = r * hPrev[n * units + j]
-                                }
-                              }
-                              BLAS.gemm(
-                                transposeA: false, transposeB: false, m: batch, n: units, k: units,
-                                a: UnsafePointer(candidate), lda: units, b: uBase + 2 * units,
-                                ldb: width, beta: 0, c: rec + 2 * units, ldc: width)
-                              for n in 0..<batch {
-                                let xrow = xz + (n * steps + t) * width
-                                let rrow = rec + n * width
-                                let grow = gate + n * width
-                                for j in 0..<units {
-                                  let z = grow[j]
-                                  let hh = Self.tanh(xrow[2 * units + j] + rrow[2 * units + j])
-                                  grow[2 * units + j] = hh
-                                  hNext[n * units + j] = z * hPrev[n * units + j] + (1 - z) * hh
-                                }
-                              }
-                            }
-                          }
-                          // A masked step carries the state (and the cell) unchanged.
-                          if hasMaskedSteps {
-                            for n in 0..<batch where masked[n * steps + s] {
-                              (hNext + n * units).update(from: hPrev + n * units, count: units)
-                              if kind == .lstm {
-                                let cPrev = cellBuffer.baseAddress! + s * stateSize
-                                (cPrev + stateSize + n * units).update(
-                                  from: cPrev + n * units, count: units)
-                              }
-                            }
-                          }
-                        }
-                      }
-                    }
-                  }
-                }
-              }
+      if usesInput {
+        let dropped = tape.droppedInputs.reserve(try Self.count(rows, featureCount, layer: layer))
+        x.withUnsafeBufferPointer { xs in
+          for n in 0..<batch {
+            let scale = inputScales + n * featureCount
+            for t in 0..<steps {
+              let offset = (n * steps + t) * featureCount
+              for k in 0..<featureCount { dropped[offset + k] = xs[offset + k] * scale[k] }
             }
           }
         }
+        projectionInput = Tensor(unsafeUninitializedShape: x.shape) { out in
+          out.baseAddress!.update(from: dropped, count: rows * featureCount)
+        }
+      }
+    }
+    let droppedHidden = tape.droppedHidden.reserve(tape.usesRecurrentDropout ? stepStates : 1)
+
+    // The input projection of every step in one product, bias first.
+    let kernelValue = kernel.value
+    let recurrentValue = recurrentKernel.value
+    let biasValue = bias.value
+    biasValue.withUnsafeBufferPointer { b in
+      for row in 0..<rows { (projections + row * width).update(from: b.baseAddress!, count: width) }
+    }
+    projectionInput.withUnsafeBufferPointer { xs in
+      kernelValue.withUnsafeBufferPointer { w in
+        BLAS.gemm(
+          transposeA: false, transposeB: false, m: rows, n: width, k: featureCount,
+          a: xs.baseAddress!, lda: featureCount, b: w.baseAddress!, ldb: width, beta: 1,
+          c: projections, ldc: width)
+      }
+    }
+
+    let chunks = Self.sampleChunks(batch: batch, work: stepStates &* width)
+    recurrentValue.withUnsafeBufferPointer { u in
+      biasValue.withUnsafeBufferPointer { b in
+        let pass = SequencePass(
+          kind: kind, batch: batch, steps: steps, units: units, goBackwards: goBackwards,
+          returnSequences: returnSequences, projections: projections, hidden: hidden,
+          cells: cells, cellTanh: cellTanh, gates: gates, candidates: candidates,
+          recurrent: recurrent, recurrentKernel: u.baseAddress!, bias: b.baseAddress!,
+          masked: tape.hasMaskedSteps ? UnsafePointer(masked) : nil,
+          recurrentScales: tape.usesRecurrentDropout
+            ? UnsafePointer(tape.recurrentScales.pointer) : nil,
+          droppedHidden: droppedHidden, sequenceGradient: nil,
+          recurrentGradients: recurrent, hiddenGradient: recurrent,
+          nextHiddenGradient: recurrent, cellGradient: recurrent, product: recurrent,
+          droppedProduct: recurrent)
+        Self.forEachSampleRange(batch: batch, chunks: chunks) { pass.forward(samples: $0) }
       }
     }
 
     var outputs: [Tensor] = []
-    let hidden = tape.hidden
     if returnSequences {
       outputs.append(
         Tensor(unsafeUninitializedShape: [batch, steps, units]) { out in
           for s in 0..<steps {
             for n in 0..<batch {
-              for j in 0..<units {
-                out[(n * steps + s) * units + j] = hidden[(s + 1) * stateSize + n * units + j]
-              }
+              (out.baseAddress! + (n * steps + s) * units).update(
+                from: hidden + (s + 1) * stateSize + n * units, count: units)
             }
           }
         })
     }
-    let last = Tensor(unsafeUninitializedShape: [batch, units]) { out in
-      for index in 0..<stateSize { out[index] = hidden[steps * stateSize + index] }
-    }
+    let last = Self.state(hidden + steps * stateSize, batch: batch, units: units)
     if !returnSequences { outputs.append(last) }
     if returnSequences, tape.hasMaskedSteps {
       // The returned sequence keeps the mask, in processing order like the sequence itself.
-      record.outputMasks = [try SequenceMask(batch: batch, steps: steps, masked: tape.masked)]
+      record.outputMasks = [
+        try SequenceMask(batch: batch, steps: steps, masked: (0..<rows).map { masked[$0] != 0 })
+      ]
     }
     if returnState {
       outputs.append(last)
       if kind == .lstm {
-        let cells = tape.cells
-        outputs.append(
-          Tensor(unsafeUninitializedShape: [batch, units]) { out in
-            for index in 0..<stateSize { out[index] = cells[steps * stateSize + index] }
-          })
+        outputs.append(Self.state(cells + steps * stateSize, batch: batch, units: units))
       }
     }
     return outputs
   }
 
+  /// A `[batch, units]` tensor copied from `source`.
+  private static func state(_ source: UnsafePointer<Float>, batch: Int, units: Int) -> Tensor {
+    Tensor(unsafeUninitializedShape: [batch, units]) { out in
+      out.baseAddress!.update(from: source, count: batch * units)
+    }
+  }
+
   /// One time step with carried states: `x` is `[N, features]`, `states` the states the last
   /// step returned (`h`, and `c` for an LSTM; empty: zeros). Returns the step's output `h` and
   /// the new states. Running a sequence step by step gives the full pass's outputs.
-  func step(_ x: Tensor, states: [Tensor], layer: String) throws -> (
+  func step(_ x: Tensor, states: [Tensor], layer: String, state: LayerState) throws -> (
     output: Tensor, states: [Tensor]
   ) {
     guard x.rank == 2 else {
@@ -510,16 +784,14 @@ final class RecurrentCore: Sendable {
     let record = CallRecord()
     let inputs = [try x.reshaped([batch, 1, features])] + states
     record.begin(inputs: inputs, training: false)
-    _ = try forward(inputs, record: record, layer: layer)
+    _ = try forward(inputs, record: record, layer: layer, state: state)
     let tape = tape(of: record)
     let stateSize = batch * units
-    func final(_ values: [Float]) -> Tensor {
-      Tensor(unsafeUninitializedShape: [batch, units]) { out in
-        for index in 0..<stateSize { out[index] = values[stateSize + index] }
-      }
-    }
-    let hidden = final(tape.hidden)
-    return (hidden, kind == .lstm ? [hidden, final(tape.cells)] : [hidden])
+    let hidden = Self.state(tape.hidden.pointer + stateSize, batch: batch, units: units)
+    guard kind == .lstm else { return (hidden, [hidden]) }
+    return (
+      hidden, [hidden, Self.state(tape.cells.pointer + stateSize, batch: batch, units: units)]
+    )
   }
 
   /// Backpropagation through time for the call `record` holds.
@@ -540,282 +812,92 @@ final class RecurrentCore: Sendable {
     let stateSize = batch * units
     let rows = batch * steps
     let kind = self.kind
-    let goBackwards = self.goBackwards
-    let returnSequences = self.returnSequences
-    let hasMaskedSteps = tape.hasMaskedSteps
-    RecurrentTape.resize(&tape.hiddenGradient, stateSize)
-    RecurrentTape.resize(&tape.nextHiddenGradient, stateSize)
-    RecurrentTape.resize(&tape.cellGradient, stateSize)
-    RecurrentTape.resize(&tape.product, stateSize)
-    // The recurrent pre-activation gradients of all steps, for one kernel product at the end.
-    RecurrentTape.resize(&tape.recurrentGradients, steps * batch * width)
-    for index in 0..<stateSize {
-      tape.hiddenGradient[index] = 0
-      tape.cellGradient[index] = 0
-    }
+    let hiddenGradient = tape.hiddenGradient.reserve(stateSize)
+    let cellGradient = tape.cellGradient.reserve(stateSize)
+    hiddenGradient.update(repeating: 0, count: stateSize)
+    cellGradient.update(repeating: 0, count: stateSize)
     let sequenceGradient = outputGradients[0]
     if !returnSequences {
       sequenceGradient.withUnsafeBufferPointer { g in
-        for index in 0..<stateSize { tape.hiddenGradient[index] += g[index] }
+        for index in 0..<stateSize { hiddenGradient[index] += g[index] }
       }
     }
     if returnState {
       outputGradients[1].withUnsafeBufferPointer { g in
-        for index in 0..<stateSize { tape.hiddenGradient[index] += g[index] }
+        for index in 0..<stateSize { hiddenGradient[index] += g[index] }
       }
       if kind == .lstm {
         outputGradients[2].withUnsafeBufferPointer { g in
-          for index in 0..<stateSize { tape.cellGradient[index] += g[index] }
+          for index in 0..<stateSize { cellGradient[index] += g[index] }
         }
       }
     }
-    let recurrentValue = recurrentKernel.value
-
-    // As in forward: the per-step products run on the calling thread.
-    try Parallel.maximumThreads.withValue(1) {
-      sequenceGradient.withUnsafeBufferPointer { sequenceBuffer in
-        tape.projections.withUnsafeMutableBufferPointer { projectionGradientBuffer in
-          tape.recurrentGradients.withUnsafeMutableBufferPointer { recurrentGradientBuffer in
-            tape.hidden.withUnsafeBufferPointer { hiddenBuffer in
-              tape.cells.withUnsafeBufferPointer { cellBuffer in
-                tape.gates.withUnsafeBufferPointer { gateBuffer in
-                  tape.candidates.withUnsafeBufferPointer { candidateBuffer in
-                    tape.hiddenGradient.withUnsafeMutableBufferPointer { dhBuffer in
-                      tape.nextHiddenGradient.withUnsafeMutableBufferPointer { dhPrevBuffer in
-                        tape.cellGradient.withUnsafeMutableBufferPointer { dcBuffer in
-                          tape.product.withUnsafeMutableBufferPointer { productBuffer in
-                            recurrentValue.withUnsafeBufferPointer { u in
-                              tape.masked.withUnsafeBufferPointer { masked in
-                                var dh = dhBuffer.baseAddress!
-                                var dhPrev = dhPrevBuffer.baseAddress!
-                                let dc = dcBuffer.baseAddress!
-                                let dzx = projectionGradientBuffer.baseAddress!
-                                let uBase = u.baseAddress!
-                                for s in stride(from: steps - 1, through: 0, by: -1) {
-                                  let t = goBackwards ? steps - 1 - s : s
-                                  if returnSequences {
-                                    for n in 0..<batch {
-                                      for j in 0..<units {
-                                        dh[n * units + j] +=
-                                          sequenceBuffer[(n * steps + s) * units + j]
-                                      }
-                                    }
-                                  }
-                                  let hPrev = hiddenBuffer.baseAddress! + s * stateSize
-                                  let hNext = hPrev + stateSize
-                                  let gate = gateBuffer.baseAddress! + s * batch * width
-                                  let dr = recurrentGradientBuffer.baseAddress! + s * batch * width
-                                  var recurrentColumns = width
-                                  var hasDirect = false
-                                  let maskedRows = masked.baseAddress!
-                                  if hasMaskedSteps && kind == .lstm {
-                                    // Keep the cell gradient of masked samples: it passes through.
-                                    for n in 0..<batch where maskedRows[n * steps + s] {
-                                      (productBuffer.baseAddress! + n * units).update(
-                                        from: dc + n * units, count: units)
-                                    }
-                                  }
-                                  switch kind {
-                                  case .simple(let relu):
-                                    for n in 0..<batch {
-                                      let xrow = dzx + (n * steps + t) * width
-                                      let rrow = dr + n * width
-                                      for j in 0..<units {
-                                        let h = hNext[n * units + j]
-                                        let derivative: Float = relu ? (h > 0 ? 1 : 0) : 1 - h * h
-                                        let g = dh[n * units + j] * derivative
-                                        xrow[j] = g
-                                        rrow[j] = g
-                                      }
-                                    }
-                                  case .lstm:
-                                    let cPrev = cellBuffer.baseAddress! + s * stateSize
-                                    let cNext = cPrev + stateSize
-                                    for n in 0..<batch {
-                                      let xrow = dzx + (n * steps + t) * width
-                                      let rrow = dr + n * width
-                                      let grow = gate + n * width
-                                      for j in 0..<units {
-                                        let k = n * units + j
-                                        let i = grow[j]
-                                        let f = grow[units + j]
-                                        let g = grow[2 * units + j]
-                                        let o = grow[3 * units + j]
-                                        let tc = Self.tanh(cNext[k])
-                                        let dcTotal = dc[k] + dh[k] * o * (1 - tc * tc)
-                                        let di = dcTotal * g * i * (1 - i)
-                                        let df = dcTotal * cPrev[k] * f * (1 - f)
-                                        let dg = dcTotal * i * (1 - g * g)
-                                        let dO = dh[k] * tc * o * (1 - o)
-                                        dc[k] = dcTotal * f
-                                        xrow[j] = di
-                                        xrow[units + j] = df
-                                        xrow[2 * units + j] = dg
-                                        xrow[3 * units + j] = dO
-                                        rrow[j] = di
-                                        rrow[units + j] = df
-                                        rrow[2 * units + j] = dg
-                                        rrow[3 * units + j] = dO
-                                      }
-                                    }
-                                  case .gru(let resetAfter):
-                                    let candidate = candidateBuffer.baseAddress! + s * stateSize
-                                    hasDirect = true
-                                    if resetAfter {
-                                      for n in 0..<batch {
-                                        let xrow = dzx + (n * steps + t) * width
-                                        let rrow = dr + n * width
-                                        let grow = gate + n * width
-                                        for j in 0..<units {
-                                          let k = n * units + j
-                                          let z = grow[j]
-                                          let r = grow[units + j]
-                                          let hh = grow[2 * units + j]
-                                          let g = dh[k]
-                                          let dhh = g * (1 - z) * (1 - hh * hh)
-                                          let dz = g * (hPrev[k] - hh) * z * (1 - z)
-                                          let dReset = dhh * candidate[k] * r * (1 - r)
-                                          xrow[j] = dz
-                                          xrow[units + j] = dReset
-                                          xrow[2 * units + j] = dhh
-                                          rrow[j] = dz
-                                          rrow[units + j] = dReset
-                                          rrow[2 * units + j] = dhh * r
-                                          dhPrev[k] = g * z
-                                        }
-                                      }
-                                    } else {
-                                      recurrentColumns = 2 * units
-                                      for n in 0..<batch {
-                                        let xrow = dzx + (n * steps + t) * width
-                                        let rrow = dr + n * width
-                                        let grow = gate + n * width
-                                        for j in 0..<units {
-                                          let k = n * units + j
-                                          let z = grow[j]
-                                          let hh = grow[2 * units + j]
-                                          let dhh = dh[k] * (1 - z) * (1 - hh * hh)
-                                          xrow[2 * units + j] = dhh
-                                          rrow[2 * units + j] = dhh
-                                        }
-                                      }
-                                      // d(r * h_prev) = dhh · U_h^T
-                                      let product = productBuffer.baseAddress!
-                                      BLAS.gemm(
-                                        transposeA: false, transposeB: true, m: batch, n: units,
-                                        k: units, a: UnsafePointer(dr + 2 * units), lda: width,
-                                        b: uBase + 2 * units, ldb: width, beta: 0, c: product,
-                                        ldc: units)
-                                      for n in 0..<batch {
-                                        let xrow = dzx + (n * steps + t) * width
-                                        let rrow = dr + n * width
-                                        let grow = gate + n * width
-                                        for j in 0..<units {
-                                          let k = n * units + j
-                                          let z = grow[j]
-                                          let r = grow[units + j]
-                                          let hh = grow[2 * units + j]
-                                          let g = dh[k]
-                                          let dz = g * (hPrev[k] - hh) * z * (1 - z)
-                                          let dReset = product[k] * hPrev[k] * r * (1 - r)
-                                          xrow[j] = dz
-                                          xrow[units + j] = dReset
-                                          rrow[j] = dz
-                                          rrow[units + j] = dReset
-                                          dhPrev[k] = g * z + product[k] * r
-                                        }
-                                      }
-                                      _ = candidate
-                                    }
-                                  }
-                                  // A masked step passes its state gradients through and trains
-                                  // nothing.
-                                  if hasMaskedSteps {
-                                    for n in 0..<batch where maskedRows[n * steps + s] {
-                                      (dzx + (n * steps + t) * width).update(
-                                        repeating: 0, count: width)
-                                      (dr + n * width).update(repeating: 0, count: width)
-                                      if kind == .lstm {
-                                        (dc + n * units).update(
-                                          from: productBuffer.baseAddress! + n * units, count: units
-                                        )
-                                      }
-                                    }
-                                  }
-                                  // dh_prev (+)= dR · U^T over the gates read from h_prev.
-                                  BLAS.gemm(
-                                    transposeA: false, transposeB: true, m: batch, n: units,
-                                    k: recurrentColumns, a: UnsafePointer(dr), lda: width, b: uBase,
-                                    ldb: width, beta: hasDirect ? 1 : 0, c: dhPrev, ldc: units)
-                                  if hasMaskedSteps {
-                                    for n in 0..<batch where maskedRows[n * steps + s] {
-                                      (dhPrev + n * units).update(
-                                        from: dh + n * units, count: units)
-                                    }
-                                  }
-                                  swap(&dh, &dhPrev)
-                                }
-                                if dh != dhBuffer.baseAddress! {
-                                  dhBuffer.baseAddress!.update(from: dh, count: stateSize)
-                                }
-                              }
-                            }
-                          }
-                        }
-                      }
-                    }
-                  }
-                }
-              }
-            }
-          }
+    let recurrentGradients = tape.recurrentGradients.reserve(steps * batch * width)
+    let projectionGradients = tape.projections.pointer
+    let stepStates = steps * stateSize
+    let chunks = Self.sampleChunks(batch: batch, work: stepStates &* width)
+    recurrentKernel.value.withUnsafeBufferPointer { u in
+      bias.value.withUnsafeBufferPointer { b in
+        sequenceGradient.withUnsafeBufferPointer { sequence in
+          let pass = SequencePass(
+            kind: kind, batch: batch, steps: steps, units: units, goBackwards: goBackwards,
+            returnSequences: returnSequences, projections: projectionGradients,
+            hidden: tape.hidden.pointer, cells: tape.cells.pointer,
+            cellTanh: tape.cellTanh.pointer, gates: tape.gates.pointer,
+            candidates: tape.candidates.pointer, recurrent: tape.recurrent.pointer,
+            recurrentKernel: u.baseAddress!, bias: b.baseAddress!,
+            masked: tape.hasMaskedSteps ? UnsafePointer(tape.masked.pointer) : nil,
+            recurrentScales: tape.usesRecurrentDropout
+              ? UnsafePointer(tape.recurrentScales.pointer) : nil,
+            droppedHidden: tape.droppedHidden.pointer,
+            sequenceGradient: returnSequences ? sequence.baseAddress! : nil,
+            recurrentGradients: recurrentGradients, hiddenGradient: hiddenGradient,
+            nextHiddenGradient: tape.nextHiddenGradient.reserve(stateSize),
+            cellGradient: cellGradient, product: tape.product.reserve(stateSize),
+            droppedProduct: tape.droppedProduct.reserve(stateSize))
+          Self.forEachSampleRange(batch: batch, chunks: chunks) { pass.backward(samples: $0) }
         }
       }
     }
 
     // Parameter gradients: one product each over all steps.
-    let projectionGradients = tape.projections
-    let recurrentGradients = tape.recurrentGradients
+    let inputs = tape.usesInputDropout ? UnsafePointer(tape.droppedInputs.pointer) : nil
+    let states = UnsafePointer(
+      tape.usesRecurrentDropout ? tape.droppedHidden.pointer : tape.hidden.pointer)
     x.withUnsafeBufferPointer { xs in
-      projectionGradients.withUnsafeBufferPointer { g in
-        kernel.gradient.withUnsafeMutableBufferPointer { dw in
-          BLAS.gemm(
-            transposeA: true, transposeB: false, m: featureCount, n: width, k: rows,
-            a: xs.baseAddress!, lda: featureCount, b: g.baseAddress!, ldb: width, beta: 1,
-            c: dw.baseAddress!, ldc: width)
-        }
+      kernel.gradient.withUnsafeMutableBufferPointer { dw in
+        BLAS.gemm(
+          transposeA: true, transposeB: false, m: featureCount, n: width, k: rows,
+          a: inputs ?? xs.baseAddress!, lda: featureCount, b: projectionGradients, ldb: width,
+          beta: 1, c: dw.baseAddress!, ldc: width)
       }
     }
-    tape.hidden.withUnsafeBufferPointer { hs in
-      tape.candidates.withUnsafeBufferPointer { candidates in
-        recurrentGradients.withUnsafeBufferPointer { g in
-          recurrentKernel.gradient.withUnsafeMutableBufferPointer { du in
-            if case .gru(resetAfter: false) = kind {
-              BLAS.gemm(
-                transposeA: true, transposeB: false, m: units, n: 2 * units, k: rows,
-                a: hs.baseAddress!, lda: units, b: g.baseAddress!, ldb: width, beta: 1,
-                c: du.baseAddress!, ldc: width)
-              BLAS.gemm(
-                transposeA: true, transposeB: false, m: units, n: units, k: rows,
-                a: candidates.baseAddress!, lda: units, b: g.baseAddress! + 2 * units, ldb: width,
-                beta: 1, c: du.baseAddress! + 2 * units, ldc: width)
-            } else {
-              BLAS.gemm(
-                transposeA: true, transposeB: false, m: units, n: width, k: rows,
-                a: hs.baseAddress!, lda: units, b: g.baseAddress!, ldb: width, beta: 1,
-                c: du.baseAddress!, ldc: width)
-            }
-          }
-        }
+    recurrentKernel.gradient.withUnsafeMutableBufferPointer { du in
+      if case .gru(resetAfter: false) = kind {
+        BLAS.gemm(
+          transposeA: true, transposeB: false, m: units, n: 2 * units, k: rows, a: states,
+          lda: units, b: recurrentGradients, ldb: width, beta: 1, c: du.baseAddress!,
+          ldc: width)
+        BLAS.gemm(
+          transposeA: true, transposeB: false, m: units, n: units, k: rows,
+          a: tape.candidates.pointer, lda: units, b: recurrentGradients + 2 * units, ldb: width,
+          beta: 1, c: du.baseAddress! + 2 * units, ldc: width)
+      } else {
+        BLAS.gemm(
+          transposeA: true, transposeB: false, m: units, n: width, k: rows, a: states,
+          lda: units, b: recurrentGradients, ldb: width, beta: 1, c: du.baseAddress!,
+          ldc: width)
       }
     }
     bias.gradient.withUnsafeMutableBufferPointer { db in
       for row in 0..<rows {
-        for j in 0..<width { db[j] += projectionGradients[row * width + j] }
+        let source = projectionGradients + row * width
+        for j in 0..<width { db[j] += source[j] }
       }
       if case .gru(resetAfter: true) = kind {
         for row in 0..<rows {
-          for j in 0..<width { db[width + j] += recurrentGradients[row * width + j] }
+          let source = recurrentGradients + row * width
+          for j in 0..<width { db[width + j] += source[j] }
         }
       }
     }
@@ -823,14 +905,22 @@ final class RecurrentCore: Sendable {
     var gradients: [Tensor?] = []
     if computingInputGradients {
       let kernelValue = kernel.value
+      let inputScales = tape.usesInputDropout ? UnsafePointer(tape.inputScales.pointer) : nil
       gradients.append(
         Tensor(unsafeUninitializedShape: [batch, steps, featureCount]) { dx in
-          projectionGradients.withUnsafeBufferPointer { g in
-            kernelValue.withUnsafeBufferPointer { w in
-              BLAS.gemm(
-                transposeA: false, transposeB: true, m: rows, n: featureCount, k: width,
-                a: g.baseAddress!, lda: width, b: w.baseAddress!, ldb: width, beta: 0,
-                c: dx.baseAddress!, ldc: featureCount)
+          kernelValue.withUnsafeBufferPointer { w in
+            BLAS.gemm(
+              transposeA: false, transposeB: true, m: rows, n: featureCount, k: width,
+              a: projectionGradients, lda: width, b: w.baseAddress!, ldb: width, beta: 0,
+              c: dx.baseAddress!, ldc: featureCount)
+          }
+          if let inputScales {
+            for n in 0..<batch {
+              let scale = inputScales + n * featureCount
+              for t in 0..<steps {
+                let offset = (n * steps + t) * featureCount
+                for k in 0..<featureCount { dx[offset + k] *= scale[k] }
+              }
             }
           }
         })
@@ -838,10 +928,8 @@ final class RecurrentCore: Sendable {
       gradients.append(nil)
     }
     if record.inputs.count > 1 {
-      gradients.append(try Tensor(shape: [batch, units], scalars: tape.hiddenGradient))
-      if kind == .lstm {
-        gradients.append(try Tensor(shape: [batch, units], scalars: tape.cellGradient))
-      }
+      gradients.append(Self.state(hiddenGradient, batch: batch, units: units))
+      if kind == .lstm { gradients.append(Self.state(cellGradient, batch: batch, units: units)) }
     }
     return gradients
   }

@@ -30,13 +30,22 @@ public final class SimpleRNN: Layer {
     /// the state unchanged, and a returned sequence repeats the previous output there (Keras's
     /// `Masking(mask_value)` before the layer; with an `Embedding` of `maskZero`, use 0).
     public var maskValue: Float?
+    /// The fraction of input features dropped in training, in `[0, 1)` (Keras's `dropout`):
+    /// one mask per sample, the same at every step.
+    public var dropout: Float
+    /// The fraction of state units dropped before the recurrent products in training, in
+    /// `[0, 1)` (Keras's `recurrent_dropout`): one mask per sample, the same at every step.
+    public var recurrentDropout: Float
+    /// The seed of the dropout masks; `nil` derives it from the model's build seed.
+    public var seed: UInt64?
 
     /// Creates a config.
     public init(
       units: Int, returnSequences: Bool = false, returnState: Bool = false,
       goBackwards: Bool = false, activation: RecurrentActivation = .tanh,
       kernelInitializer: Initializer = .glorotUniform,
-      recurrentInitializer: RecurrentKernelInitializer = .orthogonal, maskValue: Float? = nil
+      recurrentInitializer: RecurrentKernelInitializer = .orthogonal, maskValue: Float? = nil,
+      dropout: Float = 0, recurrentDropout: Float = 0, seed: UInt64? = nil
     ) {
       self.units = units
       self.returnSequences = returnSequences
@@ -46,6 +55,9 @@ public final class SimpleRNN: Layer {
       self.kernelInitializer = kernelInitializer
       self.recurrentInitializer = recurrentInitializer
       self.maskValue = maskValue
+      self.dropout = dropout
+      self.recurrentDropout = recurrentDropout
+      self.seed = seed
     }
 
     public static var defaults: Config { Config(units: 1) }
@@ -90,12 +102,16 @@ public final class SimpleRNN: Layer {
 
   public var parameters: [Parameter] { core.parameters }
 
+  public func initialize(using generator: inout SeededGenerator) throws {
+    try core.initialize(state: state, seed: config.seed, using: &generator)
+  }
+
   public func build(for inputShapes: [SymbolicShape]) throws -> [SymbolicShape] {
     try core.build(for: inputShapes, layer: name)
   }
 
   public func forward(_ inputs: [Tensor], record: CallRecord) throws -> [Tensor] {
-    try core.forward(inputs, record: record, layer: name)
+    try core.forward(inputs, record: record, layer: name, state: state)
   }
 
   /// Stepwise inference (generation, streaming): runs one time step `x` (`[N, features]`) from
@@ -111,7 +127,7 @@ public final class SimpleRNN: Layer {
     guard state.builtShapes != nil else {
       throw PlexusError.notBuilt("layer '\(name)' must be built before it is stepped")
     }
-    return try core.step(x, states: states, layer: name)
+    return try core.step(x, states: states, layer: name, state: state)
   }
 
   public func backward(

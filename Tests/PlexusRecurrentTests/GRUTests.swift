@@ -104,6 +104,7 @@ import Testing
       full: GRU.Config(
         units: 8, returnSequences: true, returnState: true, goBackwards: true,
         resetAfter: false, kernelInitializer: .heNormal,
-        recurrentInitializer: .glorotUniform, maskValue: 0))
+        recurrentInitializer: .glorotUniform, maskValue: 0, dropout: 0.25, recurrentDropout: 0.5,
+        seed: 9))
   }
 }

@@ -144,7 +144,8 @@ enum RecurrentLayerChecks {
     RecurrentReference.expectError("[N, ?, 3]") { _ = try layer(Tensor.zeros([2, 0, 3])) }
     let core = layer.core
     RecurrentReference.expectError("empty sequence") {
-      _ = try core.forward([Tensor.zeros([2, 0, 3])], record: CallRecord(), layer: layerName)
+      _ = try core.forward(
+        [Tensor.zeros([2, 0, 3])], record: CallRecord(), layer: layerName, state: layer.state)
     }
     RecurrentReference.expectError("features") {
       _ = try Self.layer(L.self, units: 4).build(inputShape: [3])

@@ -9,9 +9,13 @@ import Testing
 /// equations in the layers' documentation (no shared code with the layers).
 enum RecurrentReference {
   /// Every processed step's `h` (processing order, `[N][T][H]`) and the final `c` (LSTM).
+  /// Dropout: `inputScales` (`[N * F]`) multiply every step's input features and
+  /// `recurrentScales` (`[N * H]`) the state that the recurrent products read (not the GRU's
+  /// direct `z * h_prev` path).
   static func run(
     kind: RecurrentCellKind, x: Tensor, h0: Tensor?, c0: Tensor?, kernel: Tensor,
-    recurrent: Tensor, bias: Tensor, goBackwards: Bool, maskValue: Float? = nil
+    recurrent: Tensor, bias: Tensor, goBackwards: Bool, maskValue: Float? = nil,
+    inputScales: [Float]? = nil, recurrentScales: [Float]? = nil
   ) -> (sequence: [[[Double]]], cell: [[Double]]) {
     let n = x.shape[0]
     let steps = x.shape[1]
@@ -39,8 +43,14 @@ enum RecurrentReference {
         }
         func inputPart(_ column: Int) -> Double {
           var total = 0.0
-          for k in 0..<f { total += xs[(sample * steps + t) * f + k] * w[k * width + column] }
+          for k in 0..<f {
+            let scale = inputScales.map { Double($0[sample * f + k]) } ?? 1
+            total += xs[(sample * steps + t) * f + k] * scale * w[k * width + column]
+          }
           return total
+        }
+        let read = (0..<h).map { k in
+          state[k] * (recurrentScales.map { Double($0[sample * h + k]) } ?? 1)
         }
         func recurrentPart(_ column: Int, _ vector: [Double]) -> Double {
           var total = 0.0
@@ -51,13 +61,13 @@ enum RecurrentReference {
         switch kind {
         case .simple(let relu):
           for j in 0..<h {
-            let z = inputPart(j) + recurrentPart(j, state) + b[j]
+            let z = inputPart(j) + recurrentPart(j, read) + b[j]
             next[j] = relu ? max(z, 0) : tanh(z)
           }
         case .lstm:
           for j in 0..<h {
             func z(_ gate: Int) -> Double {
-              inputPart(gate * h + j) + recurrentPart(gate * h + j, state) + b[gate * h + j]
+              inputPart(gate * h + j) + recurrentPart(gate * h + j, read) + b[gate * h + j]
             }
             let i = sigmoid(z(0))
             let fg = sigmoid(z(1))
@@ -71,17 +81,17 @@ enum RecurrentReference {
           var rs = [Double](repeating: 0, count: h)
           for j in 0..<h {
             let recurrentBias = resetAfter ? (b[width + j], b[width + h + j]) : (0, 0)
-            zs[j] = sigmoid(inputPart(j) + b[j] + recurrentPart(j, state) + recurrentBias.0)
+            zs[j] = sigmoid(inputPart(j) + b[j] + recurrentPart(j, read) + recurrentBias.0)
             rs[j] = sigmoid(
-              inputPart(h + j) + b[h + j] + recurrentPart(h + j, state) + recurrentBias.1)
+              inputPart(h + j) + b[h + j] + recurrentPart(h + j, read) + recurrentBias.1)
           }
-          let resetState = (0..<h).map { rs[$0] * state[$0] }
+          let resetState = (0..<h).map { rs[$0] * read[$0] }
           for j in 0..<h {
             let candidate: Double
             if resetAfter {
               candidate = tanh(
                 inputPart(2 * h + j) + b[2 * h + j]
-                  + rs[j] * (recurrentPart(2 * h + j, state) + b[width + 2 * h + j]))
+                  + rs[j] * (recurrentPart(2 * h + j, read) + b[width + 2 * h + j]))
             } else {
               candidate = tanh(
                 inputPart(2 * h + j) + b[2 * h + j] + recurrentPart(2 * h + j, resetState))

@@ -71,6 +71,7 @@ import Testing
       full: SimpleRNN.Config(
         units: 8, returnSequences: true, returnState: true, goBackwards: true,
         activation: .relu, kernelInitializer: .heNormal,
-        recurrentInitializer: .glorotUniform, maskValue: 0))
+        recurrentInitializer: .glorotUniform, maskValue: 0, dropout: 0.25, recurrentDropout: 0.5,
+        seed: 9))
   }
 }

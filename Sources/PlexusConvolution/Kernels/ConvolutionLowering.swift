@@ -1,42 +1,18 @@
 import Dispatch
 import PlexusCore
 
-/// A growable scratch buffer of `Float`, kept between calls so that column tiles are not
-/// allocated on every batch.
-final class ScratchBuffer {
-  private(set) var pointer: UnsafeMutablePointer<Float>
-  private(set) var capacity: Int
-
-  init() {
-    capacity = 0
-    pointer = UnsafeMutablePointer<Float>.allocate(capacity: 1)
-  }
-
-  /// A buffer of at least `count` elements (contents unspecified).
-  func reserve(_ count: Int) -> UnsafeMutablePointer<Float> {
-    if count > capacity {
-      pointer.deallocate()
-      pointer = UnsafeMutablePointer<Float>.allocate(capacity: count)
-      capacity = count
-    }
-    return pointer
-  }
-
-  deinit { pointer.deallocate() }
-}
-
 /// The scratch tiles of a lowered convolution. They belong to one layer call — the call's
 /// `CallRecord` keeps them in `scratch` — so the model that reuses its records from one step
 /// to the next reuses the tiles, and tasks running one model at once never share them.
 final class ConvolutionScratch {
   /// Unrolled input columns (one tile per thread).
-  let columns = ScratchBuffer()
+  let columns = FloatBuffer()
   /// Column gradients before col2im (one tile per thread).
-  let columnGradients = ScratchBuffer()
+  let columnGradients = FloatBuffer()
   /// The weight (and bias) gradients of every thread but the first.
-  let partialGradients = ScratchBuffer()
+  let partialGradients = FloatBuffer()
   /// Output gradient tiles with the activation's derivative applied.
-  let maskedGradients = ScratchBuffer()
+  let maskedGradients = FloatBuffer()
 
   /// The scratch kept in `record`, created there on the call's first use.
   static func of(_ record: CallRecord) -> ConvolutionScratch {

@@ -143,6 +143,33 @@ public struct ConfigField<Root> {
     ConfigField(key: key, property: property, isRequired: true)
   }
 
+  /// A field that keeps the default when its key is missing and is left out when encoding
+  /// while it holds `omittedValue`: for keys added after files were written, so that the
+  /// descriptions of older models stay exactly as they were.
+  public static func omitted<Value: Codable & Equatable>(
+    _ key: String, _ property: WritableKeyPath<Root, Value>, whenEqualTo omittedValue: Value
+  ) -> ConfigField {
+    let field = ConfigField(key: key, property: property, isRequired: false)
+    let codingKey = ConfigKey(key)
+    return ConfigField(
+      key: key, isRequired: false, decode: field.decode,
+      encode: { root, container in
+        let value = root[keyPath: property]
+        if value != omittedValue { try container.encode(value, forKey: codingKey) }
+      })
+  }
+
+  private init(
+    key: String, isRequired: Bool,
+    decode: @escaping (inout Root, KeyedDecodingContainer<ConfigKey>) throws -> Void,
+    encode: @escaping (Root, inout KeyedEncodingContainer<ConfigKey>) throws -> Void
+  ) {
+    self.key = key
+    self.isRequired = isRequired
+    self.decode = decode
+    self.encode = encode
+  }
+
   private init<Value: Codable>(
     key: String, property: WritableKeyPath<Root, Value>, isRequired: Bool
   ) {

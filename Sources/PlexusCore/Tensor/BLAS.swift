@@ -36,9 +36,9 @@ public enum BLAS {
     guard m > 0, n > 0 else { return }
     guard k > 0 else {
       // An empty inner dimension gives alpha * 0: only the beta scaling remains.
-      for row in 0..<m {
-        for column in 0..<n { c[row * ldc + column] = beta == 0 ? 0 : beta * c[row * ldc + column] }
-      }
+      gemmOnCallingThread(
+        transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: 0, alpha: alpha, a: a,
+        lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
       return
     }
     let work = m.multipliedReportingOverflow(by: n).partialValue.multipliedReportingOverflow(by: k)
@@ -73,12 +73,66 @@ public enum BLAS {
     }
   }
 
+  /// Computes `C = alpha * op(A) * op(B) + beta * C` as `gemm` does, always on the calling
+  /// thread: for callers that already split their work across threads (a recurrent layer's
+  /// samples) or run many small products in sequence.
+  public static func gemmOnCallingThread(
+    transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
+    alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
+    b: UnsafePointer<Float>, ldb: Int,
+    beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int
+  ) {
+    guard m > 0, n > 0 else { return }
+    guard k > 0 else {
+      for row in 0..<m {
+        for column in 0..<n { c[row * ldc + column] = beta == 0 ? 0 : beta * c[row * ldc + column] }
+      }
+      return
+    }
+    kernel(transposeA, transposeB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+  }
+
+  /// One product on the calling thread. A product with one row or one column of `C` goes to
+  /// the matrix-vector routine: `sgemm` packs both operands on every call, which for a single
+  /// row costs more than the arithmetic (a recurrent step at batch 1, a Dense layer's
+  /// batch-1 inference).
   @inline(__always)
   static func kernel(
     _ transposeA: Bool, _ transposeB: Bool, _ m: Int, _ n: Int, _ k: Int, _ alpha: Float,
     _ a: UnsafePointer<Float>, _ lda: Int, _ b: UnsafePointer<Float>, _ ldb: Int, _ beta: Float,
     _ c: UnsafeMutablePointer<Float>, _ ldc: Int
   ) {
+    if m == 1 {
+      // c[1 x n] = op(a)[1 x k] · op(b): op(b)^T times the vector a.
+      let stride = transposeA ? lda : 1
+      if transposeB {
+        // b is stored n x k.
+        matrixVector(
+          transposed: false, rows: n, columns: k, alpha: alpha, matrix: b, ld: ldb, x: a,
+          incx: stride, beta: beta, y: c, incy: 1)
+      } else {
+        // b is stored k x n.
+        matrixVector(
+          transposed: true, rows: k, columns: n, alpha: alpha, matrix: b, ld: ldb, x: a,
+          incx: stride, beta: beta, y: c, incy: 1)
+      }
+      return
+    }
+    if n == 1 {
+      // c[m x 1] = op(a)[m x k] · op(b)[k x 1].
+      let stride = transposeB ? 1 : ldb
+      if transposeA {
+        // a is stored k x m.
+        matrixVector(
+          transposed: true, rows: k, columns: m, alpha: alpha, matrix: a, ld: lda, x: b,
+          incx: stride, beta: beta, y: c, incy: ldc)
+      } else {
+        matrixVector(
+          transposed: false, rows: m, columns: k, alpha: alpha, matrix: a, ld: lda, x: b,
+          incx: stride, beta: beta, y: c, incy: ldc)
+      }
+      return
+    }
     #if canImport(Accelerate)
       cblas_sgemm(
         CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans,
@@ -90,6 +144,31 @@ public enum BLAS {
         Library.rowMajor, transposeA ? Library.transpose : Library.noTranspose,
         transposeB ? Library.transpose : Library.noTranspose,
         Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    #endif
+  }
+
+  /// `y = alpha * op(M) · x + beta * y` for a row-major `rows x columns` matrix `M` with row
+  /// stride `ld`; `op(M)` is `M^T` when `transposed`. With `beta == 0`, `y` is not read (it is
+  /// zeroed first, so stale NaNs in an output buffer cannot leak through `0 * NaN`).
+  @inline(__always)
+  static func matrixVector(
+    transposed: Bool, rows: Int, columns: Int, alpha: Float, matrix: UnsafePointer<Float>,
+    ld: Int, x: UnsafePointer<Float>, incx: Int, beta: Float, y: UnsafeMutablePointer<Float>,
+    incy: Int
+  ) {
+    if beta == 0 {
+      let count = transposed ? columns : rows
+      for index in 0..<count { y[index * incy] = 0 }
+    }
+    #if canImport(Accelerate)
+      cblas_sgemv(
+        CblasRowMajor, transposed ? CblasTrans : CblasNoTrans, Int32(rows), Int32(columns), alpha,
+        matrix, Int32(ld), x, Int32(incx), beta, y, Int32(incy))
+    #else
+      typealias Library = OpenBLASLibrary
+      Library.shared.sgemv(
+        Library.rowMajor, transposed ? Library.transpose : Library.noTranspose, Int32(rows),
+        Int32(columns), alpha, matrix, Int32(ld), x, Int32(incx), beta, y, Int32(incy))
     #endif
   }
 

@@ -30,6 +30,11 @@
         UnsafeMutablePointer<Float>?,
         Int32
       ) -> Void
+    typealias Sgemv =
+      @convention(c) (
+        Int32, Int32, Int32, Int32, Float, UnsafePointer<Float>?, Int32, UnsafePointer<Float>?,
+        Int32, Float, UnsafeMutablePointer<Float>?, Int32
+      ) -> Void
     typealias Saxpy =
       @convention(c) (
         Int32, Float, UnsafePointer<Float>?, Int32, UnsafeMutablePointer<Float>?, Int32
@@ -38,6 +43,7 @@
     typealias GetString = @convention(c) () -> UnsafeMutablePointer<CChar>?
 
     let sgemm: Sgemm
+    let sgemv: Sgemv
     let saxpy: Saxpy
     let description: String
 
@@ -59,6 +65,7 @@
       }
       guard let handle,
         let sgemmSymbol = dlsym(handle, "cblas_sgemm"),
+        let sgemvSymbol = dlsym(handle, "cblas_sgemv"),
         let saxpySymbol = dlsym(handle, "cblas_saxpy")
       else {
         // The BLAS library is part of the installation, like the Swift runtime itself.
@@ -79,6 +86,7 @@
         selectedCore.map { ", kernel type chosen by Plexus from CPU flags (\($0))" } ?? ""
       return OpenBLASLibrary(
         sgemm: unsafeBitCast(sgemmSymbol, to: Sgemm.self),
+        sgemv: unsafeBitCast(sgemvSymbol, to: Sgemv.self),
         saxpy: unsafeBitCast(saxpySymbol, to: Saxpy.self),
         description: "OpenBLAS (\(loadedName), \(core)\(origin), 1 thread per call)")
     }

@@ -19,11 +19,11 @@ public enum VectorMath {
 
   // 1.5 * 2^23: adding it rounds a float of magnitude below 2^22 to an integer, which then
   // sits in the low bits of the sum's representation.
-  private static let roundingMagic: Float = 12_582_912
-  private static let roundingMagicBits: Int32 = 0x4B40_0000
+  @usableFromInline static let roundingMagic: Float = 12_582_912
+  @usableFromInline static let roundingMagicBits: Int32 = 0x4B40_0000
 
   /// `e^x` lane by lane, for `x` clamped to `[-87.33, 88.37]`.
-  @inline(__always) public static func exp(_ x: Vector) -> Vector {
+  @inlinable @inline(__always) public static func exp(_ x: Vector) -> Vector {
     // Clamp with selects (the generic `clamped` is not inlined).
     var x = x.replacing(with: -87.336_544, where: x .< -87.336_544)
     x = x.replacing(with: 88.376_26, where: x .> 88.376_26)
@@ -45,7 +45,7 @@ public enum VectorMath {
   }
 
   /// The natural logarithm lane by lane, for positive, finite, normal `x`.
-  @inline(__always) public static func log(_ x: Vector) -> Vector {
+  @inlinable @inline(__always) public static func log(_ x: Vector) -> Vector {
     let bits = unsafeBitCast(x, to: SIMD8<Int32>.self)
     // x = m 2^e with m in [0.5, 1).
     var exponent = Vector((bits &>> 23) &- 126)
@@ -70,19 +70,19 @@ public enum VectorMath {
   }
 
   /// `1 / (1 + e^-x)` lane by lane.
-  @inline(__always) public static func sigmoid(_ x: Vector) -> Vector {
+  @inlinable @inline(__always) public static func sigmoid(_ x: Vector) -> Vector {
     1 / (1 + exp(-x))
   }
 
   /// `log(1 + e^x)` lane by lane: `max(x, 0) + log1p(e^-|x|)`.
-  @inline(__always) public static func softplus(_ x: Vector) -> Vector {
+  @inlinable @inline(__always) public static func softplus(_ x: Vector) -> Vector {
     let magnitude = x.replacing(with: -x, where: x .< 0)
     return x.replacing(with: 0, where: x .< 0) + log1p(exp(-magnitude))
   }
 
   /// `log(1 + x)` lane by lane for `x > -1`, accurate for tiny `x` too: with `u = 1 + x`
   /// rounded, `log(u) · x / (u - 1)` cancels the rounding of `u` (and is `x` where `u == 1`).
-  @inline(__always) public static func log1p(_ x: Vector) -> Vector {
+  @inlinable @inline(__always) public static func log1p(_ x: Vector) -> Vector {
     let u = 1 + x
     let d = u - 1
     let exact = d .== 0
@@ -92,7 +92,7 @@ public enum VectorMath {
 
   /// `tanh(x)` lane by lane: Cephes' odd polynomial for `|x| < 0.625`, else
   /// `1 - 2 / (e^{2x} + 1)` (exact to `Float` precision there, saturating to ±1).
-  @inline(__always) public static func tanh(_ x: Vector) -> Vector {
+  @inlinable @inline(__always) public static func tanh(_ x: Vector) -> Vector {
     let magnitude = x.replacing(with: -x, where: x .< 0)
     let z = x * x
     var y: Vector = Vector(repeating: -5.704_988_727_45e-3)
@@ -142,14 +142,16 @@ public enum VectorMath {
   }
 
   /// The eight floats at `pointer + offset` (no alignment needed).
-  @inline(__always) public static func load(_ pointer: UnsafePointer<Float>, _ offset: Int)
+  @inlinable @inline(__always) public static func load(
+    _ pointer: UnsafePointer<Float>, _ offset: Int
+  )
     -> Vector
   {
     UnsafeRawPointer(pointer + offset).loadUnaligned(as: Vector.self)
   }
 
   /// Stores eight floats at `pointer + offset` (no alignment needed).
-  @inline(__always) public static func store(
+  @inlinable @inline(__always) public static func store(
     _ value: Vector, _ pointer: UnsafeMutablePointer<Float>, _ offset: Int
   ) {
     UnsafeMutableRawPointer(pointer + offset).storeBytes(of: value, as: Vector.self)
@@ -157,7 +159,7 @@ public enum VectorMath {
 
   /// Applies `body` to `buffer` in place, eight lanes at a time; the tail of fewer than eight
   /// values goes through one padded vector.
-  @inline(__always) public static func apply(
+  @inlinable @inline(__always) public static func apply(
     _ buffer: UnsafeMutableBufferPointer<Float>, _ body: (Vector) -> Vector
   ) {
     guard let base = buffer.baseAddress else { return }
@@ -180,7 +182,7 @@ public enum VectorMath {
 
   /// The sum of `body` over `values`, accumulated in eight lanes (the tail's padding lanes
   /// are not counted).
-  @inline(__always) public static func sum(
+  @inlinable @inline(__always) public static func sum(
     _ values: UnsafeBufferPointer<Float>, _ body: (Vector) -> Vector
   ) -> Float {
     guard let base = values.baseAddress else { return 0 }

@@ -1,0 +1,214 @@
+// The kernels' bodies, included once per instruction-set level by Kernels.c with
+// PK_NAME(name) (a suffixed name), PK_TARGET (a target attribute or nothing) and PK_LANES (the
+// vector width) defined. The vector math is the Cephes single-precision polynomials, as
+// Plexus's Swift `VectorMath` (range reduction by powers of two, then a minimax polynomial):
+// relative error within a few units in the last place; arguments beyond exp's range saturate
+// instead of giving zero or infinity.
+
+typedef float PK_NAME(vector) __attribute__((ext_vector_type(PK_LANES)));
+typedef int32_t PK_NAME(ints) __attribute__((ext_vector_type(PK_LANES)));
+#define PK_VECTOR PK_NAME(vector)
+#define PK_INTS PK_NAME(ints)
+#define PK_HELPER PK_TARGET static inline __attribute__((always_inline))
+
+/// `count` (at most PK_LANES) floats from `p`; the other lanes are zero.
+PK_HELPER PK_VECTOR PK_NAME(pk_load)(const float *p, int64_t count) {
+  PK_VECTOR v = 0;
+  if (count == PK_LANES) {
+    memcpy(&v, p, sizeof v);
+  } else {
+    for (int64_t lane = 0; lane < count; lane++) v[lane] = p[lane];
+  }
+  return v;
+}
+
+/// Stores the first `count` (at most PK_LANES) lanes of `v` at `p`.
+PK_HELPER void PK_NAME(pk_store)(float *p, PK_VECTOR v, int64_t count) {
+  if (count == PK_LANES) {
+    memcpy(p, &v, sizeof v);
+  } else {
+    for (int64_t lane = 0; lane < count; lane++) p[lane] = v[lane];
+  }
+}
+
+/// Lanes of `a` where `mask` is set (all ones), of `b` elsewhere.
+PK_HELPER PK_VECTOR PK_NAME(pk_select)(PK_INTS mask, PK_VECTOR a, PK_VECTOR b) {
+  return (PK_VECTOR)((mask & (PK_INTS)a) | (~mask & (PK_INTS)b));
+}
+
+PK_HELPER PK_VECTOR PK_NAME(pk_exp)(PK_VECTOR x) {
+  const PK_VECTOR low = -87.336544f, high = 88.37626f;
+  x = PK_NAME(pk_select)(x < low, low, x);
+  x = PK_NAME(pk_select)(x > high, high, x);
+  // n = round(x / ln 2) through the 1.5 * 2^23 rounding constant; r = x - n ln 2.
+  const float magic = 12582912.0f;
+  PK_VECTOR shifted = x * 1.44269504f + magic;
+  PK_VECTOR n = shifted - magic;
+  PK_INTS exponent = (PK_INTS)shifted - 0x4B400000;
+  x = x - n * 0.693359375f + n * 2.12194440e-4f;
+  PK_VECTOR z = x * x;
+  PK_VECTOR y = 1.9875691500e-4f;
+  y = y * x + 1.3981999507e-3f;
+  y = y * x + 8.3334519073e-3f;
+  y = y * x + 4.1665795894e-2f;
+  y = y * x + 1.6666665459e-1f;
+  y = y * x + 5.0000001201e-1f;
+  y = y * z + x + 1.0f;
+  return y * (PK_VECTOR)((exponent + 127) << 23);
+}
+
+PK_HELPER PK_VECTOR PK_NAME(pk_sigmoid)(PK_VECTOR x) {
+  return 1.0f / (1.0f + PK_NAME(pk_exp)(-x));
+}
+
+PK_HELPER PK_VECTOR PK_NAME(pk_tanh)(PK_VECTOR x) {
+  PK_VECTOR magnitude = PK_NAME(pk_select)(x < 0, -x, x);
+  PK_VECTOR z = x * x;
+  PK_VECTOR y = -5.70498872745e-3f;
+  y = y * z + 2.06390887954e-2f;
+  y = y * z - 5.37397155531e-2f;
+  y = y * z + 1.33314422036e-1f;
+  y = y * z - 3.33332819422e-1f;
+  PK_VECTOR small = y * z * x + x;
+  PK_VECTOR large = 1.0f - 2.0f / (PK_NAME(pk_exp)(x + x) + 1.0f);
+  return PK_NAME(pk_select)(magnitude < 0.625f, small, large);
+}
+
+PK_TARGET static void PK_NAME(lstm_step_forward)(
+    int64_t rows, int64_t units, const float *projection, int64_t projectionStride,
+    const float *recurrent, int64_t recurrentStride, float *gates, const float *previousCell,
+    float *cell, float *cellTanh, float *hidden) {
+  for (int64_t row = 0; row < rows; row++) {
+    const float *p = projection + row * projectionStride;
+    const float *q = recurrent + row * recurrentStride;
+    float *g = gates + row * 4 * units;
+    const float *cp = previousCell + row * units;
+    float *c = cell + row * units, *tc = cellTanh + row * units, *h = hidden + row * units;
+    for (int64_t j = 0; j < units; j += PK_LANES) {
+      int64_t n = units - j < PK_LANES ? units - j : PK_LANES;
+      PK_VECTOR i = PK_NAME(pk_sigmoid)(PK_NAME(pk_load)(p + j, n) + PK_NAME(pk_load)(q + j, n));
+      PK_VECTOR f = PK_NAME(pk_sigmoid)(PK_NAME(pk_load)(p + units + j, n) + PK_NAME(pk_load)(q + units + j, n));
+      PK_VECTOR cc = PK_NAME(pk_tanh)(PK_NAME(pk_load)(p + 2 * units + j, n) + PK_NAME(pk_load)(q + 2 * units + j, n));
+      PK_VECTOR o = PK_NAME(pk_sigmoid)(PK_NAME(pk_load)(p + 3 * units + j, n) + PK_NAME(pk_load)(q + 3 * units + j, n));
+      PK_VECTOR next = f * PK_NAME(pk_load)(cp + j, n) + i * cc;
+      PK_VECTOR t = PK_NAME(pk_tanh)(next);
+      PK_NAME(pk_store)(c + j, next, n);
+      PK_NAME(pk_store)(tc + j, t, n);
+      PK_NAME(pk_store)(h + j, o * t, n);
+      PK_NAME(pk_store)(g + j, i, n);
+      PK_NAME(pk_store)(g + units + j, f, n);
+      PK_NAME(pk_store)(g + 2 * units + j, cc, n);
+      PK_NAME(pk_store)(g + 3 * units + j, o, n);
+    }
+  }
+}
+
+PK_TARGET static void PK_NAME(lstm_step_backward)(
+    int64_t rows, int64_t units, const float *gates, const float *previousCell,
+    const float *cellTanh, const float *hiddenGradient, float *cellGradient,
+    float *projectionGradient, int64_t projectionStride, float *recurrentGradient) {
+  for (int64_t row = 0; row < rows; row++) {
+    const float *g = gates + row * 4 * units;
+    const float *cp = previousCell + row * units, *tc = cellTanh + row * units;
+    const float *dh = hiddenGradient + row * units;
+    float *dc = cellGradient + row * units;
+    float *dx = projectionGradient + row * projectionStride;
+    float *dr = recurrentGradient + row * 4 * units;
+    for (int64_t j = 0; j < units; j += PK_LANES) {
+      int64_t n = units - j < PK_LANES ? units - j : PK_LANES;
+      PK_VECTOR i = PK_NAME(pk_load)(g + j, n), f = PK_NAME(pk_load)(g + units + j, n);
+      PK_VECTOR cc = PK_NAME(pk_load)(g + 2 * units + j, n), o = PK_NAME(pk_load)(g + 3 * units + j, n);
+      PK_VECTOR t = PK_NAME(pk_load)(tc + j, n), h = PK_NAME(pk_load)(dh + j, n);
+      PK_VECTOR total = PK_NAME(pk_load)(dc + j, n) + h * o * (1.0f - t * t);
+      PK_VECTOR di = total * cc * i * (1.0f - i);
+      PK_VECTOR df = total * PK_NAME(pk_load)(cp + j, n) * f * (1.0f - f);
+      PK_VECTOR dg = total * i * (1.0f - cc * cc);
+      PK_VECTOR dO = h * t * o * (1.0f - o);
+      PK_NAME(pk_store)(dc + j, total * f, n);
+      PK_NAME(pk_store)(dx + j, di, n);
+      PK_NAME(pk_store)(dx + units + j, df, n);
+      PK_NAME(pk_store)(dx + 2 * units + j, dg, n);
+      PK_NAME(pk_store)(dx + 3 * units + j, dO, n);
+      PK_NAME(pk_store)(dr + j, di, n);
+      PK_NAME(pk_store)(dr + units + j, df, n);
+      PK_NAME(pk_store)(dr + 2 * units + j, dg, n);
+      PK_NAME(pk_store)(dr + 3 * units + j, dO, n);
+    }
+  }
+}
+
+PK_TARGET static void PK_NAME(gru_reset_after_step_forward)(
+    int64_t rows, int64_t units, const float *projection, int64_t projectionStride,
+    const float *recurrent, int64_t recurrentStride, const float *recurrentBias, float *gates,
+    const float *previousHidden, float *candidate, float *hidden) {
+  for (int64_t row = 0; row < rows; row++) {
+    const float *p = projection + row * projectionStride;
+    const float *q = recurrent + row * recurrentStride;
+    float *g = gates + row * 3 * units;
+    const float *hp = previousHidden + row * units;
+    float *cand = candidate + row * units, *h = hidden + row * units;
+    for (int64_t j = 0; j < units; j += PK_LANES) {
+      int64_t n = units - j < PK_LANES ? units - j : PK_LANES;
+      PK_VECTOR z = PK_NAME(pk_sigmoid)(
+          PK_NAME(pk_load)(p + j, n) + PK_NAME(pk_load)(q + j, n) + PK_NAME(pk_load)(recurrentBias + j, n));
+      PK_VECTOR r = PK_NAME(pk_sigmoid)(
+          PK_NAME(pk_load)(p + units + j, n) + PK_NAME(pk_load)(q + units + j, n)
+          + PK_NAME(pk_load)(recurrentBias + units + j, n));
+      PK_VECTOR product =
+          PK_NAME(pk_load)(q + 2 * units + j, n) + PK_NAME(pk_load)(recurrentBias + 2 * units + j, n);
+      PK_VECTOR hh = PK_NAME(pk_tanh)(PK_NAME(pk_load)(p + 2 * units + j, n) + r * product);
+      PK_NAME(pk_store)(h + j, z * PK_NAME(pk_load)(hp + j, n) + (1.0f - z) * hh, n);
+      PK_NAME(pk_store)(cand + j, product, n);
+      PK_NAME(pk_store)(g + j, z, n);
+      PK_NAME(pk_store)(g + units + j, r, n);
+      PK_NAME(pk_store)(g + 2 * units + j, hh, n);
+    }
+  }
+}
+
+PK_TARGET static void PK_NAME(gru_reset_after_step_backward)(
+    int64_t rows, int64_t units, const float *gates, const float *candidate,
+    const float *previousHidden, const float *hiddenGradient, float *projectionGradient,
+    int64_t projectionStride, float *recurrentGradient, float *previousHiddenGradient) {
+  for (int64_t row = 0; row < rows; row++) {
+    const float *g = gates + row * 3 * units;
+    const float *cand = candidate + row * units, *hp = previousHidden + row * units;
+    const float *dh = hiddenGradient + row * units;
+    float *dx = projectionGradient + row * projectionStride;
+    float *dr = recurrentGradient + row * 3 * units;
+    float *dp = previousHiddenGradient + row * units;
+    for (int64_t j = 0; j < units; j += PK_LANES) {
+      int64_t n = units - j < PK_LANES ? units - j : PK_LANES;
+      PK_VECTOR z = PK_NAME(pk_load)(g + j, n), r = PK_NAME(pk_load)(g + units + j, n);
+      PK_VECTOR hh = PK_NAME(pk_load)(g + 2 * units + j, n), d = PK_NAME(pk_load)(dh + j, n);
+      PK_VECTOR dhh = d * (1.0f - z) * (1.0f - hh * hh);
+      PK_VECTOR dz = d * (PK_NAME(pk_load)(hp + j, n) - hh) * z * (1.0f - z);
+      PK_VECTOR dReset = dhh * PK_NAME(pk_load)(cand + j, n) * r * (1.0f - r);
+      PK_NAME(pk_store)(dx + j, dz, n);
+      PK_NAME(pk_store)(dx + units + j, dReset, n);
+      PK_NAME(pk_store)(dx + 2 * units + j, dhh, n);
+      PK_NAME(pk_store)(dr + j, dz, n);
+      PK_NAME(pk_store)(dr + units + j, dReset, n);
+      PK_NAME(pk_store)(dr + 2 * units + j, dhh * r, n);
+      PK_NAME(pk_store)(dp + j, d * z, n);
+    }
+  }
+}
+
+PK_TARGET static void PK_NAME(sigmoid)(float *values, int64_t count) {
+  for (int64_t j = 0; j < count; j += PK_LANES) {
+    int64_t n = count - j < PK_LANES ? count - j : PK_LANES;
+    PK_NAME(pk_store)(values + j, PK_NAME(pk_sigmoid)(PK_NAME(pk_load)(values + j, n)), n);
+  }
+}
+
+PK_TARGET static void PK_NAME(tanh)(float *values, int64_t count) {
+  for (int64_t j = 0; j < count; j += PK_LANES) {
+    int64_t n = count - j < PK_LANES ? count - j : PK_LANES;
+    PK_NAME(pk_store)(values + j, PK_NAME(pk_tanh)(PK_NAME(pk_load)(values + j, n)), n);
+  }
+}
+
+#undef PK_VECTOR
+#undef PK_INTS
+#undef PK_HELPER

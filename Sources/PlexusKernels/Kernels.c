@@ -1,0 +1,119 @@
+// Instantiates KernelTemplate.h once per instruction-set level and dispatches each public
+// kernel (PlexusKernels.h) to the best level the CPU has, chosen once.
+#include <stdatomic.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "PlexusKernels.h"
+
+#define PK_CONCAT_(a, b) a##_##b
+#define PK_CONCAT(a, b) PK_CONCAT_(a, b)
+
+// The baseline: four lanes (SSE2 on x86-64, NEON on ARM64), no target attribute.
+#define PK_NAME(name) PK_CONCAT(name, baseline)
+#define PK_TARGET
+#define PK_LANES 4
+#include "KernelTemplate.h"
+#undef PK_NAME
+#undef PK_TARGET
+#undef PK_LANES
+
+#if defined(__x86_64__) && defined(__clang__)
+#define PK_HAS_X86_LEVELS 1
+
+#define PK_NAME(name) PK_CONCAT(name, avx2)
+#define PK_TARGET __attribute__((target("avx2,fma")))
+#define PK_LANES 8
+#include "KernelTemplate.h"
+#undef PK_NAME
+#undef PK_TARGET
+#undef PK_LANES
+
+#define PK_NAME(name) PK_CONCAT(name, avx512)
+#define PK_TARGET __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,avx2,fma")))
+#define PK_LANES 16
+#include "KernelTemplate.h"
+#undef PK_NAME
+#undef PK_TARGET
+#undef PK_LANES
+#endif
+
+/// 0: baseline, 1: AVX2 with FMA, 2: AVX-512; -1 until first asked.
+static _Atomic int pk_level = -1;
+
+/// The best level this CPU supports.
+static int pk_supported_level(void) {
+  int level = 0;
+#ifdef PK_HAS_X86_LEVELS
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) level = 1;
+  if (level == 1 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq")
+      && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl"))
+    level = 2;
+#endif
+  return level;
+}
+
+int plexus_kernels_level(void) {
+  int level = atomic_load_explicit(&pk_level, memory_order_relaxed);
+  if (level >= 0) return level;
+  level = pk_supported_level();
+  atomic_store_explicit(&pk_level, level, memory_order_relaxed);
+  return level;
+}
+
+int plexus_kernels_use_level(int level) {
+  int supported = pk_supported_level();
+  int chosen = level < 0 ? 0 : (level > supported ? supported : level);
+  atomic_store_explicit(&pk_level, chosen, memory_order_relaxed);
+  return chosen;
+}
+
+#ifdef PK_HAS_X86_LEVELS
+#define PK_DISPATCH(name, ...)                             \
+  switch (plexus_kernels_level()) {                        \
+    case 2: PK_CONCAT(name, avx512)(__VA_ARGS__); return;  \
+    case 1: PK_CONCAT(name, avx2)(__VA_ARGS__); return;    \
+    default: PK_CONCAT(name, baseline)(__VA_ARGS__); return; \
+  }
+#else
+#define PK_DISPATCH(name, ...) PK_CONCAT(name, baseline)(__VA_ARGS__);
+#endif
+
+void plexus_lstm_step_forward(
+    int64_t rows, int64_t units, const float *projection, int64_t projectionStride,
+    const float *recurrent, int64_t recurrentStride, float *gates, const float *previousCell,
+    float *cell, float *cellTanh, float *hidden) {
+  PK_DISPATCH(lstm_step_forward, rows, units, projection, projectionStride, recurrent,
+              recurrentStride, gates, previousCell, cell, cellTanh, hidden)
+}
+
+void plexus_lstm_step_backward(
+    int64_t rows, int64_t units, const float *gates, const float *previousCell,
+    const float *cellTanh, const float *hiddenGradient, float *cellGradient,
+    float *projectionGradient, int64_t projectionStride, float *recurrentGradient) {
+  PK_DISPATCH(lstm_step_backward, rows, units, gates, previousCell, cellTanh, hiddenGradient,
+              cellGradient, projectionGradient, projectionStride, recurrentGradient)
+}
+
+void plexus_gru_reset_after_step_forward(
+    int64_t rows, int64_t units, const float *projection, int64_t projectionStride,
+    const float *recurrent, int64_t recurrentStride, const float *recurrentBias, float *gates,
+    const float *previousHidden, float *candidate, float *hidden) {
+  PK_DISPATCH(gru_reset_after_step_forward, rows, units, projection, projectionStride,
+              recurrent, recurrentStride, recurrentBias, gates, previousHidden, candidate,
+              hidden)
+}
+
+void plexus_gru_reset_after_step_backward(
+    int64_t rows, int64_t units, const float *gates, const float *candidate,
+    const float *previousHidden, const float *hiddenGradient, float *projectionGradient,
+    int64_t projectionStride, float *recurrentGradient, float *previousHiddenGradient) {
+  PK_DISPATCH(gru_reset_after_step_backward, rows, units, gates, candidate, previousHidden,
+              hiddenGradient, projectionGradient, projectionStride, recurrentGradient,
+              previousHiddenGradient)
+}
+
+void plexus_sigmoid(float *values, int64_t count) { PK_DISPATCH(sigmoid, values, count) }
+
+void plexus_tanh(float *values, int64_t count) { PK_DISPATCH(tanh, values, count) }

@@ -1,0 +1,76 @@
+// Plexus's elementwise CPU kernels in C.
+//
+// Swift code in a package cannot be compiled for a CPU feature level without unsafe build
+// flags (which packages that depend on Plexus are not allowed to carry), so its SIMD types use
+// the baseline instruction set (SSE2 on x86-64). These kernels are written once with clang's
+// vector extensions and compiled, on x86-64, for AVX-512, AVX2 and the baseline (function
+// target attributes, no build flags); each call goes to the best level the CPU has, chosen
+// once. Elsewhere they compile for the target's baseline (NEON on ARM64).
+//
+// Every function works on raw row-major buffers that the caller sized; none allocates.
+#ifndef PLEXUS_KERNELS_H
+#define PLEXUS_KERNELS_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// The instruction-set level the kernels run at on this CPU: 0 baseline (SSE2 or NEON), 1
+/// AVX2 with FMA, 2 AVX-512. Chosen once, on the first call.
+int plexus_kernels_level(void);
+
+/// Makes the kernels run at `level`, or at the best level the CPU has if that is lower, and
+/// returns the level in effect (for tests that compare the levels).
+int plexus_kernels_use_level(int level);
+
+/// The elementwise part of one LSTM step for `rows` samples of `units` units, gate blocks in
+/// the order i, f, c, o. Row `r` reads `projection + r * projectionStride` (input projection
+/// with bias, 4 * units values) and `recurrent + r * recurrentStride` (the recurrent product),
+/// and writes the activated gates (`gates`, 4 * units per row), the new cell, `tanh` of the
+/// new cell and the new output (`units` per row, rows contiguous).
+void plexus_lstm_step_forward(
+    int64_t rows, int64_t units, const float *projection, int64_t projectionStride,
+    const float *recurrent, int64_t recurrentStride, float *gates, const float *previousCell,
+    float *cell, float *cellTanh, float *hidden);
+
+/// Backpropagation through one LSTM step for `rows` samples: from the kept gates, the
+/// previous cell and `tanh` of the new cell, the output gradient `hiddenGradient` and the cell
+/// gradient `cellGradient` (replaced by the gradient for the previous cell), writes the
+/// pre-activation gradients (4 * units per row) to `projectionGradient + r *
+/// projectionStride` and to `recurrentGradient + r * 4 * units`.
+void plexus_lstm_step_backward(
+    int64_t rows, int64_t units, const float *gates, const float *previousCell,
+    const float *cellTanh, const float *hiddenGradient, float *cellGradient,
+    float *projectionGradient, int64_t projectionStride, float *recurrentGradient);
+
+/// The elementwise part of one GRU step with the reset gate after the recurrent product
+/// (blocks z, r, h): `recurrentBias` (3 * units) is added to the recurrent product. Writes
+/// the gates (3 * units per row), the bracketed candidate product `U_h h + c_h` (`candidate`,
+/// units per row) and the new state.
+void plexus_gru_reset_after_step_forward(
+    int64_t rows, int64_t units, const float *projection, int64_t projectionStride,
+    const float *recurrent, int64_t recurrentStride, const float *recurrentBias, float *gates,
+    const float *previousHidden, float *candidate, float *hidden);
+
+/// Backpropagation through one reset-after GRU step: writes the input pre-activation
+/// gradients (z, r, h blocks) to `projectionGradient + r * projectionStride`, the recurrent
+/// ones (z, r, and the candidate product's) to `recurrentGradient + r * 3 * units`, and the
+/// direct part of the previous state's gradient, `dh * z`, to `previousHiddenGradient`.
+void plexus_gru_reset_after_step_backward(
+    int64_t rows, int64_t units, const float *gates, const float *candidate,
+    const float *previousHidden, const float *hiddenGradient, float *projectionGradient,
+    int64_t projectionStride, float *recurrentGradient, float *previousHiddenGradient);
+
+/// Replaces each of `count` values by its logistic sigmoid.
+void plexus_sigmoid(float *values, int64_t count);
+
+/// Replaces each of `count` values by its hyperbolic tangent.
+void plexus_tanh(float *values, int64_t count);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,162 @@
+import Foundation
+import PlexusCore
+import PlexusKernels
+import Testing
+
+/// The C kernels at every instruction-set level this CPU has, against plain Double
+/// arithmetic: the recurrent cells forward and backward (unit counts that leave partial
+/// vectors, strided rows), sigmoid and tanh over the whole float range.
+@Suite(.serialized) struct KernelTests {
+  /// The levels to compare: 0 (baseline) up to the CPU's best.
+  static var levels: [Int32] {
+    let best = plexus_kernels_level()
+    return Array(0...best)
+  }
+
+  /// Runs `body` at each level, then restores the best one.
+  static func atEachLevel(_ body: (Int32) throws -> Void) rethrows {
+    let best = plexus_kernels_level()
+    defer { _ = plexus_kernels_use_level(best) }
+    for level in 0...best {
+      #expect(plexus_kernels_use_level(level) == level)
+      try body(level)
+    }
+  }
+
+  static func sigmoid(_ x: Double) -> Double { 1 / (1 + Foundation.exp(-x)) }
+
+  static func close(_ a: Float, _ b: Double, tolerance: Double = 3e-6) -> Bool {
+    abs(Double(a) - b) <= tolerance * max(1, abs(b))
+  }
+
+  @Test(arguments: [5, 16, 37])
+  func lstmStepMatchesTheFormulas(units: Int) {
+    let rows = 3
+    let width = 4 * units
+    let stride = width + 7  // projection rows are strided, as in [N, T, W]
+    var generator = SeededGenerator(seed: UInt64(units))
+    let projection = Tensor.normal([rows * stride], standardDeviation: 3, using: &generator)
+      .scalars
+    let recurrent = Tensor.normal([rows * width], using: &generator).scalars
+    let previousCell = Tensor.normal([rows * units], using: &generator).scalars
+    let hiddenGradient = Tensor.normal([rows * units], using: &generator).scalars
+    let cellGradientIn = Tensor.normal([rows * units], using: &generator).scalars
+    Self.atEachLevel { level in
+      var gates = [Float](repeating: 0, count: rows * width)
+      var cell = [Float](repeating: 0, count: rows * units)
+      var cellTanh = cell
+      var hidden = cell
+      plexus_lstm_step_forward(
+        Int64(rows), Int64(units), projection, Int64(stride), recurrent, Int64(width), &gates,
+        previousCell, &cell, &cellTanh, &hidden)
+      var cellGradient = cellGradientIn
+      var projectionGradient = [Float](repeating: .nan, count: rows * stride)
+      var recurrentGradient = [Float](repeating: 0, count: rows * width)
+      plexus_lstm_step_backward(
+        Int64(rows), Int64(units), gates, previousCell, cellTanh, hiddenGradient, &cellGradient,
+        &projectionGradient, Int64(stride), &recurrentGradient)
+      for r in 0..<rows {
+        for j in 0..<units {
+          func z(_ block: Int) -> Double {
+            Double(projection[r * stride + block * units + j])
+              + Double(recurrent[r * width + block * units + j])
+          }
+          let (i, f, g, o) = (
+            Self.sigmoid(z(0)), Self.sigmoid(z(1)), tanh(z(2)), Self.sigmoid(z(3))
+          )
+          let k = r * units + j
+          let c = f * Double(previousCell[k]) + i * g
+          let h = o * tanh(c)
+          #expect(Self.close(cell[k], c), "level \(level) cell \(k)")
+          #expect(Self.close(hidden[k], h), "level \(level) hidden \(k)")
+          #expect(Self.close(gates[r * width + 2 * units + j], g))
+          let dh = Double(hiddenGradient[k])
+          let total = Double(cellGradientIn[k]) + dh * o * (1 - tanh(c) * tanh(c))
+          let expected = [
+            total * g * i * (1 - i), total * Double(previousCell[k]) * f * (1 - f),
+            total * i * (1 - g * g), dh * tanh(c) * o * (1 - o),
+          ]
+          for block in 0..<4 {
+            #expect(Self.close(projectionGradient[r * stride + block * units + j], expected[block]))
+            #expect(Self.close(recurrentGradient[r * width + block * units + j], expected[block]))
+          }
+          #expect(Self.close(cellGradient[k], total * f))
+        }
+        // The stride's gap is not written.
+        for gap in (width)..<stride { #expect(projectionGradient[r * stride + gap].isNaN) }
+      }
+    }
+  }
+
+  @Test(arguments: [5, 16, 37])
+  func gruStepMatchesTheFormulas(units: Int) {
+    let rows = 2
+    let width = 3 * units
+    var generator = SeededGenerator(seed: UInt64(units) + 50)
+    let projection = Tensor.normal([rows * width], standardDeviation: 2, using: &generator).scalars
+    let recurrent = Tensor.normal([rows * width], using: &generator).scalars
+    let recurrentBias = Tensor.normal([width], using: &generator).scalars
+    let previous = Tensor.normal([rows * units], using: &generator).scalars
+    let hiddenGradient = Tensor.normal([rows * units], using: &generator).scalars
+    Self.atEachLevel { level in
+      var gates = [Float](repeating: 0, count: rows * width)
+      var candidate = [Float](repeating: 0, count: rows * units)
+      var hidden = candidate
+      plexus_gru_reset_after_step_forward(
+        Int64(rows), Int64(units), projection, Int64(width), recurrent, Int64(width),
+        recurrentBias, &gates, previous, &candidate, &hidden)
+      var projectionGradient = [Float](repeating: 0, count: rows * width)
+      var recurrentGradient = projectionGradient
+      var previousGradient = [Float](repeating: 0, count: rows * units)
+      plexus_gru_reset_after_step_backward(
+        Int64(rows), Int64(units), gates, candidate, previous, hiddenGradient,
+        &projectionGradient, Int64(width), &recurrentGradient, &previousGradient)
+      for r in 0..<rows {
+        for j in 0..<units {
+          func part(_ values: [Float], _ block: Int) -> Double {
+            Double(values[r * width + block * units + j])
+          }
+          let zGate = Self.sigmoid(
+            part(projection, 0) + part(recurrent, 0) + Double(recurrentBias[j]))
+          let rGate = Self.sigmoid(
+            part(projection, 1) + part(recurrent, 1) + Double(recurrentBias[units + j]))
+          let product = part(recurrent, 2) + Double(recurrentBias[2 * units + j])
+          let hh = tanh(part(projection, 2) + rGate * product)
+          let k = r * units + j
+          let hPrev = Double(previous[k])
+          #expect(Self.close(hidden[k], zGate * hPrev + (1 - zGate) * hh), "level \(level)")
+          let d = Double(hiddenGradient[k])
+          let dhh = d * (1 - zGate) * (1 - hh * hh)
+          let dz = d * (hPrev - hh) * zGate * (1 - zGate)
+          let dReset = dhh * product * rGate * (1 - rGate)
+          #expect(Self.close(projectionGradient[r * width + j], dz))
+          #expect(Self.close(projectionGradient[r * width + units + j], dReset))
+          #expect(Self.close(projectionGradient[r * width + 2 * units + j], dhh))
+          #expect(Self.close(recurrentGradient[r * width + 2 * units + j], dhh * rGate))
+          #expect(Self.close(previousGradient[k], d * zGate))
+        }
+      }
+    }
+  }
+
+  @Test func sigmoidAndTanhOverTheFloatRange() {
+    var values: [Float] = [0, -0.0, 1e-30, -1e-30, 1e-7, 0.3, -0.3, 0.624, 0.626, 5, -5, 20, -20]
+    values += [87, -87, 89, -89, 100, -100, 1e30, -1e30, .greatestFiniteMagnitude]
+    values += (0..<203).map { Float($0 - 101) * 0.173 }
+    Self.atEachLevel { level in
+      var sigmoids = values
+      var tanhs = values
+      plexus_sigmoid(&sigmoids, Int64(values.count))
+      plexus_tanh(&tanhs, Int64(values.count))
+      for (index, x) in values.enumerated() {
+        let s = Self.sigmoid(Double(x))
+        let t = tanh(Double(x))
+        #expect(
+          abs(Double(sigmoids[index]) - s) <= 2e-7 + 4e-7 * s, "level \(level) sigmoid(\(x))")
+        #expect(
+          abs(Double(tanhs[index]) - t) <= 3e-7 * max(1e-30, abs(t)) + 1e-37,
+          "level \(level) tanh(\(x)) = \(tanhs[index]), expected \(t)")
+      }
+    }
+  }
+}
