@@ -5,6 +5,8 @@ import Plexus
 // comparison script (Benchmarks/compare.py) matches them with the reference implementations.
 //
 // Usage: PlexusBenchmarks [--only NAME[,NAME...]] [--seconds S]
+// PLEXUS_BENCH_THREADS=N caps Plexus's threads (Parallel.maximumThreads), e.g. 1 to compare
+// two builds on a machine whose other core is busy.
 
 var selected: Set<String>? = nil
 var seconds = 1.0
@@ -29,6 +31,12 @@ while let argument = arguments.next() {
   }
 }
 
+if let value = ProcessInfo.processInfo.environment["PLEXUS_BENCH_THREADS"] {
+  guard let threads = Int(value), (try? Parallel.maximumThreads.setDefault(threads)) != nil else {
+    print("PLEXUS_BENCH_THREADS must be a thread count in 1...1024, got \(value)")
+    exit(2)
+  }
+}
 FileHandle.standardError.write(Data("BLAS: \(BLAS.backendDescription)\n".utf8))
 do {
   for workload in Workloads.all where selected?.contains(workload.name) ?? true {
