@@ -58,7 +58,7 @@ let package = Package(
     ),
     .target(
       name: "PlexusConvolution",
-      dependencies: ["PlexusCore", "PlexusPerceptron"],
+      dependencies: ["PlexusCore", "PlexusPerceptron", "PlexusKernels"],
       swiftSettings: strictSettings
     ),
 

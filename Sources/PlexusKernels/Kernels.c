@@ -117,3 +117,13 @@ void plexus_gru_reset_after_step_backward(
 void plexus_sigmoid(float *values, int64_t count) { PK_DISPATCH(sigmoid, values, count) }
 
 void plexus_tanh(float *values, int64_t count) { PK_DISPATCH(tanh, values, count) }
+
+void plexus_conv2d_single_channel(
+    int64_t samples, int64_t inputHeight, int64_t inputWidth, const float *input,
+    const float *kernel, int64_t kernelHeight, int64_t kernelWidth, int64_t filters,
+    int64_t strideHeight, int64_t padTop, int64_t padLeft, int64_t outputHeight,
+    int64_t outputWidth, const float *bias, float *output) {
+  PK_DISPATCH(conv2d_single_channel, samples, inputHeight, inputWidth, input, kernel,
+              kernelHeight, kernelWidth, filters, strideHeight, padTop, padLeft, outputHeight,
+              outputWidth, bias, output)
+}

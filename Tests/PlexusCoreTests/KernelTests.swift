@@ -160,3 +160,76 @@ import Testing
     }
   }
 }
+
+/// The single-channel convolution kernel against a naive Double convolution, at every level:
+/// widths below, at and above a vector, padding on every side, vertical strides, filter
+/// counts that leave partial blocks.
+@Suite(.serialized) struct SingleChannelConvolutionKernelTests {
+  struct Case: CustomStringConvertible, Sendable {
+    var height, width, kernelHeight, kernelWidth, filters, strideHeight, padTop, padLeft: Int
+    var outputHeight, outputWidth: Int
+    var description: String {
+      "\(height)x\(width) k\(kernelHeight)x\(kernelWidth) f\(filters) s\(strideHeight) "
+        + "p\(padTop),\(padLeft) -> \(outputHeight)x\(outputWidth)"
+    }
+  }
+
+  static let cases: [Case] = [
+    Case(
+      height: 28, width: 28, kernelHeight: 5, kernelWidth: 5, filters: 6, strideHeight: 1,
+      padTop: 0, padLeft: 0, outputHeight: 24, outputWidth: 24),
+    Case(
+      height: 7, width: 5, kernelHeight: 3, kernelWidth: 3, filters: 1, strideHeight: 1, padTop: 1,
+      padLeft: 1, outputHeight: 7, outputWidth: 5),
+    Case(
+      height: 9, width: 40, kernelHeight: 2, kernelWidth: 4, filters: 13, strideHeight: 2,
+      padTop: 1, padLeft: 2, outputHeight: 5, outputWidth: 39),
+    Case(
+      height: 4, width: 16, kernelHeight: 4, kernelWidth: 1, filters: 8, strideHeight: 3, padTop: 0,
+      padLeft: 0, outputHeight: 1, outputWidth: 16),
+    Case(
+      height: 6, width: 17, kernelHeight: 3, kernelWidth: 5, filters: 17, strideHeight: 1,
+      padTop: 2, padLeft: 2, outputHeight: 8, outputWidth: 17),
+  ]
+
+  @Test(arguments: cases)
+  func matchesANaiveConvolution(_ c: Case) {
+    let samples = 2
+    var generator = SeededGenerator(seed: UInt64(c.width * 31 + c.filters))
+    let input = Tensor.normal([samples * c.height * c.width], using: &generator).scalars
+    let kernel = Tensor.normal(
+      [c.kernelHeight * c.kernelWidth * c.filters], using: &generator
+    ).scalars
+    let bias = Tensor.normal([c.filters], using: &generator).scalars
+    var expected = [Double](
+      repeating: 0, count: samples * c.outputHeight * c.outputWidth * c.filters)
+    for n in 0..<samples {
+      for oy in 0..<c.outputHeight {
+        for ox in 0..<c.outputWidth {
+          for f in 0..<c.filters {
+            var total = Double(bias[f])
+            for ky in 0..<c.kernelHeight {
+              for kx in 0..<c.kernelWidth {
+                let (iy, ix) = (oy * c.strideHeight - c.padTop + ky, ox - c.padLeft + kx)
+                guard iy >= 0, iy < c.height, ix >= 0, ix < c.width else { continue }
+                total +=
+                  Double(input[(n * c.height + iy) * c.width + ix])
+                  * Double(kernel[(ky * c.kernelWidth + kx) * c.filters + f])
+              }
+            }
+            expected[((n * c.outputHeight + oy) * c.outputWidth + ox) * c.filters + f] = total
+          }
+        }
+      }
+    }
+    KernelTests.atEachLevel { level in
+      var output = [Float](repeating: .nan, count: expected.count)
+      plexus_conv2d_single_channel(
+        Int64(samples), Int64(c.height), Int64(c.width), input, kernel, Int64(c.kernelHeight),
+        Int64(c.kernelWidth), Int64(c.filters), Int64(c.strideHeight), Int64(c.padTop),
+        Int64(c.padLeft), Int64(c.outputHeight), Int64(c.outputWidth), bias, &output)
+      let worst = zip(output, expected).map { abs(Double($0) - $1) }.max() ?? .infinity
+      #expect(worst < 1e-4, "level \(level) \(c): largest difference \(worst)")
+    }
+  }
+}

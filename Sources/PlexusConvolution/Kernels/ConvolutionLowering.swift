@@ -1,5 +1,6 @@
 import Dispatch
 import PlexusCore
+import PlexusKernels
 
 /// The scratch tiles of a lowered convolution. They belong to one layer call — the call's
 /// `CallRecord` keeps them in `scratch` — so the model that reuses its records from one step
@@ -56,24 +57,35 @@ struct TilePlan: Sendable {
     return product
   }
 
-  /// Calls `body(thread, rows)` for every tile; tiles of one thread run in order, threads run
-  /// concurrently on disjoint sample ranges.
-  func forEachTile(_ body: @Sendable (_ thread: Int, _ rows: Range<Int>) -> Void) {
+  /// Calls `body(samples)` once per thread with that thread's samples (disjoint ranges that
+  /// cover the batch), concurrently when there is more than one thread.
+  func forEachSampleRange(_ body: @Sendable (_ samples: Range<Int>) -> Void) {
+    let (batch, threads) = (self.batch, self.threads)
     @Sendable func run(_ thread: Int) {
-      let firstSample = thread * batch / threads
-      let endSample = (thread + 1) * batch / threads
-      var row = firstSample * positions
-      let end = endSample * positions
-      while row < end {
-        let count = Swift.min(rowsPerTile, end - row)
-        body(thread, row..<(row + count))
-        row += count
-      }
+      body((thread * batch / threads)..<((thread + 1) * batch / threads))
     }
     if threads == 1 {
       run(0)
     } else {
       DispatchQueue.concurrentPerform(iterations: threads) { run($0) }
+    }
+  }
+
+  /// Calls `body(thread, rows)` for every tile; tiles of one thread run in order, threads run
+  /// concurrently on disjoint sample ranges.
+  func forEachTile(_ body: @Sendable (_ thread: Int, _ rows: Range<Int>) -> Void) {
+    let (batch, threads, positions, rowsPerTile) = (
+      self.batch, self.threads, self.positions, self.rowsPerTile
+    )
+    forEachSampleRange { samples in
+      let thread = samples.lowerBound * threads / Swift.max(batch, 1)
+      var row = samples.lowerBound * positions
+      let end = samples.upperBound * positions
+      while row < end {
+        let count = Swift.min(rowsPerTile, end - row)
+        body(thread, row..<(row + count))
+        row += count
+      }
     }
   }
 }
@@ -92,6 +104,14 @@ struct ConvolutionLowering: Sendable {
   /// Whether the columns are unrolled transposed (`[patch, rows]`): for a single input
   /// channel that copies whole input row runs instead of one short patch row per position.
   var usesTransposedColumns: Bool { geometry.channels == 1 && !geometry.isPointwise }
+
+  /// Whether the forward pass runs the direct single-channel kernel: one input channel,
+  /// horizontal stride 1, no dilation (the first layer of most image models, whose
+  /// `[KH * KW, O]` product is too thin for a BLAS to run well).
+  var usesSingleChannelKernel: Bool {
+    geometry.channels == 1 && !geometry.isPointwise && geometry.strideWidth == 1
+      && geometry.dilationHeight == 1 && geometry.dilationWidth == 1
+  }
 
   /// Computes `activation(conv(input) + bias)` for a `[N, H, W, C]` batch (any shape with those
   /// elements) into a tensor of `outputShape` (`[N, OH, OW, O]` elements). The bias and the
@@ -128,6 +148,33 @@ struct ConvolutionLowering: Sendable {
               activation.applyInPlace(
                 UnsafeMutableBufferPointer(start: start, count: rows.count * filters),
                 lastDimension: filters)
+            }
+            if usesSingleChannelKernel {
+              // Direct kernel (PlexusKernels): no column matrix for one input channel.
+              let plan = TilePlan(
+                batch: batch, positions: geometry.outputPositions, patch: patch,
+                work: TilePlan.work(batch, geometry.outputPositions, patch, filters))
+              let (xs, ws) = (SharedPointer(x.baseAddress!), SharedPointer(w.baseAddress!))
+              let perSample = geometry.outputPositions * filters
+              let g = geometry
+              plan.forEachSampleRange { samples in
+                guard !samples.isEmpty else { return }
+                plexus_conv2d_single_channel(
+                  Int64(samples.count), Int64(g.inputHeight), Int64(g.inputWidth),
+                  xs.pointer + samples.lowerBound * g.inputSampleSize, ws.pointer,
+                  Int64(g.kernelHeight), Int64(g.kernelWidth), Int64(filters),
+                  Int64(g.strideHeight), Int64(g.padTop), Int64(g.padLeft),
+                  Int64(g.outputHeight), Int64(g.outputWidth),
+                  hasBias ? biasPointer.pointer : nil,
+                  outs.pointer + samples.lowerBound * perSample)
+                let firstRow = samples.lowerBound * g.outputPositions
+                let rowCount = samples.count * g.outputPositions
+                activation.applyInPlace(
+                  UnsafeMutableBufferPointer(
+                    start: outs.pointer + firstRow * filters, count: rowCount * filters),
+                  lastDimension: filters)
+              }
+              return
             }
             if geometry.isPointwise {
               let rows = batch * geometry.outputPositions

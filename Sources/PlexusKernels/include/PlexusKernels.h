@@ -63,6 +63,17 @@ void plexus_gru_reset_after_step_backward(
     const float *previousHidden, const float *hiddenGradient, float *projectionGradient,
     int64_t projectionStride, float *recurrentGradient, float *previousHiddenGradient);
 
+/// A 2-D convolution of `samples` single-channel images (`[N, H, W]`, channels last with one
+/// channel) with an HWIO kernel `[KH, KW, 1, filters]`, vertical stride `strideHeight`,
+/// horizontal stride 1, no dilation, zero padding `padTop`/`padLeft` (the padding below and
+/// right follows from the output size); adds `bias` (`filters` values, or NULL) and writes
+/// `[N, OH, OW, filters]`. Padded positions contribute zero.
+void plexus_conv2d_single_channel(
+    int64_t samples, int64_t inputHeight, int64_t inputWidth, const float *input,
+    const float *kernel, int64_t kernelHeight, int64_t kernelWidth, int64_t filters,
+    int64_t strideHeight, int64_t padTop, int64_t padLeft, int64_t outputHeight,
+    int64_t outputWidth, const float *bias, float *output);
+
 /// Replaces each of `count` values by its logistic sigmoid.
 void plexus_sigmoid(float *values, int64_t count);
 
