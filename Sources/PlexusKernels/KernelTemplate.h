@@ -288,6 +288,92 @@ PK_TARGET static void PK_NAME(conv2d_single_channel)(
   }
 }
 
+/// Max pooling of one sample with `count` channels (a constant after inlining, or 0 for a
+/// runtime `channels`). See plexus_max_pool.
+PK_HELPER void PK_NAME(max_pool_sample)(
+    const float *input, int64_t inputHeight, int64_t inputWidth, int64_t channels,
+    int64_t kernelHeight, int64_t kernelWidth, int64_t strideHeight, int64_t strideWidth,
+    int64_t padTop, int64_t padLeft, int64_t outputHeight, int64_t outputWidth, float *output,
+    int32_t *argmax, const int count) {
+  const int64_t c = count > 0 ? count : channels;
+  for (int64_t oy = 0; oy < outputHeight; oy++) {
+    int64_t top = oy * strideHeight - padTop;
+    int64_t kyStart = top < 0 ? -top : 0;
+    int64_t kyEnd = inputHeight - top < kernelHeight ? inputHeight - top : kernelHeight;
+    for (int64_t ox = 0; ox < outputWidth; ox++) {
+      int64_t left = ox * strideWidth - padLeft;
+      int64_t kxStart = left < 0 ? -left : 0;
+      int64_t kxEnd = inputWidth - left < kernelWidth ? inputWidth - left : kernelWidth;
+      float *out = output + (oy * outputWidth + ox) * c;
+      int32_t *winners = argmax ? argmax + (oy * outputWidth + ox) * c : 0;
+      // The window's maxima in registers when the channel count is a constant (at most 32),
+      // else in the output itself.
+      float local[32];
+      int32_t localWinners[32];
+      float *best = count > 0 ? local : out;
+      int32_t *bestWinners = count > 0 ? localWinners : winners;
+      // Padding is smaller than the window: every window holds at least one input.
+      int64_t first = ((top + kyStart) * inputWidth + left + kxStart) * c;
+      for (int64_t k = 0; k < c; k++) best[k] = input[first + k];
+      if (winners) {
+        for (int64_t k = 0; k < c; k++) bestWinners[k] = (int32_t)(first + k);
+      }
+      for (int64_t ky = kyStart; ky < kyEnd; ky++) {
+        for (int64_t kx = kxStart; kx < kxEnd; kx++) {
+          if (ky == kyStart && kx == kxStart) continue;
+          int64_t offset = ((top + ky) * inputWidth + left + kx) * c;
+          const float *v = input + offset;
+          if (winners) {
+            for (int64_t k = 0; k < c; k++) {
+              int better = v[k] > best[k];
+              best[k] = better ? v[k] : best[k];
+              bestWinners[k] = better ? (int32_t)(offset + k) : bestWinners[k];
+            }
+          } else {
+            for (int64_t k = 0; k < c; k++) best[k] = v[k] > best[k] ? v[k] : best[k];
+          }
+        }
+      }
+      if (count > 0) {
+        for (int64_t k = 0; k < c; k++) out[k] = best[k];
+        if (winners) {
+          for (int64_t k = 0; k < c; k++) winners[k] = bestWinners[k];
+        }
+      }
+    }
+  }
+}
+
+PK_TARGET static void PK_NAME(max_pool)(
+    int64_t samples, int64_t inputHeight, int64_t inputWidth, int64_t channels,
+    int64_t kernelHeight, int64_t kernelWidth, int64_t strideHeight, int64_t strideWidth,
+    int64_t padTop, int64_t padLeft, int64_t outputHeight, int64_t outputWidth,
+    const float *input, float *output, int32_t *argmax) {
+  int64_t inputStride = inputHeight * inputWidth * channels;
+  int64_t outputStride = outputHeight * outputWidth * channels;
+  for (int64_t n = 0; n < samples; n++) {
+    const float *x = input + n * inputStride;
+    float *y = output + n * outputStride;
+    int32_t *a = argmax ? argmax + n * outputStride : 0;
+#define PK_POOL(count)                                                                     \
+  PK_NAME(max_pool_sample)(                                                                \
+      x, inputHeight, inputWidth, channels, kernelHeight, kernelWidth, strideHeight,        \
+      strideWidth, padTop, padLeft, outputHeight, outputWidth, y, a, count)
+    switch (channels) {
+      case 1: PK_POOL(1); break;
+      case 2: PK_POOL(2); break;
+      case 3: PK_POOL(3); break;
+      case 4: PK_POOL(4); break;
+      case 6: PK_POOL(6); break;
+      case 8: PK_POOL(8); break;
+      case 16: PK_POOL(16); break;
+      case 32: PK_POOL(32); break;
+      default: PK_POOL(0); break;
+    }
+#undef PK_POOL
+  }
+}
+
 #undef PK_VECTOR
 #undef PK_INTS
 #undef PK_HELPER

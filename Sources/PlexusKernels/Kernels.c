@@ -127,3 +127,13 @@ void plexus_conv2d_single_channel(
               kernelHeight, kernelWidth, filters, strideHeight, padTop, padLeft, outputHeight,
               outputWidth, bias, output)
 }
+
+void plexus_max_pool(
+    int64_t samples, int64_t inputHeight, int64_t inputWidth, int64_t channels,
+    int64_t kernelHeight, int64_t kernelWidth, int64_t strideHeight, int64_t strideWidth,
+    int64_t padTop, int64_t padLeft, int64_t outputHeight, int64_t outputWidth,
+    const float *input, float *output, int32_t *argmax) {
+  PK_DISPATCH(max_pool, samples, inputHeight, inputWidth, channels, kernelHeight, kernelWidth,
+              strideHeight, strideWidth, padTop, padLeft, outputHeight, outputWidth, input,
+              output, argmax)
+}

@@ -233,3 +233,61 @@ import Testing
     }
   }
 }
+
+/// The max-pooling kernel against a naive window scan, at every level: channel counts with a
+/// specialized loop (6, 16) and without (5, 33), padding, overlapping windows, the winners'
+/// offsets, first maximum on ties.
+@Suite(.serialized) struct MaxPoolKernelTests {
+  @Test(arguments: [5, 6, 16, 33])
+  func matchesANaiveWindowScan(channels: Int) {
+    let (samples, height, width) = (2, 7, 6)
+    let (kernelHeight, kernelWidth, strideHeight, strideWidth, padTop, padLeft) = (3, 2, 2, 1, 1, 1)
+    let outputHeight = (height + 2 * padTop - kernelHeight) / strideHeight + 1
+    let outputWidth = (width + padLeft - kernelWidth) / strideWidth + 1
+    var generator = SeededGenerator(seed: UInt64(channels))
+    // Rounded values make ties common.
+    let input = Tensor.normal([samples * height * width * channels], using: &generator).scalars
+      .map { ($0 * 2).rounded() }
+    let outputCount = samples * outputHeight * outputWidth * channels
+    var expected = [Float](repeating: 0, count: outputCount)
+    var expectedWinners = [Int32](repeating: 0, count: outputCount)
+    for n in 0..<samples {
+      for oy in 0..<outputHeight {
+        for ox in 0..<outputWidth {
+          for c in 0..<channels {
+            var best = -Float.infinity
+            var winner = -1
+            for ky in 0..<kernelHeight {
+              for kx in 0..<kernelWidth {
+                let (iy, ix) = (oy * strideHeight - padTop + ky, ox * strideWidth - padLeft + kx)
+                guard iy >= 0, iy < height, ix >= 0, ix < width else { continue }
+                let offset = (iy * width + ix) * channels + c
+                let value = input[n * height * width * channels + offset]
+                if winner < 0 || value > best { (best, winner) = (value, offset) }
+              }
+            }
+            let index = ((n * outputHeight + oy) * outputWidth + ox) * channels + c
+            expected[index] = best
+            expectedWinners[index] = Int32(winner)
+          }
+        }
+      }
+    }
+    KernelTests.atEachLevel { level in
+      var output = [Float](repeating: .nan, count: outputCount)
+      var winners = [Int32](repeating: -1, count: outputCount)
+      plexus_max_pool(
+        Int64(samples), Int64(height), Int64(width), Int64(channels), Int64(kernelHeight),
+        Int64(kernelWidth), Int64(strideHeight), Int64(strideWidth), Int64(padTop),
+        Int64(padLeft), Int64(outputHeight), Int64(outputWidth), input, &output, &winners)
+      #expect(output == expected, "level \(level), \(channels) channels")
+      #expect(winners == expectedWinners, "level \(level), \(channels) channels")
+      var plain = [Float](repeating: .nan, count: outputCount)
+      plexus_max_pool(
+        Int64(samples), Int64(height), Int64(width), Int64(channels), Int64(kernelHeight),
+        Int64(kernelWidth), Int64(strideHeight), Int64(strideWidth), Int64(padTop),
+        Int64(padLeft), Int64(outputHeight), Int64(outputWidth), input, &plain, nil)
+      #expect(plain == expected)
+    }
+  }
+}

@@ -1,5 +1,6 @@
 import Dispatch
 import PlexusCore
+import PlexusKernels
 
 /// A raw pointer shared by workers that touch disjoint samples of it.
 struct SharedPointer<Pointee>: @unchecked Sendable {
@@ -25,20 +26,27 @@ func forEachSampleChunk(samples: Int, visitsPerSample: Int, _ body: @Sendable (R
 /// ignores them and an average divides by the number of positions inside the input (Keras'
 /// convention). Samples are split across cores when the work is large.
 enum PoolingKernels {
-  /// Max pooling; writes the output and, when `argmax` is given, per output element the
-  /// offset within its sample of the input element that won (where backward routes the
-  /// gradient).
+  /// Max pooling (`plexus_max_pool` in PlexusKernels); writes the output and, when `argmax`
+  /// is given, per output element the offset within its sample of the input element that won
+  /// (where backward routes the gradient).
   static func maxPoolForward(
-    _ input: UnsafePointer<Float>, samples: Int, geometry: ConvolutionGeometry,
+    _ input: UnsafePointer<Float>, samples: Int, geometry g: ConvolutionGeometry,
     output: UnsafeMutablePointer<Float>, argmax: UnsafeMutablePointer<Int32>?
   ) {
     let (source, destination) = (SharedPointer(input), SharedPointer(output))
     let winners = argmax.map { SharedPointer($0) }
-    forEachSample(samples: samples, geometry: geometry) { inputOffset, outputOffset in
-      maxPoolSample(
-        source.pointer + inputOffset, geometry: geometry,
-        output: destination.pointer + outputOffset,
-        argmax: winners.map { $0.pointer + outputOffset })
+    let inputStride = g.inputSampleSize
+    let outputStride = g.outputPositions * g.channels
+    forEachSampleChunk(
+      samples: samples, visitsPerSample: outputStride * g.kernelHeight * g.kernelWidth
+    ) { range in
+      plexus_max_pool(
+        Int64(range.count), Int64(g.inputHeight), Int64(g.inputWidth), Int64(g.channels),
+        Int64(g.kernelHeight), Int64(g.kernelWidth), Int64(g.strideHeight),
+        Int64(g.strideWidth), Int64(g.padTop), Int64(g.padLeft), Int64(g.outputHeight),
+        Int64(g.outputWidth), source.pointer + range.lowerBound * inputStride,
+        destination.pointer + range.lowerBound * outputStride,
+        winners.map { $0.pointer + range.lowerBound * outputStride })
     }
   }
 
@@ -53,102 +61,6 @@ enum PoolingKernels {
       samples: samples, visitsPerSample: outputStride * geometry.kernelHeight * geometry.kernelWidth
     ) { range in
       for sample in range { body(sample * inputStride, sample * outputStride) }
-    }
-  }
-
-  static func maxPoolSample(
-    _ input: UnsafePointer<Float>, geometry g: ConvolutionGeometry,
-    output: UnsafeMutablePointer<Float>,
-    argmax: UnsafeMutablePointer<Int32>?
-  ) {
-    let channels = g.channels
-    var out = output
-    var winners = argmax
-    for outputRow in 0..<g.outputHeight {
-      let rowBase = outputRow &* g.strideHeight &- g.padTop
-      let rowStart = Swift.max(0, -rowBase)
-      let rowEnd = Swift.min(g.kernelHeight, g.inputHeight &- rowBase)
-      for outputColumn in 0..<g.outputWidth {
-        let columnBase = outputColumn &* g.strideWidth &- g.padLeft
-        let columnStart = Swift.max(0, -columnBase)
-        let columnEnd = Swift.min(g.kernelWidth, g.inputWidth &- columnBase)
-        // Padding is smaller than the window, so every window holds at least one input.
-        let firstOffset =
-          ((rowBase &+ rowStart) &* g.inputWidth &+ columnBase &+ columnStart) &* channels
-        let first = input + firstOffset
-        for channel in 0..<channels { out[channel] = first[channel] }
-        if let winners {
-          for channel in 0..<channels {
-            winners[channel] = Int32(truncatingIfNeeded: firstOffset &+ channel)
-          }
-        }
-        for kernelRow in rowStart..<rowEnd {
-          let inputRow = rowBase &+ kernelRow
-          for kernelColumn in columnStart..<columnEnd
-          where kernelRow != rowStart || kernelColumn != columnStart {
-            let offset = (inputRow &* g.inputWidth &+ columnBase &+ kernelColumn) &* channels
-            takeMaximum(
-              input + offset, offset: offset, into: out, winners: winners, channels: channels)
-          }
-        }
-        out += channels
-        winners = winners.map { $0 + channels }
-      }
-    }
-  }
-
-  /// `out = max(out, values)` per channel (first maximum wins ties), recording in `winners`
-  /// the sample offset of each new maximum. Branch-free vector selects, four channels at a
-  /// time.
-  @inline(__always)
-  static func takeMaximum(
-    _ values: UnsafePointer<Float>, offset: Int, into out: UnsafeMutablePointer<Float>,
-    winners: UnsafeMutablePointer<Int32>?, channels: Int
-  ) {
-    let source = UnsafeRawPointer(values)
-    let target = UnsafeMutableRawPointer(out)
-    var channel = 0
-    if let winners {
-      let indices = UnsafeMutableRawPointer(winners)
-      let lanes = SIMD4<Int32>(0, 1, 2, 3) &+ Int32(truncatingIfNeeded: offset)
-      while channel &+ 4 <= channels {
-        let bytes = channel &* 4
-        let value = source.loadUnaligned(fromByteOffset: bytes, as: SIMD4<Float>.self)
-        let best = target.loadUnaligned(fromByteOffset: bytes, as: SIMD4<Float>.self)
-        let better = value .> best
-        target.storeBytes(
-          of: best.replacing(with: value, where: better), toByteOffset: bytes, as: SIMD4<Float>.self
-        )
-        let index = indices.loadUnaligned(fromByteOffset: bytes, as: SIMD4<Int32>.self)
-        let candidate = lanes &+ Int32(truncatingIfNeeded: channel)
-        indices.storeBytes(
-          of: index.replacing(with: candidate, where: better), toByteOffset: bytes,
-          as: SIMD4<Int32>.self)
-        channel &+= 4
-      }
-      while channel < channels {
-        // Selects, not a branch: which input wins is random for real data.
-        let value = values[channel]
-        let better = value > out[channel]
-        out[channel] = better ? value : out[channel]
-        winners[channel] = better ? Int32(truncatingIfNeeded: offset &+ channel) : winners[channel]
-        channel &+= 1
-      }
-    } else {
-      while channel &+ 4 <= channels {
-        let bytes = channel &* 4
-        let value = source.loadUnaligned(fromByteOffset: bytes, as: SIMD4<Float>.self)
-        let best = target.loadUnaligned(fromByteOffset: bytes, as: SIMD4<Float>.self)
-        target.storeBytes(
-          of: best.replacing(with: value, where: value .> best), toByteOffset: bytes,
-          as: SIMD4<Float>.self)
-        channel &+= 4
-      }
-      while channel < channels {
-        let value = values[channel]
-        out[channel] = value > out[channel] ? value : out[channel]
-        channel &+= 1
-      }
     }
   }
 

@@ -74,6 +74,17 @@ void plexus_conv2d_single_channel(
     int64_t strideHeight, int64_t padTop, int64_t padLeft, int64_t outputHeight,
     int64_t outputWidth, const float *bias, float *output);
 
+/// Max pooling of `samples` channels-last samples (`[H, W, C]` each) with a `KH x KW` window,
+/// strides and zero-free padding `padTop`/`padLeft` (padded positions never take part; the
+/// padding must be smaller than the window). Writes `[OH, OW, C]` per sample and, when
+/// `argmax` is not NULL, per output element the offset within its sample of the input
+/// element that won (the first maximum on ties).
+void plexus_max_pool(
+    int64_t samples, int64_t inputHeight, int64_t inputWidth, int64_t channels,
+    int64_t kernelHeight, int64_t kernelWidth, int64_t strideHeight, int64_t strideWidth,
+    int64_t padTop, int64_t padLeft, int64_t outputHeight, int64_t outputWidth,
+    const float *input, float *output, int32_t *argmax);
+
 /// Replaces each of `count` values by its logistic sigmoid.
 void plexus_sigmoid(float *values, int64_t count);
 
