@@ -374,6 +374,89 @@ PK_TARGET static void PK_NAME(max_pool)(
   }
 }
 
+/// The pixels of one register block of the channels-last direct convolution.
+#define PK_CONV_PIXELS (PK_LANES == 16 ? 8 : 4)
+
+/// One block of `pixels` (at most PK_CONV_PIXELS) output pixels of row `oy` from column `ox`
+/// and one vector of filters of the channels-last direct convolution. `weights` is the packed
+/// kernel of that filter block, `[KH, KW, C, PK_LANES]`.
+PK_HELPER void PK_NAME(conv_pixels)(
+    const float *image, int64_t inputHeight, int64_t inputWidth, int64_t channels,
+    const float *weights, int64_t kernelHeight, int64_t kernelWidth, int64_t top,
+    int64_t strideWidth, int64_t padLeft, int64_t ox, int64_t pixels, PK_VECTOR initial,
+    PK_VECTOR *out) {
+  PK_VECTOR acc[PK_CONV_PIXELS];
+  for (int p = 0; p < PK_CONV_PIXELS; p++) acc[p] = initial;
+  int64_t kyStart = top < 0 ? -top : 0;
+  int64_t kyEnd = inputHeight - top < kernelHeight ? inputHeight - top : kernelHeight;
+  for (int64_t ky = kyStart; ky < kyEnd; ky++) {
+    const float *row = image + (top + ky) * inputWidth * channels;
+    for (int64_t kx = 0; kx < kernelWidth; kx++) {
+      const float *w = weights + (ky * kernelWidth + kx) * channels * PK_LANES;
+      int64_t first = ox * strideWidth - padLeft + kx;
+      int64_t last = (ox + pixels - 1) * strideWidth - padLeft + kx;
+      if (pixels == PK_CONV_PIXELS && first >= 0 && last < inputWidth) {
+        const float *x = row + first * channels;
+        int64_t step = strideWidth * channels;
+        for (int64_t c = 0; c < channels; c++) {
+          PK_VECTOR wv;
+          memcpy(&wv, w + c * PK_LANES, sizeof wv);
+          for (int p = 0; p < PK_CONV_PIXELS; p++) acc[p] += x[p * step + c] * wv;
+        }
+      } else {
+        for (int p = 0; p < PK_CONV_PIXELS; p++) {
+          int64_t column = (ox + p) * strideWidth - padLeft + kx;
+          if (p >= pixels || column < 0 || column >= inputWidth) continue;
+          const float *x = row + column * channels;
+          for (int64_t c = 0; c < channels; c++) {
+            PK_VECTOR wv;
+            memcpy(&wv, w + c * PK_LANES, sizeof wv);
+            acc[p] += x[c] * wv;
+          }
+        }
+      }
+    }
+  }
+  for (int p = 0; p < PK_CONV_PIXELS; p++) out[p] = acc[p];
+}
+
+/// A direct convolution of channels-last images for layers with few channels and filters,
+/// vectorized along the filters: each input value is broadcast once per tap and multiplied
+/// by a vector of filters for several output pixels at once, with no column matrix. `packed`
+/// holds the kernel rearranged by plexus_conv2d_pack.
+PK_TARGET static void PK_NAME(conv2d_direct)(
+    int64_t samples, int64_t inputHeight, int64_t inputWidth, int64_t channels,
+    const float *input, const float *packed, int64_t kernelHeight, int64_t kernelWidth,
+    int64_t filters, int64_t strideHeight, int64_t strideWidth, int64_t padTop,
+    int64_t padLeft, int64_t outputHeight, int64_t outputWidth, const float *bias,
+    float *output) {
+  int64_t blockSize = kernelHeight * kernelWidth * channels * PK_LANES;
+  for (int64_t n = 0; n < samples; n++) {
+    const float *image = input + n * inputHeight * inputWidth * channels;
+    float *out = output + n * outputHeight * outputWidth * filters;
+    for (int64_t f0 = 0; f0 < filters; f0 += PK_LANES) {
+      int64_t count = filters - f0 < PK_LANES ? filters - f0 : PK_LANES;
+      PK_VECTOR initial = bias ? PK_NAME(pk_load)(bias + f0, count) : 0;
+      const float *weights = packed + (f0 / PK_LANES) * blockSize;
+      for (int64_t oy = 0; oy < outputHeight; oy++) {
+        int64_t top = oy * strideHeight - padTop;
+        for (int64_t ox = 0; ox < outputWidth; ox += PK_CONV_PIXELS) {
+          int64_t pixels =
+              outputWidth - ox < PK_CONV_PIXELS ? outputWidth - ox : PK_CONV_PIXELS;
+          PK_VECTOR values[PK_CONV_PIXELS];
+          PK_NAME(conv_pixels)(
+              image, inputHeight, inputWidth, channels, weights, kernelHeight, kernelWidth,
+              top, strideWidth, padLeft, ox, pixels, initial, values);
+          for (int64_t p = 0; p < pixels; p++) {
+            PK_NAME(pk_store)(out + (oy * outputWidth + ox + p) * filters + f0, values[p], count);
+          }
+        }
+      }
+    }
+  }
+}
+
+
 #undef PK_VECTOR
 #undef PK_INTS
 #undef PK_HELPER

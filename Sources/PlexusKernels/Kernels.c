@@ -40,6 +40,8 @@
 
 /// 0: baseline, 1: AVX2 with FMA, 2: AVX-512; -1 until first asked.
 static _Atomic int pk_level = -1;
+/// The calling thread's forced level (tests), -1 when none.
+static _Thread_local int pk_thread_level = -1;
 
 /// The best level this CPU supports.
 static int pk_supported_level(void) {
@@ -55,6 +57,7 @@ static int pk_supported_level(void) {
 }
 
 int plexus_kernels_level(void) {
+  if (pk_thread_level >= 0) return pk_thread_level;
   int level = atomic_load_explicit(&pk_level, memory_order_relaxed);
   if (level >= 0) return level;
   level = pk_supported_level();
@@ -63,10 +66,13 @@ int plexus_kernels_level(void) {
 }
 
 int plexus_kernels_use_level(int level) {
+  if (level < 0) {
+    pk_thread_level = -1;
+    return plexus_kernels_level();
+  }
   int supported = pk_supported_level();
-  int chosen = level < 0 ? 0 : (level > supported ? supported : level);
-  atomic_store_explicit(&pk_level, chosen, memory_order_relaxed);
-  return chosen;
+  pk_thread_level = level > supported ? supported : level;
+  return pk_thread_level;
 }
 
 #ifdef PK_HAS_X86_LEVELS
@@ -136,4 +142,56 @@ void plexus_max_pool(
   PK_DISPATCH(max_pool, samples, inputHeight, inputWidth, channels, kernelHeight, kernelWidth,
               strideHeight, strideWidth, padTop, padLeft, outputHeight, outputWidth, input,
               output, argmax)
+}
+
+static int64_t pk_lanes_of_level(int level) { return level == 2 ? 16 : level == 1 ? 8 : 4; }
+
+int64_t plexus_conv2d_packed_size(
+    int64_t kernelHeight, int64_t kernelWidth, int64_t channels, int64_t filters) {
+  // Room for the widest level's padding, so a buffer fits whichever level packs.
+  return (filters + 15) / 16 * 16 * kernelHeight * kernelWidth * channels;
+}
+
+int64_t plexus_conv2d_pack(
+    const float *kernel, int64_t kernelHeight, int64_t kernelWidth, int64_t channels,
+    int64_t filters, float *packed) {
+  int64_t lanes = pk_lanes_of_level(plexus_kernels_level());
+  int64_t taps = kernelHeight * kernelWidth * channels;
+  for (int64_t f0 = 0; f0 < filters; f0 += lanes) {
+    float *block = packed + (f0 / lanes) * taps * lanes;
+    for (int64_t t = 0; t < taps; t++) {
+      for (int64_t lane = 0; lane < lanes; lane++) {
+        int64_t f = f0 + lane;
+        block[t * lanes + lane] = f < filters ? kernel[t * filters + f] : 0.0f;
+      }
+    }
+  }
+  return lanes;
+}
+
+void plexus_conv2d_direct(
+    int64_t samples, int64_t inputHeight, int64_t inputWidth, int64_t channels,
+    const float *input, const float *packed, int64_t packedLanes, int64_t kernelHeight,
+    int64_t kernelWidth, int64_t filters, int64_t strideHeight, int64_t strideWidth,
+    int64_t padTop, int64_t padLeft, int64_t outputHeight, int64_t outputWidth,
+    const float *bias, float *output) {
+  // The level that packed the kernel, whatever the calling thread's level is now.
+#ifdef PK_HAS_X86_LEVELS
+  if (packedLanes == 16) {
+    conv2d_direct_avx512(samples, inputHeight, inputWidth, channels, input, packed,
+                         kernelHeight, kernelWidth, filters, strideHeight, strideWidth, padTop,
+                         padLeft, outputHeight, outputWidth, bias, output);
+    return;
+  }
+  if (packedLanes == 8) {
+    conv2d_direct_avx2(samples, inputHeight, inputWidth, channels, input, packed, kernelHeight,
+                       kernelWidth, filters, strideHeight, strideWidth, padTop, padLeft,
+                       outputHeight, outputWidth, bias, output);
+    return;
+  }
+#endif
+  (void)packedLanes;
+  conv2d_direct_baseline(samples, inputHeight, inputWidth, channels, input, packed,
+                         kernelHeight, kernelWidth, filters, strideHeight, strideWidth, padTop,
+                         padLeft, outputHeight, outputWidth, bias, output);
 }

@@ -16,7 +16,7 @@ import Testing
   /// Runs `body` at each level, then restores the best one.
   static func atEachLevel(_ body: (Int32) throws -> Void) rethrows {
     let best = plexus_kernels_level()
-    defer { _ = plexus_kernels_use_level(best) }
+    defer { _ = plexus_kernels_use_level(-1) }
     for level in 0...best {
       #expect(plexus_kernels_use_level(level) == level)
       try body(level)
@@ -288,6 +288,90 @@ import Testing
         Int64(kernelWidth), Int64(strideHeight), Int64(strideWidth), Int64(padTop),
         Int64(padLeft), Int64(outputHeight), Int64(outputWidth), input, &plain, nil)
       #expect(plain == expected)
+    }
+  }
+}
+
+/// The channels-last direct convolution kernel against a naive Double convolution, packed and
+/// run at every level: strides on both axes, padding on every side, filter counts below, at
+/// and above a vector, widths that leave partial pixel blocks.
+@Suite(.serialized) struct DirectConvolutionKernelTests {
+  struct Case: CustomStringConvertible, Sendable {
+    var height, width, channels, kernelHeight, kernelWidth, filters: Int
+    var strideHeight, strideWidth, padTop, padLeft, outputHeight, outputWidth: Int
+    var description: String {
+      "\(height)x\(width)x\(channels) k\(kernelHeight)x\(kernelWidth) f\(filters) "
+        + "s\(strideHeight),\(strideWidth) p\(padTop),\(padLeft)"
+    }
+  }
+
+  static let cases: [Case] = [
+    Case(
+      height: 12, width: 12, channels: 6, kernelHeight: 5, kernelWidth: 5, filters: 16,
+      strideHeight: 1, strideWidth: 1, padTop: 0, padLeft: 0, outputHeight: 8, outputWidth: 8),
+    Case(
+      height: 7, width: 11, channels: 3, kernelHeight: 3, kernelWidth: 3, filters: 5,
+      strideHeight: 1, strideWidth: 1, padTop: 1, padLeft: 1, outputHeight: 7, outputWidth: 11),
+    Case(
+      height: 9, width: 10, channels: 2, kernelHeight: 2, kernelWidth: 3, filters: 33,
+      strideHeight: 2, strideWidth: 3, padTop: 1, padLeft: 2, outputHeight: 5, outputWidth: 4),
+    Case(
+      height: 5, width: 19, channels: 7, kernelHeight: 1, kernelWidth: 4, filters: 8,
+      strideHeight: 1, strideWidth: 2, padTop: 0, padLeft: 1, outputHeight: 5, outputWidth: 9),
+  ]
+
+  @Test(arguments: cases)
+  func matchesANaiveConvolution(_ c: Case) {
+    let samples = 2
+    var generator = SeededGenerator(seed: UInt64(c.width * 17 + c.filters))
+    let input = Tensor.normal(
+      [samples * c.height * c.width * c.channels], using: &generator
+    ).scalars
+    let taps = c.kernelHeight * c.kernelWidth * c.channels
+    let kernel = Tensor.normal([taps * c.filters], using: &generator).scalars
+    let bias = Tensor.normal([c.filters], using: &generator).scalars
+    var expected = [Double](
+      repeating: 0, count: samples * c.outputHeight * c.outputWidth * c.filters)
+    for n in 0..<samples {
+      for oy in 0..<c.outputHeight {
+        for ox in 0..<c.outputWidth {
+          for f in 0..<c.filters {
+            var total = Double(bias[f])
+            for ky in 0..<c.kernelHeight {
+              for kx in 0..<c.kernelWidth {
+                let iy = oy * c.strideHeight - c.padTop + ky
+                let ix = ox * c.strideWidth - c.padLeft + kx
+                guard iy >= 0, iy < c.height, ix >= 0, ix < c.width else { continue }
+                for ch in 0..<c.channels {
+                  total +=
+                    Double(input[((n * c.height + iy) * c.width + ix) * c.channels + ch])
+                    * Double(
+                      kernel[((ky * c.kernelWidth + kx) * c.channels + ch) * c.filters + f])
+                }
+              }
+            }
+            expected[((n * c.outputHeight + oy) * c.outputWidth + ox) * c.filters + f] = total
+          }
+        }
+      }
+    }
+    KernelTests.atEachLevel { level in
+      var packed = [Float](
+        repeating: .nan,
+        count: Int(
+          plexus_conv2d_packed_size(
+            Int64(c.kernelHeight), Int64(c.kernelWidth), Int64(c.channels), Int64(c.filters))))
+      let lanes = plexus_conv2d_pack(
+        kernel, Int64(c.kernelHeight), Int64(c.kernelWidth), Int64(c.channels),
+        Int64(c.filters), &packed)
+      var output = [Float](repeating: .nan, count: expected.count)
+      plexus_conv2d_direct(
+        Int64(samples), Int64(c.height), Int64(c.width), Int64(c.channels), input, packed,
+        lanes, Int64(c.kernelHeight), Int64(c.kernelWidth), Int64(c.filters),
+        Int64(c.strideHeight), Int64(c.strideWidth), Int64(c.padTop), Int64(c.padLeft),
+        Int64(c.outputHeight), Int64(c.outputWidth), bias, &output)
+      let worst = zip(output, expected).map { abs(Double($0) - $1) }.max() ?? .infinity
+      #expect(worst < 1e-4, "level \(level) \(c): largest difference \(worst)")
     }
   }
 }

@@ -14,6 +14,8 @@ final class ConvolutionScratch {
   let partialGradients = FloatBuffer()
   /// Output gradient tiles with the activation's derivative applied.
   let maskedGradients = FloatBuffer()
+  /// The kernel rearranged for the direct channels-last kernel.
+  let packedKernel = FloatBuffer()
 
   /// The scratch kept in `record`, created there on the call's first use.
   static func of(_ record: CallRecord) -> ConvolutionScratch {
@@ -105,9 +107,17 @@ struct ConvolutionLowering: Sendable {
   /// channel that copies whole input row runs instead of one short patch row per position.
   var usesTransposedColumns: Bool { geometry.channels == 1 && !geometry.isPointwise }
 
+  /// Whether the forward pass runs the direct channels-last kernel (few channels and filters,
+  /// no dilation): each input value is broadcast against a vector of filters for several
+  /// output pixels, which beats building a column matrix whose product is small.
   /// Whether the forward pass runs the direct single-channel kernel: one input channel,
   /// horizontal stride 1, no dilation (the first layer of most image models, whose
   /// `[KH * KW, O]` product is too thin for a BLAS to run well).
+  var usesDirectKernel: Bool {
+    geometry.channels >= 2 && geometry.channels <= 32 && filters <= 32 && !geometry.isPointwise
+      && geometry.dilationHeight == 1 && geometry.dilationWidth == 1
+  }
+
   var usesSingleChannelKernel: Bool {
     geometry.channels == 1 && !geometry.isPointwise && geometry.strideWidth == 1
       && geometry.dilationHeight == 1 && geometry.dilationWidth == 1
@@ -148,6 +158,40 @@ struct ConvolutionLowering: Sendable {
               activation.applyInPlace(
                 UnsafeMutableBufferPointer(start: start, count: rows.count * filters),
                 lastDimension: filters)
+            }
+            if usesDirectKernel {
+              let g = geometry
+              let packed = scratch.packedKernel.reserve(
+                Int(
+                  plexus_conv2d_packed_size(
+                    Int64(g.kernelHeight), Int64(g.kernelWidth), Int64(g.channels),
+                    Int64(filters))))
+              let lanes = plexus_conv2d_pack(
+                w.baseAddress!, Int64(g.kernelHeight), Int64(g.kernelWidth), Int64(g.channels),
+                Int64(filters), packed)
+              let plan = TilePlan(
+                batch: batch, positions: geometry.outputPositions, patch: patch,
+                work: TilePlan.work(batch, geometry.outputPositions, patch, filters))
+              let (xs, packs) = (SharedPointer(x.baseAddress!), SharedPointer(packed))
+              let perSample = geometry.outputPositions * filters
+              plan.forEachSampleRange { samples in
+                guard !samples.isEmpty else { return }
+                plexus_conv2d_direct(
+                  Int64(samples.count), Int64(g.inputHeight), Int64(g.inputWidth),
+                  Int64(g.channels), xs.pointer + samples.lowerBound * g.inputSampleSize,
+                  packs.pointer, lanes, Int64(g.kernelHeight), Int64(g.kernelWidth),
+                  Int64(filters), Int64(g.strideHeight), Int64(g.strideWidth), Int64(g.padTop),
+                  Int64(g.padLeft), Int64(g.outputHeight), Int64(g.outputWidth),
+                  hasBias ? biasPointer.pointer : nil,
+                  outs.pointer + samples.lowerBound * perSample)
+                let firstRow = samples.lowerBound * g.outputPositions
+                let rowCount = samples.count * g.outputPositions
+                activation.applyInPlace(
+                  UnsafeMutableBufferPointer(
+                    start: outs.pointer + firstRow * filters, count: rowCount * filters),
+                  lastDimension: filters)
+              }
+              return
             }
             if usesSingleChannelKernel {
               // Direct kernel (PlexusKernels): no column matrix for one input channel.

@@ -21,8 +21,9 @@ extern "C" {
 /// AVX2 with FMA, 2 AVX-512. Chosen once, on the first call.
 int plexus_kernels_level(void);
 
-/// Makes the kernels run at `level`, or at the best level the CPU has if that is lower, and
-/// returns the level in effect (for tests that compare the levels).
+/// Makes the kernels called from this thread run at `level`, or at the best level the CPU
+/// has if that is lower, and returns the level in effect; a negative `level` removes the
+/// override. For tests that compare the levels: other threads keep the CPU's level.
 int plexus_kernels_use_level(int level);
 
 /// The elementwise part of one LSTM step for `rows` samples of `units` units, gate blocks in
@@ -73,6 +74,31 @@ void plexus_conv2d_single_channel(
     const float *kernel, int64_t kernelHeight, int64_t kernelWidth, int64_t filters,
     int64_t strideHeight, int64_t padTop, int64_t padLeft, int64_t outputHeight,
     int64_t outputWidth, const float *bias, float *output);
+
+/// The number of floats `plexus_conv2d_pack` writes for a kernel `[KH, KW, C, filters]`
+/// (enough for any CPU level).
+int64_t plexus_conv2d_packed_size(
+    int64_t kernelHeight, int64_t kernelWidth, int64_t channels, int64_t filters);
+
+/// Rearranges an HWIO kernel `[KH, KW, C, filters]` for `plexus_conv2d_direct` at the
+/// calling thread's CPU level: blocks of one vector of filters, zero-padded. Returns the
+/// vector width used, which `plexus_conv2d_direct` takes back.
+int64_t plexus_conv2d_pack(
+    const float *kernel, int64_t kernelHeight, int64_t kernelWidth, int64_t channels,
+    int64_t filters, float *packed);
+
+/// A 2-D convolution of `samples` channels-last images (`[H, W, C]`) without dilation,
+/// vectorized along the filters, from a kernel packed by `plexus_conv2d_pack` with the
+/// vector width it returned (`packedLanes`): strides, zero padding `padTop`/`padLeft` (the padding below and right follows
+/// from the output size), `bias` (`filters` values or NULL); writes `[OH, OW, filters]` per
+/// sample. For layers with few channels and filters, where the column matrix of im2col costs
+/// more than the product.
+void plexus_conv2d_direct(
+    int64_t samples, int64_t inputHeight, int64_t inputWidth, int64_t channels,
+    const float *input, const float *packed, int64_t packedLanes, int64_t kernelHeight,
+    int64_t kernelWidth, int64_t filters, int64_t strideHeight, int64_t strideWidth,
+    int64_t padTop, int64_t padLeft, int64_t outputHeight, int64_t outputWidth,
+    const float *bias, float *output);
 
 /// Max pooling of `samples` channels-last samples (`[H, W, C]` each) with a `KH x KW` window,
 /// strides and zero-free padding `padTop`/`padLeft` (padded positions never take part; the
