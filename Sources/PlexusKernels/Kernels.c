@@ -22,7 +22,7 @@
 #define PK_HAS_X86_LEVELS 1
 
 #define PK_NAME(name) PK_CONCAT(name, avx2)
-#define PK_TARGET __attribute__((target("avx2,fma")))
+#define PK_TARGET __attribute__((target("avx2,fma,f16c")))
 #define PK_LANES 8
 #include "KernelTemplate.h"
 #undef PK_NAME
@@ -30,7 +30,7 @@
 #undef PK_LANES
 
 #define PK_NAME(name) PK_CONCAT(name, avx512)
-#define PK_TARGET __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,avx2,fma")))
+#define PK_TARGET __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,avx2,fma,f16c")))
 #define PK_LANES 16
 #include "KernelTemplate.h"
 #undef PK_NAME
@@ -38,7 +38,7 @@
 #undef PK_LANES
 #endif
 
-/// 0: baseline, 1: AVX2 with FMA, 2: AVX-512; -1 until first asked.
+/// 0: baseline, 1: AVX2 with FMA and F16C, 2: AVX-512; -1 until first asked.
 static _Atomic int pk_level = -1;
 /// The calling thread's forced level (tests), -1 when none.
 static _Thread_local int pk_thread_level = -1;
@@ -48,7 +48,9 @@ static int pk_supported_level(void) {
   int level = 0;
 #ifdef PK_HAS_X86_LEVELS
   __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) level = 1;
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")
+      && __builtin_cpu_supports("f16c"))
+    level = 1;
   if (level == 1 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq")
       && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl"))
     level = 2;
@@ -194,4 +196,12 @@ void plexus_conv2d_direct(
   conv2d_direct_baseline(samples, inputHeight, inputWidth, channels, input, packed,
                          kernelHeight, kernelWidth, filters, strideHeight, strideWidth, padTop,
                          padLeft, outputHeight, outputWidth, bias, output);
+}
+
+void plexus_f16_to_f32(const uint16_t *source, float *destination, int64_t count) {
+  PK_DISPATCH(f16_to_f32, source, destination, count)
+}
+
+void plexus_f32_to_f16(const float *source, uint16_t *destination, int64_t count) {
+  PK_DISPATCH(f32_to_f16, source, destination, count)
 }

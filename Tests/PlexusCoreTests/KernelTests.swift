@@ -375,3 +375,35 @@ import Testing
     }
   }
 }
+
+/// Half-precision conversion at every level against Swift's `Float16`: normal, subnormal,
+/// rounding ties, overflow, infinities and NaN.
+@Suite(.serialized) struct HalfPrecisionKernelTests {
+  @Test func conversionsMatchFloat16() {
+    var values: [Float] = [0, -0.0, 1, -1, 0.1, 65504, 65520, 65519.9, 1e6, -1e6, 6e-8, 3e-8, 1e-9]
+    values += [.infinity, -.infinity, .nan, 5.960_464_5e-8, 2.980_232_2e-8, 1.000_488_3]
+    var generator = SeededGenerator(seed: 12)
+    values += Tensor.normal([300], standardDeviation: 100, using: &generator).scalars
+    let halves = (0..<UInt16.max).map { $0 }
+    KernelTests.atEachLevel { level in
+      var encoded = [UInt16](repeating: 0, count: values.count)
+      plexus_f32_to_f16(values, &encoded, Int64(values.count))
+      for (value, bits) in zip(values, encoded) {
+        let expected = Float16(value)
+        if value.isNaN {
+          #expect(Float16(bitPattern: bits).isNaN, "level \(level)")
+        } else {
+          #expect(bits == expected.bitPattern, "level \(level): \(value)")
+        }
+      }
+      var decoded = [Float](repeating: 0, count: halves.count)
+      plexus_f16_to_f32(halves, &decoded, Int64(halves.count))
+      for (bits, value) in zip(halves, decoded) {
+        let expected = Float(Float16(bitPattern: bits))
+        #expect(
+          expected.isNaN ? value.isNaN : value.bitPattern == expected.bitPattern,
+          "level \(level): \(bits)")
+      }
+    }
+  }
+}

@@ -1,5 +1,6 @@
 import CZlib
 import Foundation
+import PlexusKernels
 
 /// Element conversion, byte shuffling and deflate for one block of a tensor.
 ///
@@ -23,11 +24,17 @@ enum BlockCodec {
           of: source[index].bitPattern.littleEndian, toByteOffset: index * 4, as: UInt32.self)
       }
     case .f16:
-      for index in source.indices {
-        base.storeBytes(
-          of: Float16(source[index]).bitPattern.littleEndian, toByteOffset: index * 2,
-          as: UInt16.self)
-      }
+      #if _endian(little)
+        // One conversion instruction per vector where the CPU has them (PlexusKernels).
+        plexus_f32_to_f16(
+          source.baseAddress!, base.assumingMemoryBound(to: UInt16.self), Int64(source.count))
+      #else
+        for index in source.indices {
+          base.storeBytes(
+            of: Float16(source[index]).bitPattern.littleEndian, toByteOffset: index * 2,
+            as: UInt16.self)
+        }
+      #endif
     case .bf16:
       for index in source.indices {
         base.storeBytes(
@@ -61,11 +68,17 @@ enum BlockCodec {
         }
       #endif
     case .f16:
-      for index in destination.indices {
-        let bits = UInt16(
-          littleEndian: base.loadUnaligned(fromByteOffset: index * 2, as: UInt16.self))
-        destination[index] = Float(Float16(bitPattern: bits))
-      }
+      #if _endian(little)
+        plexus_f16_to_f32(
+          base.assumingMemoryBound(to: UInt16.self), destination.baseAddress!,
+          Int64(destination.count))
+      #else
+        for index in destination.indices {
+          let bits = UInt16(
+            littleEndian: base.loadUnaligned(fromByteOffset: index * 2, as: UInt16.self))
+          destination[index] = Float(Float16(bitPattern: bits))
+        }
+      #endif
     case .bf16:
       for index in destination.indices {
         let bits = UInt16(

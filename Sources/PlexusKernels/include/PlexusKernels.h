@@ -18,7 +18,7 @@ extern "C" {
 #endif
 
 /// The instruction-set level the kernels run at on this CPU: 0 baseline (SSE2 or NEON), 1
-/// AVX2 with FMA, 2 AVX-512. Chosen once, on the first call.
+/// AVX2 with FMA and F16C, 2 AVX-512. Chosen once, on the first call.
 int plexus_kernels_level(void);
 
 /// Makes the kernels called from this thread run at `level`, or at the best level the CPU
@@ -110,6 +110,14 @@ void plexus_max_pool(
     int64_t kernelHeight, int64_t kernelWidth, int64_t strideHeight, int64_t strideWidth,
     int64_t padTop, int64_t padLeft, int64_t outputHeight, int64_t outputWidth,
     const float *input, float *output, int32_t *argmax);
+
+/// IEEE half-precision bit patterns (host byte order) to floats, exactly; with F16C or
+/// AVX-512, one conversion instruction per vector.
+void plexus_f16_to_f32(const uint16_t *source, float *destination, int64_t count);
+
+/// Floats to IEEE half-precision bit patterns (host byte order), rounded to nearest even;
+/// values beyond the half range become infinities, NaN stays NaN.
+void plexus_f32_to_f16(const float *source, uint16_t *destination, int64_t count);
 
 /// Replaces each of `count` values by its logistic sigmoid.
 void plexus_sigmoid(float *values, int64_t count);
