@@ -93,11 +93,12 @@ let package = Package(
       swiftSettings: strictSettings
     ),
 
-    // Conversion to and from other formats (safetensors); outside the umbrella, so users of the
-    // core do not pay for it.
+    // Conversion to and from other formats (safetensors, NumPy .npz, PyTorch state dicts);
+    // outside the umbrella, so users of the core do not pay for it. Zip archives go through
+    // the system zlib.
     .target(
       name: "PlexusInterop",
-      dependencies: ["PlexusCore"],
+      dependencies: ["PlexusCore", "CZlib"],
       swiftSettings: strictSettings
     ),
 
