@@ -162,7 +162,7 @@ let package = Package(
     ),
     .testTarget(
       name: "PlexusInteropTests",
-      dependencies: ["PlexusInterop", "PlexusCore", "PlexusPerceptron"],
+      dependencies: ["PlexusInterop", "PlexusCore", "PlexusPerceptron", "Plexus", "PlexusCommands"],
       resources: [.copy("Fixtures")],
       swiftSettings: strictSettings
     ),

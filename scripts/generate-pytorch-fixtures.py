@@ -228,15 +228,31 @@ def dense(units, activation=None):
     return {"type": "plexus.dense", "config": config}
 
 
+def build(name):
+    """The torch module of a model fixture (random weights; the fixture's come from a seed)."""
+    if name == "mlp":
+        return nn.Sequential(
+            nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 16), nn.Tanh(), nn.Linear(16, 10))
+    if name == "cnn":
+        return CNN()
+    if name == "lstm":
+        return Recurrent(nn.LSTM, 4, 12, 5, num_layers=2)
+    if name == "gru":
+        return Recurrent(nn.GRU, 4, 10, 3)
+    if name == "rnn":
+        return Embedded()
+    raise ValueError(name)
+
+
 def models():
     torch.manual_seed(1)
     cases = []
 
-    mlp = nn.Sequential(nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 16), nn.Tanh(), nn.Linear(16, 10))
+    mlp = build("mlp")
     cases.append(("mlp", mlp, torch.randn(5, 64),
                   spec("mlp", [64], [dense(32, "relu"), dense(16, "tanh"), dense(10)])))
 
-    cnn = CNN()
+    cnn = build("cnn")
     with torch.no_grad():
         cnn.bn1.running_mean.copy_(torch.randn(4) * 0.1)
         cnn.bn1.running_var.copy_(torch.rand(4) + 0.5)
@@ -253,20 +269,20 @@ def models():
         dense(10),
     ])))
 
-    lstm = Recurrent(nn.LSTM, 4, 12, 5, num_layers=2)
+    lstm = build("lstm")
     cases.append(("lstm", lstm, torch.randn(3, 6, 4), spec("lstm", [6, 4], [
         {"type": "plexus.lstm", "config": {"units": 12, "returnSequences": True}},
         {"type": "plexus.lstm", "config": {"units": 12}},
         dense(5),
     ])))
 
-    gru = Recurrent(nn.GRU, 4, 10, 3)
+    gru = build("gru")
     cases.append(("gru", gru, torch.randn(3, 7, 4), spec("gru", [7, 4], [
         {"type": "plexus.gru", "config": {"units": 10}},
         dense(3),
     ])))
 
-    rnn = Embedded()
+    rnn = build("rnn")
     cases.append(("rnn", rnn, torch.randint(0, 20, (4, 5)), spec("rnn", [5], [
         {"type": "plexus.embedding", "config": {"inputDim": 20, "outputDim": 6}},
         {"type": "plexus.simple_rnn", "config": {"units": 8}},
