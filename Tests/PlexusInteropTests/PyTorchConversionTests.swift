@@ -327,6 +327,35 @@ let torchPython: String? = {
     #expect(tensors.map(\.name) == paths.map { "w\($0)" })
   }
 
+  /// `plexus predict` runs a state dict with its architecture, on images in PyTorch's layout.
+  @Test func predictRunsAWeightFileWithItsArchitecture() throws {
+    let folder = try ScratchFolder()
+    defer { folder.remove() }
+    for name in ["cnn", "lstm"] {
+      let predicted = try Predict.run(
+        PredictSettings(
+          modelPath: fixture("\(name).pt"), inputPath: fixture("\(name)-input.npy"),
+          outputPath: folder.file("\(name)-y.npy"), architecturePath: fixture("\(name).spec.json"),
+          inputsAreChannelsFirst: name == "cnn"), console: CapturedOutput())
+      let expected = try NumPy.read(
+        contentsOf: URL(fileURLWithPath: fixture("\(name)-output.npy"))
+      ).tensor()
+      #expect(largestDifference(predicted, expected) < 1e-4, "\(name)")
+    }
+    #expect {
+      try Predict.run(
+        PredictSettings(
+          modelPath: fixture("mlp.pt"), inputPath: fixture("mlp-input.npy"),
+          architecturePath: fixture("mlp.spec.json"), inputsAreChannelsFirst: true),
+        console: CapturedOutput())
+    } throws: { "\($0)".contains("needs images [N, C, H, W]") }
+    #expect {
+      try Predict.run(
+        PredictSettings(modelPath: fixture("mlp.pt"), inputPath: fixture("mlp-input.npy")),
+        console: CapturedOutput())
+    } throws: { "\($0)".contains("--architecture") }
+  }
+
   // MARK: Bad input
 
   @Test func mismatchesNameTheTensorAndBothShapes() throws {
