@@ -88,21 +88,22 @@ public enum WeightExport {
     return result
   }
 
-  /// Writes the model's parameters in `layout` to `url` as safetensors or `.npz` (by the
-  /// extension), atomically. Safetensors files carry `metadata`; floating-point tensors are
+  /// Writes the model's parameters in `layout` to `url` as safetensors or `.npz` (`format`, or
+  /// the one the extension names), atomically. Safetensors files carry `metadata`; floating-point tensors are
   /// stored as `dtype` (F32, F16 or BF16; `.npz` is F32).
   ///
   /// - Throws: as `tensors(of:layout:mapping:)`; `InteropError` for another extension or
   ///   dtype; `PlexusError.io` when the file cannot be written.
   public static func write(
     _ model: any ModelProtocol, layout: WeightLayout, mapping: WeightMapping? = nil,
-    dtype: WeightDType = .f32, metadata: [String: String] = [:], to url: URL
+    dtype: WeightDType = .f32, metadata: [String: String] = [:], format: WeightFileFormat? = nil,
+    to url: URL
   ) throws -> [TypedTensor] {
     guard WeightDType.writable.contains(dtype) else {
       throw InteropError("weights are written as F32, F16 or BF16, not \(dtype.rawValue)")
     }
     var tensors = try tensors(of: model, layout: layout, mapping: mapping)
-    switch WeightFileFormat(pathExtension: url.pathExtension) {
+    switch format ?? WeightFileFormat(pathExtension: url.pathExtension) {
     case .safetensors?:
       for index in tensors.indices where tensors[index].dtype == .f32 {
         tensors[index].dtype = dtype

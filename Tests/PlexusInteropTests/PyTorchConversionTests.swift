@@ -356,6 +356,42 @@ let torchPython: String? = {
     } throws: { "\($0)".contains("--architecture") }
   }
 
+  /// `.plexus` to `.npz` in Plexus's layout and back is exact; `--to` names the format when
+  /// the extension does not; bad flags are refused.
+  @Test func npzInPlexusLayoutRoundTripsAndFlagsAreChecked() throws {
+    let folder = try ScratchFolder()
+    defer { folder.remove() }
+    let (model, _) = try convert("cnn", in: folder)
+    let converted = folder.file("cnn.plexus")
+    try model.save(to: URL(fileURLWithPath: converted))
+    let weights = folder.file("cnn.weights")
+    let command = try ConvertCommand.parse([converted, weights, "--to", "npz"])
+    try Convert.run(try command.settings, console: CapturedOutput())
+    let archive = try NumPyArchive(contentsOf: URL(fileURLWithPath: weights))
+    #expect(archive.members.first?.name == "conv2d_1.kernel")
+    let back = folder.file("back.plexus")
+    try FileManager.default.copyItem(atPath: weights, toPath: folder.file("cnn.npz"))
+    let console = CapturedOutput()
+    try Convert.run(
+      try ConvertCommand.parse([folder.file("cnn.npz"), back, "--architecture", converted])
+        .settings, console: console)
+    #expect(console.text.contains("matched by name"))
+    let reloaded = try loadModel(from: URL(fileURLWithPath: back), registry: .standard())
+    for (a, b) in zip(model.namedParameters, reloaded.namedParameters) {
+      #expect(a.parameter.value == b.parameter.value)
+    }
+    for arguments in [
+      [converted, weights, "--to", "pt"], [converted, weights, "--layout", "keras"],
+    ] {
+      #expect(throws: (any Error).self) { try ConvertCommand.parse(arguments).validate() }
+    }
+    #expect {
+      try Convert.run(
+        ConvertSettings(inputPath: converted, outputPath: back, layout: .pytorch),
+        console: CapturedOutput())
+    } throws: { "\($0)".contains("apply when one side is a weight file") }
+  }
+
   // MARK: Bad input
 
   @Test func mismatchesNameTheTensorAndBothShapes() throws {

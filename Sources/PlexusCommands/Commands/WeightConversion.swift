@@ -141,7 +141,7 @@ public enum WeightConversion {
     }
     let tensors = try WeightExport.write(
       model, layout: layout, mapping: mapping, dtype: dtype, metadata: metadata,
-      to: URL(fileURLWithPath: settings.outputPath))
+      format: format.weightFormat, to: URL(fileURLWithPath: settings.outputPath))
     console.line(
       "Wrote \(settings.outputPath): \(tensors.count) tensors as \(dtype.rawValue)"
         + (layout == .pytorch ? ", PyTorch layout" : "")
