@@ -77,6 +77,13 @@ enum ElementDecoding {
     bigEndian: Bool, storageCount: Int
   ) throws -> Tensor {
     let count = try Tensor.elementCount(of: shape)
+    // A view can repeat its storage's elements (stride 0): its size is bounded by the most
+    // values a parameter may hold, not by the file.
+    guard count <= max(storageCount, ParameterAllocation.defaultMaximumElements) else {
+      throw InteropError(
+        "size \(shape) holds \(count) elements, more than the \(ParameterAllocation.defaultMaximumElements) "
+          + "a tensor may have")
+    }
     let (storageBytes, overflow) = storageCount.multipliedReportingOverflow(by: dtype.size)
     guard !overflow, storageBytes <= raw.count else {
       throw InteropError(

@@ -163,6 +163,15 @@ func floats(_ values: [Float]) -> Data {
         ]), ["0": six], "little", "reads past its storage"
       ),
       (good, ["0": floats([1, 2])], "little", "declares 6 F32 elements but its member has 8"),
+      (
+        Pickle.stateDict([
+          (
+            "w",
+            Pickle.tensor(
+              key: "0", count: 6, offset: 0, size: [255, 255, 255, 255], stride: [0, 0, 0, 0])
+          )
+        ]), ["0": six], "little", "more than the 1073741824"
+      ),
       (good, [:], "little", "no member data/0"),
       (good, ["0": six], "middle", "neither 'little' nor 'big'"),
       (Array(good.dropLast()), ["0": six], "little", "ends without STOP"),

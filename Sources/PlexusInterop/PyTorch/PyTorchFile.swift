@@ -237,7 +237,13 @@ private struct StateDictWalk {
       }
       let last: Int?
       do {
-        _ = try Tensor.elementCount(of: reference.shape)
+        let count = try Tensor.elementCount(of: reference.shape)
+        let limit = max(reference.storage.elementCount, ParameterAllocation.defaultMaximumElements)
+        guard count <= limit else {
+          throw InteropError(
+            "size \(reference.shape) holds \(count) elements, more than the \(limit) a tensor "
+              + "may have")
+        }
         last = try ElementDecoding.lastIndex(
           shape: reference.shape, strides: reference.strides, offset: reference.offset)
       } catch {
