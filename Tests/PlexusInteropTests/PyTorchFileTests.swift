@@ -180,6 +180,15 @@ func floats(_ values: [Float]) -> Data {
       ([0x80, 2, UInt8(ascii: "X"), 0xFF, 0xFF, 0xFF, 0x7F], [:], "little", "runs past the end"),
       ([0x80, 2, UInt8(ascii: "K"), 1, UInt8(ascii: ".")], [:], "little", "not a dict"),
       ([0x80, 9], [:], "little", "protocol 9"),
+      // A list that holds itself: refused, and its cycle freed.
+      (
+        [0x80, 2, UInt8(ascii: "}")] + Pickle.string("a")
+          + [
+            UInt8(ascii: "]"), UInt8(ascii: "2"), UInt8(ascii: "a"), UInt8(ascii: "s"),
+            UInt8(ascii: "."),
+          ],
+        [:], "little", "deeper than 32 levels"
+      ),
       ([0x80, 2, UInt8(ascii: "a"), UInt8(ascii: ".")], [:], "little", "empty stack"),
     ]
     for (pickle, storages, byteorder, expected) in cases {

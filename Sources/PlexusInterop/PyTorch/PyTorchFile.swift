@@ -120,6 +120,8 @@ public struct PyTorchFile: Sendable {
     var unpickler = RestrictedUnpickler(
       try archive.contents(of: pickle), source: "\(source): \(pickle.name)",
       persistentLoad: { id in try Self.storage(id, sizes: storageSizes) })
+    // Pickles can make reference cycles; the containers are emptied once the walk is done.
+    defer { unpickler.releaseContainers() }
     let root = try unpickler.load()
     var walk = StateDictWalk(source: source)
     guard case .dict(let dict) = root else {

@@ -61,6 +61,13 @@ final class PickleDict {
     }
   }
 
+  /// Empties the dict (breaking reference cycles through it).
+  func removeAll() {
+    keys = []
+    values = [:]
+    keyValues = [:]
+  }
+
   /// The entries in order.
   var entries: [(key: PickleValue, value: PickleValue)] {
     keys.map { (keyValues[$0]!, values[$0]!) }
@@ -184,6 +191,10 @@ struct RestrictedUnpickler {
   private var marks: [Int] = []
   private var memo: [Int: PickleValue] = [:]
   private let persistentLoad: (PickleValue) throws -> PickleValue
+  /// Every list and dict built, so that `releaseContainers` can break the reference cycles a
+  /// pickle may make (a list that holds itself).
+  private var lists: [PickleList] = []
+  private var dicts: [PickleDict] = []
 
   /// Prepares to read `bytes`; `persistentLoad` turns a persistent id (`BINPERSID`) into a
   /// value and `source` names the pickle in errors.
@@ -193,6 +204,29 @@ struct RestrictedUnpickler {
     self.bytes = [UInt8](bytes)
     self.source = source
     self.persistentLoad = persistentLoad
+  }
+
+  /// Empties every list and dict this unpickler built, freeing cyclic structures. Call it when
+  /// the loaded value is no longer needed.
+  mutating func releaseContainers() {
+    for list in lists { list.items = [] }
+    for dict in dicts { dict.removeAll() }
+    lists = []
+    dicts = []
+    stack = []
+    memo = [:]
+  }
+
+  private mutating func newList(_ items: [PickleValue] = []) -> PickleValue {
+    let list = PickleList(items)
+    lists.append(list)
+    return .list(list)
+  }
+
+  private mutating func newDict(ordered: Bool) -> PickleDict {
+    let dict = PickleDict(ordered: ordered)
+    dicts.append(dict)
+    return dict
   }
 
   private func error(_ message: String, at offset: Int) -> InteropError {
@@ -280,8 +314,8 @@ struct RestrictedUnpickler {
         let items = Array(stack.suffix(count))
         stack.removeLast(count)
         try push(.tuple(items), start)
-      case UInt8(ascii: "]"): try push(.list(PickleList()), start)
-      case UInt8(ascii: "l"): try push(.list(PickleList(try popMark(start))), start)
+      case UInt8(ascii: "]"): try push(newList(), start)
+      case UInt8(ascii: "l"): try push(newList(try popMark(start)), start)
       case UInt8(ascii: "a"):  // APPEND
         let item = try pop(start)
         guard case .list(let list) = try top(start) else {
@@ -294,10 +328,10 @@ struct RestrictedUnpickler {
           throw error("APPENDS to \(try top(start).kind), not a list", at: start)
         }
         list.items += items
-      case UInt8(ascii: "}"): try push(.dict(PickleDict(ordered: false)), start)
+      case UInt8(ascii: "}"): try push(.dict(newDict(ordered: false)), start)
       case UInt8(ascii: "d"):  // DICT
         let items = try popMark(start)
-        let dict = PickleDict(ordered: false)
+        let dict = newDict(ordered: false)
         try setItems(items, in: dict, start)
         try push(.dict(dict), start)
       case UInt8(ascii: "s"):  // SETITEM
@@ -342,7 +376,9 @@ struct RestrictedUnpickler {
       case UInt8(ascii: "R"):  // REDUCE
         let arguments = try pop(start)
         let callable = try pop(start)
-        try push(try reduce(callable, arguments, start), start)
+        let result = try reduce(callable, arguments, start)
+        if case .dict(let dict) = result { dicts.append(dict) }
+        try push(result, start)
       case 0x81:  // NEWOBJ
         let arguments = try pop(start)
         let type = try pop(start)
@@ -351,7 +387,7 @@ struct RestrictedUnpickler {
         else {
           throw error("NEWOBJ of \(type.kind) is not allowed", at: start)
         }
-        try push(.dict(PickleDict(ordered: true)), start)
+        try push(.dict(newDict(ordered: true)), start)
       case UInt8(ascii: "b"):  // BUILD
         let state = try pop(start)
         let object = try top(start)
