@@ -98,11 +98,12 @@ let package = Package(
       swiftSettings: strictSettings
     ),
 
-    // Conversion to and from other formats (safetensors); outside the umbrella, so users of the
-    // core do not pay for it.
+    // Conversion to and from other formats (safetensors, NumPy .npz, PyTorch state dicts);
+    // outside the umbrella, so users of the core do not pay for it. Zip archives go through
+    // the system zlib.
     .target(
       name: "PlexusInterop",
-      dependencies: ["PlexusCore"],
+      dependencies: ["PlexusCore", "CZlib"],
       swiftSettings: strictSettings
     ),
 
@@ -168,7 +169,7 @@ let package = Package(
     ),
     .testTarget(
       name: "PlexusInteropTests",
-      dependencies: ["PlexusInterop", "PlexusCore", "PlexusPerceptron"],
+      dependencies: ["PlexusInterop", "PlexusCore", "PlexusPerceptron", "Plexus", "PlexusCommands"],
       resources: [.copy("Fixtures")],
       swiftSettings: strictSettings
     ),

@@ -40,10 +40,11 @@ def main():
     save("empty.npy", np.zeros((0, 3), dtype="<f4"))
     save("version2.npy", np.arange(6, dtype="<f4").reshape(2, 3), version=(2, 0))
     save("version3.npy", np.arange(4, dtype="<i8").reshape(2, 2), version=(3, 0))
-    # Unsupported layouts and dtypes.
+    # Other byte orders, layouts and dtypes, converted as they are read.
     save("bigendian.npy", np.array([1.0, 2.0], dtype=">f4"))
     save("fortran.npy", np.asfortranarray(np.arange(6, dtype="<f4").reshape(2, 3)))
     save("float16.npy", np.array([1.0, 2.0], dtype="<f2"))
+    # Unsupported dtypes.
     save("object.npy", np.array([1, "a"], dtype=object))
     save("structured.npy", np.zeros(2, dtype=[("x", "<f4"), ("y", "<i4")]))
 

@@ -1,8 +1,9 @@
 import Foundation
 import PlexusCore
 
-/// An element type of a safetensors file.
-public enum SafeTensorsDType: String, Sendable, CaseIterable {
+/// An element type of a tensor in a weight file, under its safetensors name (`F32`, `BF16`).
+/// The same types appear in NumPy arrays and PyTorch storages.
+public enum WeightDType: String, Sendable, CaseIterable {
   case f64 = "F64"
   case f32 = "F32"
   case f16 = "F16"
@@ -24,9 +25,12 @@ public enum SafeTensorsDType: String, Sendable, CaseIterable {
     }
   }
 
-  /// The element types Plexus writes.
-  public static let writable: [SafeTensorsDType] = [.f32, .f16, .bf16]
+  /// The floating-point element types Plexus writes weights as.
+  public static let writable: [WeightDType] = [.f32, .f16, .bf16]
 }
+
+/// The element type of a safetensors tensor.
+public typealias SafeTensorsDType = WeightDType
 
 /// An error in a safetensors file: what is wrong and where (the file, the tensor).
 public struct SafeTensorsError: Error, CustomStringConvertible, Equatable {
@@ -224,31 +228,12 @@ public struct SafeTensorsFile: Sendable {
   ///
   /// - Throws: `PlexusError` when the tensor cannot be built.
   public func tensor(_ entry: SafeTensorsEntry) throws -> Tensor {
-    let count = entry.shape.reduce(1, *)
-    let start = dataStart + entry.byteRange.lowerBound
-    let scalars: [Float] = data.withUnsafeBytes { raw in
-      let base = raw.baseAddress!.advanced(by: start - data.startIndex)
-      return (0..<count).map { index in
-        let at = base + index * entry.dtype.size
-        switch entry.dtype {
-        case .f64:
-          return Float(Double(bitPattern: UInt64(littleEndian: at.loadUnaligned(as: UInt64.self))))
-        case .f32: return Float(bitPattern: UInt32(littleEndian: at.loadUnaligned(as: UInt32.self)))
-        case .f16:
-          return Float(Float16(bitPattern: UInt16(littleEndian: at.loadUnaligned(as: UInt16.self))))
-        case .bf16:
-          return Float(
-            bitPattern: UInt32(UInt16(littleEndian: at.loadUnaligned(as: UInt16.self))) << 16)
-        case .i64: return Float(Int64(littleEndian: at.loadUnaligned(as: Int64.self)))
-        case .i32: return Float(Int32(littleEndian: at.loadUnaligned(as: Int32.self)))
-        case .i16: return Float(Int16(littleEndian: at.loadUnaligned(as: Int16.self)))
-        case .i8: return Float(at.loadUnaligned(as: Int8.self))
-        case .u8: return Float(at.loadUnaligned(as: UInt8.self))
-        case .bool: return at.loadUnaligned(as: UInt8.self) == 0 ? 0 : 1
-        }
-      }
+    let start = dataStart + entry.byteRange.lowerBound - data.startIndex
+    return try data.withUnsafeBytes { raw in
+      try ElementDecoding.tensor(
+        UnsafeRawBufferPointer(rebasing: raw[start..<(start + entry.byteRange.count)]),
+        dtype: entry.dtype, shape: entry.shape, bigEndian: false)
     }
-    return try Tensor(shape: entry.shape.isEmpty ? [1] : entry.shape, scalars: scalars)
   }
 
   /// Writes `tensors` as a safetensors file at `url`, atomically (a temporary file renamed into
@@ -274,16 +259,31 @@ public struct SafeTensorsFile: Sendable {
     guard SafeTensorsDType.writable.contains(dtype) else {
       throw SafeTensorsError("Plexus writes safetensors as F32, F16 or BF16, not \(dtype.rawValue)")
     }
+    return try encode(
+      tensors.map { TypedTensor(name: $0.name, tensor: $0.tensor, dtype: dtype) },
+      metadata: metadata)
+  }
+
+  /// The bytes of a safetensors file holding each tensor as its own element type (integer
+  /// types must hold every value exactly; a tensor of shape `[]` is a scalar).
+  ///
+  /// - Throws: `SafeTensorsError` for duplicate, empty or reserved names and for values an
+  ///   integer type cannot hold.
+  public static func encode(_ tensors: [TypedTensor], metadata: [String: String] = [:]) throws
+    -> Data
+  {
     var names = Set<String>()
     var header: [String: JSONValue] = [:]
     var offset = 0
-    for (name, tensor) in tensors {
+    for item in tensors {
+      let name = item.name
       guard !name.isEmpty, name != "__metadata__", names.insert(name).inserted else {
         throw SafeTensorsError("tensor name '\(name)' is empty, reserved or used twice")
       }
-      let bytes = tensor.count * dtype.size
+      let bytes = item.tensor.count * item.dtype.size
       header[name] = .object([
-        "dtype": .string(dtype.rawValue), "shape": .array(tensor.shape.map { .number(Double($0)) }),
+        "dtype": .string(item.dtype.rawValue),
+        "shape": .array(item.tensor.shape.map { .number(Double($0)) }),
         "data_offsets": .array([.number(Double(offset)), .number(Double(offset + bytes))]),
       ])
       offset += bytes
@@ -295,37 +295,26 @@ public struct SafeTensorsFile: Sendable {
     // Pad with spaces so the data section starts 8-byte aligned.
     while (8 + headerData.count) % 8 != 0 { headerData.append(UInt8(ascii: " ")) }
     var result = Data(capacity: 8 + headerData.count + offset)
-    var length = UInt64(headerData.count).littleEndian
-    withUnsafeBytes(of: &length) { result.append(contentsOf: $0) }
+    result.appendLittleEndian(UInt64(headerData.count))
     result.append(headerData)
-    for (_, tensor) in tensors {
-      tensor.withUnsafeBufferPointer { values in
-        for value in values {
-          switch dtype {
-          case .f16:
-            var bits = Float16(value).bitPattern.littleEndian
-            withUnsafeBytes(of: &bits) { result.append(contentsOf: $0) }
-          case .bf16:
-            var bits = value.bfloat16Bits.littleEndian
-            withUnsafeBytes(of: &bits) { result.append(contentsOf: $0) }
-          default:
-            var bits = value.bitPattern.littleEndian
-            withUnsafeBytes(of: &bits) { result.append(contentsOf: $0) }
-          }
+    for item in tensors {
+      do {
+        try item.tensor.withUnsafeBufferPointer { values in
+          for value in values { try ElementDecoding.append(value, as: item.dtype, to: &result) }
         }
+      } catch let error as InteropError {
+        throw SafeTensorsError("tensor '\(item.name)': \(error)")
       }
     }
     return result
   }
-}
 
-extension Data {
-  /// Writes atomically, answering failures with `PlexusError.io`.
-  fileprivate func writeAtomically(to url: URL) throws {
-    do {
-      try self.write(to: url, options: .atomic)
-    } catch {
-      throw PlexusError.io("cannot write '\(url.path)': \(error.localizedDescription)")
-    }
+  /// Writes tensors of their own element types as a safetensors file at `url`, atomically.
+  ///
+  /// - Throws: as `encode(_:metadata:)`; `PlexusError.io` when the file cannot be written.
+  public static func write(_ tensors: [TypedTensor], metadata: [String: String] = [:], to url: URL)
+    throws
+  {
+    try encode(tensors, metadata: metadata).writeAtomically(to: url)
   }
 }

@@ -1,22 +1,27 @@
 import ArgumentParser
 import Foundation
 import Plexus
+import PlexusInterop
 
 /// `plexus inspect FILE`: what a .plexus file holds.
 public struct InspectCommand: ParsableCommand {
   public static let configuration = CommandConfiguration(
     commandName: "inspect",
-    abstract: "Show a .plexus file's architecture, tensors, metadata and checksum status.",
+    abstract: "Show a model or weight file's architecture, tensors, metadata and checksum status.",
     discussion: """
-      Prints the layers, every tensor with its dtype, shape, codec and stored size, the \
-      metadata, the optimizer state and the chunks, after verifying every checksum. With \
-      --json the same report is printed as JSON with sorted keys, for machines. Exits with \
-      status 1 when a checksum does not match.
+      For a .plexus file, prints the layers, every tensor with its dtype, shape, codec and \
+      stored size, the metadata, the optimizer state and the chunks, after verifying every \
+      checksum; exits with status 1 when a checksum does not match. For a .safetensors, .npz, \
+      .pt or .pth file, lists the tensors (name, dtype, shape, bytes, storage) and the \
+      metadata or a PyTorch file's plain values. With --json the report is JSON with sorted \
+      keys, for machines.
       """
   )
 
   /// The model file.
-  @Argument(help: ArgumentHelp("The model file (.plexus or .safetensors).", valueName: "FILE"))
+  @Argument(
+    help: ArgumentHelp(
+      "The model or weight file (.plexus, .safetensors, .npz, .pt, .pth).", valueName: "FILE"))
   public var file: String
 
   /// Prints JSON.
@@ -30,8 +35,8 @@ public struct InspectCommand: ParsableCommand {
   public init() {}
 
   public func run() throws {
-    if (try? ConvertFormat(of: file)) == .safetensors {
-      try SafeTensorsConversion.inspect(path: file, json: json, console: StandardOutput())
+    if let format = try? ConvertFormat(of: file), format != .plexus {
+      try WeightConversion.inspect(path: file, json: json, console: StandardOutput())
       return
     }
     let report = try Inspect.run(
@@ -59,32 +64,60 @@ public enum Inspect {
 public struct ConvertCommand: ParsableCommand {
   public static let configuration = CommandConfiguration(
     commandName: "convert",
-    abstract: "Convert a model between .plexus codecs and dtypes, and to and from safetensors.",
+    abstract:
+      "Convert a model between .plexus codecs and dtypes, and to and from safetensors, NumPy .npz and PyTorch state dicts.",
     discussion: """
       .plexus to .plexus keeps the architecture, metadata and optimizer state; --dtype applies \
       to the model's weights (optimizer state stays float32); narrowing to f16, bf16 or i8 \
-      rounds. OUT may be IN: the file is replaced atomically. .plexus to .safetensors writes \
-      each parameter under its Plexus path (--dtype f32, f16 or bf16) with the architecture in \
-      the metadata; .safetensors to .plexus takes the architecture from that metadata or from \
-      --architecture (a .plexus file or a training spec) and matches tensors by name, or else \
-      by order and shape.
+      rounds. OUT may be IN: the file is replaced atomically. .plexus to .safetensors or .npz \
+      writes each parameter under its Plexus path (--dtype f32, f16 or bf16 for safetensors), \
+      or with --layout pytorch the state dict of the equivalent torch.nn modules (names from \
+      the layers, or the modules a --mapping file names); safetensors files get the \
+      architecture in their metadata. .safetensors, .npz, .pt and .pth to .plexus take the \
+      architecture from that metadata or from --architecture (a .plexus file or a training \
+      spec) and match tensors by name, by order and shape, or as a --mapping file says; the \
+      pairing is printed as a table. PyTorch files are read in the pytorch layout.
       """
   )
 
   /// The input file.
-  @Argument(help: ArgumentHelp("The file to read (.plexus or .safetensors).", valueName: "IN"))
+  @Argument(
+    help: ArgumentHelp(
+      "The file to read (.plexus, .safetensors, .npz, .pt, .pth).", valueName: "IN"))
   public var input: String
 
   /// The output file.
-  @Argument(help: ArgumentHelp("The file to write (.plexus or .safetensors).", valueName: "OUT"))
+  @Argument(
+    help: ArgumentHelp("The file to write (.plexus, .safetensors, .npz).", valueName: "OUT"))
   public var output: String
+
+  /// The output format, when the extension does not say.
+  @Option(
+    help: ArgumentHelp(
+      "The output format: plexus, safetensors or npz (default: from OUT's extension).",
+      valueName: "format"))
+  public var to: String?
 
   /// The architecture for a weights-only input.
   @Option(
     help: ArgumentHelp(
-      "For a .safetensors input without Plexus metadata: the architecture, as a .plexus file or a training spec (.json).",
+      "For a weight file without Plexus metadata: the architecture, as a .plexus file or a training spec (.json).",
       valueName: "FILE"))
   public var architecture: String?
+
+  /// The tensor names and layouts of the weight file.
+  @Option(
+    help: ArgumentHelp(
+      "The weight file's names and layouts: plexus or pytorch (default: pytorch for .pt/.pth, else plexus).",
+      valueName: "layout"))
+  public var layout: String?
+
+  /// A mapping file.
+  @Option(
+    help: ArgumentHelp(
+      "A JSON object of weight-file tensor names to Plexus paths (null leaves a tensor out).",
+      valueName: "map.json"))
+  public var mapping: String?
 
   /// The codec.
   @Option(
@@ -115,7 +148,19 @@ public struct ConvertCommand: ParsableCommand {
     get throws {
       var parsed = ConvertSettings(
         inputPath: input, outputPath: output, compressionLevel: level,
-        architecturePath: architecture)
+        architecturePath: architecture, mappingPath: mapping)
+      if let layout {
+        guard let value = WeightLayout(rawValue: layout) else {
+          throw ValidationError("--layout must be plexus or pytorch, got '\(layout)'")
+        }
+        parsed.layout = value
+      }
+      if let to {
+        guard let value = ConvertFormat(rawValue: to), value != .pytorch else {
+          throw ValidationError("--to must be plexus, safetensors or npz, got '\(to)'")
+        }
+        parsed.outputFormat = value.rawValue
+      }
       if let codec {
         guard let value = TensorCodec(rawValue: codec) else {
           throw ValidationError(
@@ -161,11 +206,18 @@ public struct ConvertSettings: Equatable, Sendable {
   public var compressionLevel: Int?
   /// The architecture for a weights-only input (a `.plexus` file or a training spec).
   public var architecturePath: String?
+  /// The names and layouts of the weight file read or written (`nil`: the default).
+  public var layout: WeightLayout?
+  /// A mapping file of weight-file tensor names to Plexus paths.
+  public var mappingPath: String?
+  /// The output format (`plexus`, `safetensors`, `npz`), or `nil` for the extension's.
+  public var outputFormat: String?
 
   /// Creates settings.
   public init(
     inputPath: String, outputPath: String, codec: TensorCodec? = nil, dtype: TensorDType? = nil,
-    compressionLevel: Int? = nil, architecturePath: String? = nil
+    compressionLevel: Int? = nil, architecturePath: String? = nil, layout: WeightLayout? = nil,
+    mappingPath: String? = nil, outputFormat: String? = nil
   ) {
     self.inputPath = inputPath
     self.outputPath = outputPath
@@ -173,6 +225,9 @@ public struct ConvertSettings: Equatable, Sendable {
     self.dtype = dtype
     self.compressionLevel = compressionLevel
     self.architecturePath = architecturePath
+    self.layout = layout
+    self.mappingPath = mappingPath
+    self.outputFormat = outputFormat
   }
 }
 
@@ -185,22 +240,25 @@ public enum Convert {
     let input = URL(fileURLWithPath: settings.inputPath)
     let output = URL(fileURLWithPath: settings.outputPath)
     let formats = (
-      try ConvertFormat(of: settings.inputPath), try ConvertFormat(of: settings.outputPath)
+      try ConvertFormat(of: settings.inputPath),
+      try settings.outputFormat.flatMap(ConvertFormat.init(rawValue:))
+        ?? ConvertFormat(of: settings.outputPath)
     )
     switch formats {
     case (.plexus, .plexus): break
-    case (.plexus, .safetensors):
-      try SafeTensorsConversion.export(settings, console: console)
+    case (.plexus, let format):
+      try WeightConversion.export(settings, format: format, console: console)
       return
-    case (.safetensors, .plexus):
-      try SafeTensorsConversion.import(settings, console: console)
+    case (_, .plexus):
+      try WeightConversion.import(settings, console: console)
       return
-    case (.safetensors, .safetensors):
+    default:
       throw PlexusError.invalidArgument(
-        "both files are safetensors; convert to .plexus first, or give a .plexus file")
+        "both files are weight files; convert to .plexus first, or give a .plexus file")
     }
-    if settings.architecturePath != nil {
-      throw PlexusError.invalidArgument("--architecture applies to a .safetensors input only")
+    if settings.architecturePath != nil || settings.layout != nil || settings.mappingPath != nil {
+      throw PlexusError.invalidArgument(
+        "--architecture, --layout and --mapping apply when one side is a weight file")
     }
     let before = try PlexusFile(contentsOf: input).fileSize
     try PlexusConverter.convert(

@@ -1,5 +1,6 @@
 import Foundation
 import Plexus
+import PlexusInterop
 
 /// A model read from a `.plexus` file with the training settings recorded in it.
 struct SavedModel {
@@ -10,8 +11,22 @@ struct SavedModel {
   let fileSize: UInt64
   let hasOptimizerState: Bool
 
-  init(path: String, registry: LayerRegistry) throws {
+  init(path: String, registry: LayerRegistry, architecturePath: String? = nil) throws {
     url = URL(fileURLWithPath: path)
+    if WeightFileFormat(pathExtension: url.pathExtension) != nil {
+      // A weight file with an architecture, converted in memory as `plexus convert` would.
+      (model, _) = try WeightConversion.loadModel(
+        weightsPath: path, architecturePath: architecturePath, layout: nil, mappingPath: nil)
+      metadata = nil
+      formatVersion = "-"
+      fileSize = 0
+      hasOptimizerState = false
+      return
+    }
+    if architecturePath != nil {
+      throw PlexusError.invalidArgument(
+        "--architecture applies to a weight file (.safetensors, .npz, .pt), not to \(path)")
+    }
     let file = try PlexusFile(contentsOf: url)
     registry.addBundledProviderHints()
     model = try file.loadModel(registry: registry)
@@ -83,12 +98,20 @@ public struct PredictSettings: Sendable, Equatable {
   public var probabilities: Bool
   /// Samples per forward pass.
   public var batchSize: Int
+  /// For a weight file: the architecture (a `.plexus` file or a training spec).
+  public var architecturePath: String?
+  /// Whether image inputs come in PyTorch's `[N, C, H, W]` layout (transposed to Plexus's
+  /// `[N, H, W, C]`).
+  public var inputsAreChannelsFirst: Bool
 
   /// Creates settings.
   public init(
     modelPath: String, inputPath: String, outputPath: String? = nil, classes: Bool = false,
-    codes: Bool = false, probabilities: Bool = false, batchSize: Int = 256
+    codes: Bool = false, probabilities: Bool = false, batchSize: Int = 256,
+    architecturePath: String? = nil, inputsAreChannelsFirst: Bool = false
   ) {
+    self.architecturePath = architecturePath
+    self.inputsAreChannelsFirst = inputsAreChannelsFirst
     self.probabilities = probabilities
     self.modelPath = modelPath
     self.inputPath = inputPath
@@ -116,10 +139,18 @@ public enum Predict {
       try OutputPath.check(
         outputPath, against: [settings.modelPath, settings.inputPath], flag: "--output")
     }
-    let saved = try SavedModel(path: settings.modelPath, registry: registry)
-    let inputs = try saved.batch(
-      NumPy.read(contentsOf: URL(fileURLWithPath: settings.inputPath)).tensor(),
-      source: settings.inputPath)
+    let saved = try SavedModel(
+      path: settings.modelPath, registry: registry, architecturePath: settings.architecturePath)
+    var features = try NumPy.read(contentsOf: URL(fileURLWithPath: settings.inputPath)).tensor()
+    if settings.inputsAreChannelsFirst {
+      guard features.rank == 4 else {
+        throw PlexusError.invalidArgument(
+          "--input-layout nchw needs images [N, C, H, W]; \(settings.inputPath) holds "
+            + "\(features.shape)")
+      }
+      features = try features.transposed(permutation: [0, 2, 3, 1])
+    }
+    let inputs = try saved.batch(features, source: settings.inputPath)
     let outputs: Tensor
     if settings.codes {
       guard !settings.classes else {

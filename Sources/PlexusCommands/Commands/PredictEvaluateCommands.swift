@@ -10,8 +10,25 @@ public struct PredictCommand: ParsableCommand {
   )
 
   /// The model file.
-  @Argument(help: ArgumentHelp("The model file (.plexus).", valueName: "MODEL"))
+  @Argument(
+    help: ArgumentHelp(
+      "The model file (.plexus), or a weight file (.safetensors, .npz, .pt) with --architecture.",
+      valueName: "MODEL"))
   public var model: String
+
+  /// The architecture of a weight file.
+  @Option(
+    help: ArgumentHelp(
+      "For a weight file: the architecture, as a .plexus file or a training spec (.json).",
+      valueName: "FILE"))
+  public var architecture: String?
+
+  /// The inputs' layout.
+  @Option(
+    help: ArgumentHelp(
+      "The inputs' layout: nhwc (Plexus's) or nchw (PyTorch's images, transposed).",
+      valueName: "layout"))
+  public var inputLayout = "nhwc"
 
   /// The inputs.
   @Option(
@@ -58,13 +75,17 @@ public struct PredictCommand: ParsableCommand {
     if [codes, classes, probabilities].filter({ $0 }).count > 1 {
       throw ValidationError("--codes, --classes and --probabilities exclude each other")
     }
+    if !["nhwc", "nchw"].contains(inputLayout) {
+      throw ValidationError("--input-layout must be nhwc or nchw, got '\(inputLayout)'")
+    }
   }
 
   /// The settings these arguments give.
   public var settings: PredictSettings {
     PredictSettings(
       modelPath: model, inputPath: input, outputPath: output, classes: classes, codes: codes,
-      probabilities: probabilities, batchSize: batchSize)
+      probabilities: probabilities, batchSize: batchSize, architecturePath: architecture,
+      inputsAreChannelsFirst: inputLayout == "nchw")
   }
 
   public func run() throws {

@@ -2,12 +2,13 @@ import Foundation
 
 /// Reads and writes NumPy `.npy` files (format versions 1.0, 2.0 and 3.0).
 ///
-/// Reading accepts little-endian, C-order (row-major) arrays of `float32`, `float64`,
-/// `int32`, `int64`, `uint8` and `bool`. Everything else — big-endian data, Fortran order,
-/// other dtypes, structured or object arrays — is rejected with a `PlexusError.invalidData`
-/// that says what was found and at which byte offset, as are truncated files, bad magic
-/// bytes, malformed header dictionaries, shapes whose size overflows and data whose length
-/// does not match the shape.
+/// Reading accepts arrays of `float16`, `float32`, `float64`, `int8`, `int16`, `int32`,
+/// `int64`, `uint8` and `bool` in either byte order and in C (row-major) or Fortran
+/// (column-major) order; the elements are brought to little-endian C order as they are read.
+/// Everything else — other dtypes, structured or object arrays — is rejected with a
+/// `PlexusError.invalidData` that says what was found and at which byte offset, as are
+/// truncated files, bad magic bytes, malformed header dictionaries, shapes whose size
+/// overflows and data whose length does not match the shape.
 ///
 /// Writing stores a ``Tensor`` as little-endian `float32` (`'<f4'`), C order, format 1.0
 /// (2.0 only if the header needs more than 65535 bytes), with the header padded to 64 bytes
@@ -21,6 +22,8 @@ import Foundation
 public enum NumPy {
   /// The element types Plexus reads from `.npy` files.
   public enum DType: String, Sendable, CaseIterable, Equatable {
+    /// `'<f2'`: IEEE half precision, widened exactly.
+    case float16
     /// `'<f4'`: read exactly.
     case float32
     /// `'<f8'`: rounded to the nearest `Float` (about 7 significant digits; magnitudes
@@ -30,6 +33,10 @@ public enum NumPy {
     case int32
     /// `'<i8'`: exact up to magnitude 2^24, rounded to the nearest `Float` beyond.
     case int64
+    /// `'|i1'`: read exactly.
+    case int8
+    /// `'<i2'`: read exactly.
+    case int16
     /// `'|u1'`: read exactly.
     case uint8
     /// `'|b1'`: false reads as 0 and true (any non-zero byte) as 1.
@@ -40,15 +47,19 @@ public enum NumPy {
       switch self {
       case .float32, .int32: return 4
       case .float64, .int64: return 8
-      case .uint8, .bool: return 1
+      case .float16, .int16: return 2
+      case .int8, .uint8, .bool: return 1
       }
     }
 
     /// The NumPy type string of the little-endian form, as written in headers.
     public var descriptor: String {
       switch self {
+      case .float16: return "<f2"
       case .float32: return "<f4"
       case .float64: return "<f8"
+      case .int8: return "|i1"
+      case .int16: return "<i2"
       case .int32: return "<i4"
       case .int64: return "<i8"
       case .uint8: return "|u1"
@@ -89,6 +100,15 @@ public enum NumPy {
         }
       }
     }
+    return data
+  }
+
+  /// The bytes of an `.npy` file (format 1.0, or 2.0 for a header above 65535 bytes, C order)
+  /// that holds `array` in its element type, little-endian.
+  public static func encode(_ array: NumPyArray) -> Data {
+    var data = preamble(
+      descr: array.dtype.descriptor, shape: array.shape, payload: array.elementBytes.count)
+    data.append(array.elementBytes)
     return data
   }
 
@@ -240,15 +260,12 @@ public enum NumPy {
       throw failure(headerStart, "the header dictionary lacks the key 'shape'")
     }
 
-    let dtype = try dataType(descriptor.value, failure: { failure(descriptor.offset, $0) })
+    let (dtype, bigEndian) = try dataType(
+      descriptor.value, failure: { failure(descriptor.offset, $0) })
 
+    let isFortranOrder: Bool
     switch fortranOrder.value {
-    case .boolean(false): break
-    case .boolean(true):
-      throw failure(
-        fortranOrder.offset,
-        "Fortran-order (column-major) arrays are not supported; save a C-order array, e.g. np.save(path, np.ascontiguousarray(a))"
-      )
+    case .boolean(let value): isFortranOrder = value
     default:
       throw failure(
         fortranOrder.offset, "'fortran_order' must be True or False, found \(fortranOrder.value)")
@@ -291,14 +308,75 @@ public enum NumPy {
         "\(available - byteCount) unexpected bytes after the \(byteCount) data bytes of shape \(shape) of \(dtype.rawValue)"
       )
     }
+    var elements = data.subdata(in: (data.startIndex + dataStart)..<data.endIndex)
+    if bigEndian { swapBytes(&elements, elementSize: dtype.byteSize) }
+    if isFortranOrder && shape.count > 1 {
+      elements = cOrder(fromFortranOrder: elements, shape: shape, elementSize: dtype.byteSize)
+    }
     return NumPyArray(
-      shape: shape, dtype: dtype, formatVersion: Int(major),
-      elementBytes: data.subdata(in: (data.startIndex + dataStart)..<data.endIndex))
+      shape: shape, dtype: dtype, formatVersion: Int(major), elementBytes: elements,
+      storedDescriptor: descriptorText(descriptor.value), storedInFortranOrder: isFortranOrder)
   }
 
+  private static func descriptorText(_ value: NumPyHeaderValue) -> String {
+    if case .string(let text) = value { return text }
+    return value.description
+  }
+
+  /// Reverses the bytes of each `elementSize`-byte element.
+  private static func swapBytes(_ bytes: inout Data, elementSize: Int) {
+    guard elementSize > 1 else { return }
+    bytes.withUnsafeMutableBytes { (raw: UnsafeMutableRawBufferPointer) in
+      var start = 0
+      while start + elementSize <= raw.count {
+        var low = start
+        var high = start + elementSize - 1
+        while low < high {
+          raw.swapAt(low, high)
+          low += 1
+          high -= 1
+        }
+        start += elementSize
+      }
+    }
+  }
+
+  /// The elements of a column-major array of `shape` in row-major order.
+  private static func cOrder(fromFortranOrder bytes: Data, shape: [Int], elementSize: Int) -> Data {
+    let count = bytes.count / elementSize
+    var result = Data(count: bytes.count)
+    guard count > 0 else { return result }
+    // The column-major stride of each axis, in elements.
+    var strides = [Int](repeating: 1, count: shape.count)
+    for axis in 1..<shape.count { strides[axis] = strides[axis - 1] * shape[axis - 1] }
+    bytes.withUnsafeBytes { (source: UnsafeRawBufferPointer) in
+      result.withUnsafeMutableBytes { (destination: UnsafeMutableRawBufferPointer) in
+        var index = [Int](repeating: 0, count: shape.count)
+        var sourceElement = 0
+        for element in 0..<count {
+          let from = sourceElement * elementSize
+          let to = element * elementSize
+          for byte in 0..<elementSize { destination[to + byte] = source[from + byte] }
+          // Advance the row-major multi-index, keeping the column-major offset in step.
+          var axis = shape.count - 1
+          while axis >= 0 {
+            index[axis] += 1
+            sourceElement += strides[axis]
+            if index[axis] < shape[axis] { break }
+            sourceElement -= strides[axis] * shape[axis]
+            index[axis] = 0
+            axis -= 1
+          }
+        }
+      }
+    }
+    return result
+  }
+
+  /// The element type a `descr` names and whether its bytes are big-endian.
   private static func dataType(
     _ value: NumPyHeaderValue, failure: (String) -> PlexusError
-  ) throws -> DType {
+  ) throws -> (DType, bigEndian: Bool) {
     let text: String
     switch value {
     case .string(let string): text = string
@@ -309,15 +387,18 @@ public enum NumPy {
     default:
       throw failure("'descr' must be a type string such as '<f4', found \(value)")
     }
-    let supported: [String: DType] = [
-      "<f4": .float32, "<f8": .float64, "<i4": .int32, "<i8": .int64,
-      "|u1": .uint8, "<u1": .uint8, "|b1": .bool, "<b1": .bool,
+    let codes: [String: DType] = [
+      "f2": .float16, "f4": .float32, "f8": .float64, "i1": .int8, "i2": .int16, "i4": .int32,
+      "i8": .int64, "u1": .uint8, "b1": .bool,
     ]
-    if let dtype = supported[text] { return dtype }
-    if text.hasPrefix(">") {
-      throw failure(
-        "big-endian data ('\(text)') is not supported; convert with a.astype(a.dtype.newbyteorder('<')) before saving"
-      )
+    // A byte-order character ('<' little, '>' big, '|' not applicable, '=' native, which is
+    // little-endian on every platform Plexus runs on), then the kind and size.
+    if let order = text.first, "<>|=".contains(order), let dtype = codes[String(text.dropFirst())] {
+      let bigEndian = order == ">"
+      if order == "|" && dtype.byteSize > 1 {
+        throw failure("'\(text)' gives no byte order for \(dtype.byteSize)-byte elements")
+      }
+      return (dtype, bigEndian && dtype.byteSize > 1)
     }
     if text.dropFirst().hasPrefix("O") || text.hasPrefix("O") {
       throw failure("object arrays ('\(text)') are not supported; save a numeric array")
@@ -327,6 +408,7 @@ public enum NumPy {
 
   private static var supportedList: String {
     DType.allCases.map { "'\($0.descriptor)' (\($0.rawValue))" }.joined(separator: ", ")
+      + ", in either byte order"
   }
 }
 
@@ -338,15 +420,51 @@ public struct NumPyArray: Sendable, Equatable {
   public let dtype: NumPy.DType
   /// The `.npy` format major version of the file (1, 2 or 3).
   public let formatVersion: Int
-  /// The elements as stored: `count * dtype.byteSize` little-endian bytes in C order.
+  /// The elements: `count * dtype.byteSize` little-endian bytes in C order (converted when
+  /// the file stores them big-endian or in Fortran order).
   public let elementBytes: Data
+  /// The type string of the file's header as written (`'<f4'`, `'>f8'`).
+  public let storedDescriptor: String
+  /// Whether the file stores the elements in Fortran (column-major) order.
+  public let storedInFortranOrder: Bool
+
+  init(
+    shape: [Int], dtype: NumPy.DType, formatVersion: Int, elementBytes: Data,
+    storedDescriptor: String, storedInFortranOrder: Bool
+  ) {
+    self.shape = shape
+    self.dtype = dtype
+    self.formatVersion = formatVersion
+    self.elementBytes = elementBytes
+    self.storedDescriptor = storedDescriptor
+    self.storedInFortranOrder = storedInFortranOrder
+  }
+
+  /// An array of `shape` whose elements are `elementBytes`, little-endian in C order, to
+  /// write with `NumPy.encode(_:)`.
+  ///
+  /// - Throws: `PlexusError.invalidShape` for a negative or overflowing shape;
+  ///   `PlexusError.invalidArgument` when the byte count is not the shape's.
+  public init(shape: [Int], dtype: NumPy.DType, elementBytes: Data) throws {
+    let count = try Tensor.elementCount(of: shape)
+    let (bytes, overflow) = count.multipliedReportingOverflow(by: dtype.byteSize)
+    guard !overflow, bytes == elementBytes.count else {
+      throw PlexusError.invalidArgument(
+        "shape \(shape) of \(dtype.rawValue) needs \(overflow ? "too many" : String(bytes)) bytes, "
+          + "got \(elementBytes.count)")
+    }
+    self.init(
+      shape: shape, dtype: dtype, formatVersion: 1, elementBytes: elementBytes,
+      storedDescriptor: dtype.descriptor, storedInFortranOrder: false)
+  }
 
   /// The number of elements (the product of `shape`).
   public var count: Int { elementBytes.count / dtype.byteSize }
 
   /// The elements converted to `Float` in a tensor of shape `shape`.
   ///
-  /// `float32` and `uint8` convert exactly and `bool` gives 0 or 1; `float64` values are
+  /// `float16`, `float32`, `int8`, `int16` and `uint8` convert exactly and `bool` gives 0 or
+  /// 1; `float64` values are
   /// rounded to the nearest `Float` (about 7 significant digits); `int32` and `int64` values
   /// are exact up to magnitude 2^24 = 16 777 216 and rounded to the nearest `Float` beyond.
   public func tensor() -> Tensor {
@@ -360,10 +478,22 @@ public struct NumPyArray: Sendable, Equatable {
             let bits = raw.loadUnaligned(fromByteOffset: index * 4, as: UInt32.self)
             destination[index] = Float(bitPattern: UInt32(littleEndian: bits))
           }
+        case .float16:
+          for index in 0..<count {
+            let bits = raw.loadUnaligned(fromByteOffset: index * 2, as: UInt16.self)
+            destination[index] = Float(Float16(bitPattern: UInt16(littleEndian: bits)))
+          }
         case .float64:
           for index in 0..<count {
             let bits = raw.loadUnaligned(fromByteOffset: index * 8, as: UInt64.self)
             destination[index] = Float(Double(bitPattern: UInt64(littleEndian: bits)))
+          }
+        case .int8:
+          for index in 0..<count { destination[index] = Float(Int8(bitPattern: raw[index])) }
+        case .int16:
+          for index in 0..<count {
+            let value = raw.loadUnaligned(fromByteOffset: index * 2, as: Int16.self)
+            destination[index] = Float(Int16(littleEndian: value))
           }
         case .int32:
           for index in 0..<count {

@@ -1,0 +1,35 @@
+import Foundation
+import PlexusCore
+
+/// An error in a file of another format (a zip archive, a NumPy `.npz`, a PyTorch state dict)
+/// or in a conversion: what is wrong and where (the file, the member, the tensor, the byte
+/// offset).
+public struct InteropError: Error, CustomStringConvertible, Equatable, Sendable {
+  /// The message.
+  public var description: String
+
+  /// Creates an error with its message.
+  public init(_ description: String) { self.description = description }
+}
+
+extension Data {
+  /// Writes atomically (a temporary file renamed into place, so a failed write keeps the
+  /// previous file), answering failures with `PlexusError.io`.
+  func writeAtomically(to url: URL) throws {
+    do {
+      try self.write(to: url, options: .atomic)
+    } catch {
+      throw PlexusError.io("cannot write '\(url.path)': \(error.localizedDescription)")
+    }
+  }
+
+  /// Maps the file at `url` (or reads it when it cannot be mapped), answering failures with
+  /// `PlexusError.io`.
+  static func mapping(_ url: URL) throws -> Data {
+    do {
+      return try Data(contentsOf: url, options: .alwaysMapped)
+    } catch {
+      throw PlexusError.io("cannot read '\(url.path)': \(error.localizedDescription)")
+    }
+  }
+}
