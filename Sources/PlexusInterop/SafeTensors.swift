@@ -320,12 +320,9 @@ public struct SafeTensorsFile: Sendable {
 }
 
 extension Data {
-  /// Writes atomically, answering failures with `PlexusError.io`.
+  /// Writes atomically (keeping a replaced file's permissions, refusing a read-only one),
+  /// answering failures with `PlexusError.io`.
   fileprivate func writeAtomically(to url: URL) throws {
-    do {
-      try self.write(to: url, options: .atomic)
-    } catch {
-      throw PlexusError.io("cannot write '\(url.path)': \(error.localizedDescription)")
-    }
+    try AtomicFile.write(self, to: url)
   }
 }
