@@ -16,12 +16,16 @@ public struct TrainSettings: Sendable, Equatable {
   /// A model file saved by `plexus train` to continue training from (its weights, optimizer
   /// state and history), up to the spec's (or `epochs`) total epoch count.
   public var resumePath: String?
+  /// Data files that replace the spec's data: two `.npy` files (features, labels) or one CSV
+  /// file whose last column is the label; paths relative to the current folder.
+  public var dataPaths: [String]?
 
   /// Creates settings.
   public init(
     specPath: String, outputPath: String? = nil, epochs: Int? = nil, seed: UInt64? = nil,
-    quiet: Bool = false, resumePath: String? = nil
+    quiet: Bool = false, resumePath: String? = nil, dataPaths: [String]? = nil
   ) {
+    self.dataPaths = dataPaths
     self.specPath = specPath
     self.outputPath = outputPath
     self.epochs = epochs
@@ -60,12 +64,16 @@ public enum Train {
     var spec = try TrainingSpec.load(contentsOf: specURL)
     if let epochs = settings.epochs { spec.epochs = epochs }
     if let seed = settings.seed { spec.seed = seed }
+    if let dataPaths = settings.dataPaths {
+      spec.data = try DataSpec(commandLine: dataPaths, replacing: spec.data)
+    }
     let output = URL(
       fileURLWithPath: settings.outputPath ?? specURL.deletingPathExtension().lastPathComponent
         + ".plexus")
 
     // Checked before training, so a bad output path loses no run.
-    try OutputPath.check(output.path, against: [specURL.path], flag: "--output")
+    try OutputPath.check(
+      output.path, against: [specURL.path] + (settings.dataPaths ?? []), flag: "--output")
     let prepared: PreparedTraining
     do {
       prepared = try PreparedTraining(spec: spec, registry: registry)

@@ -46,17 +46,26 @@ public struct TrainCommand: ParsableCommand {
       valueName: "model.plexus"))
   public var resume: String?
 
+  /// Data files that replace the spec's data.
+  @Option(
+    parsing: .upToNextOption,
+    help: ArgumentHelp(
+      "Train on these files instead of the spec's data: features and labels (.npy), or one CSV file whose last column is the label.",
+      valueName: "x.npy y.npy | data.csv"))
+  public var data: [String] = []
+
   public init() {}
 
   public func validate() throws {
     if let epochs, epochs <= 0 { throw ValidationError("--epochs must be positive, got \(epochs)") }
+    if !data.isEmpty { _ = try DataSpec(commandLine: data) }
   }
 
   /// The settings these arguments give.
   public var settings: TrainSettings {
     TrainSettings(
       specPath: spec, outputPath: output, epochs: epochs, seed: seed, quiet: quiet,
-      resumePath: resume)
+      resumePath: resume, dataPaths: data.isEmpty ? nil : data)
   }
 
   public func run() throws {
