@@ -167,6 +167,8 @@ public enum Train {
     // tests on the same held-out samples.
     metadata.values[TrainingMetadata.dataSeedKey] = String(spec.seed)
     metadata.history = try JSONValue(encoding: history)
+    // Dropout's and the noise layers' streams, so a resumed run draws what this one would have.
+    try metadata.recordRandomStreams(of: model)
     try model.save(
       to: output,
       options: SaveOptions(
