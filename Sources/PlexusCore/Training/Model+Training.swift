@@ -100,6 +100,21 @@ extension ModelProtocol {
     try validation?.validate(against: graph, losses: losses, role: "validation")
     try validateData(inputs: train.inputs, role: "training")
     if let validation { try validateData(inputs: validation.inputs, role: "validation") }
+    if let weights = options.classWeights {
+      let weighted = losses.indices.filter { losses[$0] != nil }
+      guard weighted.count == 1, let index = weighted.first, let target = train.targets[index],
+        let loss = losses[index]
+      else {
+        throw PlexusError.invalidArgument(
+          "class weights apply to a model whose loss reads one output; this one has "
+            + "\(weighted.count) outputs with a loss")
+      }
+      let width = graph.outputs[index].shape.last.flatMap { $0 } ?? 1
+      try ClassWeighting.requireWeights(
+        weights,
+        for: ClassWeighting.classes(
+          of: target, width: width, binary: loss.loss.binaryThreshold != nil))
+    }
 
     let sampleCount = train.sampleCount
     let batchSize = Swift.min(options.batchSize, sampleCount)

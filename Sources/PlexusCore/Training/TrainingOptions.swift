@@ -39,6 +39,13 @@ public struct TrainingOptions: Sendable {
   public var initialEpoch: Int
   /// The batch size used to evaluate validation data.
   public var validationBatchSize: Int
+  /// Weights of the classes in the training loss (Keras' `class_weight`), indexed by class:
+  /// each sample's loss counts as many times as its class's weight, the batch loss staying a
+  /// mean over the batch. A sample's class is its target's class index, the argmax of its
+  /// one-hot target, or for a binary output 1 when its target is above 0.5, else 0. For a
+  /// model whose loss reads one output; the validation loss and `evaluate` are not weighted.
+  /// `nil` weighs every class 1.
+  public var classWeights: [Float]?
 
   /// Creates options.
   public init(
@@ -93,6 +100,17 @@ public struct TrainingOptions: Sendable {
       try require(
         clipGlobalNorm > 0 && clipGlobalNorm.isFinite,
         "clip global norm must be positive and finite, got \(clipGlobalNorm)")
+    }
+    if let classWeights {
+      try require(
+        (1...65_536).contains(classWeights.count),
+        "class weights must give 1...65536 weights, got \(classWeights.count)")
+      if let bad = classWeights.firstIndex(where: { !($0.isFinite && $0 >= 0) }) {
+        try require(
+          false,
+          "the weight of class \(bad) is \(classWeights[bad]); expected a finite, non-negative number"
+        )
+      }
     }
     if let baseLearningRate {
       try require(
