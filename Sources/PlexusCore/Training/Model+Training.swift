@@ -130,6 +130,12 @@ extension ModelProtocol {
     var batchIndices: [Int] = []
     batchIndices.reserveCapacity(batchSize)
     let baseRate = options.baseLearningRate ?? optimizer.learningRate
+    guard options.initialBatch <= batches else {
+      throw PlexusError.invalidArgument(
+        "initialBatch is \(options.initialBatch), but an epoch has only \(batches) batches of "
+          + "\(batchSize) samples")
+    }
+    var firstBatch = options.initialBatch
 
     for callback in callbacks { try callback.trainingWillBegin(context: context) }
     var epoch = options.initialEpoch
@@ -160,7 +166,9 @@ extension ModelProtocol {
       var running = EpochLogs(graph: graph, losses: losses, options: options)
       step.epoch = epoch
 
-      for batch in 0..<batches {
+      let startBatch = firstBatch
+      firstBatch = 0
+      for batch in startBatch..<batches {
         let start = batch * batchSize
         let end = Swift.min(sampleCount, start + batchSize)
         let trainingBatch: TrainingBatch
