@@ -123,6 +123,14 @@ public final class ProgressDisplay {
     return summary
   }
 
+  /// Ends a live line cut short by an interruption, so the next message starts on its own
+  /// line.
+  public func interrupted() {
+    guard mode == .live, drewLiveLine else { return }
+    console.write("\n")
+    drewLiveLine = false
+  }
+
   /// Seconds since `trainingBegan`.
   public var totalElapsed: Double { clock() - trainingStart }
 }

@@ -91,7 +91,11 @@ struct JSONCursor {
   func requireKeys(in allowed: [String]) throws {
     let members = try object()
     if let unknown = members.keys.sorted().first(where: { !allowed.contains($0) }) {
-      throw error("unknown key '\(unknown)'; expected one of \(allowed.joined(separator: ", "))")
+      let suggestion =
+        NameSuggestion.nearest(to: unknown, in: allowed).map { " (did you mean '\($0)'?)" } ?? ""
+      throw error(
+        "unknown key '\(unknown.prefix(80))'\(suggestion); expected one of "
+          + allowed.joined(separator: ", "))
     }
   }
 

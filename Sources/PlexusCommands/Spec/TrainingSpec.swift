@@ -71,11 +71,21 @@ public struct TrainingSpec: Sendable, Equatable {
   public var target: TrainingTarget
   /// Greedy layer-wise pretraining before training (a DBN's RBMs).
   public var pretraining: PretrainingSpec?
+  /// The metrics logged besides the loss (`"metrics": ["accuracy", "f1", {"type":
+  /// "top_k_accuracy", "k": 3}]`); `nil` logs accuracy for a classification loss.
+  public var metrics: [Metric]?
+  /// The weights of the classes in the training loss, indexed by class.
+  public var classWeights: [Float]?
+  /// Stops training when a monitored figure stops improving.
+  public var earlyStopping: EarlyStopping.Config?
+  /// How the learning rate changes during training.
+  public var learningRateSchedule: LearningRateScheduleSpec?
 
   /// The keys a spec may have.
   public static let keys = [
     "name", "inputShape", "layers", "loss", "optimizer", "epochs", "batchSize", "seed",
-    "validationSplit", "shuffle", "data", "target", "pretraining",
+    "validationSplit", "shuffle", "data", "target", "pretraining", "metrics", "classWeights",
+    "earlyStopping", "learningRateSchedule",
   ]
 
   /// Creates a spec.
@@ -227,6 +237,7 @@ public struct TrainingSpec: Sendable, Equatable {
       batchSize: batchSize, seed: seed, validationSplit: validationSplit, shuffle: shuffle,
       data: data, target: target, pretraining: pretraining)
     spec.layerInputs = layerInputs
+    try decodeTrainingControls(root, into: &spec)
     return spec
   }
 
