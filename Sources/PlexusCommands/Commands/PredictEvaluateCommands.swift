@@ -76,7 +76,8 @@ public struct PredictCommand: ParsableCommand {
 public struct EvaluateCommand: ParsableCommand {
   public static let configuration = CommandConfiguration(
     commandName: "evaluate",
-    abstract: "Report a saved model's loss and accuracy on a spec's test split or on .npy data."
+    abstract:
+      "Report a saved model's loss and accuracy on a spec's test split or on .npy data; for classifiers also the confusion matrix and each class's precision, recall and F1."
   )
 
   /// The model file.
@@ -100,6 +101,17 @@ public struct EvaluateCommand: ParsableCommand {
   @Option(help: "Samples per forward pass.")
   public var batchSize = 256
 
+  /// Prints JSON.
+  @Flag(help: "Print the report as JSON (figures, confusion matrix, per-class measures).")
+  public var json = false
+
+  /// The seed of a spec's test split.
+  @Option(
+    help: ArgumentHelp(
+      "Split a spec's data with seed S (default: the seed the model was trained with).",
+      valueName: "S"))
+  public var seed: UInt64?
+
   public init() {}
 
   public func validate() throws {
@@ -113,7 +125,8 @@ public struct EvaluateCommand: ParsableCommand {
 
   /// The settings these arguments give.
   public var settings: EvaluateSettings {
-    EvaluateSettings(modelPath: model, data: data, loss: loss, batchSize: batchSize)
+    EvaluateSettings(
+      modelPath: model, data: data, loss: loss, batchSize: batchSize, json: json, seed: seed)
   }
 
   public func run() throws {

@@ -87,3 +87,15 @@ extension DataSpec {
     }
   }
 }
+
+extension DataSpec {
+  /// Whether the test samples are drawn with the seed (a file source without a test file);
+  /// the digits have a fixed split and the adding problem a test set of its own.
+  public var splitsBySeed: Bool {
+    switch self {
+    case .npy(let source): return source.testFeatures == nil
+    case .csv(let source): return source.testPath == nil
+    case .digits, .adding: return false
+    }
+  }
+}
