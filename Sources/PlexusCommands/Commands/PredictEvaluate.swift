@@ -69,7 +69,8 @@ struct SavedModel {
 public struct PredictSettings: Sendable, Equatable {
   /// The model file.
   public var modelPath: String
-  /// The `.npy` file of inputs `[N] + inputShape`.
+  /// The inputs: a `.npy` file `[N] + inputShape`, or a CSV file with one sample per row and
+  /// every column a feature (a header row is detected).
   public var inputPath: String
   /// Where to write the predictions (`.npy`); `nil` prints them.
   public var outputPath: String?
@@ -117,9 +118,14 @@ public enum Predict {
         outputPath, against: [settings.modelPath, settings.inputPath], flag: "--output")
     }
     let saved = try SavedModel(path: settings.modelPath, registry: registry)
-    let inputs = try saved.batch(
-      NumPy.read(contentsOf: URL(fileURLWithPath: settings.inputPath)).tensor(),
-      source: settings.inputPath)
+    let inputURL = URL(fileURLWithPath: settings.inputPath)
+    // A CSV file holds one sample per row, every column a feature (the same checks as
+    // training data: finite decimal numbers, errors naming line and column).
+    let features =
+      inputURL.pathExtension.lowercased() == "csv"
+      ? try CSV.loadFeatures(contentsOf: inputURL)
+      : try NumPy.read(contentsOf: inputURL).tensor()
+    let inputs = try saved.batch(features, source: settings.inputPath)
     let outputs: Tensor
     if settings.codes {
       guard !settings.classes else {

@@ -6,7 +6,7 @@ import Plexus
 public struct PredictCommand: ParsableCommand {
   public static let configuration = CommandConfiguration(
     commandName: "predict",
-    abstract: "Run a saved model on a batch of inputs read from a .npy file."
+    abstract: "Run a saved model on a batch of inputs read from a .npy or CSV file."
   )
 
   /// The model file.
@@ -16,7 +16,9 @@ public struct PredictCommand: ParsableCommand {
   /// The inputs.
   @Option(
     name: .shortAndLong,
-    help: ArgumentHelp("The inputs, an array [N, ...] (.npy).", valueName: "x.npy"))
+    help: ArgumentHelp(
+      "The inputs: an array [N, ...] (.npy), or a CSV file with one sample per row, every column a feature (a header row is detected).",
+      valueName: "x.npy | x.csv"))
   public var input: String
 
   /// Where to write the predictions.
