@@ -295,6 +295,39 @@ public struct TrainingSpec: Sendable, Equatable {
     -> any ModelProtocol
   {
     let layers = try makeLayers(registry: registry)
+    // Layers that use another layer's parameter (`plexus.dense_tied`'s `tiedTo`) are linked
+    // to it before building, as a model read from a file is; a name that matches no layer is
+    // a mistake in the spec, not a layer with a parameter of its own.
+    do {
+      try ParameterSharing.link(layers)
+    } catch let error as PlexusError {
+      throw SpecError(path: "$.layers", message: error.description)
+    }
+    for (index, top) in layers.enumerated() {
+      for (path, layer) in [("", top)] + Self.nestedLayers(of: top) {
+        guard let sharing = layer as? any ParameterSharingLayer, !sharing.isLinked else { continue }
+        throw SpecError(
+          path: "$.layers[\(index)].config",
+          message: (path.isEmpty ? "this layer" : "its layer '\(path)'")
+            + " shares the parameter of '\(sharing.sharedLayerName)', which is no layer of this "
+            + "model; named layers: "
+            + (layers.map(\.name).filter { !$0.isEmpty }.joined(separator: ", "))
+            + (layers.allSatisfy { $0.name.isEmpty } ? "none (give the layer a \"name\")" : ""))
+      }
+    }
+    return try buildLinkedModel(layers, inputShape: inputShape, seed: seed)
+  }
+
+  /// The layers inside `layer` (a nested model's, a wrapper's) with their paths below it.
+  private static func nestedLayers(of layer: any Layer) -> [(String, any Layer)] {
+    layer.sublayers.flatMap { child in
+      [(child.name, child)] + nestedLayers(of: child).map { ("\(child.name).\($0.0)", $0.1) }
+    }
+  }
+
+  private func buildLinkedModel(_ layers: [any Layer], inputShape: [Int], seed: UInt64?) throws
+    -> any ModelProtocol
+  {
     do {
       if !isGraph, layers.count == 1, let model = layers[0] as? any ModelProtocol,
         !(model is Sequential)
