@@ -97,9 +97,14 @@ public enum Train {
   /// the training history in its metadata, and the optimizer state and the layers' random
   /// streams so training can resume).
   ///
-  /// - Parameter interruption: asked after every batch; when it returns `true` (the tool's
-  ///   Ctrl-C handler), training stops there, the model is saved resumably at the output and
-  ///   the report says where it stopped.
+  /// - Parameters:
+  ///   - settings: the spec, the output and the options of the run.
+  ///   - console: where progress and results are written.
+  ///   - registry: the layer types the spec may name.
+  ///   - clock: seconds from any fixed origin, for the progress display (tests inject one).
+  ///   - interruption: asked after every batch; when it returns `true` (the tool's Ctrl-C
+  ///     handler), training stops there, the model is saved resumably at the output and the
+  ///     report says where it stopped.
   /// - Throws: `SpecError` for a malformed spec (naming the file and JSON path), `PlexusError`
   ///   for data or training problems, ``TrainingInterrupted`` for an interruption during
   ///   pretraining.

@@ -19,7 +19,7 @@ import Plexus
 /// }
 /// ```
 ///
-/// Each layer is exactly a ``LayerDescription`` (its registered type, an optional name and its
+/// Each layer is exactly a `LayerDescription` (its registered type, an optional name and its
 /// config); the loss and the optimizer are a name or a flat object `{"type": ..., ...}` with
 /// their parameters, as `LossFunction` and `OptimizerConfig` encode: any loss registered in
 /// `LossRegistry.shared` and any optimizer registered in `OptimizerRegistry.shared`, by its
@@ -137,7 +137,9 @@ public struct TrainingSpec: Sendable, Equatable {
 
   /// Decodes a spec from JSON text.
   ///
-  /// - Parameter baseDirectory: the folder relative data paths are resolved against.
+  /// - Parameters:
+  ///   - json: the spec's text, UTF-8.
+  ///   - baseDirectory: the folder relative data paths are resolved against.
   /// - Throws: `SpecError` naming the JSON path of the first problem and what was expected.
   public static func decode(_ json: Data, baseDirectory: URL) throws -> TrainingSpec {
     let root = try JSONCursor.parse(json)
