@@ -23,7 +23,9 @@ let package = Package(
     .executable(name: "plexus", targets: ["PlexusTool"]),
   ],
   dependencies: [
-    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    // Documentation catalogs (Sources/*/*.docc): swift package generate-documentation.
+    .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
   ],
   targets: [
     // System libraries.

@@ -80,6 +80,8 @@ public final class Autoencoder: ModelProtocol {
   ///   - inputShape: the per-sample input shape.
   ///   - loss: the reconstruction loss (binary cross-entropy suits a sigmoid output on
   ///     `[0, 1]` data).
+  ///   - name: the model's name.
+  ///   - seed: the seed of the initial values of parameters that have none.
   /// - Throws: `PlexusError.invalidConfiguration` when the decoder's output shape differs
   ///   from the input shape, or the halves do not fit each other.
   public init(

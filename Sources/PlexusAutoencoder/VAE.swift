@@ -95,7 +95,13 @@ public final class VAE: ModelProtocol {
   ///   - encoder: a model from `inputShape` to a rank-1 feature vector.
   ///   - decoder: a model from `[latentDimension]` to `inputShape` (ending in a sigmoid for
   ///     the Bernoulli likelihood).
+  ///   - inputShape: the per-sample input shape.
   ///   - latentDimension: the code's dimension, positive.
+  ///   - likelihood: the likelihood of the inputs under the decoder's output.
+  ///   - klWeight: the weight of the KL term in the loss (finite, at least 0).
+  ///   - samplingSeed: the seed of the codes' sampling; `nil` derives it from `seed`.
+  ///   - name: the model's name.
+  ///   - seed: the seed of the initial values of parameters that have none.
   /// - Throws: `PlexusError.invalidConfiguration` for a non-positive latent dimension, a KL
   ///   weight that is negative or not finite, or halves that do not fit.
   public init(

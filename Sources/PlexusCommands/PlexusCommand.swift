@@ -17,7 +17,8 @@ public struct PlexusCommand: ParsableCommand {
     version: PlexusFormat.libraryVersion,
     subcommands: [
       TrainCommand.self, PredictCommand.self, EvaluateCommand.self, SummaryCommand.self,
-      InspectCommand.self, ConvertCommand.self, PictureCommand.self,
+      InspectCommand.self, ConvertCommand.self, PictureCommand.self, PlotCommand.self,
+      LayersCommand.self,
     ]
   )
 

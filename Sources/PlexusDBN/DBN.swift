@@ -16,7 +16,7 @@ import PlexusPerceptron
 /// mapping its input to hidden probabilities `sigmoid(v W + c)` — exactly a `Dense` sigmoid
 /// layer — then, with `classes`, a `Dense(classes)` head named `classifier` (linear logits by
 /// default). So `fit` with a loss fine-tunes the whole stack and `predict` classifies.
-/// ``pretrain(_:optimizer:options:callbacks:)`` trains each RBM by contrastive divergence
+/// ``pretrain(_:optimizer:options:layers:callbacks:layerCallbacks:)`` trains each RBM by contrastive divergence
 /// first. A saved DBN keeps every RBM whole (weights, hidden and visible biases): a file
 /// saved after pretraining is the pretraining state, which resumes or is shared, and a
 /// fine-tuned one still generates (``generate(samples:gibbsSteps:seed:)``).
@@ -177,6 +177,9 @@ public final class DBN: SingleGraphModel {
   /// `optimizer`. The head is not changed.
   ///
   /// - Parameters:
+  ///   - x: the training data `[N, visible]`.
+  ///   - optimizer: makes the optimizer of each RBM (a fresh one per layer).
+  ///   - options: the training options of each RBM's run.
   ///   - layers: the RBMs to train, by index from 0 (default: all). The inputs of a later RBM
   ///     are computed through the earlier ones either way, so pretraining resumes at a layer.
   ///   - callbacks: passed to every RBM's `fit` (one training run per layer); a callback sees

@@ -14,13 +14,10 @@ public struct InteropError: Error, CustomStringConvertible, Equatable, Sendable 
 
 extension Data {
   /// Writes atomically (a temporary file renamed into place, so a failed write keeps the
-  /// previous file), answering failures with `PlexusError.io`.
+  /// previous file; a replaced file keeps its permissions, a read-only one is refused),
+  /// answering failures with `PlexusError.io`.
   func writeAtomically(to url: URL) throws {
-    do {
-      try self.write(to: url, options: .atomic)
-    } catch {
-      throw PlexusError.io("cannot write '\(url.path)': \(error.localizedDescription)")
-    }
+    try AtomicFile.write(self, to: url)
   }
 
   /// Maps the file at `url` (or reads it when it cannot be mapped), answering failures with

@@ -9,7 +9,7 @@ import PlexusCore
 public enum MLP {
   /// Creates and builds a multilayer perceptron `inputs -> hidden... -> outputs`.
   ///
-  /// Every hidden layer is a ``Dense`` layer with `activation`, followed by a ``Dropout``
+  /// Every hidden layer is a ``Dense`` layer with `activation`, followed by a `Dropout`
   /// layer when `dropout > 0`; the output layer is a ``Dense`` layer with `outputActivation`
   /// (linear by default: logits for a softmax cross-entropy loss). The model is built for
   /// input shape `[inputs]` with weights drawn from `seed`.

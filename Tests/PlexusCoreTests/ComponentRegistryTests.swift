@@ -290,7 +290,9 @@ private func makeModel() throws -> Sequential {
       ))
     #expect(
       message { try MetricRegistry().metric(type: "cross") }
-        == "unknown metric 'cross'; registered: plexus.accuracy (accuracy), plexus.mae (mae), plexus.mse (mse)"
+        == "unknown metric 'cross'; registered: plexus.accuracy (accuracy), plexus.f1 (f1), "
+        + "plexus.mae (mae), plexus.mse (mse), plexus.precision (precision), plexus.recall "
+        + "(recall), plexus.top_k_accuracy (top_k_accuracy)"
     )
 
     // A first-party name whose module is not registered names that module.

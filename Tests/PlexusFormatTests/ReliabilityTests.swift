@@ -363,4 +363,41 @@ import Testing
     let replaced = try Sequential.load(from: url, registry: LayerRegistry.standard())
     #expect(bitwiseEqual(replaced.parameters[0].value, new.parameters[0].value))
   }
+
+  /// A replaced file keeps its permissions; a read-only one is refused and kept; a symbolic
+  /// link stays a link to the replaced file.
+  @Test func savesKeepPermissionsAndRefuseReadOnlyFiles() throws {
+    let folder = try TemporaryFolder()
+    let url = folder.file("model.plexus")
+    let model = try SampleModels.dense.built(seed: 1)
+    try model.save(to: url)
+    func mode(_ path: String) throws -> Int {
+      try (FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int) ?? -1
+    }
+    try FileManager.default.setAttributes([.posixPermissions: 0o640], ofItemAtPath: url.path)
+    try model.save(to: url)
+    #expect(try mode(url.path) == 0o640)
+
+    try FileManager.default.setAttributes([.posixPermissions: 0o444], ofItemAtPath: url.path)
+    let before = try Data(contentsOf: url)
+    #expect {
+      try model.save(to: url, options: SaveOptions(codec: .raw))
+    } throws: {
+      ($0 as? PlexusFormatError)?.kind == .io && "\($0)".contains("is read-only (mode 444)")
+    }
+    #expect(try Data(contentsOf: url) == before)
+    #expect(try mode(url.path) == 0o444)
+    #expect {
+      try NumPy.write(Tensor([1, 2]), to: url)
+    } throws: { "\($0)".contains("read-only") }
+
+    try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: url.path)
+    let link = folder.file("link.plexus")
+    try FileManager.default.createSymbolicLink(at: link, withDestinationURL: url)
+    try model.save(to: link, options: SaveOptions(codec: .raw))
+    #expect(
+      try FileManager.default.destinationOfSymbolicLink(atPath: link.path) == url.path)
+    #expect(try PlexusFile(contentsOf: url).tensors.allSatisfy { $0.codec == .raw })
+    #expect(try mode(url.path) == 0o600)
+  }
 }

@@ -52,6 +52,39 @@ import Testing
     }
   }
 
+  /// `convert` keeps the mode of the file it replaces (in place too) and refuses a read-only
+  /// output, which stays as it was.
+  @Test func convertKeepsFileModesAndRefusesReadOnlyOutputs() throws {
+    let folder = try TemporaryFolder()
+    defer { folder.remove() }
+    let url = try Self.savedModel(in: folder)
+    let attributes = FileManager.default
+    try attributes.setAttributes([.posixPermissions: 0o604], ofItemAtPath: url.path)
+    try Convert.run(
+      ConvertSettings(inputPath: url.path, outputPath: url.path, codec: .raw),
+      console: CapturedOutput())
+    #expect(try attributes.attributesOfItem(atPath: url.path)[.posixPermissions] as? Int == 0o604)
+    #expect(try PlexusFile(contentsOf: url).tensors.allSatisfy { $0.codec == .raw })
+
+    let readOnly = folder.file("read-only.plexus")
+    try Data(contentsOf: url).write(to: readOnly)
+    try attributes.setAttributes([.posixPermissions: 0o444], ofItemAtPath: readOnly.path)
+    let before = try Data(contentsOf: readOnly)
+    for output in [readOnly, folder.file("read-only.safetensors")] {
+      if output.pathExtension == "safetensors" {
+        try Data().write(to: output)
+        try attributes.setAttributes([.posixPermissions: 0o400], ofItemAtPath: output.path)
+      }
+      #expect {
+        try Convert.run(
+          ConvertSettings(inputPath: url.path, outputPath: output.path), console: CapturedOutput())
+      } throws: { "\($0)".contains("is read-only") }
+    }
+    #expect(try Data(contentsOf: readOnly) == before)
+    #expect(
+      try attributes.attributesOfItem(atPath: readOnly.path)[.posixPermissions] as? Int == 0o444)
+  }
+
   @Test func convertRewritesCodecAndDType() throws {
     let folder = try TemporaryFolder()
     defer { folder.remove() }

@@ -51,6 +51,39 @@ import Testing
   }
 }
 
+extension ResumeCommandTests {
+  /// With dropout, the saved random streams make the resumed run draw the same masks.
+  @Test func resumedTrainingWithDropoutMatchesAnUninterruptedRun() throws {
+    let folder = try TemporaryFolder()
+    defer { folder.remove() }
+    let plain = try writeBlobsSpec(in: folder, epochs: 6)
+    let spec = try folder.write(
+      try String(contentsOf: plain, encoding: .utf8).replacingOccurrences(
+        of: #"{"type": "plexus.dense", "config": {"units": 2}}"#,
+        with:
+          #"{"type": "plexus.dropout", "config": {"rate": 0.5}}, {"type": "plexus.dense", "config": {"units": 2}}"#
+      ), to: "dropout.json")
+    #expect(try String(contentsOf: spec, encoding: .utf8).contains("plexus.dropout"))
+    let whole = try Train.run(
+      TrainSettings(specPath: spec.path, outputPath: folder.file("whole.plexus").path, quiet: true),
+      console: CapturedOutput())
+    let half = folder.file("half.plexus")
+    try Train.run(
+      TrainSettings(specPath: spec.path, outputPath: half.path, epochs: 3, quiet: true),
+      console: CapturedOutput())
+    #expect(try PlexusFile(contentsOf: half).randomStreams()?.keys.sorted() == ["dropout_1"])
+    let resumed = try Train.run(
+      TrainSettings(
+        specPath: spec.path, outputPath: folder.file("resumed.plexus").path, quiet: true,
+        resumePath: half.path),
+      console: CapturedOutput())
+    #expect(resumed.history["loss"] == whole.history["loss"])
+    for (a, b) in zip(whole.model.parameters, resumed.model.parameters) {
+      #expect(a.value == b.value)
+    }
+  }
+}
+
 @Suite struct EvaluateSplitTests {
   /// `train --seed S` splits the data with S; evaluate on the spec uses the same split.
   @Test func evaluateTestsOnTheSplitTheModelWasTrainedWith() throws {

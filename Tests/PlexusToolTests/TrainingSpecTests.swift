@@ -225,8 +225,8 @@ private let minimalLayers = #"[{"type": "plexus.dense", "config": {"units": 3}}]
         #""epoch": 3"#,
         SpecError(
           path: "$",
-          message: "unknown key 'epoch'; expected one of "
-            + "name, inputShape, layers, loss, optimizer, epochs, batchSize, seed, validationSplit, shuffle, data, target, pretraining"
+          message: "unknown key 'epoch' (did you mean 'epochs'?); expected one of "
+            + "name, inputShape, layers, loss, optimizer, epochs, batchSize, seed, validationSplit, shuffle, data, target, pretraining, metrics, classWeights, earlyStopping, learningRateSchedule"
         )
       ),
     ]

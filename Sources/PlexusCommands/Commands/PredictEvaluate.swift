@@ -84,7 +84,8 @@ struct SavedModel {
 public struct PredictSettings: Sendable, Equatable {
   /// The model file.
   public var modelPath: String
-  /// The `.npy` file of inputs `[N] + inputShape`.
+  /// The inputs: a `.npy` file `[N] + inputShape`, or a CSV file with one sample per row and
+  /// every column a feature (a header row is detected).
   public var inputPath: String
   /// Where to write the predictions (`.npy`); `nil` prints them.
   public var outputPath: String?
@@ -141,7 +142,13 @@ public enum Predict {
     }
     let saved = try SavedModel(
       path: settings.modelPath, registry: registry, architecturePath: settings.architecturePath)
-    var features = try NumPy.read(contentsOf: URL(fileURLWithPath: settings.inputPath)).tensor()
+    let inputURL = URL(fileURLWithPath: settings.inputPath)
+    // A CSV file holds one sample per row, every column a feature (the same checks as
+    // training data: finite decimal numbers, errors naming line and column).
+    var features =
+      inputURL.pathExtension.lowercased() == "csv"
+      ? try CSV.loadFeatures(contentsOf: inputURL)
+      : try NumPy.read(contentsOf: inputURL).tensor()
     if settings.inputsAreChannelsFirst {
       guard features.rank == 4 else {
         throw PlexusError.invalidArgument(
@@ -234,20 +241,44 @@ public struct EvaluateSettings: Sendable, Equatable {
   public var loss: String?
   /// Samples per forward pass.
   public var batchSize: Int
+  /// Whether to print the report as JSON.
+  public var json: Bool
+  /// The seed of a spec's test split; `nil` takes the one the model was trained with.
+  public var seed: UInt64?
 
   /// Creates settings.
-  public init(modelPath: String, data: [String], loss: String? = nil, batchSize: Int = 256) {
+  public init(
+    modelPath: String, data: [String], loss: String? = nil, batchSize: Int = 256,
+    json: Bool = false, seed: UInt64? = nil
+  ) {
     self.modelPath = modelPath
     self.data = data
     self.loss = loss
     self.batchSize = batchSize
+    self.json = json
+    self.seed = seed
   }
+}
+
+/// What `plexus evaluate` measured.
+public struct EvaluationReport: Sendable {
+  /// The model file.
+  public var model: String
+  /// The data it was measured on.
+  public var source: String
+  /// The number of samples.
+  public var samples: Int
+  /// The loss and metrics (`loss`, `accuracy`; an RBM's own figures).
+  public var logs: [String: Float]
+  /// For a classifier: the counts of true against predicted classes.
+  public var confusion: ConfusionMatrix?
 }
 
 /// The work of `plexus evaluate`.
 public enum Evaluate {
   /// Reports a saved model's loss (and accuracy for classification losses) on a spec's test
-  /// split or on `.npy` features and labels.
+  /// split or on `.npy` features and labels; for a classifier also the confusion matrix and
+  /// each class's precision, recall and F1. Prints text or, with `json`, one JSON object.
   ///
   /// - Returns: the logs (`loss`, `accuracy`).
   /// - Throws: `SpecError` for a malformed spec, `PlexusError` for unreadable files, data that
@@ -256,6 +287,21 @@ public enum Evaluate {
   public static func run(
     _ settings: EvaluateSettings, console: any Console, registry: LayerRegistry = .standard()
   ) throws -> [String: Float] {
+    let report = try evaluate(settings, registry: registry)
+    if settings.json {
+      console.line(try json(report))
+    } else {
+      console.write(text(report))
+    }
+    return report.logs
+  }
+
+  /// Measures the model as `run` does, without printing.
+  ///
+  /// - Throws: as `run`.
+  public static func evaluate(_ settings: EvaluateSettings, registry: LayerRegistry = .standard())
+    throws -> EvaluationReport
+  {
     let saved = try SavedModel(path: settings.modelPath, registry: registry)
     var lossFunction = try settings.loss.map { try LossFunction(name: $0) } ?? saved.recordedLoss()
     let dataset: Dataset
@@ -273,13 +319,20 @@ public enum Evaluate {
           throw error
         }
       }
-      // The split the model was trained with (its recorded seed), not a fresh one.
+      // The split the model was trained with (its recorded seed), not a fresh one, unless
+      // --seed asks for another.
       let seed =
-        saved.metadata?.values[TrainingMetadata.dataSeedKey].flatMap { UInt64($0) } ?? spec.seed
+        settings.seed
+        ?? saved.metadata?.values[TrainingMetadata.dataSeedKey].flatMap { UInt64($0) } ?? spec.seed
       dataset = try spec.data.load(seed: seed).test
       target = spec.target
-      source = "the test split of \(settings.data[0])"
+      source =
+        "the test split of \(settings.data[0])" + (spec.data.splitsBySeed ? " (seed \(seed))" : "")
     case 2:
+      if settings.seed != nil {
+        throw PlexusError.invalidArgument(
+          "--seed chooses a spec's test split; .npy files are used whole")
+      }
       dataset = try Dataset(
         features: try NumPy.read(contentsOf: URL(fileURLWithPath: settings.data[0])).tensor(),
         labels: try NumPy.read(contentsOf: URL(fileURLWithPath: settings.data[1])).tensor())
@@ -290,27 +343,111 @@ public enum Evaluate {
       )
     }
     let features = try saved.batch(dataset.features, source: source)
-    let logs: [String: Float]
+    var report = EvaluationReport(
+      model: settings.modelPath, source: source, samples: dataset.count, logs: [:], confusion: nil)
     if saved.model.learnsWithoutTargets {
       // An RBM: its own figures (reconstruction error, free energy, pseudo-likelihood).
-      logs = try saved.model.evaluate(
+      report.logs = try saved.model.evaluate(
         inputs: [features], targets: [], losses: [], batchSize: settings.batchSize)
-    } else {
-      guard let lossFunction else {
-        throw PlexusError.invalidArgument(
-          "\(settings.modelPath) records no loss; name one with --loss (for example --loss softmax_cross_entropy)"
-        )
-      }
-      let metrics: [Metric] =
-        lossFunction.isClassification && target == .labels ? [.accuracy] : []
-      logs = try saved.model.evaluate(
-        features, target == .input ? features : dataset.labels, loss: try lossFunction.makeLoss(),
-        batchSize: settings.batchSize, metrics: metrics)
+      return report
     }
-    console.line(
-      "\(saved.url.lastPathComponent) on \(source) (\(dataset.count) samples): "
-        + ProgressFormat.figures(logs))
-    return logs
+    guard let lossFunction else {
+      throw PlexusError.invalidArgument(
+        "\(settings.modelPath) records no loss; name one with --loss (for example --loss softmax_cross_entropy)"
+      )
+    }
+    let loss = try lossFunction.makeLoss()
+    let classifies = lossFunction.isClassification && target == .labels
+    let metrics: [Metric] = classifies ? [.accuracy] : []
+    report.logs = try saved.model.evaluate(
+      features, target == .input ? features : dataset.labels, loss: loss,
+      batchSize: settings.batchSize, metrics: metrics)
+    if classifies {
+      let outputs = try saved.model.predict(features, batchSize: settings.batchSize)
+      let width = outputs.rank >= 2 ? (outputs.shape.last ?? 1) : 1
+      var matrix = ConfusionMatrix(classes: width == 1 || loss.binaryThreshold != nil ? 2 : width)
+      try matrix.add(
+        predictions: outputs, targets: dataset.labels, binaryThreshold: loss.binaryThreshold)
+      report.confusion = matrix
+    }
+    return report
+  }
+
+  /// The text report: the figures, and for a classifier the confusion matrix (up to 30
+  /// classes) and a table of each class's precision, recall, F1 and support.
+  static func text(_ report: EvaluationReport) -> String {
+    var text =
+      "\(URL(fileURLWithPath: report.model).lastPathComponent) on \(report.source) "
+      + "(\(report.samples) samples): \(ProgressFormat.figures(report.logs))\n"
+    guard let matrix = report.confusion else { return text }
+    let classes = matrix.classes
+    if classes <= 30 {
+      let cell = Swift.max(
+        String(matrix.counts.flatMap { $0 }.max() ?? 0).count, String(classes - 1).count, 3)
+      func pad(_ text: String, _ width: Int) -> String {
+        String(repeating: " ", count: Swift.max(width - text.count, 0)) + text
+      }
+      text += "confusion matrix (rows: true class, columns: predicted class):\n"
+      text += pad("", 6) + (0..<classes).map { pad(String($0), cell + 1) }.joined() + "\n"
+      for row in 0..<classes {
+        text +=
+          pad(String(row), 6) + matrix.counts[row].map { pad(String($0), cell + 1) }.joined() + "\n"
+      }
+    } else {
+      text += "confusion matrix: \(classes) classes (printed with --json)\n"
+    }
+    func number(_ value: Float) -> String { String(format: "%.4f", value) }
+    func row(_ cells: [String]) -> String {
+      zip(cells, [8, 11, 9, 9, 0]).map { cell, width in
+        cell + String(repeating: " ", count: Swift.max(width - cell.count, 0))
+      }.joined() + "\n"
+    }
+    text += row(["class", "precision", "recall", "f1", "support"])
+    for c in 0..<classes {
+      text += row([
+        String(c), number(matrix.precision(of: c)), number(matrix.recall(of: c)),
+        number(matrix.f1(of: c)), String(matrix.support(of: c)),
+      ])
+    }
+    text += row([
+      "macro", number(matrix.macroPrecision), number(matrix.macroRecall), number(matrix.macroF1),
+      String(matrix.total),
+    ])
+    return text
+  }
+
+  /// The JSON report: `model`, `data`, `samples`, `logs` (NaN as `null`) and, for a
+  /// classifier, `confusionMatrix` (rows: true class), `classes` (each class's precision,
+  /// recall, F1 and support) and `macro`.
+  static func json(_ report: EvaluationReport) throws -> String {
+    // A float's shortest decimal form (0.96666664, not 0.9666666388511658).
+    func number(_ value: Float) -> JSONValue {
+      value.isFinite ? .number(Double("\(value)") ?? Double(value)) : .null
+    }
+    var object: [String: JSONValue] = [
+      "model": .string(report.model), "data": .string(report.source),
+      "samples": .number(Double(report.samples)),
+      "logs": .object(report.logs.mapValues(number)),
+    ]
+    if let matrix = report.confusion {
+      object["confusionMatrix"] = .array(
+        matrix.counts.map { .array($0.map { .number(Double($0)) }) })
+      object["classes"] = .array(
+        (0..<matrix.classes).map { c in
+          .object([
+            "class": .number(Double(c)), "precision": number(matrix.precision(of: c)),
+            "recall": number(matrix.recall(of: c)), "f1": number(matrix.f1(of: c)),
+            "support": .number(Double(matrix.support(of: c))),
+          ])
+        })
+      object["macro"] = .object([
+        "precision": number(matrix.macroPrecision), "recall": number(matrix.macroRecall),
+        "f1": number(matrix.macroF1),
+      ])
+    }
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+    return String(decoding: try encoder.encode(JSONValue.object(object)), as: UTF8.self)
   }
 }
 

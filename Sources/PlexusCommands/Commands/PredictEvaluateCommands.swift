@@ -6,7 +6,7 @@ import Plexus
 public struct PredictCommand: ParsableCommand {
   public static let configuration = CommandConfiguration(
     commandName: "predict",
-    abstract: "Run a saved model on a batch of inputs read from a .npy file."
+    abstract: "Run a saved model on a batch of inputs read from a .npy or CSV file."
   )
 
   /// The model file.
@@ -33,7 +33,9 @@ public struct PredictCommand: ParsableCommand {
   /// The inputs.
   @Option(
     name: .shortAndLong,
-    help: ArgumentHelp("The inputs, an array [N, ...] (.npy).", valueName: "x.npy"))
+    help: ArgumentHelp(
+      "The inputs: an array [N, ...] (.npy), or a CSV file with one sample per row, every column a feature (a header row is detected).",
+      valueName: "x.npy | x.csv"))
   public var input: String
 
   /// Where to write the predictions.
@@ -97,7 +99,8 @@ public struct PredictCommand: ParsableCommand {
 public struct EvaluateCommand: ParsableCommand {
   public static let configuration = CommandConfiguration(
     commandName: "evaluate",
-    abstract: "Report a saved model's loss and accuracy on a spec's test split or on .npy data."
+    abstract:
+      "Report a saved model's loss and accuracy on a spec's test split or on .npy data; for classifiers also the confusion matrix and each class's precision, recall and F1."
   )
 
   /// The model file.
@@ -121,6 +124,17 @@ public struct EvaluateCommand: ParsableCommand {
   @Option(help: "Samples per forward pass.")
   public var batchSize = 256
 
+  /// Prints JSON.
+  @Flag(help: "Print the report as JSON (figures, confusion matrix, per-class measures).")
+  public var json = false
+
+  /// The seed of a spec's test split.
+  @Option(
+    help: ArgumentHelp(
+      "Split a spec's data with seed S (default: the seed the model was trained with).",
+      valueName: "S"))
+  public var seed: UInt64?
+
   public init() {}
 
   public func validate() throws {
@@ -134,7 +148,8 @@ public struct EvaluateCommand: ParsableCommand {
 
   /// The settings these arguments give.
   public var settings: EvaluateSettings {
-    EvaluateSettings(modelPath: model, data: data, loss: loss, batchSize: batchSize)
+    EvaluateSettings(
+      modelPath: model, data: data, loss: loss, batchSize: batchSize, json: json, seed: seed)
   }
 
   public func run() throws {

@@ -37,6 +37,8 @@ public final class ProgressDisplay {
   /// Creates a display; the mode follows the console (live on a terminal) unless `quiet`.
   ///
   /// - Parameters:
+  ///   - console: where the display writes.
+  ///   - quiet: whether it writes nothing.
   ///   - clock: seconds from any fixed origin (tests inject one); a monotonic clock by default.
   ///   - refreshInterval: the least time between two redraws of the live line.
   public init(
@@ -74,6 +76,7 @@ public final class ProgressDisplay {
   /// Records that batch `batch` (from 1) of the epoch ended.
   ///
   /// - Parameters:
+  ///   - batch: the batch that ended, from 1.
   ///   - samples: the samples done in this epoch so far.
   ///   - loss: the epoch's running mean loss.
   ///   - accuracy: the epoch's running accuracy (classification only).
@@ -121,6 +124,14 @@ public final class ProgressDisplay {
       drewLiveLine = false
     }
     return summary
+  }
+
+  /// Ends a live line cut short by an interruption, so the next message starts on its own
+  /// line.
+  public func interrupted() {
+    guard mode == .live, drewLiveLine else { return }
+    console.write("\n")
+    drewLiveLine = false
   }
 
   /// Seconds since `trainingBegan`.

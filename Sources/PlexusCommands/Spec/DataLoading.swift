@@ -59,3 +59,43 @@ extension DataSpec {
     }
   }
 }
+
+extension DataSpec {
+  /// The data named on a command line (`--data`): two `.npy` files, features and labels, or
+  /// one CSV file whose last column is the label (a header row is detected). Paths are
+  /// relative to the current folder. The test split keeps the fraction of the data it
+  /// replaces when that is a file source, else 0.2.
+  ///
+  /// - Throws: `PlexusError.invalidArgument` for any other list of files.
+  public init(commandLine paths: [String], replacing previous: DataSpec? = nil) throws {
+    var testFraction = 0.2
+    switch previous {
+    case .npy(let source)?: testFraction = source.testFraction
+    case .csv(let source)?: testFraction = source.testFraction
+    default: break
+    }
+    let urls = paths.map { URL(fileURLWithPath: $0).standardizedFileURL }
+    let extensions = urls.map { $0.pathExtension.lowercased() }
+    if extensions == ["npy", "npy"] {
+      self = .npy(NumpySource(features: urls[0], labels: urls[1], testFraction: testFraction))
+    } else if extensions == ["csv"] {
+      self = .csv(CSVSource(path: urls[0], testFraction: testFraction))
+    } else {
+      throw PlexusError.invalidArgument(
+        "--data takes two .npy files (features, labels) or one .csv file (the label in the last "
+          + "column); got \(paths.isEmpty ? "nothing" : paths.joined(separator: " "))")
+    }
+  }
+}
+
+extension DataSpec {
+  /// Whether the test samples are drawn with the seed (a file source without a test file);
+  /// the digits have a fixed split and the adding problem a test set of its own.
+  public var splitsBySeed: Bool {
+    switch self {
+    case .npy(let source): return source.testFeatures == nil
+    case .csv(let source): return source.testPath == nil
+    case .digits, .adding: return false
+    }
+  }
+}

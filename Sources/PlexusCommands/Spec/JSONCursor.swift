@@ -1,9 +1,12 @@
 import Foundation
 import Plexus
 
-/// An error in a JSON document (a training spec), located by its JSON path.
+/// An error in a JSON document (a training spec), located by its JSON path, or by its line and
+/// column when the text is not valid JSON.
 ///
-/// Its description reads `spec.json: at $.layers[1].config: missing key 'units'`.
+/// Its description reads `spec.json: at $.layers[1].config: missing key 'units'`, or
+/// `spec.json:3:15: not valid JSON: expected ',' or '}' after the value of 'units', found '"'`
+/// (the form compilers use, which editors jump to).
 public struct SpecError: Error, CustomStringConvertible, Equatable, Sendable {
   /// The file the document came from, when it came from a file.
   public var file: String?
@@ -11,16 +14,27 @@ public struct SpecError: Error, CustomStringConvertible, Equatable, Sendable {
   public var path: String
   /// What is wrong and what was expected.
   public var message: String
+  /// The line of a syntax error, from 1.
+  public var line: Int?
+  /// The column of a syntax error, from 1, in Unicode scalars.
+  public var column: Int?
 
   /// Creates an error.
-  public init(file: String? = nil, path: String, message: String) {
+  public init(
+    file: String? = nil, path: String, message: String, line: Int? = nil, column: Int? = nil
+  ) {
     self.file = file
     self.path = path
     self.message = message
+    self.line = line
+    self.column = column
   }
 
   public var description: String {
-    (file.map { "\($0): " } ?? "") + "at \(path): \(message)"
+    if let line, let column {
+      return "\(file ?? "spec"):\(line):\(column): \(message)"
+    }
+    return (file.map { "\($0): " } ?? "") + "at \(path): \(message)"
   }
 }
 
@@ -37,15 +51,11 @@ struct JSONCursor {
     self.path = path
   }
 
-  /// Parses JSON text.
+  /// Parses JSON text strictly (``JSONText``).
   ///
-  /// - Throws: `SpecError` at `$` describing the syntax error.
+  /// - Throws: `SpecError` at `$` with the line and column of the syntax error.
   static func parse(_ data: Data) throws -> JSONCursor {
-    do {
-      return JSONCursor(try JSONDecoder().decode(JSONValue.self, from: data))
-    } catch let error as DecodingError {
-      throw SpecError(path: "$", message: "not valid JSON: \(JSONValue.explain(error))")
-    }
+    JSONCursor(try JSONText.parse(data))
   }
 
   func error(_ message: String) -> SpecError { SpecError(path: path, message: message) }
@@ -81,7 +91,11 @@ struct JSONCursor {
   func requireKeys(in allowed: [String]) throws {
     let members = try object()
     if let unknown = members.keys.sorted().first(where: { !allowed.contains($0) }) {
-      throw error("unknown key '\(unknown)'; expected one of \(allowed.joined(separator: ", "))")
+      let suggestion =
+        NameSuggestion.nearest(to: unknown, in: allowed).map { " (did you mean '\($0)'?)" } ?? ""
+      throw error(
+        "unknown key '\(unknown.prefix(80))'\(suggestion); expected one of "
+          + allowed.joined(separator: ", "))
     }
   }
 

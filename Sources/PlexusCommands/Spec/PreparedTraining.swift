@@ -21,7 +21,18 @@ struct PreparedTraining {
     loss = try lossFunction?.makeLoss()
     optimizerConfig = try spec.optimizer.decodeOptimizer()
     pretrainingOptimizer = try spec.pretraining?.optimizer.decodeOptimizer()
-    metrics = loss?.isClassification == true && spec.target == .labels ? [.accuracy] : []
+    metrics =
+      spec.metrics ?? (loss?.isClassification == true && spec.target == .labels ? [.accuracy] : [])
+    if spec.metrics?.isEmpty == false, loss == nil {
+      throw SpecError(
+        path: "$.metrics", message: "metrics compare outputs with targets; this model has no loss")
+    }
+    if spec.classWeights != nil, loss == nil || spec.target == .input {
+      throw SpecError(
+        path: "$.classWeights",
+        message: "class weights weigh samples by their label's class; this model "
+          + (loss == nil ? "learns without targets" : "is trained to reproduce its input"))
+    }
     var data = try spec.data.load(seed: spec.seed)
     let featureShape = data.train.featureShape
     if let declared = spec.inputShape, declared != featureShape {
@@ -85,6 +96,21 @@ public enum TrainingMetadata {
   public static let optimizerKey = "plexus.optimizer"
   /// The seed that split the training data into training and test samples.
   public static let dataSeedKey = "plexus.data_seed"
+  /// For a run interrupted within an epoch: the batches of the next epoch already trained.
+  public static let resumeBatchKey = "plexus.resume_batch"
+
+  /// The batches to skip when resuming from `file` (0 when it ended at an epoch boundary).
+  ///
+  /// - Throws: `PlexusError.invalidData` for a value that is not a non-negative integer.
+  static func resumeBatch(in file: PlexusFile) throws -> Int {
+    guard let text = file.metadata?.values[resumeBatchKey] else { return 0 }
+    guard let batches = Int(text), batches >= 0 else {
+      throw PlexusError.invalidData(
+        "the file's metadata value '\(resumeBatchKey)' is '\(text.prefix(40))', expected a number of batches"
+      )
+    }
+    return batches
+  }
 
   static func json(_ value: some Encodable) throws -> String {
     let encoder = JSONEncoder()

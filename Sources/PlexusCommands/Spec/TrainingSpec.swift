@@ -19,7 +19,7 @@ import Plexus
 /// }
 /// ```
 ///
-/// Each layer is exactly a ``LayerDescription`` (its registered type, an optional name and its
+/// Each layer is exactly a `LayerDescription` (its registered type, an optional name and its
 /// config); the loss and the optimizer are a name or a flat object `{"type": ..., ...}` with
 /// their parameters, as `LossFunction` and `OptimizerConfig` encode: any loss registered in
 /// `LossRegistry.shared` and any optimizer registered in `OptimizerRegistry.shared`, by its
@@ -71,11 +71,21 @@ public struct TrainingSpec: Sendable, Equatable {
   public var target: TrainingTarget
   /// Greedy layer-wise pretraining before training (a DBN's RBMs).
   public var pretraining: PretrainingSpec?
+  /// The metrics logged besides the loss (`"metrics": ["accuracy", "f1", {"type":
+  /// "top_k_accuracy", "k": 3}]`); `nil` logs accuracy for a classification loss.
+  public var metrics: [Metric]?
+  /// The weights of the classes in the training loss, indexed by class.
+  public var classWeights: [Float]?
+  /// Stops training when a monitored figure stops improving.
+  public var earlyStopping: EarlyStopping.Config?
+  /// How the learning rate changes during training.
+  public var learningRateSchedule: LearningRateScheduleSpec?
 
   /// The keys a spec may have.
   public static let keys = [
     "name", "inputShape", "layers", "loss", "optimizer", "epochs", "batchSize", "seed",
-    "validationSplit", "shuffle", "data", "target", "pretraining",
+    "validationSplit", "shuffle", "data", "target", "pretraining", "metrics", "classWeights",
+    "earlyStopping", "learningRateSchedule",
   ]
 
   /// Creates a spec.
@@ -127,7 +137,9 @@ public struct TrainingSpec: Sendable, Equatable {
 
   /// Decodes a spec from JSON text.
   ///
-  /// - Parameter baseDirectory: the folder relative data paths are resolved against.
+  /// - Parameters:
+  ///   - json: the spec's text, UTF-8.
+  ///   - baseDirectory: the folder relative data paths are resolved against.
   /// - Throws: `SpecError` naming the JSON path of the first problem and what was expected.
   public static func decode(_ json: Data, baseDirectory: URL) throws -> TrainingSpec {
     let root = try JSONCursor.parse(json)
@@ -227,6 +239,7 @@ public struct TrainingSpec: Sendable, Equatable {
       batchSize: batchSize, seed: seed, validationSplit: validationSplit, shuffle: shuffle,
       data: data, target: target, pretraining: pretraining)
     spec.layerInputs = layerInputs
+    try decodeTrainingControls(root, into: &spec)
     return spec
   }
 
@@ -284,6 +297,39 @@ public struct TrainingSpec: Sendable, Equatable {
     -> any ModelProtocol
   {
     let layers = try makeLayers(registry: registry)
+    // Layers that use another layer's parameter (`plexus.dense_tied`'s `tiedTo`) are linked
+    // to it before building, as a model read from a file is; a name that matches no layer is
+    // a mistake in the spec, not a layer with a parameter of its own.
+    do {
+      try ParameterSharing.link(layers)
+    } catch let error as PlexusError {
+      throw SpecError(path: "$.layers", message: error.description)
+    }
+    for (index, top) in layers.enumerated() {
+      for (path, layer) in [("", top)] + Self.nestedLayers(of: top) {
+        guard let sharing = layer as? any ParameterSharingLayer, !sharing.isLinked else { continue }
+        throw SpecError(
+          path: "$.layers[\(index)].config",
+          message: (path.isEmpty ? "this layer" : "its layer '\(path)'")
+            + " shares the parameter of '\(sharing.sharedLayerName)', which is no layer of this "
+            + "model; named layers: "
+            + (layers.map(\.name).filter { !$0.isEmpty }.joined(separator: ", "))
+            + (layers.allSatisfy { $0.name.isEmpty } ? "none (give the layer a \"name\")" : ""))
+      }
+    }
+    return try buildLinkedModel(layers, inputShape: inputShape, seed: seed)
+  }
+
+  /// The layers inside `layer` (a nested model's, a wrapper's) with their paths below it.
+  private static func nestedLayers(of layer: any Layer) -> [(String, any Layer)] {
+    layer.sublayers.flatMap { child in
+      [(child.name, child)] + nestedLayers(of: child).map { ("\(child.name).\($0.0)", $0.1) }
+    }
+  }
+
+  private func buildLinkedModel(_ layers: [any Layer], inputShape: [Int], seed: UInt64?) throws
+    -> any ModelProtocol
+  {
     do {
       if !isGraph, layers.count == 1, let model = layers[0] as? any ModelProtocol,
         !(model is Sequential)

@@ -47,6 +47,34 @@ public enum CSV {
       delimiter: delimiter)
   }
 
+  /// Loads a CSV file whose every column is a feature (inputs to predict from) as `[N, columns]`.
+  ///
+  /// The rules are those of ``loadDataset(contentsOf:labelColumn:hasHeader:delimiter:)``:
+  /// every cell a finite decimal number (a `nan`, `inf` or a value beyond float32 is an
+  /// error naming its line and column), an optional header row (detected when `hasHeader` is
+  /// `nil`), the same number of fields on every row.
+  ///
+  /// - Throws: as `loadDataset`.
+  public static func loadFeatures(
+    contentsOf url: URL, hasHeader: Bool? = nil, delimiter: Character = ","
+  ) throws -> Tensor {
+    try loadDataset(
+      data: fileContents(url), source: url.path, labelColumn: nil, hasHeader: hasHeader,
+      delimiter: delimiter
+    ).features
+  }
+
+  /// Loads CSV text whose every column is a feature; see
+  /// ``loadFeatures(contentsOf:hasHeader:delimiter:)``.
+  public static func loadFeatures(text: String, hasHeader: Bool? = nil, delimiter: Character = ",")
+    throws -> Tensor
+  {
+    try loadDataset(
+      data: Data(text.utf8), source: "CSV text", labelColumn: nil, hasHeader: hasHeader,
+      delimiter: delimiter
+    ).features
+  }
+
   /// Loads CSV text as a dataset; see ``loadDataset(contentsOf:labelColumn:hasHeader:delimiter:)``.
   public static func loadDataset(
     text: String, labelColumn: LabelColumn = .last, hasHeader: Bool? = nil,
@@ -57,8 +85,9 @@ public enum CSV {
       delimiter: delimiter)
   }
 
+  /// Reads features and labels (`labelColumn`), or only features (`nil`: labels are zeros).
   private static func loadDataset(
-    data: Data, source: String, labelColumn: LabelColumn, hasHeader: Bool?, delimiter: Character
+    data: Data, source: String, labelColumn: LabelColumn?, hasHeader: Bool?, delimiter: Character
   ) throws -> Dataset {
     guard let delimiterByte = delimiter.asciiValue, delimiter != "\"", delimiter != "\n",
       delimiter != "\r", delimiter != "\r\n"
@@ -210,16 +239,19 @@ private struct CSVRecordParser {
 /// Turns records into features and labels, checking every cell.
 private struct CSVDatasetBuilder {
   let source: String
-  let labelColumn: CSV.LabelColumn
+  /// `nil` when every column is a feature.
+  let labelColumn: CSV.LabelColumn?
   let hasHeader: Bool?
   var columnCount: Int?
   var firstLine = 0
-  var labelIndex = 0
+  /// The label column, or -1 when there is none.
+  var labelIndex = -1
+  var rows = 0
   var header: [String]?
   var features: [Float] = []
   var labels: [Float] = []
 
-  init(source: String, labelColumn: CSV.LabelColumn, hasHeader: Bool?) throws {
+  init(source: String, labelColumn: CSV.LabelColumn?, hasHeader: Bool?) throws {
     self.source = source
     self.labelColumn = labelColumn
     self.hasHeader = hasHeader
@@ -260,6 +292,7 @@ private struct CSVDatasetBuilder {
   }
 
   private mutating func resolveLabelColumn(count: Int, line: Int) throws {
+    guard let labelColumn else { return }
     switch labelColumn {
     case .first: labelIndex = 0
     case .last: labelIndex = count - 1
@@ -288,7 +321,7 @@ private struct CSVDatasetBuilder {
   mutating func add(_ record: CSVRecord, buffer: UnsafeBufferPointer<UInt8>) throws {
     let count = record.fields.count
     if columnCount == nil {
-      guard count >= 2 else {
+      guard count >= (labelColumn == nil ? 1 : 2) else {
         throw PlexusError.invalidData(
           "\(source): line \(record.line) has \(count) column; a dataset needs a label column and at least one feature column"
         )
@@ -311,9 +344,17 @@ private struct CSVDatasetBuilder {
     for (column, range) in record.fields.enumerated() {
       guard let value = number(range, buffer) else {
         let cell = text(range, buffer, quoted: record.quoted[column])
-        let what =
-          cell.trimmingCharacters(in: .whitespaces).isEmpty
-          ? "empty cell" : "non-numeric cell \(cell.prefix(40).debugDescription)"
+        let trimmed = cell.trimmingCharacters(in: .whitespaces)
+        let what: String
+        if trimmed.isEmpty {
+          what = "empty cell"
+        } else if let value = Double(trimmed), !value.isFinite {
+          what = "non-finite value \(trimmed.prefix(40).debugDescription)"
+        } else if let value = Double(trimmed), value.isFinite, !Float(value).isFinite {
+          what = "the value \(trimmed.prefix(40)) is beyond the float32 range"
+        } else {
+          what = "non-numeric cell \(cell.prefix(40).debugDescription)"
+        }
         throw PlexusError.invalidData(
           "\(source): line \(record.line), column \(column + 1): \(what); expected a finite decimal number"
         )
@@ -324,18 +365,20 @@ private struct CSVDatasetBuilder {
         features.append(value)
       }
     }
+    rows += 1
   }
 
   func finish(fileIsEmpty: Bool) throws -> Dataset {
     guard !fileIsEmpty, let columnCount else {
       throw PlexusError.invalidData("\(source): the file is empty; expected rows of numbers")
     }
-    guard !labels.isEmpty else {
+    guard rows > 0 else {
       throw PlexusError.invalidData(
         "\(source): the file has a header on line \(firstLine) but no data rows")
     }
+    let featureColumns = labelIndex >= 0 ? columnCount - 1 : columnCount
     return try Dataset(
-      features: Tensor(shape: [labels.count, columnCount - 1], scalars: features),
-      labels: Tensor(labels))
+      features: Tensor(shape: [rows, featureColumns], scalars: features),
+      labels: labelIndex >= 0 ? Tensor(labels) : Tensor.zeros([rows]))
   }
 }

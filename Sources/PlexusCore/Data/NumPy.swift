@@ -163,13 +163,7 @@ public enum NumPy {
   }
 
   private static func writeAtomically(_ data: Data, to url: URL) throws {
-    do {
-      let sink = try AtomicFileSink(destination: url, sizeLimit: nil)
-      try data.withUnsafeBytes { try sink.write($0) }
-      try sink.commit()
-    } catch let error as PlexusFormatError {
-      throw PlexusError.io(error.message)
-    }
+    try AtomicFile.write(data, to: url)
   }
 
   /// Writes `tensor` as an `.npy` file (format 1.0, `'<f4'`, C order).

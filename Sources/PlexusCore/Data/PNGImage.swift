@@ -178,14 +178,7 @@ public struct PNGImage: Sendable, Equatable {
   ///
   /// - Throws: `PlexusError` when encoding or writing fails.
   public func write(to url: URL) throws {
-    let bytes = try encoded()
-    do {
-      let sink = try AtomicFileSink(destination: url, sizeLimit: nil)
-      try bytes.withUnsafeBytes { try sink.write($0) }
-      try sink.commit()
-    } catch let error as PlexusFormatError {
-      throw PlexusError.io(error.message)
-    }
+    try AtomicFile.write(Data(try encoded()), to: url)
   }
 
   /// The CRC-32 (ISO 3309, as PNG chunks use) of `bytes`.

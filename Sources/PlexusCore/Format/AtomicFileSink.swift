@@ -12,6 +12,12 @@ import Foundation
 /// flushed to disk and renamed over the destination only on `commit()`. Until then — after an
 /// error, a crash or a full disk — the previous file at the destination is untouched; an
 /// uncommitted temporary file is removed when the sink is released.
+///
+/// A file that is replaced keeps its permissions (and its owner, when the process may set it);
+/// a read-only file (no write permission bit set, or not writable by this process) is refused
+/// rather than replaced, as `cp` and editors refuse it. A destination that is a symbolic link
+/// replaces the file the link points to, and the link stays. New files get `0666` less the
+/// process's umask, as files created by the shell do.
 final class AtomicFileSink {
   let destination: URL
   private let temporaryPath: String
@@ -27,14 +33,26 @@ final class AtomicFileSink {
   ///
   /// - Parameter sizeLimit: the most bytes the file may have; writing past it throws.
   init(destination: URL, sizeLimit: UInt64?) throws {
+    let destination = destination.resolvingSymlinksInPath()
     self.destination = destination
     self.sizeLimit = sizeLimit
     let folder = destination.deletingLastPathComponent().path
     let name = destination.lastPathComponent
+    var existing = stat()
+    let replaces = stat(destination.path, &existing) == 0
+    if replaces {
+      let writeBits = mode_t(S_IWUSR | S_IWGRP | S_IWOTH)
+      guard existing.st_mode & writeBits != 0, access(destination.path, W_OK) == 0 else {
+        throw PlexusFormatError(
+          .io,
+          "'\(destination.path)' is read-only (mode \(String(existing.st_mode & 0o7777, radix: 8))); "
+            + "it is kept as it is: make it writable (chmod u+w) or write elsewhere")
+      }
+    }
     var attempt = 0
     while true {
       let candidate = "\(folder)/.\(name).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-      let opened = open(candidate, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+      let opened = open(candidate, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o666)
       if opened >= 0 {
         descriptor = opened
         temporaryPath = candidate
@@ -46,6 +64,13 @@ final class AtomicFileSink {
           .io,
           "cannot create a temporary file in '\(folder)' to save '\(name)': \(String(cString: strerror(errno)))"
         )
+      }
+    }
+    if replaces {
+      // The replacement keeps the permissions and, where allowed, the owner of the file.
+      _ = fchown(descriptor, existing.st_uid, existing.st_gid)
+      guard fchmod(descriptor, existing.st_mode & 0o7777) == 0 else {
+        throw ioError("set the permissions of")
       }
     }
     buffer.reserveCapacity(bufferCapacity)
@@ -139,5 +164,24 @@ final class AtomicFileSink {
       .io,
       "cannot \(action) the temporary file for '\(destination.path)': \(String(cString: strerror(errno))); the previous file is kept"
     )
+  }
+}
+
+/// Atomic whole-file writes for any file a Plexus program writes (`.npy`, pictures, plots,
+/// other model formats).
+public enum AtomicFile {
+  /// Writes `data` to `url` through a temporary file in the same folder that is flushed and
+  /// renamed over `url`, so an existing file is replaced only by a complete new one and keeps
+  /// its permissions; a read-only file is refused and kept.
+  ///
+  /// - Throws: `PlexusError.io` saying what failed; the previous file is then unchanged.
+  public static func write(_ data: Data, to url: URL) throws {
+    do {
+      let sink = try AtomicFileSink(destination: url, sizeLimit: nil)
+      try data.withUnsafeBytes { try sink.write($0) }
+      try sink.commit()
+    } catch let error as PlexusFormatError {
+      throw PlexusError.io(error.message)
+    }
   }
 }

@@ -6,10 +6,13 @@ public enum PlexusConverter {
   /// `output` (atomically; `output` may equal `input`).
   ///
   /// - Parameters:
+  ///   - input: the file to read.
+  ///   - output: the file to write.
   ///   - codec: the new codec of every tensor, or `nil` to keep each tensor's.
   ///   - dtype: the new storage dtype of model tensors, or `nil` to keep each tensor's
   ///     (optimizer slots stay as stored). Narrowing (`f16`, `bf16`, `i8`) rounds.
   ///   - compressionLevel: the zlib level, or `nil` for the adaptive default.
+  ///   - blockSize: the raw bytes per deflated block.
   /// - Throws: `PlexusFormatError` when the input is corrupt or writing fails.
   public static func convert(
     from input: URL, to output: URL, codec: TensorCodec? = nil, dtype: TensorDType? = nil,

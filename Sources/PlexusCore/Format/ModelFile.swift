@@ -77,7 +77,8 @@ public func loadModel(from url: URL, registry: LayerRegistry) throws -> any Mode
 }
 
 extension PlexusFile {
-  /// Creates the model the file describes and fills its parameters from the file's tensors.
+  /// Creates the model the file describes and fills its parameters from the file's tensors;
+  /// the layers' random streams continue from those saved in the metadata, if any.
   ///
   /// Every parameter must fit the largest tensor the file declares, and initial values are not
   /// drawn: the file's tensors replace them.
@@ -107,6 +108,14 @@ extension PlexusFile {
       return model
     }
     try assignTensors(to: model.namedParameters)
+    if let streams = try randomStreams() {
+      do {
+        try model.restoreRandomStreams(streams)
+      } catch let error as PlexusError {
+        throw PlexusFormatError(
+          .modelMismatch, error.description, chunk: PlexusFormat.ChunkType.metadata)
+      }
+    }
     return model
   }
 }
@@ -151,8 +160,9 @@ extension PlexusFile {
 }
 
 extension ModelProtocol {
-  /// Saves the model with its training history and its optimizer's state, so that `fit` can
-  /// resume where it stopped (load with `Sequential.load`, then `PlexusFile.restoreOptimizer`).
+  /// Saves the model with its training history, its optimizer's state and its layers' random
+  /// streams (dropout's masks), so that `fit` can resume where it stopped and draw what an
+  /// uninterrupted run would (load with `Sequential.load`, then `PlexusFile.restoreOptimizer`).
   ///
   /// ```swift
   /// let history = try model.fit(x, y, loss: loss, optimizer: adam, options: options)
@@ -166,6 +176,7 @@ extension ModelProtocol {
   ) throws {
     var options = options
     if let history { options.metadata.history = try JSONValue(encoding: history) }
+    try options.metadata.recordRandomStreams(of: self)
     if let optimizer {
       options.optimizerState = try optimizer.exportState(for: trainableParameters)
     }

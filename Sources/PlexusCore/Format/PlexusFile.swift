@@ -471,6 +471,7 @@ public final class PlexusFile: Sendable {
   /// Decodes every tensor of a group (`model` or `optimizer`), on up to `threads` threads.
   ///
   /// - Parameters:
+  ///   - group: the tensors' group, `TensorIndexEntry.modelGroup` or `.optimizerGroup`.
   ///   - verifyChecksums: compare each tensor's stored bytes with its CRC-32 (on by default;
   ///     the CRC is computed while the bytes are hot in cache).
   ///   - threads: the most decoding threads, in `Parallel.maximumThreads.validValues`

@@ -76,6 +76,7 @@ public enum PlexusWriter {
   /// - Parameters:
   ///   - architecture: the root layer's description.
   ///   - tensors: the model's tensors; `options.dtype` and `options.codec` apply to them.
+  ///   - url: the file to write.
   ///   - options: codec, dtype, metadata, optimizer state, limits.
   /// - Throws: `PlexusFormatError` (`.io`) when writing fails; `PlexusError` for invalid
   ///   options. The previous file at `url` is then untouched.

@@ -53,6 +53,13 @@ public final class LayerState: Sendable {
     }
   }
 
+  /// The layer's random stream as it stands (`nil` when never seeded or used): read to save
+  /// it with the model, set to continue a saved run with the same draws.
+  public var randomStream: SeededGenerator? {
+    get { storage.withLock { $0.random } }
+    set { storage.withLock { $0.random = newValue } }
+  }
+
   /// Runs `body` with the layer's random stream (seeded from 0 when never seeded). Training
   /// uses it, with exclusive access to the model.
   public func withRandomStream<Result>(_ body: (inout SeededGenerator) -> Result) -> Result {

@@ -164,6 +164,8 @@ public final class Model: SingleGraphModel {
   ///   - inputs: the `Input` tensors, in the order `predict` and `fit` take them.
   ///   - outputs: tensors computed from the inputs.
   ///   - outputNames: names for the outputs (default: the producing layers' names).
+  ///   - name: the model's name (empty for a root model).
+  ///   - seed: the seed of the initial values of parameters that have none.
   /// - Throws: `PlexusError.invalidConfiguration` naming the offending input, layer or
   ///   output (see `Graph.init`).
   public convenience init(

@@ -40,7 +40,9 @@ public protocol ModelProtocol: Layer {
   /// rather than in a shuffled batch. The default accepts everything; an RBM refuses values
   /// outside `[0, 1]` for Bernoulli units.
   ///
-  /// - Parameter role: what the data is for (`"training"`, `"validation"`, `"evaluation"`).
+  /// - Parameters:
+  ///   - inputs: one tensor per model input, every sample of the data set.
+  ///   - role: what the data is for (`"training"`, `"validation"`, `"evaluation"`).
   func validateData(inputs: [Tensor], role: String) throws
 }
 

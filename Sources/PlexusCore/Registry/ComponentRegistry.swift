@@ -245,11 +245,11 @@ extension ComponentJSON {
 }
 
 /// Suggestions of a known name for a misspelled one.
-enum NameSuggestion {
+public enum NameSuggestion {
   /// The candidate nearest to `name` by edit distance (case-insensitive), when it is close
   /// enough to be a likely typo: at most one edit for names up to four characters, two up to
   /// eight, three beyond.
-  static func nearest(to name: String, in candidates: [String]) -> String? {
+  public static func nearest(to name: String, in candidates: [String]) -> String? {
     let target = Array(name.lowercased())
     var best: (candidate: String, distance: Int)?
     for candidate in candidates.sorted() {

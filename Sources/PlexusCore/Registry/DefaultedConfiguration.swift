@@ -66,6 +66,9 @@ extension DefaultedConfiguration {
   /// The JSON keys, in field order.
   public static var keys: [String] { fields.map(\.key) }
 
+  /// The JSON keys that must be present, in field order.
+  public static var requiredKeys: [String] { fields.filter(\.isRequired).map(\.key) }
+
   /// Decodes a JSON value, with `defaults` (or `Self.defaults`) for missing keys.
   ///
   /// - Throws: `PlexusError.invalidConfiguration` prefixed with `context` for anything that

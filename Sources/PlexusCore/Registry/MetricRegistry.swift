@@ -16,6 +16,8 @@ public final class MetricRegistry: Sendable {
   /// The built-in short names and the registered names they stand for.
   public static let builtInAliases: [String: String] = [
     "accuracy": "plexus.accuracy", "mse": "plexus.mse", "mae": "plexus.mae",
+    "top_k_accuracy": "plexus.top_k_accuracy", "precision": "plexus.precision",
+    "recall": "plexus.recall", "f1": "plexus.f1",
   ]
 
   /// The modules that provide first-party metrics (by registered name and alias).
@@ -37,6 +39,10 @@ public final class MetricRegistry: Sendable {
     registerBuiltIn(AccuracyMetric.self)
     registerBuiltIn(MeanSquaredErrorMetric.self)
     registerBuiltIn(MeanAbsoluteErrorMetric.self)
+    registerBuiltIn(TopKAccuracyMetric.self)
+    registerBuiltIn(PrecisionMetric.self)
+    registerBuiltIn(RecallMetric.self)
+    registerBuiltIn(F1Metric.self)
     for (alias, name) in Self.builtInAliases { core.addAlias(alias, for: name) }
   }
 

@@ -59,6 +59,23 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable, Equatable {
 
   /// A derived generator for an independent stream (for example one per layer).
   public mutating func split() -> SeededGenerator { SeededGenerator(seed: next()) }
+
+  /// The generator's whole state, four 64-bit words: saved with a model so that training
+  /// resumes with the same draws (`init(stateWords:)` restores it).
+  public var stateWords: [UInt64] { [state.0, state.1, state.2, state.3] }
+
+  /// A generator continuing from a saved state.
+  ///
+  /// - Throws: `PlexusError.invalidArgument` unless there are four words, not all zero (the
+  ///   one state xoshiro256** cannot leave).
+  public init(stateWords words: [UInt64]) throws {
+    guard words.count == 4, words.contains(where: { $0 != 0 }) else {
+      throw PlexusError.invalidArgument(
+        "a generator state is four 64-bit words, not all zero; got \(words.count) word(s)"
+          + (words.count == 4 ? " that are all zero" : ""))
+    }
+    state = (words[0], words[1], words[2], words[3])
+  }
 }
 
 extension Tensor {

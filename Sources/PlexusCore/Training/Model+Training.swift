@@ -100,6 +100,21 @@ extension ModelProtocol {
     try validation?.validate(against: graph, losses: losses, role: "validation")
     try validateData(inputs: train.inputs, role: "training")
     if let validation { try validateData(inputs: validation.inputs, role: "validation") }
+    if let weights = options.classWeights {
+      let weighted = losses.indices.filter { losses[$0] != nil }
+      guard weighted.count == 1, let index = weighted.first, let target = train.targets[index],
+        let loss = losses[index]
+      else {
+        throw PlexusError.invalidArgument(
+          "class weights apply to a model whose loss reads one output; this one has "
+            + "\(weighted.count) outputs with a loss")
+      }
+      let width = graph.outputs[index].shape.last.flatMap { $0 } ?? 1
+      try ClassWeighting.requireWeights(
+        weights,
+        for: ClassWeighting.classes(
+          of: target, width: width, binary: loss.loss.binaryThreshold != nil))
+    }
 
     let sampleCount = train.sampleCount
     let batchSize = Swift.min(options.batchSize, sampleCount)
@@ -115,6 +130,12 @@ extension ModelProtocol {
     var batchIndices: [Int] = []
     batchIndices.reserveCapacity(batchSize)
     let baseRate = options.baseLearningRate ?? optimizer.learningRate
+    guard options.initialBatch <= batches else {
+      throw PlexusError.invalidArgument(
+        "initialBatch is \(options.initialBatch), but an epoch has only \(batches) batches of "
+          + "\(batchSize) samples")
+    }
+    var firstBatch = options.initialBatch
 
     for callback in callbacks { try callback.trainingWillBegin(context: context) }
     var epoch = options.initialEpoch
@@ -145,7 +166,9 @@ extension ModelProtocol {
       var running = EpochLogs(graph: graph, losses: losses, options: options)
       step.epoch = epoch
 
-      for batch in 0..<batches {
+      let startBatch = firstBatch
+      firstBatch = 0
+      for batch in startBatch..<batches {
         let start = batch * batchSize
         let end = Swift.min(sampleCount, start + batchSize)
         let trainingBatch: TrainingBatch

@@ -203,7 +203,45 @@ public final class LearningRateScheduler: TrainingCallback {
 /// With `restoreBestWeights`, the values of all parameters (non-trainable ones included) at
 /// the end of the best epoch are restored bit for bit when training ends — whether it stopped
 /// early or ran all its epochs (Keras restores only when it stops early).
+///
+/// In a spec: `{"monitor": "val_loss", "patience": 3, "minDelta": 0.001, "mode": "min",
+/// "restoreBestWeights": true}` (`Config`). A run resumed from a file continues the count
+/// after ``resume(after:)``.
 public final class EarlyStopping: TrainingCallback {
+  /// The parameters of an early stop, as JSON gives them; every key is optional.
+  public struct Config: DefaultedConfiguration {
+    /// The log key watched.
+    public var monitor: String
+    /// Epochs without improvement before stopping (0...1000000).
+    public var patience: Int
+    /// The smallest change that counts as an improvement (finite, at least 0).
+    public var minDelta: Float
+    /// The direction of improvement.
+    public var mode: Mode
+    /// Whether to restore the best epoch's weights when training ends.
+    public var restoreBestWeights: Bool
+
+    /// Creates a config.
+    public init(
+      monitor: String = "val_loss", patience: Int = 0, minDelta: Float = 0, mode: Mode = .auto,
+      restoreBestWeights: Bool = false
+    ) {
+      self.monitor = monitor
+      self.patience = patience
+      self.minDelta = minDelta
+      self.mode = mode
+      self.restoreBestWeights = restoreBestWeights
+    }
+
+    public static var defaults: Config { Config() }
+    public static var fields: [ConfigField<Config>] {
+      [
+        .init("monitor", \.monitor), .init("patience", \.patience), .init("minDelta", \.minDelta),
+        .init("mode", \.mode), .init("restoreBestWeights", \.restoreBestWeights),
+      ]
+    }
+  }
+
   /// Whether the monitored value should decrease or increase.
   public enum Mode: String, Codable, Sendable {
     /// `.max` for accuracy-like keys (containing `acc`), `.min` otherwise.
@@ -234,6 +272,26 @@ public final class EarlyStopping: TrainingCallback {
   private var bestWeights: [Tensor]?
   private var lastEpoch: Int?
 
+  /// Creates the callback from a config, checking every value.
+  ///
+  /// - Throws: `PlexusError.invalidConfiguration` naming a value out of range.
+  public convenience init(config: Config) throws {
+    guard !config.monitor.isEmpty else {
+      throw PlexusError.invalidConfiguration("early stopping: monitor must name a log key")
+    }
+    guard (0...1_000_000).contains(config.patience) else {
+      throw PlexusError.invalidConfiguration(
+        "early stopping: patience must be in 0...1000000, got \(config.patience)")
+    }
+    guard config.minDelta.isFinite, config.minDelta >= 0 else {
+      throw PlexusError.invalidConfiguration(
+        "early stopping: minDelta must be finite and at least 0, got \(config.minDelta)")
+    }
+    self.init(
+      monitor: config.monitor, patience: config.patience, minDelta: config.minDelta,
+      mode: config.mode, restoreBestWeights: config.restoreBestWeights)
+  }
+
   /// Creates the callback.
   ///
   /// - Precondition: `patience >= 0` and `minDelta >= 0`.
@@ -258,7 +316,29 @@ public final class EarlyStopping: TrainingCallback {
     }
   }
 
-  public func trainingWillBegin(context: TrainingContext) throws {
+  private var resumed = false
+
+  /// Continues the count of a run resumed from a file: the best value, its epoch and the
+  /// epochs since, as `history` (the epochs already run) leaves them, so the next `fit` (with
+  /// `initialEpoch` after them) stops where the uninterrupted run would. The weights of a best
+  /// epoch among those are not known; `restoreBestWeights` then restores only a best epoch of
+  /// the resumed run.
+  ///
+  /// - Throws: `PlexusError.invalidArgument` when the history lacks the monitored key.
+  public func resume(after history: History) throws {
+    guard history.epochsCompleted == 0 || history[monitor] != nil else {
+      throw PlexusError.invalidArgument(
+        "early stopping monitors '\(monitor)', which the saved history does not hold; it holds "
+          + history.keys.joined(separator: ", "))
+    }
+    reset()
+    for (index, value) in (history[monitor] ?? []).enumerated() {
+      _ = observe(value, epoch: index + 1)
+    }
+    resumed = true
+  }
+
+  private func reset() {
     bestValue = nil
     bestEpoch = nil
     stoppedEpoch = nil
@@ -267,13 +347,16 @@ public final class EarlyStopping: TrainingCallback {
     lastEpoch = nil
   }
 
-  public func epochDidEnd(epoch: Int, logs: [String: Float], context: TrainingContext) throws {
-    guard let current = logs[monitor] else {
-      throw PlexusError.invalidArgument(
-        "early stopping monitors '\(monitor)', but the epoch logs hold only "
-          + logs.keys.sorted().joined(separator: ", ")
-          + (monitor.hasPrefix("val_") ? "; pass validation data or a validation split" : ""))
+  public func trainingWillBegin(context: TrainingContext) throws {
+    if resumed {
+      resumed = false
+    } else {
+      reset()
     }
+  }
+
+  /// Counts one epoch's value; returns whether it improved and whether to stop.
+  private func observe(_ current: Float, epoch: Int) -> (improved: Bool, stop: Bool) {
     lastEpoch = epoch
     let improved: Bool
     if let best = bestValue {
@@ -285,11 +368,22 @@ public final class EarlyStopping: TrainingCallback {
       bestValue = current
       bestEpoch = epoch
       wait = 0
-      if restoreBestWeights { bestWeights = context.model.parameters.map(\.value) }
-      return
+      return (true, false)
     }
     wait += 1
-    if wait >= patience {
+    return (false, wait >= patience)
+  }
+
+  public func epochDidEnd(epoch: Int, logs: [String: Float], context: TrainingContext) throws {
+    guard let current = logs[monitor] else {
+      throw PlexusError.invalidArgument(
+        "early stopping monitors '\(monitor)', but the epoch logs hold only "
+          + logs.keys.sorted().joined(separator: ", ")
+          + (monitor.hasPrefix("val_") ? "; pass validation data or a validation split" : ""))
+    }
+    let (improved, stop) = observe(current, epoch: epoch)
+    if improved, restoreBestWeights { bestWeights = context.model.parameters.map(\.value) }
+    if stop {
       stoppedEpoch = epoch
       context.requestStop()
     }

@@ -37,8 +37,21 @@ public struct TrainingOptions: Sendable {
   /// The number of epochs already run (Keras `initial_epoch`), to resume training: `fit` runs
   /// epochs `initialEpoch + 1 ... epochs`, and schedules see the true epoch numbers.
   public var initialEpoch: Int
+  /// The batches of epoch `initialEpoch + 1` already run, to resume a run interrupted within
+  /// an epoch: `fit` starts that epoch at batch `initialBatch + 1`, with the epoch's shuffled
+  /// order and learning rate as before, so the weights follow the uninterrupted run bit for
+  /// bit. That epoch's logged training loss and metrics cover only the batches run after
+  /// resuming. Must be at most the number of batches per epoch.
+  public var initialBatch: Int = 0
   /// The batch size used to evaluate validation data.
   public var validationBatchSize: Int
+  /// Weights of the classes in the training loss (Keras' `class_weight`), indexed by class:
+  /// each sample's loss counts as many times as its class's weight, the batch loss staying a
+  /// mean over the batch. A sample's class is its target's class index, the argmax of its
+  /// one-hot target, or for a binary output 1 when its target is above 0.5, else 0. For a
+  /// model whose loss reads one output; the validation loss and `evaluate` are not weighted.
+  /// `nil` weighs every class 1.
+  public var classWeights: [Float]?
 
   /// Creates options.
   public init(
@@ -75,6 +88,9 @@ public struct TrainingOptions: Sendable {
     try require(
       initialEpoch >= 0 && initialEpoch <= epochs,
       "initialEpoch must be in 0...epochs (\(epochs)), got \(initialEpoch)")
+    try require(
+      initialBatch >= 0 && (initialBatch == 0 || initialEpoch < epochs),
+      "initialBatch must be 0, or non-negative with an epoch left to run, got \(initialBatch)")
     try require(batchSize > 0, "batch size must be positive, got \(batchSize)")
     try require(
       validationBatchSize > 0, "validation batch size must be positive, got \(validationBatchSize)")
@@ -93,6 +109,17 @@ public struct TrainingOptions: Sendable {
       try require(
         clipGlobalNorm > 0 && clipGlobalNorm.isFinite,
         "clip global norm must be positive and finite, got \(clipGlobalNorm)")
+    }
+    if let classWeights {
+      try require(
+        (1...65_536).contains(classWeights.count),
+        "class weights must give 1...65536 weights, got \(classWeights.count)")
+      if let bad = classWeights.firstIndex(where: { !($0.isFinite && $0 >= 0) }) {
+        try require(
+          false,
+          "the weight of class \(bad) is \(classWeights[bad]); expected a finite, non-negative number"
+        )
+      }
     }
     if let baseLearningRate {
       try require(

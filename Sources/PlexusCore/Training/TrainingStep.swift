@@ -161,7 +161,14 @@ public final class TrainingStepContext {
     var outputLosses: [Float?] = Array(repeating: nil, count: outputs.count)
     for (index, output) in outputs.enumerated() {
       guard let outputLoss = losses[index], let target = targets[index] else { continue }
-      var (value, gradient) = try outputLoss.loss.compute(predictions: output, targets: target)
+      // Class weights weigh the training loss only (Keras' `class_weight`).
+      var (value, gradient) =
+        if needGradients, let weights = options.classWeights {
+          try ClassWeighting.compute(
+            loss: outputLoss.loss, predictions: output, targets: target, weights: weights)
+        } else {
+          try outputLoss.loss.compute(predictions: output, targets: target)
+        }
       outputLosses[index] = value
       total += outputLoss.weight * value
       if needGradients {

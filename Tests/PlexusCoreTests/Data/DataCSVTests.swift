@@ -94,10 +94,12 @@ import Testing
     #expect(message.contains("line 3, column 2: non-numeric cell \"abc\""), "\(message)")
     #expect(message.contains("data.csv"))
     #expect(failure("1,2,0\n3,,1\n").contains("line 2, column 2: empty cell"))
-    #expect(failure("1,2,0\n3,nan,1\n").contains("line 2, column 2: non-numeric cell \"nan\""))
-    #expect(failure("1,2,0\n3,inf,1\n").contains("line 2, column 2"))
-    #expect(failure("1,2,0\n3,1e40,1\n").contains("line 2, column 2"))
-    #expect(failure("1,2,0\n3,0x10,1\n").contains("line 2, column 2"))
+    #expect(failure("1,2,0\n3,nan,1\n").contains("line 2, column 2: non-finite value \"nan\""))
+    #expect(failure("1,2,0\n3,inf,1\n").contains("line 2, column 2: non-finite value \"inf\""))
+    #expect(
+      failure("1,2,0\n3,1e40,1\n").contains(
+        "line 2, column 2: the value 1e40 is beyond the float32 range"))
+    #expect(failure("1,2,0\n3,0x10,1\n").contains("line 2, column 2: non-numeric cell \"0x10\""))
     #expect(failure("1,2,0\n3,4,1.2.3\n").contains("line 2, column 3"))
   }
 
