@@ -26,9 +26,10 @@ let package = Package(
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
   ],
   targets: [
-    // System libraries.
+    // System libraries. zlib's module is CZlibSystem, not CZlib: ZIPFoundation's zlib module
+    // is called CZlib, and two modules of one name cannot be in one build.
     .systemLibrary(
-      name: "CZlib",
+      name: "CZlibSystem",
       pkgConfig: "zlib",
       providers: [.apt(["zlib1g-dev"]), .brew(["zlib"])]
     ),
@@ -40,7 +41,7 @@ let package = Package(
     // data set.
     .target(
       name: "PlexusCore",
-      dependencies: ["CZlib"],
+      dependencies: ["CZlibSystem"],
       swiftSettings: strictSettings,
       linkerSettings: [.linkedFramework("Accelerate", .when(platforms: [.macOS, .iOS]))]
     ),
@@ -77,7 +78,7 @@ let package = Package(
     // Bundled data sets, stored as resource files (the 8x8 digits: a deflated payload of 44 KB).
     .target(
       name: "PlexusDatasets",
-      dependencies: ["PlexusCore", "CZlib"],
+      dependencies: ["PlexusCore", "CZlibSystem"],
       exclude: ["DIGITS-PROVENANCE.md"],
       resources: [.copy("Resources/digits.zlib")],
       swiftSettings: strictSettings
@@ -145,7 +146,7 @@ let package = Package(
     // Tests.
     .testTarget(
       name: "PlexusCoreTests",
-      dependencies: ["PlexusCore", "PlexusDatasets", "PlexusTestSupport", "CZlib"],
+      dependencies: ["PlexusCore", "PlexusDatasets", "PlexusTestSupport", "CZlibSystem"],
       resources: [.copy("Fixtures")],
       swiftSettings: strictSettings
     ),
@@ -156,7 +157,7 @@ let package = Package(
     ),
     .testTarget(
       name: "PlexusDatasetsTests",
-      dependencies: ["PlexusDatasets", "PlexusCore", "CZlib"],
+      dependencies: ["PlexusDatasets", "PlexusCore", "CZlibSystem"],
       swiftSettings: strictSettings
     ),
     .testTarget(

@@ -25,7 +25,7 @@ cp Tests/Fuzz/PlexusReaderFuzzer.swift "$out/src/"
 
 swiftc -O -g -sanitize=fuzzer,address -parse-as-library -swift-version 6 \
   -module-name PlexusFuzz \
-  -I Sources/CZlib -lz \
+  -I Sources/CZlibSystem -lz \
   "$out/src"/*.swift -o "$out/plexus-reader-fuzzer" \
   2> >(grep -v "Cannot export local symbol" >&2)
 

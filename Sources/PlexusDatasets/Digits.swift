@@ -1,4 +1,4 @@
-import CZlib
+import CZlibSystem
 import Foundation
 import PlexusCore
 
@@ -237,7 +237,7 @@ public enum Digits {
     }
     output.removeLast()
     let crc = output.withUnsafeBufferPointer { buffer in
-      UInt32(truncatingIfNeeded: CZlib.crc32(0, buffer.baseAddress, uInt(buffer.count)))
+      UInt32(truncatingIfNeeded: CZlibSystem.crc32(0, buffer.baseAddress, uInt(buffer.count)))
     }
     guard crc == expectedCRC32 else {
       throw PlexusError.invalidData(

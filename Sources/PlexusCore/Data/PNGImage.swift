@@ -1,4 +1,4 @@
-import CZlib
+import CZlibSystem
 import Foundation
 
 /// A grayscale, 8-bit PNG image and its encoder.
@@ -191,7 +191,7 @@ public struct PNGImage: Sendable, Equatable {
   /// The CRC-32 (ISO 3309, as PNG chunks use) of `bytes`.
   public static func crc32(_ bytes: [UInt8]) -> UInt32 {
     bytes.withUnsafeBufferPointer { buffer in
-      UInt32(truncatingIfNeeded: CZlib.crc32(0, buffer.baseAddress, uInt(buffer.count)))
+      UInt32(truncatingIfNeeded: CZlibSystem.crc32(0, buffer.baseAddress, uInt(buffer.count)))
     }
   }
 

@@ -1,4 +1,4 @@
-import CZlib
+import CZlibSystem
 import Foundation
 
 #if canImport(Glibc)
@@ -17,7 +17,7 @@ enum CRC32 {
     // zlib takes a 32-bit length.
     while remaining > 0, let pointer = base {
       let step = Swift.min(remaining, 1 << 30)
-      crc = CZlib.crc32(crc, pointer, UInt32(step))
+      crc = CZlibSystem.crc32(crc, pointer, UInt32(step))
       base = pointer + step
       remaining -= step
     }

@@ -1,4 +1,4 @@
-import CZlib
+import CZlibSystem
 import Foundation
 
 /// Element conversion, byte shuffling and deflate for one block of a tensor.
@@ -222,7 +222,7 @@ enum BlockCodec {
           mutating: part.baseAddress?.assumingMemoryBound(to: UInt8.self))
         stream.avail_in = UInt32(part.count)
         let flush = segment == segments - 1 ? Z_FINISH : Z_NO_FLUSH
-        let status = CZlib.deflate(&stream, flush)
+        let status = CZlibSystem.deflate(&stream, flush)
         guard status == (flush == Z_FINISH ? Z_STREAM_END : Z_OK), stream.avail_in == 0 else {
           throw PlexusFormatError(.io, "zlib deflate failed with status \(status)")
         }
@@ -256,7 +256,7 @@ enum BlockCodec {
     stream.avail_in = UInt32(source.count)
     stream.next_out = output.assumingMemoryBound(to: UInt8.self)
     stream.avail_out = UInt32(destination.count)
-    let status = CZlib.inflate(&stream, Z_FINISH)
+    let status = CZlibSystem.inflate(&stream, Z_FINISH)
     let produced = destination.count - Int(stream.avail_out)
     switch status {
     case Z_STREAM_END:
