@@ -23,15 +23,23 @@ let package = Package(
     .executable(name: "plexus", targets: ["PlexusTool"]),
   ],
   dependencies: [
-    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    .package(url: "https://github.com/weichsel/ZIPFoundation.git", from: "0.9.20"),
   ],
   targets: [
-    // System libraries. zlib's module is CZlibSystem, not CZlib: ZIPFoundation's zlib module
-    // is called CZlib, and two modules of one name cannot be in one build.
+    // System libraries.
     .systemLibrary(
       name: "CZlibSystem",
       pkgConfig: "zlib",
       providers: [.apt(["zlib1g-dev"]), .brew(["zlib"])]
+    ),
+
+    // HDF5 (Debian's serial build, through pkg-config `hdf5`), read and written by the Keras
+    // conversions of PlexusInterop only.
+    .systemLibrary(
+      name: "CHDF5",
+      pkgConfig: "hdf5",
+      providers: [.apt(["libhdf5-dev"]), .brew(["hdf5"])]
     ),
 
     // OpenBLAS is not linked: PlexusCore loads it at run time (Tensor/BLASLibrary.swift) so it
@@ -98,7 +106,9 @@ let package = Package(
     // core do not pay for it.
     .target(
       name: "PlexusInterop",
-      dependencies: ["PlexusCore"],
+      dependencies: [
+        "PlexusCore", "CHDF5", .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+      ],
       swiftSettings: strictSettings
     ),
 
@@ -162,7 +172,10 @@ let package = Package(
     ),
     .testTarget(
       name: "PlexusInteropTests",
-      dependencies: ["PlexusInterop", "PlexusCore", "PlexusPerceptron"],
+      dependencies: [
+        "PlexusInterop", "PlexusCore", "PlexusPerceptron", "Plexus",
+        .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+      ],
       resources: [.copy("Fixtures")],
       swiftSettings: strictSettings
     ),
