@@ -16,7 +16,8 @@ public struct InspectCommand: ParsableCommand {
   )
 
   /// The model file.
-  @Argument(help: ArgumentHelp("The model file (.plexus or .safetensors).", valueName: "FILE"))
+  @Argument(
+    help: ArgumentHelp("The model file (.plexus, .safetensors, .keras or .h5).", valueName: "FILE"))
   public var file: String
 
   /// Prints JSON.
@@ -30,6 +31,10 @@ public struct InspectCommand: ParsableCommand {
   public init() {}
 
   public func run() throws {
+    if KerasConversion.isKerasFile(file) {
+      try KerasConversion.inspect(path: file, json: json, console: StandardOutput())
+      return
+    }
     if (try? ConvertFormat(of: file)) == .safetensors {
       try SafeTensorsConversion.inspect(path: file, json: json, console: StandardOutput())
       return
@@ -59,7 +64,8 @@ public enum Inspect {
 public struct ConvertCommand: ParsableCommand {
   public static let configuration = CommandConfiguration(
     commandName: "convert",
-    abstract: "Convert a model between .plexus codecs and dtypes, and to and from safetensors.",
+    abstract:
+      "Convert a model between .plexus codecs and dtypes, and to and from safetensors and Keras.",
     discussion: """
       .plexus to .plexus keeps the architecture, metadata and optimizer state; --dtype applies \
       to the model's weights (optimizer state stays float32); narrowing to f16, bf16 or i8 \
@@ -67,7 +73,9 @@ public struct ConvertCommand: ParsableCommand {
       each parameter under its Plexus path (--dtype f32, f16 or bf16) with the architecture in \
       the metadata; .safetensors to .plexus takes the architecture from that metadata or from \
       --architecture (a .plexus file or a training spec) and matches tensors by name, or else \
-      by order and shape.
+      by order and shape. Keras: .keras and legacy .h5 models convert to .plexus with their \
+      architecture; a .weights.h5 file needs --architecture; .plexus converts to .keras (which \
+      keras.saving.load_model reads) or to .weights.h5.
       """
   )
 
@@ -182,6 +190,12 @@ public enum Convert {
   ///
   /// - Throws: `PlexusFormatError` when the input is corrupt or the output cannot be written.
   public static func run(_ settings: ConvertSettings, console: any Console) throws {
+    if KerasConversion.isKerasFile(settings.inputPath)
+      || KerasConversion.isKerasFile(settings.outputPath)
+    {
+      try KerasConversion.convert(settings, console: console)
+      return
+    }
     let input = URL(fileURLWithPath: settings.inputPath)
     let output = URL(fileURLWithPath: settings.outputPath)
     let formats = (

@@ -12,8 +12,16 @@ struct SavedModel {
 
   init(path: String, registry: LayerRegistry) throws {
     url = URL(fileURLWithPath: path)
-    let file = try PlexusFile(contentsOf: url)
     registry.addBundledProviderHints()
+    if KerasConversion.isKerasFile(path) {
+      // A Keras model, converted on the fly.
+      model = try KerasConversion.loadModel(path: path, registry: registry)
+      (metadata, formatVersion, hasOptimizerState) = (nil, "keras", false)
+      fileSize = UInt64(
+        (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0)
+      return
+    }
+    let file = try PlexusFile(contentsOf: url)
     model = try file.loadModel(registry: registry)
     metadata = file.metadata
     formatVersion = "\(file.majorVersion).\(file.minorVersion)"

@@ -10,7 +10,7 @@ public struct PredictCommand: ParsableCommand {
   )
 
   /// The model file.
-  @Argument(help: ArgumentHelp("The model file (.plexus).", valueName: "MODEL"))
+  @Argument(help: ArgumentHelp("The model file (.plexus, .keras or .h5).", valueName: "MODEL"))
   public var model: String
 
   /// The inputs.
