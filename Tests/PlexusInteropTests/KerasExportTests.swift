@@ -196,6 +196,9 @@ func architecture(of model: any ModelProtocol) throws -> LayerDescription {
     }
     // Deepest first (by distance to the output), ties in depth-first order from the output.
     #expect(names == ["x", "first", "deep", "shallow", "shared", "add", "join", "act", "out"])
+    let paths = try KerasExport.weightNames(try architecture(of: model))
+    #expect(paths.first! == ("first.kernel", "layers/dense/vars/0"))
+    #expect(paths.first { $0.plexusPath == "shallow.kernel" }?.kerasPath == "layers/dense_2/vars/0")
   }
 
   @Test func layersAndOptionsKerasLacksAreErrorsNamingThem() throws {

@@ -15,6 +15,17 @@ public enum KerasExport {
     try modelEntry(architecture)
   }
 
+  /// Each parameter path of a Plexus architecture with its Keras 3 dataset path
+  /// (`dense_1.kernel` -> `layers/dense_1/vars/0`), in Keras's order: the names a Keras
+  /// layout of a weights export uses.
+  ///
+  /// - Throws: `KerasError` for a layer Keras has no equivalent for.
+  public static func weightNames(_ architecture: LayerDescription) throws -> [(
+    plexusPath: String, kerasPath: String
+  )] {
+    try importPlan(architecture).variables.map { ($0.plexusPath, $0.keras3Path) }
+  }
+
   /// Where the parameters of a Plexus architecture live in the equivalent Keras model's
   /// weights files (Keras 3 and legacy layouts).
   static func importPlan(_ architecture: LayerDescription) throws -> ImportedModel {
