@@ -39,6 +39,13 @@ let package = Package(
     // and the baseline through function target attributes and chosen at run time, since a
     // package's Swift code cannot be built for a CPU level without unsafe flags.
     .target(name: "PlexusKernels"),
+    // HDF5 (Debian's serial build, through pkg-config `hdf5`), read and written by the Keras
+    // conversions of PlexusInterop only.
+    .systemLibrary(
+      name: "CHDF5",
+      pkgConfig: "hdf5",
+      providers: [.apt(["libhdf5-dev"]), .brew(["hdf5"])]
+    ),
 
     // OpenBLAS is not linked: PlexusCore loads it at run time (Tensor/BLASLibrary.swift) so it
     // can pick OpenBLAS's kernels and threading before the library initializes.
@@ -105,7 +112,7 @@ let package = Package(
     // the system zlib.
     .target(
       name: "PlexusInterop",
-      dependencies: ["PlexusCore", "CZlib"],
+      dependencies: ["PlexusCore", "CZlib", "CHDF5"],
       swiftSettings: strictSettings
     ),
 

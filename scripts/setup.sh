@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Checks that the Swift toolchain is installed and installs the system packages Plexus builds
-# against (zlib, OpenBLAS, pkg-config) with apt-get when they are missing.
+# against (zlib, OpenBLAS, HDF5, pkg-config) with apt-get when they are missing.
 # Sourced by scripts/test.sh and scripts/run-main.sh; safe to run again.
 set -euo pipefail
 
@@ -10,7 +10,7 @@ if ! command -v swift >/dev/null 2>&1; then
   exit 1
 fi
 
-required_packages=(zlib1g-dev libopenblas-dev pkg-config)
+required_packages=(zlib1g-dev libopenblas-dev pkg-config libhdf5-dev)
 missing=()
 if command -v dpkg-query >/dev/null 2>&1; then
   for package in "${required_packages[@]}"; do
@@ -19,7 +19,7 @@ if command -v dpkg-query >/dev/null 2>&1; then
     fi
   done
 else
-  echo "note: not a Debian/Ubuntu system; make sure zlib, OpenBLAS and pkg-config are installed." >&2
+  echo "note: not a Debian/Ubuntu system; make sure zlib, OpenBLAS, HDF5 and pkg-config are installed." >&2
 fi
 
 if [ "${#missing[@]}" -gt 0 ]; then

@@ -21,7 +21,8 @@ public struct InspectCommand: ParsableCommand {
   /// The model file.
   @Argument(
     help: ArgumentHelp(
-      "The model or weight file (.plexus, .safetensors, .npz, .pt, .pth).", valueName: "FILE"))
+      "The model or weight file (.plexus, .safetensors, .npz, .pt, .pth, .keras, .h5).",
+      valueName: "FILE"))
   public var file: String
 
   /// Prints JSON.
@@ -35,6 +36,10 @@ public struct InspectCommand: ParsableCommand {
   public init() {}
 
   public func run() throws {
+    if KerasConversion.isKerasFile(file) {
+      try KerasConversion.inspect(path: file, json: json, console: StandardOutput())
+      return
+    }
     if let format = try? ConvertFormat(of: file), format != .plexus {
       try WeightConversion.inspect(path: file, json: json, console: StandardOutput())
       return
@@ -65,7 +70,7 @@ public struct ConvertCommand: ParsableCommand {
   public static let configuration = CommandConfiguration(
     commandName: "convert",
     abstract:
-      "Convert a model between .plexus codecs and dtypes, and to and from safetensors, NumPy .npz and PyTorch state dicts.",
+      "Convert a model between .plexus codecs and dtypes, and to and from safetensors, NumPy .npz, PyTorch state dicts and Keras.",
     discussion: """
       .plexus to .plexus keeps the architecture, metadata and optimizer state; --dtype applies \
       to the model's weights (optimizer state stays float32); narrowing to f16, bf16 or i8 \
@@ -76,7 +81,9 @@ public struct ConvertCommand: ParsableCommand {
       architecture in their metadata. .safetensors, .npz, .pt and .pth to .plexus take the \
       architecture from that metadata or from --architecture (a .plexus file or a training \
       spec) and match tensors by name, by order and shape, or as a --mapping file says; the \
-      pairing is printed as a table. PyTorch files are read in the pytorch layout.
+      pairing is printed as a table. PyTorch files are read in the pytorch layout. Keras: .keras and legacy .h5 models convert \
+      to .plexus with their architecture; a .weights.h5 file needs --architecture; .plexus \
+      converts to .keras (which keras.saving.load_model reads) or to .weights.h5.
       """
   )
 
@@ -237,6 +244,12 @@ public enum Convert {
   ///
   /// - Throws: `PlexusFormatError` when the input is corrupt or the output cannot be written.
   public static func run(_ settings: ConvertSettings, console: any Console) throws {
+    if KerasConversion.isKerasFile(settings.inputPath)
+      || KerasConversion.isKerasFile(settings.outputPath)
+    {
+      try KerasConversion.convert(settings, console: console)
+      return
+    }
     let input = URL(fileURLWithPath: settings.inputPath)
     let output = URL(fileURLWithPath: settings.outputPath)
     let formats = (

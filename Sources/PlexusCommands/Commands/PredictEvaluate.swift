@@ -27,8 +27,16 @@ struct SavedModel {
       throw PlexusError.invalidArgument(
         "--architecture applies to a weight file (.safetensors, .npz, .pt), not to \(path)")
     }
-    let file = try PlexusFile(contentsOf: url)
     registry.addBundledProviderHints()
+    if KerasConversion.isKerasFile(path) {
+      // A Keras model, converted on the fly.
+      model = try KerasConversion.loadModel(path: path, registry: registry)
+      (metadata, formatVersion, hasOptimizerState) = (nil, "keras", false)
+      fileSize = UInt64(
+        (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0)
+      return
+    }
+    let file = try PlexusFile(contentsOf: url)
     model = try file.loadModel(registry: registry)
     metadata = file.metadata
     formatVersion = "\(file.majorVersion).\(file.minorVersion)"

@@ -12,7 +12,8 @@ public struct PredictCommand: ParsableCommand {
   /// The model file.
   @Argument(
     help: ArgumentHelp(
-      "The model file (.plexus), or a weight file (.safetensors, .npz, .pt) with --architecture.",
+      "The model file (.plexus, .keras or .h5), or a weight file (.safetensors, .npz, .pt) "
+        + "with --architecture.",
       valueName: "MODEL"))
   public var model: String
 
