@@ -150,73 +150,65 @@ struct ConvolutionLowering: Sendable {
             let (biasPointer, outs) = (
               SharedPointer(b.baseAddress!), SharedPointer(out.baseAddress!)
             )
-            @Sendable func finish(_ rows: Range<Int>) {
-              let start = outs.pointer + rows.lowerBound * filters
-              if hasBias {
-                Self.addBias(biasPointer.pointer, to: start, rows: rows.count, channels: filters)
-              }
+            @Sendable func activate(_ rows: Range<Int>) {
               activation.applyInPlace(
-                UnsafeMutableBufferPointer(start: start, count: rows.count * filters),
+                UnsafeMutableBufferPointer(
+                  start: outs.pointer + rows.lowerBound * filters, count: rows.count * filters),
                 lastDimension: filters)
             }
-            if usesDirectKernel {
-              let g = geometry
-              let packed = scratch.packedKernel.reserve(
-                Int(
-                  plexus_conv2d_packed_size(
-                    Int64(g.kernelHeight), Int64(g.kernelWidth), Int64(g.channels),
-                    Int64(filters))))
-              let lanes = plexus_conv2d_pack(
-                w.baseAddress!, Int64(g.kernelHeight), Int64(g.kernelWidth), Int64(g.channels),
-                Int64(filters), packed)
-              let plan = TilePlan(
-                batch: batch, positions: geometry.outputPositions, patch: patch,
-                work: TilePlan.work(batch, geometry.outputPositions, patch, filters))
-              let (xs, packs) = (SharedPointer(x.baseAddress!), SharedPointer(packed))
-              let perSample = geometry.outputPositions * filters
-              plan.forEachSampleRange { samples in
-                guard !samples.isEmpty else { return }
-                plexus_conv2d_direct(
-                  Int64(samples.count), Int64(g.inputHeight), Int64(g.inputWidth),
-                  Int64(g.channels), xs.pointer + samples.lowerBound * g.inputSampleSize,
-                  packs.pointer, lanes, Int64(g.kernelHeight), Int64(g.kernelWidth),
-                  Int64(filters), Int64(g.strideHeight), Int64(g.strideWidth), Int64(g.padTop),
-                  Int64(g.padLeft), Int64(g.outputHeight), Int64(g.outputWidth),
-                  hasBias ? biasPointer.pointer : nil,
-                  outs.pointer + samples.lowerBound * perSample)
-                let firstRow = samples.lowerBound * g.outputPositions
-                let rowCount = samples.count * g.outputPositions
-                activation.applyInPlace(
-                  UnsafeMutableBufferPointer(
-                    start: outs.pointer + firstRow * filters, count: rowCount * filters),
-                  lastDimension: filters)
+            @Sendable func finish(_ rows: Range<Int>) {
+              if hasBias {
+                Self.addBias(
+                  biasPointer.pointer, to: outs.pointer + rows.lowerBound * filters,
+                  rows: rows.count, channels: filters)
               }
-              return
+              activate(rows)
             }
-            if usesSingleChannelKernel {
-              // Direct kernel (PlexusKernels): no column matrix for one input channel.
-              let plan = TilePlan(
-                batch: batch, positions: geometry.outputPositions, patch: patch,
-                work: TilePlan.work(batch, geometry.outputPositions, patch, filters))
-              let (xs, ws) = (SharedPointer(x.baseAddress!), SharedPointer(w.baseAddress!))
-              let perSample = geometry.outputPositions * filters
+            if usesDirectKernel || usesSingleChannelKernel {
+              // Direct kernels (PlexusKernels) add the bias themselves and build no column
+              // matrix; the channels-last one reads the kernel packed into filter vectors.
               let g = geometry
-              plan.forEachSampleRange { samples in
+              let direct = usesDirectKernel
+              var weights = UnsafePointer(w.baseAddress!)
+              var lanes: Int64 = 0
+              if direct {
+                let packed = scratch.packedKernel.reserve(
+                  Int(
+                    plexus_conv2d_packed_size(
+                      Int64(g.kernelHeight), Int64(g.kernelWidth), Int64(g.channels),
+                      Int64(filters))))
+                lanes = plexus_conv2d_pack(
+                  weights, Int64(g.kernelHeight), Int64(g.kernelWidth), Int64(g.channels),
+                  Int64(filters), packed)
+                weights = UnsafePointer(packed)
+              }
+              let plan = TilePlan(
+                batch: batch, positions: g.outputPositions, patch: patch,
+                work: TilePlan.work(batch, g.outputPositions, patch, filters))
+              let (xs, ws) = (SharedPointer(x.baseAddress!), SharedPointer(weights))
+              plan.forEachSampleRange { [lanes] samples in
                 guard !samples.isEmpty else { return }
-                plexus_conv2d_single_channel(
-                  Int64(samples.count), Int64(g.inputHeight), Int64(g.inputWidth),
-                  xs.pointer + samples.lowerBound * g.inputSampleSize, ws.pointer,
-                  Int64(g.kernelHeight), Int64(g.kernelWidth), Int64(filters),
-                  Int64(g.strideHeight), Int64(g.padTop), Int64(g.padLeft),
-                  Int64(g.outputHeight), Int64(g.outputWidth),
-                  hasBias ? biasPointer.pointer : nil,
-                  outs.pointer + samples.lowerBound * perSample)
-                let firstRow = samples.lowerBound * g.outputPositions
-                let rowCount = samples.count * g.outputPositions
-                activation.applyInPlace(
-                  UnsafeMutableBufferPointer(
-                    start: outs.pointer + firstRow * filters, count: rowCount * filters),
-                  lastDimension: filters)
+                let input = xs.pointer + samples.lowerBound * g.inputSampleSize
+                let output = outs.pointer + samples.lowerBound * g.outputPositions * filters
+                let biasValues = hasBias ? UnsafePointer(biasPointer.pointer) : nil
+                if direct {
+                  plexus_conv2d_direct(
+                    Int64(samples.count), Int64(g.inputHeight), Int64(g.inputWidth),
+                    Int64(g.channels), input, ws.pointer, lanes, Int64(g.kernelHeight),
+                    Int64(g.kernelWidth), Int64(filters), Int64(g.strideHeight),
+                    Int64(g.strideWidth), Int64(g.padTop), Int64(g.padLeft),
+                    Int64(g.outputHeight), Int64(g.outputWidth), biasValues, output)
+                } else {
+                  plexus_conv2d_single_channel(
+                    Int64(samples.count), Int64(g.inputHeight), Int64(g.inputWidth), input,
+                    ws.pointer, Int64(g.kernelHeight), Int64(g.kernelWidth), Int64(filters),
+                    Int64(g.strideHeight), Int64(g.padTop), Int64(g.padLeft),
+                    Int64(g.outputHeight), Int64(g.outputWidth), biasValues, output)
+                }
+                let (first, end) = (
+                  samples.lowerBound * g.outputPositions, samples.upperBound * g.outputPositions
+                )
+                activate(first..<end)
               }
               return
             }
