@@ -75,21 +75,18 @@ PK_HELPER PK_VECTOR PK_NAME(pk_tanh)(PK_VECTOR x) {
 }
 
 PK_TARGET static void PK_NAME(lstm_step_forward)(
-    int64_t rows, int64_t units, const float *projection, int64_t projectionStride,
-    const float *recurrent, int64_t recurrentStride, float *gates, const float *previousCell,
+    int64_t rows, int64_t units, float *gates, int64_t gatesStride, const float *previousCell,
     float *cell, float *cellTanh, float *hidden) {
   for (int64_t row = 0; row < rows; row++) {
-    const float *p = projection + row * projectionStride;
-    const float *q = recurrent + row * recurrentStride;
-    float *g = gates + row * 4 * units;
+    float *g = gates + row * gatesStride;
     const float *cp = previousCell + row * units;
     float *c = cell + row * units, *tc = cellTanh + row * units, *h = hidden + row * units;
     for (int64_t j = 0; j < units; j += PK_LANES) {
       int64_t n = units - j < PK_LANES ? units - j : PK_LANES;
-      PK_VECTOR i = PK_NAME(pk_sigmoid)(PK_NAME(pk_load)(p + j, n) + PK_NAME(pk_load)(q + j, n));
-      PK_VECTOR f = PK_NAME(pk_sigmoid)(PK_NAME(pk_load)(p + units + j, n) + PK_NAME(pk_load)(q + units + j, n));
-      PK_VECTOR cc = PK_NAME(pk_tanh)(PK_NAME(pk_load)(p + 2 * units + j, n) + PK_NAME(pk_load)(q + 2 * units + j, n));
-      PK_VECTOR o = PK_NAME(pk_sigmoid)(PK_NAME(pk_load)(p + 3 * units + j, n) + PK_NAME(pk_load)(q + 3 * units + j, n));
+      PK_VECTOR i = PK_NAME(pk_sigmoid)(PK_NAME(pk_load)(g + j, n));
+      PK_VECTOR f = PK_NAME(pk_sigmoid)(PK_NAME(pk_load)(g + units + j, n));
+      PK_VECTOR cc = PK_NAME(pk_tanh)(PK_NAME(pk_load)(g + 2 * units + j, n));
+      PK_VECTOR o = PK_NAME(pk_sigmoid)(PK_NAME(pk_load)(g + 3 * units + j, n));
       PK_VECTOR next = f * PK_NAME(pk_load)(cp + j, n) + i * cc;
       PK_VECTOR t = PK_NAME(pk_tanh)(next);
       PK_NAME(pk_store)(c + j, next, n);
@@ -104,35 +101,26 @@ PK_TARGET static void PK_NAME(lstm_step_forward)(
 }
 
 PK_TARGET static void PK_NAME(lstm_step_backward)(
-    int64_t rows, int64_t units, const float *gates, const float *previousCell,
-    const float *cellTanh, const float *hiddenGradient, float *cellGradient,
-    float *projectionGradient, int64_t projectionStride, float *recurrentGradient) {
+    int64_t rows, int64_t units, const float *gates, int64_t gatesStride,
+    const float *previousCell, const float *cellTanh, const float *hiddenGradient,
+    float *cellGradient, float *gradient, int64_t gradientStride) {
   for (int64_t row = 0; row < rows; row++) {
-    const float *g = gates + row * 4 * units;
+    const float *g = gates + row * gatesStride;
     const float *cp = previousCell + row * units, *tc = cellTanh + row * units;
     const float *dh = hiddenGradient + row * units;
     float *dc = cellGradient + row * units;
-    float *dx = projectionGradient + row * projectionStride;
-    float *dr = recurrentGradient + row * 4 * units;
+    float *dz = gradient + row * gradientStride;
     for (int64_t j = 0; j < units; j += PK_LANES) {
       int64_t n = units - j < PK_LANES ? units - j : PK_LANES;
       PK_VECTOR i = PK_NAME(pk_load)(g + j, n), f = PK_NAME(pk_load)(g + units + j, n);
       PK_VECTOR cc = PK_NAME(pk_load)(g + 2 * units + j, n), o = PK_NAME(pk_load)(g + 3 * units + j, n);
       PK_VECTOR t = PK_NAME(pk_load)(tc + j, n), h = PK_NAME(pk_load)(dh + j, n);
       PK_VECTOR total = PK_NAME(pk_load)(dc + j, n) + h * o * (1.0f - t * t);
-      PK_VECTOR di = total * cc * i * (1.0f - i);
-      PK_VECTOR df = total * PK_NAME(pk_load)(cp + j, n) * f * (1.0f - f);
-      PK_VECTOR dg = total * i * (1.0f - cc * cc);
-      PK_VECTOR dO = h * t * o * (1.0f - o);
       PK_NAME(pk_store)(dc + j, total * f, n);
-      PK_NAME(pk_store)(dx + j, di, n);
-      PK_NAME(pk_store)(dx + units + j, df, n);
-      PK_NAME(pk_store)(dx + 2 * units + j, dg, n);
-      PK_NAME(pk_store)(dx + 3 * units + j, dO, n);
-      PK_NAME(pk_store)(dr + j, di, n);
-      PK_NAME(pk_store)(dr + units + j, df, n);
-      PK_NAME(pk_store)(dr + 2 * units + j, dg, n);
-      PK_NAME(pk_store)(dr + 3 * units + j, dO, n);
+      PK_NAME(pk_store)(dz + j, total * cc * i * (1.0f - i), n);
+      PK_NAME(pk_store)(dz + units + j, total * PK_NAME(pk_load)(cp + j, n) * f * (1.0f - f), n);
+      PK_NAME(pk_store)(dz + 2 * units + j, total * i * (1.0f - cc * cc), n);
+      PK_NAME(pk_store)(dz + 3 * units + j, h * t * o * (1.0f - o), n);
     }
   }
 }

@@ -89,19 +89,18 @@ int plexus_kernels_use_level(int level) {
 #endif
 
 void plexus_lstm_step_forward(
-    int64_t rows, int64_t units, const float *projection, int64_t projectionStride,
-    const float *recurrent, int64_t recurrentStride, float *gates, const float *previousCell,
+    int64_t rows, int64_t units, float *gates, int64_t gatesStride, const float *previousCell,
     float *cell, float *cellTanh, float *hidden) {
-  PK_DISPATCH(lstm_step_forward, rows, units, projection, projectionStride, recurrent,
-              recurrentStride, gates, previousCell, cell, cellTanh, hidden)
+  PK_DISPATCH(lstm_step_forward, rows, units, gates, gatesStride, previousCell, cell, cellTanh,
+              hidden)
 }
 
 void plexus_lstm_step_backward(
-    int64_t rows, int64_t units, const float *gates, const float *previousCell,
-    const float *cellTanh, const float *hiddenGradient, float *cellGradient,
-    float *projectionGradient, int64_t projectionStride, float *recurrentGradient) {
-  PK_DISPATCH(lstm_step_backward, rows, units, gates, previousCell, cellTanh, hiddenGradient,
-              cellGradient, projectionGradient, projectionStride, recurrentGradient)
+    int64_t rows, int64_t units, const float *gates, int64_t gatesStride,
+    const float *previousCell, const float *cellTanh, const float *hiddenGradient,
+    float *cellGradient, float *gradient, int64_t gradientStride) {
+  PK_DISPATCH(lstm_step_backward, rows, units, gates, gatesStride, previousCell, cellTanh,
+              hiddenGradient, cellGradient, gradient, gradientStride)
 }
 
 void plexus_gru_reset_after_step_forward(

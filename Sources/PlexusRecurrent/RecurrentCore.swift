@@ -33,7 +33,9 @@ enum RecurrentCellKind: Sendable, Equatable {
 /// The per-call buffers of a recurrent layer, kept in `CallRecord.scratch` and reused from one
 /// call to the next (they grow when a call needs more).
 final class RecurrentTape {
-  /// Input projections `[N, T, G*H]` (bias included); in backward, their gradients.
+  /// The input projections of every step in processing order `[T, N, G*H]` (bias included).
+  /// An LSTM adds the recurrent products in place and keeps its activated gates there; a
+  /// GRU's backward pass replaces them by their gradients.
   let projections = FloatBuffer()
   /// The states in processing order `[T + 1, N, H]` (entry 0: the initial state).
   let hidden = FloatBuffer()
@@ -41,24 +43,29 @@ final class RecurrentTape {
   let cells = FloatBuffer()
   /// LSTM: `tanh` of each new cell state `[T, N, H]`, for backpropagation.
   let cellTanh = FloatBuffer()
-  /// Activated gates per processed step `[T, N, G*H]`.
+  /// GRU: the activated gates per processed step `[T, N, G*H]`.
   let gates = FloatBuffer()
   /// GRU: the recurrent candidate product (reset after) or `r * h_prev` (reset before),
   /// `[T, N, H]`.
   let candidates = FloatBuffer()
-  /// Recurrent products of one step `[N, G*H]`.
+  /// GRU: the recurrent products of one step `[N, G*H]`.
   let recurrent = FloatBuffer()
   /// Per sample and processed step (`[N, T]`): 1 where the step is masked, else 0.
   let masked = FloatBuffer()
   /// Input dropout: the scale of each input feature per sample `[N, F]` (0 or `1 / (1 -
-  /// rate)`, the same at every step) and the scaled inputs `[N, T, F]`.
+  /// rate)`, the same at every step).
   let inputScales = FloatBuffer()
-  let droppedInputs = FloatBuffer()
+  /// The inputs in processing order `[T, N, F]` (scaled by the input dropout mask), which the
+  /// projections and the kernel's gradient read; in backward, the input gradients in that
+  /// order before they are put back in `[N, T, F]`.
+  let orderedInputs = FloatBuffer()
+  let orderedInputGradients = FloatBuffer()
   /// Recurrent dropout: the scale of each state unit per sample `[N, H]` and the scaled
   /// previous states the recurrent products read `[T, N, H]`.
   let recurrentScales = FloatBuffer()
   let droppedHidden = FloatBuffer()
-  /// Backward: the recurrent pre-activation gradients of every step `[T, N, G*H]`.
+  /// Backward: the recurrent pre-activation gradients of every step `[T, N, G*H]` (for an LSTM
+  /// and a simple cell also the input projections' gradients: they are the same).
   let recurrentGradients = FloatBuffer()
   /// Backward: the state gradients carried from one step to the previous one `[N, H]`, and
   /// per-step temporaries of that size.
@@ -85,7 +92,8 @@ struct SequencePass: @unchecked Sendable {
   let units: Int
   let goBackwards: Bool
   let returnSequences: Bool
-  /// `[N, T, W]`: the input projections in forward, their gradients in backward.
+  /// `[T, N, W]` in processing order: the input projections (an LSTM's gates once a step has
+  /// run); a GRU's backward pass writes their gradients there.
   let projections: UnsafeMutablePointer<Float>
   let hidden: UnsafeMutablePointer<Float>
   let cells: UnsafeMutablePointer<Float>
@@ -130,9 +138,8 @@ struct SequencePass: @unchecked Sendable {
   func forward(samples: Range<Int>) {
     let (units, width, stateSize) = (self.units, self.width, self.stateSize)
     let (n0, rows) = (samples.lowerBound, samples.count)
-    let projectionStride = steps * width
     for s in 0..<steps {
-      let t = time(s)
+      let block = projections + s * batch * width
       let hPrev = hidden + s * stateSize
       let hNext = hPrev + stateSize
       let gate = gates + s * batch * width
@@ -145,37 +152,38 @@ struct SequencePass: @unchecked Sendable {
         }
         source = UnsafePointer(dropped)
       }
+      // A simple cell and an LSTM add the recurrent product to the projections in place; a
+      // GRU needs it apart.
+      let summedInPlace = kind.gateCount != 3
       BLAS.gemmOnCallingThread(
         transposeA: false, transposeB: false, m: rows, n: recurrentColumns, k: units,
-        a: source + n0 * units, lda: units, b: recurrentKernel, ldb: width, beta: 0,
-        c: recurrent + n0 * width, ldc: width)
-      let projection = projections + (n0 * steps + t) * width
+        a: source + n0 * units, lda: units, b: recurrentKernel, ldb: width,
+        beta: summedInPlace ? 1 : 0, c: (summedInPlace ? block : recurrent) + n0 * width,
+        ldc: width)
       switch kind {
       case .simple(let relu):
         for n in samples {
-          let xrow = projections + (n * steps + t) * width
-          let rrow = recurrent + n * width
+          let row = block + n * width
           for j in 0..<units {
-            let z = xrow[j] + rrow[j]
+            let z = row[j]
             hNext[n * units + j] = relu ? Swift.max(z, 0) : RecurrentCore.tanh(z)
           }
         }
       case .lstm:
         let cPrev = cells + s * stateSize
         plexus_lstm_step_forward(
-          Int64(rows), Int64(units), projection, Int64(projectionStride),
-          recurrent + n0 * width, Int64(width), gate + n0 * width, cPrev + n0 * units,
+          Int64(rows), Int64(units), block + n0 * width, Int64(width), cPrev + n0 * units,
           cPrev + stateSize + n0 * units, cellTanh + s * stateSize + n0 * units,
           hNext + n0 * units)
       case .gru(resetAfter: true):
         plexus_gru_reset_after_step_forward(
-          Int64(rows), Int64(units), projection, Int64(projectionStride),
+          Int64(rows), Int64(units), block + n0 * width, Int64(width),
           recurrent + n0 * width, Int64(width), bias + width, gate + n0 * width,
           hPrev + n0 * units, candidates + s * stateSize + n0 * units, hNext + n0 * units)
       case .gru(resetAfter: false):
         let candidate = candidates + s * stateSize
         for n in samples {
-          let xrow = projections + (n * steps + t) * width
+          let xrow = block + n * width
           let rrow = recurrent + n * width
           let grow = gate + n * width
           for j in 0..<units {
@@ -191,7 +199,7 @@ struct SequencePass: @unchecked Sendable {
           a: candidate + n0 * units, lda: units, b: recurrentKernel + 2 * units, ldb: width,
           beta: 0, c: recurrent + n0 * width + 2 * units, ldc: width)
         for n in samples {
-          let xrow = projections + (n * steps + t) * width
+          let xrow = block + n * width
           let rrow = recurrent + n * width
           let grow = gate + n * width
           for j in 0..<units {
@@ -222,12 +230,10 @@ struct SequencePass: @unchecked Sendable {
     let (units, width, stateSize) = (self.units, self.width, self.stateSize)
     let (n0, rows) = (samples.lowerBound, samples.count)
     let rowRange = (n0 * units)..<(samples.upperBound * units)
-    let projectionStride = steps * width
     var dh = hiddenGradient
     var dhPrev = nextHiddenGradient
     let dc = cellGradient
     for s in stride(from: steps - 1, through: 0, by: -1) {
-      let t = time(s)
       if returnSequences, let sequenceGradient {
         for n in samples {
           let source = sequenceGradient + (n * steps + s) * units
@@ -237,7 +243,8 @@ struct SequencePass: @unchecked Sendable {
       let hPrev = hidden + s * stateSize
       let gate = gates + s * batch * width
       let dr = recurrentGradients + s * batch * width
-      let dzx = projections + (n0 * steps + t) * width
+      // GRU: the input projections' gradients of this step.
+      let block = projections + s * batch * width
       // What the recurrent products read at this step: the previous state, scaled by the
       // recurrent dropout mask.
       let source = UnsafePointer(recurrentScales != nil ? droppedHidden + s * stateSize : hPrev)
@@ -252,31 +259,28 @@ struct SequencePass: @unchecked Sendable {
       case .simple(let relu):
         let hNext = hPrev + stateSize
         for n in samples {
-          let xrow = projections + (n * steps + t) * width
-          let rrow = dr + n * width
+          let row = dr + n * width
           for j in 0..<units {
             let h = hNext[n * units + j]
             let derivative: Float = relu ? (h > 0 ? 1 : 0) : 1 - h * h
-            let g = dh[n * units + j] * derivative
-            xrow[j] = g
-            rrow[j] = g
+            row[j] = dh[n * units + j] * derivative
           }
         }
       case .lstm:
         plexus_lstm_step_backward(
-          Int64(rows), Int64(units), gate + n0 * width, cells + s * stateSize + n0 * units,
-          cellTanh + s * stateSize + n0 * units, dh + n0 * units, dc + n0 * units, dzx,
-          Int64(projectionStride), dr + n0 * width)
+          Int64(rows), Int64(units), gate + n0 * width, Int64(width),
+          cells + s * stateSize + n0 * units, cellTanh + s * stateSize + n0 * units,
+          dh + n0 * units, dc + n0 * units, dr + n0 * width, Int64(width))
       case .gru(resetAfter: true):
         hasDirect = true
         plexus_gru_reset_after_step_backward(
           Int64(rows), Int64(units), gate + n0 * width,
-          candidates + s * stateSize + n0 * units, hPrev + n0 * units, dh + n0 * units, dzx,
-          Int64(projectionStride), dr + n0 * width, dhPrev + n0 * units)
+          candidates + s * stateSize + n0 * units, hPrev + n0 * units, dh + n0 * units,
+          block + n0 * width, Int64(width), dr + n0 * width, dhPrev + n0 * units)
       case .gru(resetAfter: false):
         hasDirect = true
         for n in samples {
-          let xrow = projections + (n * steps + t) * width
+          let xrow = block + n * width
           let rrow = dr + n * width
           let grow = gate + n * width
           for j in 0..<units {
@@ -294,7 +298,7 @@ struct SequencePass: @unchecked Sendable {
           a: dr + n0 * width + 2 * units, lda: width, b: recurrentKernel + 2 * units,
           ldb: width, beta: 0, c: product + n0 * units, ldc: units)
         for n in samples {
-          let xrow = projections + (n * steps + t) * width
+          let xrow = block + n * width
           let rrow = dr + n * width
           let grow = gate + n * width
           for j in 0..<units {
@@ -317,7 +321,7 @@ struct SequencePass: @unchecked Sendable {
       // A masked step passes its state gradients through and trains nothing.
       if masked != nil {
         for n in samples where isMasked(n, s) {
-          (projections + (n * steps + t) * width).update(repeating: 0, count: width)
+          if kind.gateCount == 3 { (block + n * width).update(repeating: 0, count: width) }
           (dr + n * width).update(repeating: 0, count: width)
           if kind == .lstm {
             (dc + n * units).update(from: product + n * units, count: units)
@@ -606,9 +610,14 @@ final class RecurrentCore: Sendable {
     let hidden = tape.hidden.reserve(try Self.count(steps + 1, stateSize, layer: layer))
     let cells = tape.cells.reserve(kind == .lstm ? stepStates + stateSize : 1)
     let cellTanh = tape.cellTanh.reserve(kind == .lstm ? stepStates : 1)
-    let gates = tape.gates.reserve(try Self.count(steps, batch, width, layer: layer))
+    let isGRU = kind.gateCount == 3
+    // An LSTM keeps its gates in the projections; a simple cell needs none.
+    let gates =
+      kind == .lstm
+      ? projections
+      : tape.gates.reserve(isGRU ? try Self.count(steps, batch, width, layer: layer) : 1)
     let candidates = tape.candidates.reserve(kind.stateCount == 1 ? stepStates : 1)
-    let recurrent = tape.recurrent.reserve(try Self.count(batch, width, layer: layer))
+    let recurrent = tape.recurrent.reserve(isGRU ? try Self.count(batch, width, layer: layer) : 1)
     tape.batch = batch
     tape.steps = steps
     tape.hasMaskedSteps = false
@@ -660,36 +669,39 @@ final class RecurrentCore: Sendable {
     let training = record.isTraining
     tape.usesInputDropout = training && dropout > 0
     tape.usesRecurrentDropout = training && recurrentDropout > 0
-    var projectionInput = x
+    let inputScales: UnsafePointer<Float>?
     if tape.usesInputDropout || tape.usesRecurrentDropout {
-      let inputScales = tape.inputScales.reserve(
-        try Self.count(batch, featureCount, layer: layer))
+      let scales = tape.inputScales.reserve(try Self.count(batch, featureCount, layer: layer))
       let recurrentScales = tape.recurrentScales.reserve(stateSize)
       let (dropout, recurrentDropout) = (self.dropout, self.recurrentDropout)
       let (usesInput, usesRecurrent) = (tape.usesInputDropout, tape.usesRecurrentDropout)
       state.withRandomStream { generator in
         if usesInput {
-          Self.drawScales(
-            inputScales, count: batch * featureCount, rate: dropout, using: &generator)
+          Self.drawScales(scales, count: batch * featureCount, rate: dropout, using: &generator)
         }
         if usesRecurrent {
           Self.drawScales(
             recurrentScales, count: stateSize, rate: recurrentDropout, using: &generator)
         }
       }
-      if usesInput {
-        let dropped = tape.droppedInputs.reserve(try Self.count(rows, featureCount, layer: layer))
-        x.withUnsafeBufferPointer { xs in
-          for n in 0..<batch {
-            let scale = inputScales + n * featureCount
-            for t in 0..<steps {
-              let offset = (n * steps + t) * featureCount
-              for k in 0..<featureCount { dropped[offset + k] = xs[offset + k] * scale[k] }
-            }
+      inputScales = usesInput ? UnsafePointer(scales) : nil
+    } else {
+      inputScales = nil
+    }
+    // The inputs in processing order (step-major), scaled by the input dropout mask.
+    let ordered = tape.orderedInputs.reserve(try Self.count(rows, featureCount, layer: layer))
+    let goBackwards = self.goBackwards
+    x.withUnsafeBufferPointer { xs in
+      for s in 0..<steps {
+        let t = goBackwards ? steps - 1 - s : s
+        for n in 0..<batch {
+          let source = xs.baseAddress! + (n * steps + t) * featureCount
+          let target = ordered + (s * batch + n) * featureCount
+          if let scale = inputScales.map({ $0 + n * featureCount }) {
+            for k in 0..<featureCount { target[k] = source[k] * scale[k] }
+          } else {
+            target.update(from: source, count: featureCount)
           }
-        }
-        projectionInput = Tensor(unsafeUninitializedShape: x.shape) { out in
-          out.baseAddress!.update(from: dropped, count: rows * featureCount)
         }
       }
     }
@@ -702,13 +714,11 @@ final class RecurrentCore: Sendable {
     biasValue.withUnsafeBufferPointer { b in
       for row in 0..<rows { (projections + row * width).update(from: b.baseAddress!, count: width) }
     }
-    projectionInput.withUnsafeBufferPointer { xs in
-      kernelValue.withUnsafeBufferPointer { w in
-        BLAS.gemm(
-          transposeA: false, transposeB: false, m: rows, n: width, k: featureCount,
-          a: xs.baseAddress!, lda: featureCount, b: w.baseAddress!, ldb: width, beta: 1,
-          c: projections, ldc: width)
-      }
+    kernelValue.withUnsafeBufferPointer { w in
+      BLAS.gemm(
+        transposeA: false, transposeB: false, m: rows, n: width, k: featureCount,
+        a: ordered, lda: featureCount, b: w.baseAddress!, ldb: width, beta: 1,
+        c: projections, ldc: width)
     }
 
     let chunks = Self.sampleChunks(batch: batch, work: stepStates &* width)
@@ -843,7 +853,8 @@ final class RecurrentCore: Sendable {
             kind: kind, batch: batch, steps: steps, units: units, goBackwards: goBackwards,
             returnSequences: returnSequences, projections: projectionGradients,
             hidden: tape.hidden.pointer, cells: tape.cells.pointer,
-            cellTanh: tape.cellTanh.pointer, gates: tape.gates.pointer,
+            cellTanh: tape.cellTanh.pointer,
+            gates: kind == .lstm ? projectionGradients : tape.gates.pointer,
             candidates: tape.candidates.pointer, recurrent: tape.recurrent.pointer,
             recurrentKernel: u.baseAddress!, bias: b.baseAddress!,
             masked: tape.hasMaskedSteps ? UnsafePointer(tape.masked.pointer) : nil,
@@ -860,17 +871,18 @@ final class RecurrentCore: Sendable {
       }
     }
 
-    // Parameter gradients: one product each over all steps.
-    let inputs = tape.usesInputDropout ? UnsafePointer(tape.droppedInputs.pointer) : nil
+    // Parameter gradients: one product each over all steps. The pre-activation gradients of
+    // the input projections are the recurrent ones, except for a GRU.
+    let inputPreactivationGradients =
+      kind.gateCount == 3 ? UnsafePointer(projectionGradients) : UnsafePointer(recurrentGradients)
+    let orderedInputs = UnsafePointer(tape.orderedInputs.pointer)
     let states = UnsafePointer(
       tape.usesRecurrentDropout ? tape.droppedHidden.pointer : tape.hidden.pointer)
-    x.withUnsafeBufferPointer { xs in
-      kernel.gradient.withUnsafeMutableBufferPointer { dw in
-        BLAS.gemm(
-          transposeA: true, transposeB: false, m: featureCount, n: width, k: rows,
-          a: inputs ?? xs.baseAddress!, lda: featureCount, b: projectionGradients, ldb: width,
-          beta: 1, c: dw.baseAddress!, ldc: width)
-      }
+    kernel.gradient.withUnsafeMutableBufferPointer { dw in
+      BLAS.gemm(
+        transposeA: true, transposeB: false, m: featureCount, n: width, k: rows,
+        a: orderedInputs, lda: featureCount, b: inputPreactivationGradients, ldb: width,
+        beta: 1, c: dw.baseAddress!, ldc: width)
     }
     recurrentKernel.gradient.withUnsafeMutableBufferPointer { du in
       if case .gru(resetAfter: false) = kind {
@@ -891,7 +903,7 @@ final class RecurrentCore: Sendable {
     }
     bias.gradient.withUnsafeMutableBufferPointer { db in
       for row in 0..<rows {
-        let source = projectionGradients + row * width
+        let source = inputPreactivationGradients + row * width
         for j in 0..<width { db[j] += source[j] }
       }
       if case .gru(resetAfter: true) = kind {
@@ -904,22 +916,26 @@ final class RecurrentCore: Sendable {
 
     var gradients: [Tensor?] = []
     if computingInputGradients {
-      let kernelValue = kernel.value
+      let orderedGradients = tape.orderedInputGradients.reserve(rows * featureCount)
+      kernel.value.withUnsafeBufferPointer { w in
+        BLAS.gemm(
+          transposeA: false, transposeB: true, m: rows, n: featureCount, k: width,
+          a: inputPreactivationGradients, lda: width, b: w.baseAddress!, ldb: width, beta: 0,
+          c: orderedGradients, ldc: featureCount)
+      }
       let inputScales = tape.usesInputDropout ? UnsafePointer(tape.inputScales.pointer) : nil
+      let goBackwards = self.goBackwards
       gradients.append(
         Tensor(unsafeUninitializedShape: [batch, steps, featureCount]) { dx in
-          kernelValue.withUnsafeBufferPointer { w in
-            BLAS.gemm(
-              transposeA: false, transposeB: true, m: rows, n: featureCount, k: width,
-              a: projectionGradients, lda: width, b: w.baseAddress!, ldb: width, beta: 0,
-              c: dx.baseAddress!, ldc: featureCount)
-          }
-          if let inputScales {
+          for s in 0..<steps {
+            let t = goBackwards ? steps - 1 - s : s
             for n in 0..<batch {
-              let scale = inputScales + n * featureCount
-              for t in 0..<steps {
-                let offset = (n * steps + t) * featureCount
-                for k in 0..<featureCount { dx[offset + k] *= scale[k] }
+              let source = orderedGradients + (s * batch + n) * featureCount
+              let target = dx.baseAddress! + (n * steps + t) * featureCount
+              if let scale = inputScales.map({ $0 + n * featureCount }) {
+                for k in 0..<featureCount { target[k] = source[k] * scale[k] }
+              } else {
+                target.update(from: source, count: featureCount)
               }
             }
           }

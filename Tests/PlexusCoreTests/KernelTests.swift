@@ -33,34 +33,32 @@ import Testing
   func lstmStepMatchesTheFormulas(units: Int) {
     let rows = 3
     let width = 4 * units
-    let stride = width + 7  // projection rows are strided, as in [N, T, W]
+    let stride = width + 7  // gate rows are strided; the gap must stay untouched
     var generator = SeededGenerator(seed: UInt64(units))
-    let projection = Tensor.normal([rows * stride], standardDeviation: 3, using: &generator)
+    let preactivations = Tensor.normal([rows * stride], standardDeviation: 3, using: &generator)
       .scalars
-    let recurrent = Tensor.normal([rows * width], using: &generator).scalars
     let previousCell = Tensor.normal([rows * units], using: &generator).scalars
     let hiddenGradient = Tensor.normal([rows * units], using: &generator).scalars
     let cellGradientIn = Tensor.normal([rows * units], using: &generator).scalars
     Self.atEachLevel { level in
-      var gates = [Float](repeating: 0, count: rows * width)
+      var gates = preactivations
+      for r in 0..<rows {
+        for gap in width..<stride { gates[r * stride + gap] = .nan }
+      }
       var cell = [Float](repeating: 0, count: rows * units)
       var cellTanh = cell
       var hidden = cell
       plexus_lstm_step_forward(
-        Int64(rows), Int64(units), projection, Int64(stride), recurrent, Int64(width), &gates,
-        previousCell, &cell, &cellTanh, &hidden)
+        Int64(rows), Int64(units), &gates, Int64(stride), previousCell, &cell, &cellTanh,
+        &hidden)
       var cellGradient = cellGradientIn
-      var projectionGradient = [Float](repeating: .nan, count: rows * stride)
-      var recurrentGradient = [Float](repeating: 0, count: rows * width)
+      var gradient = [Float](repeating: .nan, count: rows * stride)
       plexus_lstm_step_backward(
-        Int64(rows), Int64(units), gates, previousCell, cellTanh, hiddenGradient, &cellGradient,
-        &projectionGradient, Int64(stride), &recurrentGradient)
+        Int64(rows), Int64(units), gates, Int64(stride), previousCell, cellTanh, hiddenGradient,
+        &cellGradient, &gradient, Int64(stride))
       for r in 0..<rows {
         for j in 0..<units {
-          func z(_ block: Int) -> Double {
-            Double(projection[r * stride + block * units + j])
-              + Double(recurrent[r * width + block * units + j])
-          }
+          func z(_ block: Int) -> Double { Double(preactivations[r * stride + block * units + j]) }
           let (i, f, g, o) = (
             Self.sigmoid(z(0)), Self.sigmoid(z(1)), tanh(z(2)), Self.sigmoid(z(3))
           )
@@ -69,7 +67,9 @@ import Testing
           let h = o * tanh(c)
           #expect(Self.close(cell[k], c), "level \(level) cell \(k)")
           #expect(Self.close(hidden[k], h), "level \(level) hidden \(k)")
-          #expect(Self.close(gates[r * width + 2 * units + j], g))
+          for (block, value) in [i, f, g, o].enumerated() {
+            #expect(Self.close(gates[r * stride + block * units + j], value))
+          }
           let dh = Double(hiddenGradient[k])
           let total = Double(cellGradientIn[k]) + dh * o * (1 - tanh(c) * tanh(c))
           let expected = [
@@ -77,13 +77,15 @@ import Testing
             total * i * (1 - g * g), dh * tanh(c) * o * (1 - o),
           ]
           for block in 0..<4 {
-            #expect(Self.close(projectionGradient[r * stride + block * units + j], expected[block]))
-            #expect(Self.close(recurrentGradient[r * width + block * units + j], expected[block]))
+            #expect(Self.close(gradient[r * stride + block * units + j], expected[block]))
           }
           #expect(Self.close(cellGradient[k], total * f))
         }
-        // The stride's gap is not written.
-        for gap in (width)..<stride { #expect(projectionGradient[r * stride + gap].isNaN) }
+        // The strides' gaps are not written.
+        for gap in width..<stride {
+          #expect(gradient[r * stride + gap].isNaN)
+          #expect(gates[r * stride + gap].isNaN)
+        }
       }
     }
   }

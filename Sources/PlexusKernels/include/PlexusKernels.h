@@ -27,24 +27,23 @@ int plexus_kernels_level(void);
 int plexus_kernels_use_level(int level);
 
 /// The elementwise part of one LSTM step for `rows` samples of `units` units, gate blocks in
-/// the order i, f, c, o. Row `r` reads `projection + r * projectionStride` (input projection
-/// with bias, 4 * units values) and `recurrent + r * recurrentStride` (the recurrent product),
-/// and writes the activated gates (`gates`, 4 * units per row), the new cell, `tanh` of the
-/// new cell and the new output (`units` per row, rows contiguous).
+/// the order i, f, c, o, in place: row `r` of `gates` (at `gates + r * gatesStride`, 4 * units
+/// values) holds the pre-activations (input projection, bias and recurrent product summed) and
+/// is replaced by the activated gates. Writes the new cell, `tanh` of the new cell and the new
+/// output (`units` per row, rows contiguous).
 void plexus_lstm_step_forward(
-    int64_t rows, int64_t units, const float *projection, int64_t projectionStride,
-    const float *recurrent, int64_t recurrentStride, float *gates, const float *previousCell,
+    int64_t rows, int64_t units, float *gates, int64_t gatesStride, const float *previousCell,
     float *cell, float *cellTanh, float *hidden);
 
-/// Backpropagation through one LSTM step for `rows` samples: from the kept gates, the
-/// previous cell and `tanh` of the new cell, the output gradient `hiddenGradient` and the cell
-/// gradient `cellGradient` (replaced by the gradient for the previous cell), writes the
-/// pre-activation gradients (4 * units per row) to `projectionGradient + r *
-/// projectionStride` and to `recurrentGradient + r * 4 * units`.
+/// Backpropagation through one LSTM step for `rows` samples: from the kept gates (rows
+/// `gatesStride` apart), the previous cell and `tanh` of the new cell, the output gradient
+/// `hiddenGradient` and the cell gradient `cellGradient` (replaced by the gradient for the
+/// previous cell), writes the pre-activation gradients (4 * units per row, the same for the
+/// input projection and the recurrent product) to `gradient + r * gradientStride`.
 void plexus_lstm_step_backward(
-    int64_t rows, int64_t units, const float *gates, const float *previousCell,
-    const float *cellTanh, const float *hiddenGradient, float *cellGradient,
-    float *projectionGradient, int64_t projectionStride, float *recurrentGradient);
+    int64_t rows, int64_t units, const float *gates, int64_t gatesStride,
+    const float *previousCell, const float *cellTanh, const float *hiddenGradient,
+    float *cellGradient, float *gradient, int64_t gradientStride);
 
 /// The elementwise part of one GRU step with the reset gate after the recurrent product
 /// (blocks z, r, h): `recurrentBias` (3 * units) is added to the recurrent product. Writes
