@@ -482,6 +482,99 @@ PK_TARGET static void PK_NAME(f32_to_f16)(const float *source, uint16_t *destina
   }
 }
 
+
+// A matrix product with the right-hand matrix packed once and reused: B in panels of
+// PK_GEMM_PANEL columns, each `k` rows of PK_GEMM_PANEL contiguous floats (the last panel
+// padded with zeros). A tile of PK_GEMM_ROWS rows by PK_GEMM_VECTORS vectors of C stays in
+// registers through the whole `k` loop; A is read in place (one broadcast per row and k).
+#if PK_LANES == 16
+#define PK_GEMM_ROWS 4
+#define PK_GEMM_VECTORS 4
+#elif PK_LANES == 8
+#define PK_GEMM_ROWS 6
+#define PK_GEMM_VECTORS 2
+#else
+#define PK_GEMM_ROWS 4
+#define PK_GEMM_VECTORS 2
+#endif
+#define PK_GEMM_TILE_COLUMNS (PK_GEMM_VECTORS * PK_LANES)
+
+/// `rows` (at most PK_GEMM_ROWS, a constant after inlining) rows of C, `columns` (at most
+/// PK_GEMM_TILE_COLUMNS) of its columns, from A's rows and a packed panel's columns at `b`.
+PK_HELPER void PK_NAME(gemm_tile)(
+    const int rows, int64_t k, const float *a, int64_t lda, const float *b, int accumulate,
+    float *c, int64_t ldc, int64_t columns) {
+  PK_VECTOR sum[PK_GEMM_ROWS][PK_GEMM_VECTORS];
+  for (int r = 0; r < PK_GEMM_ROWS; r++)
+    for (int v = 0; v < PK_GEMM_VECTORS; v++) sum[r][v] = 0;
+  for (int64_t kk = 0; kk < k; kk++) {
+    const float *row = b + kk * PK_GEMM_PANEL;
+    PK_VECTOR bv[PK_GEMM_VECTORS];
+    for (int v = 0; v < PK_GEMM_VECTORS; v++) memcpy(&bv[v], row + v * PK_LANES, sizeof bv[v]);
+    for (int r = 0; r < rows; r++) {
+      PK_VECTOR av = a[r * lda + kk];
+      for (int v = 0; v < PK_GEMM_VECTORS; v++) sum[r][v] += av * bv[v];
+    }
+  }
+  for (int r = 0; r < rows; r++) {
+    float *out = c + r * ldc;
+    for (int v = 0; v < PK_GEMM_VECTORS; v++) {
+      int64_t first = v * PK_LANES;
+      if (first >= columns) break;
+      int64_t count = columns - first < PK_LANES ? columns - first : PK_LANES;
+      PK_VECTOR value = sum[r][v];
+      if (accumulate) value += PK_NAME(pk_load)(out + first, count);
+      PK_NAME(pk_store)(out + first, value, count);
+    }
+  }
+}
+
+PK_TARGET static void PK_NAME(gemm_packed)(
+    int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, const float *packed,
+    int accumulate, float *c, int64_t ldc) {
+  for (int64_t panel = 0; panel * PK_GEMM_PANEL < n; panel++) {
+    const float *panelStart = packed + panel * k * PK_GEMM_PANEL;
+    for (int64_t tile = 0; tile < PK_GEMM_PANEL; tile += PK_GEMM_TILE_COLUMNS) {
+      int64_t column = panel * PK_GEMM_PANEL + tile;
+      if (column >= n) break;
+      int64_t columns = n - column < PK_GEMM_TILE_COLUMNS ? n - column : PK_GEMM_TILE_COLUMNS;
+      int64_t row = 0;
+      for (; row + PK_GEMM_ROWS <= m; row += PK_GEMM_ROWS)
+        PK_NAME(gemm_tile)(PK_GEMM_ROWS, k, a + row * lda, lda, panelStart + tile, accumulate,
+                           c + row * ldc + column, ldc, columns);
+      switch (m - row) {
+        case 1:
+          PK_NAME(gemm_tile)(1, k, a + row * lda, lda, panelStart + tile, accumulate,
+                             c + row * ldc + column, ldc, columns);
+          break;
+        case 2:
+          PK_NAME(gemm_tile)(2, k, a + row * lda, lda, panelStart + tile, accumulate,
+                             c + row * ldc + column, ldc, columns);
+          break;
+        case 3:
+          PK_NAME(gemm_tile)(3, k, a + row * lda, lda, panelStart + tile, accumulate,
+                             c + row * ldc + column, ldc, columns);
+          break;
+#if PK_GEMM_ROWS > 4
+        case 4:
+          PK_NAME(gemm_tile)(4, k, a + row * lda, lda, panelStart + tile, accumulate,
+                             c + row * ldc + column, ldc, columns);
+          break;
+        case 5:
+          PK_NAME(gemm_tile)(5, k, a + row * lda, lda, panelStart + tile, accumulate,
+                             c + row * ldc + column, ldc, columns);
+          break;
+#endif
+        default: break;
+      }
+    }
+  }
+}
+
+#undef PK_GEMM_ROWS
+#undef PK_GEMM_VECTORS
+#undef PK_GEMM_TILE_COLUMNS
+
 #undef PK_VECTOR
 #undef PK_INTS
 #undef PK_HELPER

@@ -6,6 +6,10 @@
 
 #include "PlexusKernels.h"
 
+/// The column count of a packed GEMM panel (the same at every level, so packing does not
+/// depend on the CPU).
+#define PK_GEMM_PANEL 64
+
 #define PK_CONCAT_(a, b) a##_##b
 #define PK_CONCAT(a, b) PK_CONCAT_(a, b)
 
@@ -203,4 +207,32 @@ void plexus_f16_to_f32(const uint16_t *source, float *destination, int64_t count
 
 void plexus_f32_to_f16(const float *source, uint16_t *destination, int64_t count) {
   PK_DISPATCH(f32_to_f16, source, destination, count)
+}
+
+int64_t plexus_gemm_packed_size(int64_t k, int64_t n) {
+  return ((n + PK_GEMM_PANEL - 1) / PK_GEMM_PANEL) * k * PK_GEMM_PANEL;
+}
+
+void plexus_gemm_pack(
+    int64_t k, int64_t n, const float *b, int64_t ldb, int transposed, float *packed) {
+  for (int64_t panel = 0; panel * PK_GEMM_PANEL < n; panel++) {
+    float *out = packed + panel * k * PK_GEMM_PANEL;
+    int64_t first = panel * PK_GEMM_PANEL;
+    int64_t columns = n - first < PK_GEMM_PANEL ? n - first : PK_GEMM_PANEL;
+    for (int64_t kk = 0; kk < k; kk++) {
+      float *row = out + kk * PK_GEMM_PANEL;
+      if (transposed) {
+        for (int64_t j = 0; j < columns; j++) row[j] = b[(first + j) * ldb + kk];
+      } else {
+        memcpy(row, b + kk * ldb + first, (size_t)columns * sizeof(float));
+      }
+      for (int64_t j = columns; j < PK_GEMM_PANEL; j++) row[j] = 0;
+    }
+  }
+}
+
+void plexus_gemm_packed(
+    int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, const float *packed,
+    int accumulate, float *c, int64_t ldc) {
+  PK_DISPATCH(gemm_packed, m, n, k, a, lda, packed, accumulate, c, ldc)
 }

@@ -28,6 +28,13 @@ enum RecurrentCellKind: Sendable, Equatable {
 
   /// The number of carried states (h, and c for an LSTM).
   var stateCount: Int { self == .lstm ? 2 : 1 }
+
+  /// The columns of the recurrent kernel that multiply the previous state directly (GRU
+  /// reset-before: only z and r; its candidate's product needs r first).
+  func recurrentColumns(units: Int) -> Int {
+    if case .gru(resetAfter: false) = self { return 2 * units }
+    return gateCount * units
+  }
 }
 
 /// The per-call buffers of a recurrent layer, kept in `CallRecord.scratch` and reused from one
@@ -67,6 +74,9 @@ final class RecurrentTape {
   /// Backward: the recurrent pre-activation gradients of every step `[T, N, G*H]` (for an LSTM
   /// and a simple cell also the input projections' gradients: they are the same).
   let recurrentGradients = FloatBuffer()
+  /// The recurrent kernel's columns that multiply the previous state, packed once per call
+  /// for `plexus_gemm_packed`: as they are in forward, transposed in backward.
+  let packedRecurrentKernel = FloatBuffer()
   /// Backward: the state gradients carried from one step to the previous one `[N, H]`, and
   /// per-step temporaries of that size.
   let hiddenGradient = FloatBuffer()
@@ -102,6 +112,10 @@ struct SequencePass: @unchecked Sendable {
   let candidates: UnsafeMutablePointer<Float>
   let recurrent: UnsafeMutablePointer<Float>
   let recurrentKernel: UnsafePointer<Float>
+  /// The columns of `recurrentKernel` that multiply the previous state, packed by
+  /// `plexus_gemm_pack`: as they are (forward) or transposed (backward); `nil` for a batch
+  /// too small to pay for packing (the products then go to BLAS, one row to `sgemv`).
+  let packedRecurrentKernel: UnsafePointer<Float>?
   let bias: UnsafePointer<Float>
   /// `nil` when no step of the call is masked.
   let masked: UnsafePointer<Float>?
@@ -129,9 +143,24 @@ struct SequencePass: @unchecked Sendable {
 
   /// The columns of the recurrent kernel that multiply the previous state directly (GRU
   /// reset-before: only z and r; its candidate's product needs r first).
-  var recurrentColumns: Int {
-    if case .gru(resetAfter: false) = kind { return 2 * units }
-    return width
+  var recurrentColumns: Int { kind.recurrentColumns(units: units) }
+
+  /// `C (+)= dR · Uᵀ` for `rows` samples over the columns read from the previous state: the
+  /// part of the previous state's gradient that flows back through the recurrent product.
+  private func previousStateProduct(
+    rows: Int, gradients: UnsafePointer<Float>, accumulate: Bool,
+    into target: UnsafeMutablePointer<Float>
+  ) {
+    if let packedRecurrentKernel {
+      plexus_gemm_packed(
+        Int64(rows), Int64(units), Int64(recurrentColumns), gradients, Int64(width),
+        packedRecurrentKernel, accumulate ? 1 : 0, target, Int64(units))
+    } else {
+      BLAS.gemmOnCallingThread(
+        transposeA: false, transposeB: true, m: rows, n: units, k: recurrentColumns,
+        a: gradients, lda: width, b: recurrentKernel, ldb: width, beta: accumulate ? 1 : 0,
+        c: target, ldc: units)
+    }
   }
 
   /// Runs every step for the samples `samples`.
@@ -155,11 +184,17 @@ struct SequencePass: @unchecked Sendable {
       // A simple cell and an LSTM add the recurrent product to the projections in place; a
       // GRU needs it apart.
       let summedInPlace = kind.gateCount != 3
-      BLAS.gemmOnCallingThread(
-        transposeA: false, transposeB: false, m: rows, n: recurrentColumns, k: units,
-        a: source + n0 * units, lda: units, b: recurrentKernel, ldb: width,
-        beta: summedInPlace ? 1 : 0, c: (summedInPlace ? block : recurrent) + n0 * width,
-        ldc: width)
+      let product = (summedInPlace ? block : recurrent) + n0 * width
+      if let packedRecurrentKernel {
+        plexus_gemm_packed(
+          Int64(rows), Int64(recurrentColumns), Int64(units), source + n0 * units,
+          Int64(units), packedRecurrentKernel, summedInPlace ? 1 : 0, product, Int64(width))
+      } else {
+        BLAS.gemmOnCallingThread(
+          transposeA: false, transposeB: false, m: rows, n: recurrentColumns, k: units,
+          a: source + n0 * units, lda: units, b: recurrentKernel, ldb: width,
+          beta: summedInPlace ? 1 : 0, c: product, ldc: width)
+      }
       switch kind {
       case .simple(let relu):
         for n in samples {
@@ -330,18 +365,16 @@ struct SequencePass: @unchecked Sendable {
       }
       // dh_prev (+)= dR · U^T over the gates read from h_prev (times the dropout mask).
       if let scales = recurrentScales {
-        BLAS.gemmOnCallingThread(
-          transposeA: false, transposeB: true, m: rows, n: units, k: recurrentColumns,
-          a: dr + n0 * width, lda: width, b: recurrentKernel, ldb: width, beta: 0,
-          c: droppedProduct + n0 * units, ldc: units)
+        previousStateProduct(
+          rows: rows, gradients: dr + n0 * width, accumulate: false,
+          into: droppedProduct + n0 * units)
         for index in rowRange {
           dhPrev[index] = (hasDirect ? dhPrev[index] : 0) + droppedProduct[index] * scales[index]
         }
       } else {
-        BLAS.gemmOnCallingThread(
-          transposeA: false, transposeB: true, m: rows, n: units, k: recurrentColumns,
-          a: dr + n0 * width, lda: width, b: recurrentKernel, ldb: width,
-          beta: hasDirect ? 1 : 0, c: dhPrev + n0 * units, ldc: units)
+        previousStateProduct(
+          rows: rows, gradients: dr + n0 * width, accumulate: hasDirect,
+          into: dhPrev + n0 * units)
       }
       if masked != nil {
         for n in samples where isMasked(n, s) {
@@ -722,13 +755,16 @@ final class RecurrentCore: Sendable {
     }
 
     let chunks = Self.sampleChunks(batch: batch, work: stepStates &* width)
+    let packed = Self.packRecurrentKernel(
+      recurrentValue, kind: kind, units: units, batch: batch, transposed: false, into: tape)
     recurrentValue.withUnsafeBufferPointer { u in
       biasValue.withUnsafeBufferPointer { b in
         let pass = SequencePass(
           kind: kind, batch: batch, steps: steps, units: units, goBackwards: goBackwards,
           returnSequences: returnSequences, projections: projections, hidden: hidden,
           cells: cells, cellTanh: cellTanh, gates: gates, candidates: candidates,
-          recurrent: recurrent, recurrentKernel: u.baseAddress!, bias: b.baseAddress!,
+          recurrent: recurrent, recurrentKernel: u.baseAddress!, packedRecurrentKernel: packed,
+          bias: b.baseAddress!,
           masked: tape.hasMaskedSteps ? UnsafePointer(masked) : nil,
           recurrentScales: tape.usesRecurrentDropout
             ? UnsafePointer(tape.recurrentScales.pointer) : nil,
@@ -768,6 +804,29 @@ final class RecurrentCore: Sendable {
     }
     return outputs
   }
+
+  /// Packs the columns of the recurrent kernel `[H, G*H]` that multiply the previous state
+  /// into `tape.packedRecurrentKernel`: as they are for the forward products (`k = H`), or
+  /// transposed for backward's `dR · Uᵀ` (`k` = those columns). `nil` below
+  /// `minimumPackedBatch` samples, where packing costs more than it saves.
+  private static func packRecurrentKernel(
+    _ kernel: Tensor, kind: RecurrentCellKind, units: Int, batch: Int, transposed: Bool,
+    into tape: RecurrentTape
+  ) -> UnsafePointer<Float>? {
+    guard batch >= minimumPackedBatch else { return nil }
+    let width = kind.gateCount * units
+    let columns = kind.recurrentColumns(units: units)
+    let (k, n) = transposed ? (columns, units) : (units, columns)
+    let packed = tape.packedRecurrentKernel.reserve(
+      Int(plexus_gemm_packed_size(Int64(k), Int64(n))))
+    kernel.withUnsafeBufferPointer { u in
+      plexus_gemm_pack(Int64(k), Int64(n), u.baseAddress!, Int64(width), transposed ? 1 : 0, packed)
+    }
+    return UnsafePointer(packed)
+  }
+
+  /// The smallest batch whose per-step recurrent products run on a packed kernel.
+  static let minimumPackedBatch = 4
 
   /// A `[batch, units]` tensor copied from `source`.
   private static func state(_ source: UnsafePointer<Float>, batch: Int, units: Int) -> Tensor {
@@ -846,6 +905,9 @@ final class RecurrentCore: Sendable {
     let projectionGradients = tape.projections.pointer
     let stepStates = steps * stateSize
     let chunks = Self.sampleChunks(batch: batch, work: stepStates &* width)
+    let packed = Self.packRecurrentKernel(
+      recurrentKernel.value, kind: kind, units: units, batch: batch, transposed: true,
+      into: tape)
     recurrentKernel.value.withUnsafeBufferPointer { u in
       bias.value.withUnsafeBufferPointer { b in
         sequenceGradient.withUnsafeBufferPointer { sequence in
@@ -856,7 +918,8 @@ final class RecurrentCore: Sendable {
             cellTanh: tape.cellTanh.pointer,
             gates: kind == .lstm ? projectionGradients : tape.gates.pointer,
             candidates: tape.candidates.pointer, recurrent: tape.recurrent.pointer,
-            recurrentKernel: u.baseAddress!, bias: b.baseAddress!,
+            recurrentKernel: u.baseAddress!, packedRecurrentKernel: packed,
+            bias: b.baseAddress!,
             masked: tape.hasMaskedSteps ? UnsafePointer(tape.masked.pointer) : nil,
             recurrentScales: tape.usesRecurrentDropout
               ? UnsafePointer(tape.recurrentScales.pointer) : nil,

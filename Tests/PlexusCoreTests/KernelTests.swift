@@ -90,6 +90,52 @@ import Testing
     }
   }
 
+  /// The packed product against plain Double sums: shapes that leave partial tiles, partial
+  /// panels and row remainders at every level, both packings, replacing and accumulating.
+  @Test(arguments: [(1, 1, 1), (3, 17, 5), (7, 100, 37), (13, 64, 128), (32, 130, 9)])
+  func packedProductMatchesTheSums(shape: (Int, Int, Int)) {
+    let (m, n, k) = shape
+    let (lda, ldb, ldc) = (k + 3, n + 2, n + 5)
+    var generator = SeededGenerator(seed: UInt64(m * 1000 + n * 10 + k))
+    let a = Tensor.normal([m * lda], using: &generator).scalars
+    let b = Tensor.normal([k * ldb], using: &generator).scalars
+    // The same B stored transposed: `n x k` with row stride k + 1.
+    var bTransposed = [Float](repeating: 0, count: n * (k + 1))
+    for kk in 0..<k { for j in 0..<n { bTransposed[j * (k + 1) + kk] = b[kk * ldb + j] } }
+    let initial = Tensor.normal([m * ldc], using: &generator).scalars
+    let size = Int(plexus_gemm_packed_size(Int64(k), Int64(n)))
+    #expect(size == (n + 63) / 64 * 64 * k)
+    Self.atEachLevel { level in
+      for transposed in [false, true] {
+        var packed = [Float](repeating: .nan, count: size)
+        if transposed {
+          plexus_gemm_pack(Int64(k), Int64(n), bTransposed, Int64(k + 1), 1, &packed)
+        } else {
+          plexus_gemm_pack(Int64(k), Int64(n), b, Int64(ldb), 0, &packed)
+        }
+        for accumulate in [false, true] {
+          var c = initial
+          plexus_gemm_packed(
+            Int64(m), Int64(n), Int64(k), a, Int64(lda), packed, accumulate ? 1 : 0, &c,
+            Int64(ldc))
+          for i in 0..<m {
+            for j in 0..<ldc {
+              guard j < n else {
+                #expect(c[i * ldc + j] == initial[i * ldc + j], "gap written at \(i), \(j)")
+                continue
+              }
+              var sum = accumulate ? Double(initial[i * ldc + j]) : 0
+              for kk in 0..<k { sum += Double(a[i * lda + kk]) * Double(b[kk * ldb + j]) }
+              #expect(
+                Self.close(c[i * ldc + j], sum, tolerance: 1e-5),
+                "level \(level) transposed \(transposed) accumulate \(accumulate) at \(i), \(j)")
+            }
+          }
+        }
+      }
+    }
+  }
+
   @Test(arguments: [5, 16, 37])
   func gruStepMatchesTheFormulas(units: Int) {
     let rows = 2

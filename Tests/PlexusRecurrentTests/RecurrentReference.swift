@@ -158,16 +158,19 @@ enum RecurrentReference {
     return worst
   }
 
-  /// Finite-difference check of one configured layer with batch 3 and `steps` steps; returns
-  /// the largest relative error.
+  /// Finite-difference check of one configured layer with batch 5 (enough for the packed
+  /// recurrent products; the layer harness covers batches below `minimumPackedBatch`) and
+  /// `steps` steps; returns the largest relative error.
   static func gradientError(
     _ layer: any Layer, features: Int, units: Int, states: Int, steps: Int = 6, seed: UInt64 = 2
   ) throws -> Double {
     let shapes: [SymbolicShape] = [[nil, features]] + Array(repeating: [units], count: states)
     try prepare(layer, inputShapes: shapes, seed: seed)
     var generator = SeededGenerator(seed: seed + 100)
-    var inputs = [Tensor.normal([3, steps, features], using: &generator)]
-    for _ in 0..<states { inputs.append(Tensor.normal([3, units], using: &generator)) }
+    let batch = 5
+    #expect(batch >= RecurrentCore.minimumPackedBatch)
+    var inputs = [Tensor.normal([batch, steps, features], using: &generator)]
+    for _ in 0..<states { inputs.append(Tensor.normal([batch, units], using: &generator)) }
     // A step of 1e-2 and an error floor of 1e-2: with less, float32 rounding through six steps
     // of saturating gates dominates the differences of small entries.
     let report = try GradientCheck.check(

@@ -128,4 +128,23 @@ void plexus_tanh(float *values, int64_t count);
 }
 #endif
 
+/// The number of floats `plexus_gemm_pack` writes for a `k x n` right-hand matrix: panels
+/// of 64 columns, each `k` rows of 64 floats, the last panel padded with zeros.
+int64_t plexus_gemm_packed_size(int64_t k, int64_t n);
+
+/// Packs the `k x n` matrix B (row-major with row stride `ldb`; when `transposed` is
+/// non-zero, B is the transpose of the `n x k` matrix at `b`, `ldb` its row stride) for
+/// `plexus_gemm_packed`, into `packed` (`plexus_gemm_packed_size(k, n)` floats).
+void plexus_gemm_pack(
+    int64_t k, int64_t n, const float *b, int64_t ldb, int transposed, float *packed);
+
+/// `C = A B` (or `C += A B` when `accumulate` is non-zero) on the calling thread, with A
+/// `m x k` (row stride `lda`), B packed by `plexus_gemm_pack` for the same `k` and `n`, and C
+/// `m x n` (row stride `ldc`). For products whose right-hand matrix is reused many times (a
+/// recurrent kernel at every step), where packing it once saves the per-call packing of a
+/// BLAS.
+void plexus_gemm_packed(
+    int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, const float *packed,
+    int accumulate, float *c, int64_t ldc);
+
 #endif
