@@ -75,18 +75,21 @@ PK_HELPER PK_VECTOR PK_NAME(pk_tanh)(PK_VECTOR x) {
 }
 
 PK_TARGET static void PK_NAME(lstm_step_forward)(
-    int64_t rows, int64_t units, float *gates, int64_t gatesStride, const float *previousCell,
-    float *cell, float *cellTanh, float *hidden) {
+    int64_t rows, int64_t units, float *gates, int64_t gatesStride, const float *bias,
+    const float *previousCell, float *cell, float *cellTanh, float *hidden) {
   for (int64_t row = 0; row < rows; row++) {
     float *g = gates + row * gatesStride;
     const float *cp = previousCell + row * units;
     float *c = cell + row * units, *tc = cellTanh + row * units, *h = hidden + row * units;
     for (int64_t j = 0; j < units; j += PK_LANES) {
       int64_t n = units - j < PK_LANES ? units - j : PK_LANES;
-      PK_VECTOR i = PK_NAME(pk_sigmoid)(PK_NAME(pk_load)(g + j, n));
-      PK_VECTOR f = PK_NAME(pk_sigmoid)(PK_NAME(pk_load)(g + units + j, n));
-      PK_VECTOR cc = PK_NAME(pk_tanh)(PK_NAME(pk_load)(g + 2 * units + j, n));
-      PK_VECTOR o = PK_NAME(pk_sigmoid)(PK_NAME(pk_load)(g + 3 * units + j, n));
+      PK_VECTOR i = PK_NAME(pk_sigmoid)(PK_NAME(pk_load)(g + j, n) + PK_NAME(pk_load)(bias + j, n));
+      PK_VECTOR f = PK_NAME(pk_sigmoid)(
+          PK_NAME(pk_load)(g + units + j, n) + PK_NAME(pk_load)(bias + units + j, n));
+      PK_VECTOR cc = PK_NAME(pk_tanh)(
+          PK_NAME(pk_load)(g + 2 * units + j, n) + PK_NAME(pk_load)(bias + 2 * units + j, n));
+      PK_VECTOR o = PK_NAME(pk_sigmoid)(
+          PK_NAME(pk_load)(g + 3 * units + j, n) + PK_NAME(pk_load)(bias + 3 * units + j, n));
       PK_VECTOR next = f * PK_NAME(pk_load)(cp + j, n) + i * cc;
       PK_VECTOR t = PK_NAME(pk_tanh)(next);
       PK_NAME(pk_store)(c + j, next, n);

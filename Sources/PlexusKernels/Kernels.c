@@ -93,10 +93,10 @@ int plexus_kernels_use_level(int level) {
 #endif
 
 void plexus_lstm_step_forward(
-    int64_t rows, int64_t units, float *gates, int64_t gatesStride, const float *previousCell,
-    float *cell, float *cellTanh, float *hidden) {
-  PK_DISPATCH(lstm_step_forward, rows, units, gates, gatesStride, previousCell, cell, cellTanh,
-              hidden)
+    int64_t rows, int64_t units, float *gates, int64_t gatesStride, const float *bias,
+    const float *previousCell, float *cell, float *cellTanh, float *hidden) {
+  PK_DISPATCH(lstm_step_forward, rows, units, gates, gatesStride, bias, previousCell, cell,
+              cellTanh, hidden)
 }
 
 void plexus_lstm_step_backward(

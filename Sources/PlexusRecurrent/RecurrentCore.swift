@@ -200,14 +200,14 @@ struct SequencePass: @unchecked Sendable {
         for n in samples {
           let row = block + n * width
           for j in 0..<units {
-            let z = row[j]
+            let z = row[j] + bias[j]
             hNext[n * units + j] = relu ? Swift.max(z, 0) : RecurrentCore.tanh(z)
           }
         }
       case .lstm:
         let cPrev = cells + s * stateSize
         plexus_lstm_step_forward(
-          Int64(rows), Int64(units), block + n0 * width, Int64(width), cPrev + n0 * units,
+          Int64(rows), Int64(units), block + n0 * width, Int64(width), bias, cPrev + n0 * units,
           cPrev + stateSize + n0 * units, cellTanh + s * stateSize + n0 * units,
           hNext + n0 * units)
       case .gru(resetAfter: true):
@@ -740,17 +740,22 @@ final class RecurrentCore: Sendable {
     }
     let droppedHidden = tape.droppedHidden.reserve(tape.usesRecurrentDropout ? stepStates : 1)
 
-    // The input projection of every step in one product, bias first.
+    // The input projection of every step in one product.
     let kernelValue = kernel.value
     let recurrentValue = recurrentKernel.value
     let biasValue = bias.value
-    biasValue.withUnsafeBufferPointer { b in
-      for row in 0..<rows { (projections + row * width).update(from: b.baseAddress!, count: width) }
+    // A GRU's projections start from the bias; a simple cell and an LSTM add it in their step.
+    if isGRU {
+      biasValue.withUnsafeBufferPointer { b in
+        for row in 0..<rows {
+          (projections + row * width).update(from: b.baseAddress!, count: width)
+        }
+      }
     }
     kernelValue.withUnsafeBufferPointer { w in
       BLAS.gemm(
         transposeA: false, transposeB: false, m: rows, n: width, k: featureCount,
-        a: ordered, lda: featureCount, b: w.baseAddress!, ldb: width, beta: 1,
+        a: ordered, lda: featureCount, b: w.baseAddress!, ldb: width, beta: isGRU ? 1 : 0,
         c: projections, ldc: width)
     }
 

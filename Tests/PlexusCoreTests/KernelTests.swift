@@ -40,6 +40,7 @@ import Testing
     let previousCell = Tensor.normal([rows * units], using: &generator).scalars
     let hiddenGradient = Tensor.normal([rows * units], using: &generator).scalars
     let cellGradientIn = Tensor.normal([rows * units], using: &generator).scalars
+    let bias = Tensor.normal([width], using: &generator).scalars
     Self.atEachLevel { level in
       var gates = preactivations
       for r in 0..<rows {
@@ -49,8 +50,8 @@ import Testing
       var cellTanh = cell
       var hidden = cell
       plexus_lstm_step_forward(
-        Int64(rows), Int64(units), &gates, Int64(stride), previousCell, &cell, &cellTanh,
-        &hidden)
+        Int64(rows), Int64(units), &gates, Int64(stride), bias, previousCell, &cell,
+        &cellTanh, &hidden)
       var cellGradient = cellGradientIn
       var gradient = [Float](repeating: .nan, count: rows * stride)
       plexus_lstm_step_backward(
@@ -58,7 +59,9 @@ import Testing
         &cellGradient, &gradient, Int64(stride))
       for r in 0..<rows {
         for j in 0..<units {
-          func z(_ block: Int) -> Double { Double(preactivations[r * stride + block * units + j]) }
+          func z(_ block: Int) -> Double {
+            Double(preactivations[r * stride + block * units + j]) + Double(bias[block * units + j])
+          }
           let (i, f, g, o) = (
             Self.sigmoid(z(0)), Self.sigmoid(z(1)), tanh(z(2)), Self.sigmoid(z(3))
           )

@@ -25,8 +25,8 @@ public enum BLAS {
   ///
   /// `op(A)` is `m x k`, `op(B)` is `k x n`, and `C` is `m x n`. `lda`, `ldb` and `ldc` are the
   /// row strides of the stored (untransposed) matrices. Products of at least
-  /// `minimumParallelWork` multiply-adds are split into blocks of rows (or, for few rows,
-  /// columns) of `C` that run on separate cores.
+  /// `minimumParallelWork` multiply-adds are split into blocks of rows or columns of `C`
+  /// (along its longer side) that run on separate cores.
   public static func gemm(
     transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
     alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
@@ -50,7 +50,9 @@ public enum BLAS {
       return
     }
     let pointers = UncheckedSendable((a, b, c))
-    let splitRows = m >= 2 * threads
+    // Split the longer side of C: each block then packs a part of the larger operand and all
+    // of the smaller one (splitting rows makes every thread pack all of B).
+    let splitRows = m >= n ? m >= 2 * threads : n < 2 * threads
     let extent = splitRows ? m : n
     let blockSize = (extent + threads - 1) / threads
     DispatchQueue.concurrentPerform(iterations: threads) { block in

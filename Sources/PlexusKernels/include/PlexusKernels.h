@@ -28,12 +28,13 @@ int plexus_kernels_use_level(int level);
 
 /// The elementwise part of one LSTM step for `rows` samples of `units` units, gate blocks in
 /// the order i, f, c, o, in place: row `r` of `gates` (at `gates + r * gatesStride`, 4 * units
-/// values) holds the pre-activations (input projection, bias and recurrent product summed) and
-/// is replaced by the activated gates. Writes the new cell, `tanh` of the new cell and the new
-/// output (`units` per row, rows contiguous).
+/// values) holds the input projection and the recurrent product summed; with `bias` (4 * units
+/// values) added, they are the pre-activations, and the row is replaced by the activated
+/// gates. Writes the new cell, `tanh` of the new cell and the new output (`units` per row, rows
+/// contiguous).
 void plexus_lstm_step_forward(
-    int64_t rows, int64_t units, float *gates, int64_t gatesStride, const float *previousCell,
-    float *cell, float *cellTanh, float *hidden);
+    int64_t rows, int64_t units, float *gates, int64_t gatesStride, const float *bias,
+    const float *previousCell, float *cell, float *cellTanh, float *hidden);
 
 /// Backpropagation through one LSTM step for `rows` samples: from the kept gates (rows
 /// `gatesStride` apart), the previous cell and `tanh` of the new cell, the output gradient
