@@ -144,7 +144,7 @@ let package = Package(
     // Benchmarks/README.md).
     .executableTarget(
       name: "PlexusFormatBenchmark",
-      dependencies: ["Plexus"],
+      dependencies: ["Plexus", "PlexusInterop"],
       path: "Benchmarks/PlexusFormatBenchmark",
       swiftSettings: strictSettings
     ),

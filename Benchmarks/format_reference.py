@@ -67,6 +67,27 @@ try:
 
     report("safetensors", save, load, best(20, lazy_open) * 1000, path)
     os.remove(path)
+
+    # The file Plexus's own safetensors writer made (PlexusFormatBenchmark), read here too:
+    # the same bytes for both readers.
+    plexus_path = os.path.join(folder, "bench-plexus.safetensors")
+    if os.path.exists(plexus_path):
+        def load_plexus_file():
+            loaded = safetensors.numpy.load_file(plexus_path)
+            for value in loaded.values():
+                np.copy(value)
+
+        def lazy_open_plexus_file():
+            with safe_open(plexus_path, framework="numpy") as handle:
+                handle.keys()
+
+        load = best(3, load_plexus_file)
+        open_ms = best(20, lazy_open_plexus_file) * 1000
+        rows.append({"name": "safetensors, Plexus's file", "loadMBps": megabytes / load,
+                     "openMilliseconds": open_ms})
+        print(f"{'safetensors, Plexus file':28} load {megabytes / load:7.0f} MB/s  "
+              f"open {open_ms:6.3f} ms")
+        os.remove(plexus_path)
 except ImportError:
     print("safetensors: not installed, skipped")
 

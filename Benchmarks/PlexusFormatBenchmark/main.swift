@@ -6,6 +6,7 @@
 
 import Foundation
 import Plexus
+import PlexusInterop
 
 /// Trained-like weights: Student-t with 5 degrees of freedom (heavier tails than the Gaussian
 /// of a fresh initialization, as trained weights have), scaled to the Glorot standard deviation
@@ -143,6 +144,29 @@ do {
     String(
       format: "raw: load tensors without checksum verification: %.0f MB/s", megabytes / unverified))
   try FileManager.default.removeItem(at: url)
+}
+
+// The same tensors through Plexus's safetensors reader and writer (PlexusInterop), on a file
+// the Python reference reads too (`bench-plexus.safetensors`), to compare with the
+// safetensors package.
+do {
+  let url = output.appendingPathComponent("bench-plexus.safetensors")
+  let save = try best(3) { try SafeTensorsFile.write(tensors, to: url) }
+  let open = try best(20) { _ = try SafeTensorsFile(contentsOf: url).entries.count }
+  let load = try best(3) {
+    let file = try SafeTensorsFile(contentsOf: url)
+    for entry in file.entries { _ = try file.tensor(entry) }
+  }
+  let size = try FileManager.default.attributesOfItem(atPath: url.path)[.size] as? Int ?? 0
+  let row = Row(
+    name: "safetensors (Plexus)", saveMBps: megabytes / save, loadMBps: megabytes / load,
+    fileLoadMBps: megabytes / load, openMilliseconds: open * 1000,
+    sizeRelative: Double(size) / Double(rawBytes))
+  rows.append(row)
+  print(
+    String(
+      format: "%-28@ save %7.0f MB/s  load tensors %7.0f MB/s  open %6.3f ms  size %.4f",
+      row.name as NSString, row.saveMBps, row.loadMBps, row.openMilliseconds, row.sizeRelative))
 }
 
 let encoder = JSONEncoder()

@@ -23,10 +23,6 @@ extension Data {
   /// Maps the file at `url` (or reads it when it cannot be mapped), answering failures with
   /// `PlexusError.io`.
   static func mapping(_ url: URL) throws -> Data {
-    do {
-      return try Data(contentsOf: url, options: .alwaysMapped)
-    } catch {
-      throw PlexusError.io("cannot read '\(url.path)': \(error.localizedDescription)")
-    }
+    try Data.mappingFile(atPath: url.path)
   }
 }

@@ -78,13 +78,7 @@ public struct SafeTensorsFile: Sendable {
   /// - Throws: `SafeTensorsError` naming the file and the problem; `PlexusError.io` when it
   ///   cannot be read.
   public init(contentsOf url: URL) throws {
-    let data: Data
-    do {
-      data = try Data(contentsOf: url, options: .alwaysMapped)
-    } catch {
-      throw PlexusError.io("cannot read '\(url.path)': \(error.localizedDescription)")
-    }
-    try self.init(data: data, source: url.path)
+    try self.init(data: Data.mapping(url), source: url.path)
   }
 
   /// Validates a safetensors file held in memory; `source` names it in errors.
@@ -104,15 +98,15 @@ public struct SafeTensorsFile: Sendable {
     guard 8 + Int(length) <= data.count else {
       throw fail("the header length \(length) runs past the end of the file (\(data.count) bytes)")
     }
-    let headerBytes = data.subdata(in: (data.startIndex + 8)..<(data.startIndex + 8 + Int(length)))
+    let headerBytes = [UInt8](data[(data.startIndex + 8)..<(data.startIndex + 8 + Int(length))])
     guard headerBytes.first == UInt8(ascii: "{") else {
       throw fail("the header does not start with '{'")
     }
     let parsed: JSONValue
     do {
-      parsed = try JSONDecoder().decode(JSONValue.self, from: headerBytes)
+      parsed = try StrictJSON.parse(bytes: headerBytes)
     } catch {
-      throw fail("the header is not valid JSON")
+      throw fail("the header is not valid JSON (\(error))")
     }
     guard case .object(let header) = parsed else { throw fail("the header is not an object") }
     func integer(_ value: JSONValue) -> Int? {
@@ -298,6 +292,13 @@ public struct SafeTensorsFile: Sendable {
     result.appendLittleEndian(UInt64(headerData.count))
     result.append(headerData)
     for item in tensors {
+      #if _endian(little)
+        if item.dtype == .f32 {
+          // Float32 on a little-endian machine is already the stored form.
+          item.tensor.withUnsafeBufferPointer { result.append($0) }
+          continue
+        }
+      #endif
       do {
         try item.tensor.withUnsafeBufferPointer { values in
           for value in values { try ElementDecoding.append(value, as: item.dtype, to: &result) }

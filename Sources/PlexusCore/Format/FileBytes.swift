@@ -174,3 +174,23 @@ enum MemoryAdvice {
     #endif
   }
 }
+
+extension Data {
+  /// The bytes of the regular file at `path` without a copy: memory-mapped (read into memory
+  /// when the file cannot be mapped), released when the last copy of the value goes.
+  ///
+  /// - Throws: `PlexusError.io` naming the file when it cannot be opened or read, or is not a
+  ///   regular file.
+  public static func mappingFile(atPath path: String) throws -> Data {
+    let bytes: FileBytes
+    do {
+      bytes = try FileBytes.read(path: path, map: true)
+    } catch let error as PlexusFormatError {
+      throw PlexusError.io(error.message)
+    }
+    guard let base = bytes.buffer.baseAddress, !bytes.buffer.isEmpty else { return Data() }
+    return Data(
+      bytesNoCopy: UnsafeMutableRawPointer(mutating: base), count: bytes.buffer.count,
+      deallocator: .custom { _, _ in withExtendedLifetime(bytes) {} })
+  }
+}
