@@ -18,6 +18,9 @@ let package = Package(
     .library(name: "PlexusAutoencoder", targets: ["PlexusAutoencoder"]),
     .library(name: "PlexusRecurrent", targets: ["PlexusRecurrent"]),
     .library(name: "Plexus", targets: ["Plexus"]),
+    // The umbrella as one shared library, for layer plugins of the `plexus` tool: a plugin
+    // links it instead of a static copy of Plexus and binds to the tool's (README).
+    .library(name: "PlexusDynamic", type: .dynamic, targets: ["Plexus"]),
     .library(name: "PlexusInterop", targets: ["PlexusInterop"]),
     .library(name: "PlexusCommands", targets: ["PlexusCommands"]),
     .executable(name: "plexus", targets: ["PlexusTool"]),
@@ -126,10 +129,13 @@ let package = Package(
       ],
       swiftSettings: strictSettings
     ),
+    // The executable exports its symbols, so layer plugins it loads (dlopen) bind to its
+    // PlexusCore and share its registry (README, "Layer plugins").
     .executableTarget(
       name: "PlexusTool",
       dependencies: ["PlexusCommands"],
-      swiftSettings: strictSettings
+      swiftSettings: strictSettings,
+      linkerSettings: [.unsafeFlags(["-Xlinker", "--export-dynamic"], .when(platforms: [.linux]))]
     ),
 
     // Benchmarks (run in release builds: scripts/bench.sh).
