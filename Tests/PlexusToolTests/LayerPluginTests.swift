@@ -50,44 +50,57 @@ func runProcess(
 /// The `swift` driver that runs these tests (`SWIFT_EXEC`-free: the one on PATH).
 let swiftDriver = URL(fileURLWithPath: "/usr/bin/env")
 
-/// The example layer plugin (Examples/PluginExample), built once per test run with its own
-/// tests into a scratch folder inside this package's build folder, so later runs rebuild
-/// only what changed.
-enum ExampleLayerPlugin {
-  /// The built library, or the build's failure.
-  static let library: Result<URL, BuildFailure> = build()
+/// The example package (Examples/PluginExample: a layer plugin, a model with a generated type,
+/// the command plugins), built once per test run with its tests, which are run too, into a
+/// scratch folder inside this package's build folder, so later runs rebuild only what changed.
+enum ExamplePackage {
+  /// The folder of the built products, or the build's failure.
+  static let products: Result<URL, BuildFailure> = build()
 
-  /// A failed build of an example package, with what it printed.
+  /// A failed build of the example package, with what it printed.
   struct BuildFailure: Error, CustomStringConvertible {
     var description: String
   }
 
   static let packageFolder = packageRoot.appendingPathComponent("Examples/PluginExample")
   static let scratchFolder = packageRoot.appendingPathComponent(".build/examples/plugin-example")
+  /// The options that point `swift build`, `swift test` and `swift package` at the example.
+  static let locationOptions = [
+    "--package-path", packageFolder.path, "--scratch-path", scratchFolder.path,
+  ]
+
+  /// The layer plugin library.
+  static func layerPlugin() throws -> URL {
+    try products.get().appendingPathComponent("libSwishLayers.so")
+  }
+
+  /// Runs `swift SUBCOMMAND` on the example package.
+  static func swift(_ subcommand: String, _ arguments: [String] = []) throws -> ProcessOutput {
+    try runProcess(swiftDriver, ["swift", subcommand] + locationOptions + arguments)
+  }
 
   private static func build() -> Result<URL, BuildFailure> {
-    let common = [
-      "--package-path", packageFolder.path, "--scratch-path", scratchFolder.path,
-    ]
     do {
-      let built = try runProcess(swiftDriver, ["swift", "build", "--build-tests"] + common)
+      let built = try swift("build", ["--build-tests"])
       guard built.status == 0 else {
         return .failure(BuildFailure(description: built.stdout + built.stderr))
       }
-      let tested = try runProcess(swiftDriver, ["swift", "test", "--skip-build"] + common)
+      let tested = try swift("test", ["--skip-build"])
       guard tested.status == 0 else {
         return .failure(
-          BuildFailure(description: "the plugin's tests failed:\n" + tested.stdout + tested.stderr))
+          BuildFailure(description: "the example's tests failed:\n" + tested.stdout + tested.stderr)
+        )
       }
-      let binPath = try runProcess(
-        swiftDriver, ["swift", "build", "--show-bin-path"] + common)
-      let library = URL(
-        fileURLWithPath: binPath.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-      ).appendingPathComponent("libSwishLayers.so")
-      guard FileManager.default.fileExists(atPath: library.path) else {
-        return .failure(BuildFailure(description: "no library at \(library.path)"))
+      let binPath = try swift("build", ["--show-bin-path"])
+      let products = URL(
+        fileURLWithPath: binPath.stdout.trimmingCharacters(in: .whitespacesAndNewlines))
+      guard
+        FileManager.default.fileExists(
+          atPath: products.appendingPathComponent("libSwishLayers.so").path)
+      else {
+        return .failure(BuildFailure(description: "no libSwishLayers.so in \(products.path)"))
       }
-      return .success(library)
+      return .success(products)
     } catch {
       return .failure(BuildFailure(description: "\(error)"))
     }
@@ -278,7 +291,7 @@ private func answer(_ text: String, _ argument: UnsafeMutableRawPointer?, _ capa
   }
 
   @Test func aModelWithThePluginsLayerTrainsSavesReloadsAndPredicts() throws {
-    let library = try ExampleLayerPlugin.library.get()
+    let library = try ExamplePackage.layerPlugin()
     let plexus = try tool()
     let folder = try TemporaryFolder()
     defer { folder.remove() }
@@ -322,7 +335,7 @@ private func answer(_ text: String, _ argument: UnsafeMutableRawPointer?, _ capa
   }
 
   @Test func withoutThePluginTheErrorNamesTheLayerTypeAndTheOption() throws {
-    let library = try ExampleLayerPlugin.library.get()
+    let library = try ExamplePackage.layerPlugin()
     let plexus = try tool()
     let folder = try TemporaryFolder()
     defer { folder.remove() }
@@ -340,7 +353,7 @@ private func answer(_ text: String, _ argument: UnsafeMutableRawPointer?, _ capa
   }
 
   @Test func layersShowsWhatEachPluginAdded() throws {
-    let library = try ExampleLayerPlugin.library.get()
+    let library = try ExamplePackage.layerPlugin()
     let plexus = try tool()
     let listed = try runProcess(
       plexus, ["--plugin", library.path, "layers", "--json", "com.example.swish"],
@@ -360,7 +373,7 @@ private func answer(_ text: String, _ argument: UnsafeMutableRawPointer?, _ capa
   }
 
   @Test func aSecondPluginWithTheSameTypeNameIsRefusedByName() throws {
-    let library = try ExampleLayerPlugin.library.get()
+    let library = try ExamplePackage.layerPlugin()
     let plexus = try tool()
     let folder = try TemporaryFolder()
     defer { folder.remove() }
