@@ -86,6 +86,8 @@ public enum ModelCodegen {
     }
     if result.isEmpty { return "Model" }
     if result.first!.isNumber { result = "Model" + result }
+    // Names Swift reserves for itself as type names.
+    if ["Self", "Type", "Protocol", "Any", "Sendable"].contains(result) { result += "Model" }
     return result
   }
 
@@ -112,6 +114,11 @@ public enum ModelCodegen {
     let model: any ModelProtocol
     do {
       model = try file.loadModel(registry: .standard())
+    } catch PlexusError.unknownLayerType(let type, _) {
+      throw CodegenError(
+        file: path,
+        message: "layer type '\(type)' is provided by no bundled Plexus module; generated code "
+          + "can only load bundled layers")
     } catch {
       throw CodegenError(file: path, message: "\(error)")
     }

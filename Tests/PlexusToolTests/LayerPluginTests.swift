@@ -389,7 +389,14 @@ private func answer(_ text: String, _ argument: UnsafeMutableRawPointer?, _ capa
         "layer plugin \(copy.path) registers layer type 'com.example.swish', which is already "
           + "registered by module SwishLayers (plugin \(library.path)); the plugin was not loaded"
       ), "\(refused.stderr)")
-    // The same file twice is one plugin.
+    // The same file named twice, also through a symbolic link, is one plugin.
+    let link = folder.file("link.so")
+    try FileManager.default.createSymbolicLink(at: link, withDestinationURL: library)
+    let linked = try runProcess(
+      plexus, ["--plugin", library.path, "--plugin", link.path, "layers"],
+      environment: environment())
+    #expect(linked.status == 0, "\(linked.stderr)")
+    #expect(linked.stdout.components(separatedBy: "plugin \(library.path): ").count == 2)
     let twice = try runProcess(
       plexus, ["--plugin", library.path, "layers", "--plugin", library.path],
       environment: environment())

@@ -16,6 +16,7 @@ let exampleModel = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
     #expect(ModelCodegen.typeName(forResource: "my_cnn_v2") == "MyCNNV2")
     #expect(ModelCodegen.typeName(forResource: "3layer net") == "Model3layerNet")
     #expect(ModelCodegen.typeName(forResource: "--") == "Model")
+    #expect(ModelCodegen.typeName(forResource: "self") == "SelfModel")
   }
 
   @Test func theLossKeyIsTheOnePlexusTrainWrites() {
@@ -108,5 +109,58 @@ let exampleModel = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
     #expect(missing.stderr.contains("\(exampleModel.path): error: the model's layers"))
     let unknown = try runProcess(generator, ["--frobnicate"])
     #expect(unknown.status == 1 && unknown.stderr.contains("unknown argument '--frobnicate'"))
+  }
+}
+
+/// A layer of no bundled module.
+private final class CodegenIdentity: UnaryLayer {
+  struct Config: DefaultedConfiguration {
+    static var defaults: Config { Config() }
+    static var fields: [ConfigField<Config>] { [] }
+  }
+  static let typeName = "com.test.identity"
+  let state = LayerState()
+  let config: Config
+  init(config: Config) throws { self.config = config }
+  func build(for inputShape: SymbolicShape) throws -> SymbolicShape { inputShape }
+  func forward(_ input: Tensor, record: CallRecord) throws -> Tensor { input }
+  func backward(_ outputGradient: Tensor, record: CallRecord, computingInputGradient: Bool)
+    throws -> Tensor?
+  { outputGradient }
+}
+
+@Suite struct ModelCodegenModelKindTests {
+  @Test func aLayerNoBundledModuleProvidesIsNamed() throws {
+    let folder = try TemporaryFolder()
+    defer { folder.remove() }
+    let model = Sequential([try Dense(units: 3), try CodegenIdentity(config: .init())])
+    try model.build(inputShape: [4], seed: 1)
+    let url = folder.file("custom.plexus")
+    try model.save(to: url)
+    #expect(
+      throws: CodegenError(
+        file: url.path,
+        message: "layer type 'com.test.identity' is provided by no bundled Plexus module; "
+          + "generated code can only load bundled layers")
+    ) { try ModelCodegen.summarize(file: url, target: "App", availableModules: ["Plexus"]) }
+  }
+
+  @Test func aModelWithoutAClassificationLossGivesValues() throws {
+    let folder = try TemporaryFolder()
+    defer { folder.remove() }
+    let model = Sequential([try Reshape([2, 2]), Flatten(), try Dense(units: 2)])
+    try model.build(inputShape: [4], seed: 1)
+    let url = folder.file("regression_net.plexus")
+    try model.save(to: url)
+    let summary = try ModelCodegen.summarize(
+      file: url, target: "App", availableModules: ["PlexusCore", "PlexusPerceptron"])
+    #expect(summary.kind == .values && summary.typeName == "RegressionNet")
+    #expect(summary.modules == ["PlexusCore", "PlexusPerceptron"])
+    let source = ModelCodegen.source(
+      for: summary, resourcePath: "regression_net.plexus", usesUmbrella: false)
+    #expect(source.contains("public typealias Input = InlineArray<4, Float>"))
+    #expect(source.contains("public var values: InlineArray<2, Float>"))
+    #expect(!source.contains("CoreLayers.register"))
+    #expect(source.contains("withExtension: \"plexus\")\n"))
   }
 }

@@ -235,11 +235,15 @@ public enum LayerPlugins {
   /// Loads the plugin library at `path` (`dlopen`), checks its handshake and registers its
   /// layers. Loading the same file again returns the earlier result.
   ///
-  /// - Parameter base: a registry holding every layer already available, against which the
-  ///   plugin's names are checked (`LayerRegistry.standard()`); it receives the plugin's layers.
+  /// - Parameters:
+  ///   - path: the library file; it is made absolute and canonical (symbolic links resolved),
+  ///     so the same file named two ways is loaded once.
+  ///   - base: a registry holding every layer already available, against which the plugin's
+  ///     names are checked (`LayerRegistry.standard()`); it receives the plugin's layers.
   /// - Throws: `LayerPluginError` naming the file and what is wrong.
   @discardableResult
   public static func load(path: String, base: LayerRegistry) throws -> LoadedLayerPlugin {
+    let path = canonicalPath(path)
     if let earlier = records.withLock({ $0.first { $0.info.plugin == path } }) {
       return earlier.info
     }
@@ -252,6 +256,14 @@ public enum LayerPlugins {
     }
     let entry = unsafeBitCast(symbol, to: LayerPluginEntry.Function.self)
     return try load(entry: entry, plugin: path, base: base)
+  }
+
+  /// The absolute path of an existing file with symbolic links resolved; `path` itself when it
+  /// cannot be resolved (the loader then reports the file).
+  private static func canonicalPath(_ path: String) -> String {
+    guard let resolved = realpath(path, nil) else { return path }
+    defer { free(resolved) }
+    return String(cString: resolved)
   }
 
   /// Runs the handshake and the registration of an entry point already in the process (a
