@@ -317,6 +317,15 @@ private func answer(_ text: String, _ argument: UnsafeMutableRawPointer?, _ capa
     #expect(summary.status == 0, "\(summary.stderr)")
     #expect(summary.stdout.contains("com.example.swish"))
 
+    // Converted: its weights, the Swish beta among them, to safetensors.
+    let weights = folder.file("swish.safetensors")
+    let converted = try runProcess(
+      plexus, ["--plugin", library.path, "convert", resumed.path, weights.path],
+      environment: environment())
+    #expect(converted.status == 0, "\(converted.stderr)")
+    let stored = try String(decoding: Data(contentsOf: weights).prefix(4096), as: UTF8.self)
+    #expect(stored.contains("swish.beta"))
+
     // Predictions of the reloaded model on the first 200 digits.
     let digits = try Digits.load().samples(0..<200)
     try NumPy.write(digits.features, to: folder.file("x.npy"))
