@@ -11,6 +11,21 @@ import PackageDescription
 //   OUT`, `swift package plexus-train SPEC -o OUT`.
 // Every target links Plexus as the one shared library PlexusDynamic, so the process holds one
 // copy of it (the layer plugin must; the others share its test binary).
+// With PLEXUS_EXAMPLE_MISSING_MODULE set, the package also has MissingModuleCheck, whose build
+// must fail: its model needs PlexusPerceptron, which it does not depend on (the test suite's
+// check of that error).
+let missingModuleCheck: [Target] =
+  Context.environment["PLEXUS_EXAMPLE_MISSING_MODULE"] == nil
+  ? []
+  : [
+    .target(
+      name: "MissingModuleCheck",
+      dependencies: [.product(name: "PlexusCore", package: "Plexus")],
+      resources: [.copy("digits-mlp.plexus")],
+      plugins: [.plugin(name: "PlexusModelCodegen", package: "Plexus")]
+    )
+  ]
+
 let package = Package(
   name: "PlexusPluginExample",
   products: [
@@ -50,5 +65,5 @@ let package = Package(
       dependencies: ["SwishLayers", .product(name: "PlexusDynamic", package: "Plexus")],
       swiftSettings: [.swiftLanguageMode(.v6)]
     ),
-  ]
+  ] + missingModuleCheck
 )

@@ -74,6 +74,24 @@ import Testing
     #expect(try modificationDate(generated) > before)
   }
 
+  @Test func aModelNeedingAModuleTheTargetLacksFailsTheBuildNamingIt() throws {
+    _ = try ExamplePackage.products.get()
+    // The example adds its MissingModuleCheck target (PlexusCore only) when this is set.
+    let environment = ProcessInfo.processInfo.environment.merging([
+      "PLEXUS_EXAMPLE_MISSING_MODULE": "1"
+    ]) { $1 }
+    let failed = try ExamplePackage.swift("build", ["--build-tests"], environment: environment)
+    let output = failed.stdout + failed.stderr
+    #expect(failed.status != 0)
+    let model = ExamplePackage.packageFolder.appendingPathComponent(
+      "Sources/MissingModuleCheck/digits-mlp.plexus")
+    #expect(
+      output.contains(
+        "\(model.path): error: the model's layers 'hidden' (plexus.dense), 'logits' "
+          + "(plexus.dense) come from module PlexusPerceptron, which target MissingModuleCheck "
+          + "does not depend on"), "\(output)")
+  }
+
   @Test func theCommandPluginsRunThePackagesTool() throws {
     _ = try ExamplePackage.products.get()
     let inspected = try ExamplePackage.swift(

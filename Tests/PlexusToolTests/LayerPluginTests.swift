@@ -75,8 +75,11 @@ enum ExamplePackage {
   }
 
   /// Runs `swift SUBCOMMAND` on the example package.
-  static func swift(_ subcommand: String, _ arguments: [String] = []) throws -> ProcessOutput {
-    try runProcess(swiftDriver, ["swift", subcommand] + locationOptions + arguments)
+  static func swift(
+    _ subcommand: String, _ arguments: [String] = [], environment: [String: String]? = nil
+  ) throws -> ProcessOutput {
+    try runProcess(
+      swiftDriver, ["swift", subcommand] + locationOptions + arguments, environment: environment)
   }
 
   private static func build() -> Result<URL, BuildFailure> {
