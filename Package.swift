@@ -18,9 +18,17 @@ let package = Package(
     .library(name: "PlexusAutoencoder", targets: ["PlexusAutoencoder"]),
     .library(name: "PlexusRecurrent", targets: ["PlexusRecurrent"]),
     .library(name: "Plexus", targets: ["Plexus"]),
+    // The umbrella as one shared library, for layer plugins of the `plexus` tool: a plugin
+    // links it instead of a static copy of Plexus and binds to the tool's (README).
+    .library(name: "PlexusDynamic", type: .dynamic, targets: ["Plexus"]),
     .library(name: "PlexusInterop", targets: ["PlexusInterop"]),
     .library(name: "PlexusCommands", targets: ["PlexusCommands"]),
     .executable(name: "plexus", targets: ["PlexusTool"]),
+    // SwiftPM plugins (Plugins/): typed Swift for bundled .plexus models, and the tool's commands.
+    .plugin(name: "PlexusModelCodegen", targets: ["PlexusModelCodegen"]),
+    .plugin(name: "PlexusConvert", targets: ["PlexusConvert"]),
+    .plugin(name: "PlexusInspect", targets: ["PlexusInspect"]),
+    .plugin(name: "PlexusTrain", targets: ["PlexusTrain"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -126,10 +134,62 @@ let package = Package(
       ],
       swiftSettings: strictSettings
     ),
+    // The executable exports its symbols, so layer plugins it loads (dlopen) bind to its
+    // PlexusCore and share its registry (README, "Layer plugins").
     .executableTarget(
       name: "PlexusTool",
       dependencies: ["PlexusCommands"],
+      swiftSettings: strictSettings,
+      linkerSettings: [.unsafeFlags(["-Xlinker", "--export-dynamic"], .when(platforms: [.linux]))]
+    ),
+
+    // The build-tool plugin PlexusModelCodegen: its generator checks each .plexus resource and
+    // writes a Swift type for it (PlexusCodegen holds the work, so tests run it in-process).
+    .target(
+      name: "PlexusCodegen",
+      dependencies: ["Plexus"],
       swiftSettings: strictSettings
+    ),
+    .executableTarget(
+      name: "PlexusModelCodegenTool",
+      dependencies: ["PlexusCodegen"],
+      swiftSettings: strictSettings
+    ),
+    .plugin(
+      name: "PlexusModelCodegen",
+      capability: .buildTool(),
+      dependencies: ["PlexusModelCodegenTool"]
+    ),
+    // Command plugins running the package's own `plexus` tool.
+    .plugin(
+      name: "PlexusConvert",
+      capability: .command(
+        intent: .custom(
+          verb: "plexus-convert", description: "Convert a model: plexus convert IN OUT [options]"),
+        permissions: [
+          .writeToPackageDirectory(reason: "plexus-convert writes the converted model")
+        ]
+      ),
+      dependencies: ["PlexusTool"]
+    ),
+    .plugin(
+      name: "PlexusInspect",
+      capability: .command(
+        intent: .custom(
+          verb: "plexus-inspect", description: "Print a model file's structure: plexus inspect FILE")
+      ),
+      dependencies: ["PlexusTool"]
+    ),
+    .plugin(
+      name: "PlexusTrain",
+      capability: .command(
+        intent: .custom(
+          verb: "plexus-train", description: "Train a model from a spec: plexus train SPEC [options]"),
+        permissions: [
+          .writeToPackageDirectory(reason: "plexus-train saves the trained model into the package")
+        ]
+      ),
+      dependencies: ["PlexusTool"]
     ),
 
     // Benchmarks (run in release builds: scripts/bench.sh).
@@ -184,7 +244,7 @@ let package = Package(
     ),
     .testTarget(
       name: "PlexusToolTests",
-      dependencies: ["PlexusCommands", "Plexus", "PlexusTestSupport"],
+      dependencies: ["PlexusCommands", "Plexus", "PlexusTestSupport", "PlexusCodegen"],
       swiftSettings: strictSettings
     ),
     .testTarget(

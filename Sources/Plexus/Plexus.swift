@@ -1,10 +1,10 @@
-@_exported import PlexusRecurrent
 @_exported import PlexusAutoencoder
 @_exported import PlexusConvolution
 @_exported import PlexusCore
 @_exported import PlexusDBN
 @_exported import PlexusDatasets
 @_exported import PlexusPerceptron
+@_exported import PlexusRecurrent
 
 extension LayerRegistry {
   /// Tells this registry which bundled module provides each first-party layer type, so that
@@ -18,10 +18,12 @@ extension LayerRegistry {
   }
 
   /// A registry holding every layer that ships with Plexus: the core layers and those of each
-  /// network family module.
+  /// network family module, and the layers of the plugins loaded into the process
+  /// (`LayerPlugins`).
   public static func standard() -> LayerRegistry {
     let registry = LayerRegistry()
     PlexusModules.registerAll(in: registry)
+    LayerPlugins.registerLoaded(in: registry)
     return registry
   }
 }

@@ -12,7 +12,9 @@ public struct PlexusCommand: ParsableCommand {
     abstract: "Train, inspect and run Plexus neural-network models.",
     discussion: """
       Models are described by JSON specs (see Examples/digits-mlp.json) and saved as .plexus \
-      files. Run 'plexus help <command>' for a command's options.
+      files. Run 'plexus help <command>' for a command's options. Layer plugins (dynamic \
+      libraries with third-party layers) load with --plugin PATH, repeatable, or the \
+      colon-separated PLEXUS_PLUGIN_PATH.
       """,
     version: PlexusFormat.libraryVersion,
     subcommands: [

@@ -42,7 +42,9 @@ public enum PlexusError: Error, CustomStringConvertible, Equatable, Sendable {
       }
       return
         "layer type '\(type)' is not registered: register the layer class that provides it "
-        + "with registry.register(YourLayer.self, module: \"YourModule\") before loading"
+        + "with registry.register(YourLayer.self, module: \"YourModule\") before loading; "
+        + "with the plexus tool, load the layer plugin that provides it with --plugin PATH "
+        + "(or PLEXUS_PLUGIN_PATH)"
     case .invalidData(let message): return "invalid data: \(message)"
     case .notBuilt(let message): return "not built: \(message)"
     case .nonFiniteLoss(let epoch, let batch, let value):

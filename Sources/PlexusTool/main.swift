@@ -1,3 +1,3 @@
 import PlexusCommands
 
-PlexusCommand.main()
+PlexusCommand.mainLoadingPlugins()

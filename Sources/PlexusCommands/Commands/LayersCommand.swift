@@ -40,6 +40,8 @@ public enum LayerList {
     public var keys: [String]
     /// The keys that must be given.
     public var required: [String]
+    /// The layer plugin that added the type (`--plugin`), `nil` for a bundled type.
+    public var plugin: String? = nil
   }
 
   /// The registered types of `registry`, sorted by name.
@@ -51,7 +53,8 @@ public enum LayerList {
         (keys, required) = configKeys(of: layerType)
       }
       return Entry(
-        type: name, module: registry.module(of: name) ?? "", keys: keys, required: required)
+        type: name, module: registry.module(of: name) ?? "", keys: keys, required: required,
+        plugin: registry.plugin(of: name))
     }
   }
 
@@ -87,8 +90,11 @@ public enum LayerList {
       console.line(String(decoding: try encoder.encode(entries), as: UTF8.self))
       return
     }
+    func origin(_ entry: Entry) -> String {
+      entry.plugin.map { "\(entry.module) (plugin \($0))" } ?? entry.module
+    }
     let typeWidth = entries.map(\.type.count).max() ?? 4
-    let moduleWidth = entries.map(\.module.count).max() ?? 6
+    let moduleWidth = entries.map { origin($0).count }.max() ?? 6
     func padded(_ text: String, _ width: Int) -> String {
       text + String(repeating: " ", count: Swift.max(width - text.count, 0))
     }
@@ -98,12 +104,16 @@ public enum LayerList {
     for entry in entries {
       let keys = entry.keys.map { entry.required.contains($0) ? "\($0)*" : $0 }
       console.line(
-        padded(entry.type, typeWidth) + "  " + padded(entry.module, moduleWidth) + "  "
+        padded(entry.type, typeWidth) + "  " + padded(origin(entry), moduleWidth) + "  "
           + (keys.isEmpty ? "-" : keys.joined(separator: ", ")))
     }
     if types.isEmpty {
       console.line(
         "\(entries.count) layer types; a spec layer reads {\"type\": ..., \"config\": {...}}")
+      for plugin in LayerPlugins.loaded {
+        console.line(
+          "plugin \(plugin.plugin): " + plugin.layerTypes.joined(separator: ", "))
+      }
     }
   }
 }

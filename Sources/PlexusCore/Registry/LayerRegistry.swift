@@ -69,11 +69,14 @@ public final class LayerRegistry: Sendable {
   /// A function that creates a layer from its JSON config.
   public typealias Factory = @Sendable (JSONValue, LayerRegistry) throws -> any Layer
 
-  private struct Entry: Sendable {
+  struct Entry: Sendable {
     let module: String
     let typeIdentifier: ObjectIdentifier
     let layerType: any Layer.Type
     let factory: Factory
+    /// The file of the layer plugin that registered the type (`nil` for a type registered in
+    /// code).
+    var plugin: String? = nil
   }
 
   private let entries = Mutex<[String: Entry]>([:])
@@ -139,6 +142,37 @@ public final class LayerRegistry: Sendable {
   /// The module that registered a type name.
   public func module(of typeName: String) -> String? {
     entries.withLock { $0[typeName]?.module }
+  }
+
+  /// The file of the layer plugin that added a type name (`LayerPlugins`), or `nil` when the
+  /// type was registered in code or is not registered.
+  public func plugin(of typeName: String) -> String? {
+    entries.withLock { $0[typeName]?.plugin }
+  }
+
+  /// A new registry holding the same types and provider hints as this one.
+  public func copy() -> LayerRegistry {
+    let copy = LayerRegistry()
+    copy.adopt(entries.withLock { $0 })
+    copy.providerHints.withLock { $0 = providerHints.withLock { $0 } }
+    return copy
+  }
+
+  /// The entries registered under `names` (the ones registered), for `LayerPlugins` to keep.
+  func entries(named names: some Sequence<String>) -> [String: Entry] {
+    entries.withLock { entries in
+      var found: [String: Entry] = [:]
+      for name in names { found[name] = entries[name] }
+      return found
+    }
+  }
+
+  /// Adds entries taken from another registry by `entries(named:)`, replacing any of the same
+  /// name (`LayerPlugins` checked the names when the plugin was loaded).
+  func adopt(_ adopted: [String: Entry]) {
+    entries.withLock { entries in
+      for (name, entry) in adopted { entries[name] = entry }
+    }
   }
 
   /// Creates a layer from its description and gives it the described name.
