@@ -541,35 +541,23 @@ PK_TARGET static void PK_NAME(gemm_packed)(
       int64_t column = panel * PK_GEMM_PANEL + tile;
       if (column >= n) break;
       int64_t columns = n - column < PK_GEMM_TILE_COLUMNS ? n - column : PK_GEMM_TILE_COLUMNS;
+#define PK_GEMM_ROW_TILE(count)                                                          \
+  PK_NAME(gemm_tile)(count, k, a + row * lda, lda, panelStart + tile, accumulate,          \
+                     c + row * ldc + column, ldc, columns)
       int64_t row = 0;
-      for (; row + PK_GEMM_ROWS <= m; row += PK_GEMM_ROWS)
-        PK_NAME(gemm_tile)(PK_GEMM_ROWS, k, a + row * lda, lda, panelStart + tile, accumulate,
-                           c + row * ldc + column, ldc, columns);
+      for (; row + PK_GEMM_ROWS <= m; row += PK_GEMM_ROWS) PK_GEMM_ROW_TILE(PK_GEMM_ROWS);
+      // The last rows, with the tile's row count a constant in each case.
       switch (m - row) {
-        case 1:
-          PK_NAME(gemm_tile)(1, k, a + row * lda, lda, panelStart + tile, accumulate,
-                             c + row * ldc + column, ldc, columns);
-          break;
-        case 2:
-          PK_NAME(gemm_tile)(2, k, a + row * lda, lda, panelStart + tile, accumulate,
-                             c + row * ldc + column, ldc, columns);
-          break;
-        case 3:
-          PK_NAME(gemm_tile)(3, k, a + row * lda, lda, panelStart + tile, accumulate,
-                             c + row * ldc + column, ldc, columns);
-          break;
+        case 1: PK_GEMM_ROW_TILE(1); break;
+        case 2: PK_GEMM_ROW_TILE(2); break;
+        case 3: PK_GEMM_ROW_TILE(3); break;
 #if PK_GEMM_ROWS > 4
-        case 4:
-          PK_NAME(gemm_tile)(4, k, a + row * lda, lda, panelStart + tile, accumulate,
-                             c + row * ldc + column, ldc, columns);
-          break;
-        case 5:
-          PK_NAME(gemm_tile)(5, k, a + row * lda, lda, panelStart + tile, accumulate,
-                             c + row * ldc + column, ldc, columns);
-          break;
+        case 4: PK_GEMM_ROW_TILE(4); break;
+        case 5: PK_GEMM_ROW_TILE(5); break;
 #endif
         default: break;
       }
+#undef PK_GEMM_ROW_TILE
     }
   }
 }
