@@ -37,6 +37,16 @@ if let value = ProcessInfo.processInfo.environment["PLEXUS_BENCH_THREADS"] {
     exit(2)
   }
 }
+// PLEXUS_BENCH_CONV_PARALLEL_WORK=N sets ConvolutionLayers.minimumParallelWork, to compare
+// threading thresholds in one build.
+if let value = ProcessInfo.processInfo.environment["PLEXUS_BENCH_CONV_PARALLEL_WORK"] {
+  guard let work = Int(value),
+    (try? ConvolutionLayers.minimumParallelWork.setDefault(work)) != nil
+  else {
+    print("PLEXUS_BENCH_CONV_PARALLEL_WORK must be a multiply-add count >= 1, got \(value)")
+    exit(2)
+  }
+}
 FileHandle.standardError.write(Data("BLAS: \(BLAS.backendDescription)\n".utf8))
 do {
   for workload in Workloads.all where selected?.contains(workload.name) ?? true {
