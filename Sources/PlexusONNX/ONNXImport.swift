@@ -124,7 +124,8 @@ struct ONNXGraphImporter {
     "Add", "AveragePool", "BatchNormalization", "Cast", "Clip", "Concat", "Constant", "Conv",
     "ConvTranspose", "Div", "Dropout", "Elu", "Exp", "Flatten", "Gather", "Gemm", "Gelu",
     "GlobalAveragePool", "GlobalMaxPool", "HardSigmoid", "Identity", "LeakyRelu", "LogSoftmax",
-    "MatMul", "Max", "MaxPool", "Mean", "Min", "Mul", "Pad", "PRelu", "Relu", "Reshape", "Selu",
+    "MatMul", "Max", "MaxPool", "Mean", "Min", "Mul", "Pad", "PRelu", "ReduceMax", "ReduceMean",
+    "Relu", "Reshape", "Selu",
     "Shape", "Sigmoid", "Slice", "Softmax", "Softplus", "Softsign", "Squeeze", "Sub", "Sum",
     "Tanh", "ThresholdedRelu", "Transpose", "Unsqueeze",
   ]
@@ -162,7 +163,9 @@ struct ONNXGraphImporter {
           + unsupported.map { "\(ONNXModelFile.opName($0)) (node '\($0.name)')" }.joined(
             separator: ", "))
     }
-    for node in graph.node { for input in node.input where !input.isEmpty { consumers[input, default: 0] += 1 } }
+    for node in graph.node {
+      for input in node.input where !input.isEmpty { consumers[input, default: 0] += 1 }
+    }
     graphOutputs = Set(graph.output.map(\.name))
     for output in graph.output { consumers[output.name, default: 0] += 1 }
 
@@ -231,7 +234,8 @@ struct ONNXGraphImporter {
       }
     }
     for node in graph.node {
-      for input in node.input where !input.isEmpty && producer[input] == nil
+      for input in node.input
+      where !input.isEmpty && producer[input] == nil
         && !available.contains(input)
       {
         throw ONNXError(
@@ -399,7 +403,8 @@ struct ONNXGraphImporter {
     }
     return try integers.map {
       guard let value = $0, abs(value) <= Int64(Int32.max) else {
-        throw ONNXError("\(context): expected known integers, found \($0.map(String.init) ?? "the batch size")")
+        throw ONNXError(
+          "\(context): expected known integers, found \($0.map(String.init) ?? "the batch size")")
       }
       return Int(value)
     }
@@ -426,7 +431,8 @@ struct ONNXGraphImporter {
     parameters layerParameters: [(String, Tensor)] = [], plexusShape: [Int?],
     permutation: [Int]
   ) throws -> SymbolicValue {
-    let base = node.name.isEmpty ? String(type.dropFirst("plexus.".count)) : Self.layerName(node.name)
+    let base =
+      node.name.isEmpty ? String(type.dropFirst("plexus.".count)) : Self.layerName(node.name)
     let name = try uniqueName(base)
     layerIndex[name] = layers.count
     layers.append(LayerDescription(type: type, name: name, config: .object(config)))
@@ -447,7 +453,8 @@ struct ONNXGraphImporter {
     }
   }
 
-  private mutating func updateConfig(of layer: String, _ changes: [String: JSONValue], node: String) {
+  private mutating func updateConfig(of layer: String, _ changes: [String: JSONValue], node: String)
+  {
     guard let index = layerIndex[layer], case .object(var config) = layers[index].config else {
       return
     }
@@ -524,6 +531,8 @@ struct ONNXGraphImporter {
       outputs = [.tensor(try reshaping(node, attributes: &attributes, context: context))]
     case "Conv", "ConvTranspose":
       outputs = [.tensor(try convolution(node, attributes: &attributes, context: context))]
+    case "ReduceMean", "ReduceMax":
+      outputs = [.tensor(try spatialReduction(node, attributes: &attributes, context: context))]
     case "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool":
       outputs = [.tensor(try pooling(node, attributes: &attributes, context: context))]
     case "BatchNormalization":
@@ -544,7 +553,9 @@ struct ONNXGraphImporter {
     for (index, name) in written where index < outputs.count {
       values[name] = outputs[index]
     }
-    if let extra = written.first(where: { $0.offset >= outputs.count && consumers[$0.element] != nil }) {
+    if let extra = written.first(where: {
+      $0.offset >= outputs.count && consumers[$0.element] != nil
+    }) {
       throw ONNXError(
         "\(context): output \(extra.offset) ('\(extra.element)') is read, but Plexus computes "
           + "only the first output of \(node.opType)")
@@ -566,7 +577,8 @@ struct ONNXGraphImporter {
       return try decoder.decode(tensor, what: "the value of node '\(node.name)'")
     }
     if attributes.has("value_float") {
-      return ONNXConstant(shape: [], values: .floats([try attributes.float("value_float", default: 0)]))
+      return ONNXConstant(
+        shape: [], values: .floats([try attributes.float("value_float", default: 0)]))
     }
     if let floats = try attributes.floats("value_floats") {
       return ONNXConstant(shape: [floats.count], values: .floats(floats))
@@ -645,9 +657,10 @@ struct ONNXGraphImporter {
         constant.shape = shape
       } else {
         let rank = constant.shape.count
-        let normalized = Set((axes ?? constant.shape.indices.filter { constant.shape[$0] == 1 }).map {
-          $0 < 0 ? $0 + rank : $0
-        })
+        let normalized = Set(
+          (axes ?? constant.shape.indices.filter { constant.shape[$0] == 1 }).map {
+            $0 < 0 ? $0 + rank : $0
+          })
         guard normalized.allSatisfy({ (0..<rank).contains($0) && constant.shape[$0] == 1 }) else {
           throw ONNXError("\(context): squeezes an axis that is not of size 1")
         }
@@ -662,7 +675,8 @@ struct ONNXGraphImporter {
       let data = try input(node, 0, context: context)
       let indicesValue = try input(node, 1, context: context)
       if case .constant(let table)? = data, case .tensor(let indices)? = indicesValue {
-        return .tensor(try embedding(node, table: table, indices: indices, axis: axis, context: context))
+        return .tensor(
+          try embedding(node, table: table, indices: indices, axis: axis, context: context))
       }
       guard case .constant(let constant)? = data, case .constant(let indexConstant)? = indicesValue
       else {
@@ -895,9 +909,12 @@ struct ONNXGraphImporter {
       }
       var sample = target.dropFirst().map { $0! }
       if let unknown = sample.firstIndex(of: -1) {
-        let known = sample.enumerated().filter { $0.offset != unknown }.reduce(1) { $0 * $1.element }
+        let known = sample.enumerated().filter { $0.offset != unknown }.reduce(1) {
+          $0 * $1.element
+        }
         guard known > 0, features % known == 0 else {
-          throw ONNXError("\(context): cannot reshape \(features) features to \(Self.render(target))")
+          throw ONNXError(
+            "\(context): cannot reshape \(features) features to \(Self.render(target))")
         }
         sample[unknown] = features / known
       }
@@ -974,7 +991,8 @@ struct ONNXGraphImporter {
     case "VALID": return .string("valid")
     case "SAME_UPPER" where !transpose: return .string("same")
     default:
-      throw ONNXError("\(context): auto_pad \(autoPad) is not supported (NOTSET with pads, VALID, SAME_UPPER)")
+      throw ONNXError(
+        "\(context): auto_pad \(autoPad) is not supported (NOTSET with pads, VALID, SAME_UPPER)")
     }
   }
 
@@ -989,7 +1007,8 @@ struct ONNXGraphImporter {
     switch padding {
     case .string("same"): return (input + stride - 1) / stride
     case .object(let amounts):
-      let keys = spatial == 1 ? ("left", "right") : axis == 0 ? ("top", "bottom") : ("left", "right")
+      let keys =
+        spatial == 1 ? ("left", "right") : axis == 0 ? ("top", "bottom") : ("left", "right")
       before = Int(amounts[keys.0]?.numberValue ?? 0)
       after = Int(amounts[keys.1]?.numberValue ?? 0)
     default: break
@@ -1027,7 +1046,8 @@ struct ONNXGraphImporter {
     }
     let kernelSize = try attributes.ints("kernel_shape") ?? Array(weights.shape.dropFirst(2))
     guard kernelSize == Array(weights.shape.dropFirst(2)) else {
-      throw ONNXError("\(context): kernel_shape \(kernelSize) differs from the weights' \(weights.shape)")
+      throw ONNXError(
+        "\(context): kernel_shape \(kernelSize) differs from the weights' \(weights.shape)")
     }
     let strides = try attributes.ints("strides") ?? Array(repeating: 1, count: spatial)
     let dilations = try attributes.ints("dilations") ?? Array(repeating: 1, count: spatial)
@@ -1157,6 +1177,35 @@ struct ONNXGraphImporter {
       ], inputs: [value], plexusShape: shape, permutation: value.permutation)
   }
 
+  /// `ReduceMean` and `ReduceMax` over the spatial axes of a channels-first image: global
+  /// pooling.
+  private mutating func spatialReduction(
+    _ node: Onnx_NodeProto, attributes: inout ONNXAttributes, context: String
+  ) throws -> SymbolicValue {
+    let value = try tensorInput(node, 0, context: context)
+    var axes = try attributes.ints("axes")
+    if axes == nil, let given = try constantInput(node, 1, context: context) {
+      axes = try knownIntegers(given, context: context)
+    }
+    let keep = try attributes.int("keepdims", default: 1) != 0
+    guard try attributes.int("noop_with_empty_axes", default: 0) == 0 else {
+      throw ONNXError("\(context): noop_with_empty_axes is not supported")
+    }
+    let normalized = Set((axes ?? []).map { $0 < 0 ? $0 + value.rank : $0 })
+    guard value.rank == 4, value.isChannelsFirst, normalized == [2, 3] else {
+      throw ONNXError(
+        "\(context): Plexus imports \(node.opType) over the spatial axes of channels-first "
+          + "images (global pooling)")
+    }
+    let channels = value.plexusShape[3]
+    return try emit(
+      type: node.opType == "ReduceMax"
+        ? "plexus.global_max_pool2d" : "plexus.global_average_pool2d",
+      node: node, config: ["keepDims": .bool(keep)], inputs: [value],
+      plexusShape: keep ? [nil, 1, 1, channels] : [nil, channels],
+      permutation: keep ? value.permutation : [0, 1])
+  }
+
   private mutating func batchNormalization(
     _ node: Onnx_NodeProto, attributes: inout ONNXAttributes, context: String
   ) throws -> SymbolicValue {
@@ -1241,7 +1290,8 @@ struct ONNXGraphImporter {
     let inputs = value.onnxShape.last.flatMap { $0 }
     guard kernel.shape[0] == inputs else {
       throw ONNXError(
-        "\(context): weights of shape \(kernel.shape) for \(inputs.map(String.init) ?? "?") features")
+        "\(context): weights of shape \(kernel.shape) for \(inputs.map(String.init) ?? "?") features"
+      )
     }
     if let origin = value.flattened {
       let indices = origin.plexusIndices()
@@ -1287,7 +1337,9 @@ struct ONNXGraphImporter {
       case .constant(let constant): constants.append((index, constant))
       }
     }
-    if tensors.isEmpty { return .constant(try foldArithmetic(node.opType, constants, context: context)) }
+    if tensors.isEmpty {
+      return .constant(try foldArithmetic(node.opType, constants, context: context))
+    }
     if constants.isEmpty {
       if tensors.count == 1 { return .tensor(alias(tensors[0].1, of: node, index: 0)) }
       let types = [
@@ -1342,7 +1394,8 @@ struct ONNXGraphImporter {
     let shape = value.onnxShape
     let channelAxis = value.permutation.firstIndex(of: value.plexusShape.count - 1) ?? 0
     let units = value.plexusShape.last.flatMap { $0 } ?? 0
-    let aligned = Array(repeating: 1, count: max(shape.count - constant.shape.count, 0)) + constant.shape
+    let aligned =
+      Array(repeating: 1, count: max(shape.count - constant.shape.count, 0)) + constant.shape
     guard constant.shape.count <= shape.count, constant.count == units,
       aligned.enumerated().allSatisfy({ $0.element == 1 || $0.offset == channelAxis })
     else {
@@ -1443,7 +1496,8 @@ struct ONNXGraphImporter {
     }
     let (top, left, bottom, right) = (pads[2], pads[3], pads[6], pads[7])
     let shape: [Int?] = [
-      nil, value.plexusShape[1].map { $0 + top + bottom }, value.plexusShape[2].map { $0 + left + right },
+      nil, value.plexusShape[1].map { $0 + top + bottom },
+      value.plexusShape[2].map { $0 + left + right },
       value.plexusShape[3],
     ]
     return try emit(
@@ -1479,7 +1533,8 @@ struct ONNXGraphImporter {
       let alpha = try attributes.float("alpha", default: 1.67326319217681884765625)
       let gamma = try attributes.float("gamma", default: 1.05070102214813232421875)
       guard abs(alpha - 1.6732632) < 1e-6, abs(gamma - 1.050701) < 1e-6 else {
-        throw ONNXError("\(context): Selu with alpha \(alpha), gamma \(gamma); Plexus's selu has ONNX's defaults")
+        throw ONNXError(
+          "\(context): Selu with alpha \(alpha), gamma \(gamma); Plexus's selu has ONNX's defaults")
       }
       function = .string("selu")
     case "HardSigmoid":
@@ -1494,7 +1549,8 @@ struct ONNXGraphImporter {
     case "Gelu":
       let approximate = try attributes.string("approximate") ?? "none"
       guard approximate == "none" else {
-        throw ONNXError("\(context): Gelu with approximate '\(approximate)'; Plexus's gelu is exact")
+        throw ONNXError(
+          "\(context): Gelu with approximate '\(approximate)'; Plexus's gelu is exact")
       }
       function = .string("gelu")
     case "Clip":

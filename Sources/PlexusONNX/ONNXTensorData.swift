@@ -261,20 +261,24 @@ struct ONNXTensorDecoder {
   static func values(raw: Data, type: Int32, count: Int) throws -> ONNXConstant.Values {
     raw.withUnsafeBytes { bytes -> ONNXConstant.Values in
       func load<T: FixedWidthInteger>(_: T.Type, _ index: Int) -> T {
-        T(littleEndian: bytes.loadUnaligned(fromByteOffset: index * MemoryLayout<T>.size, as: T.self))
+        T(
+          littleEndian: bytes.loadUnaligned(
+            fromByteOffset: index * MemoryLayout<T>.size, as: T.self))
       }
       switch type {
       case 1: return .floats((0..<count).map { Float(bitPattern: load(UInt32.self, $0)) })
       case 11: return .floats((0..<count).map { Float(Double(bitPattern: load(UInt64.self, $0))) })
       case 10: return .floats((0..<count).map { float16(load(UInt16.self, $0)) })
-      case 16: return .floats((0..<count).map { Float(bitPattern: UInt32(load(UInt16.self, $0)) << 16) })
+      case 16:
+        return .floats((0..<count).map { Float(bitPattern: UInt32(load(UInt16.self, $0)) << 16) })
       case 2, 9: return .integers((0..<count).map { Int64(load(UInt8.self, $0)) })
       case 3: return .integers((0..<count).map { Int64(load(Int8.self, $0)) })
       case 4: return .integers((0..<count).map { Int64(load(UInt16.self, $0)) })
       case 5: return .integers((0..<count).map { Int64(load(Int16.self, $0)) })
       case 6: return .integers((0..<count).map { Int64(load(Int32.self, $0)) })
       case 12: return .integers((0..<count).map { Int64(load(UInt32.self, $0)) })
-      default: return .integers((0..<count).map { Int64(truncatingIfNeeded: load(UInt64.self, $0)) })
+      default:
+        return .integers((0..<count).map { Int64(truncatingIfNeeded: load(UInt64.self, $0)) })
       }
     }
   }
