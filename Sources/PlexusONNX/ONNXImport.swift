@@ -125,7 +125,7 @@ struct ONNXGraphImporter {
     "ConvTranspose", "Div", "Dropout", "Elu", "Exp", "Flatten", "Gather", "Gemm", "Gelu",
     "GlobalAveragePool", "GlobalMaxPool", "HardSigmoid", "Identity", "LeakyRelu", "LogSoftmax",
     "MatMul", "Max", "MaxPool", "Mean", "Min", "Mul", "Pad", "PRelu", "ReduceMax", "ReduceMean",
-    "Relu", "Reshape", "Selu",
+    "Relu", "Resize", "Reshape", "Selu",
     "Shape", "Sigmoid", "Slice", "Softmax", "Softplus", "Softsign", "Squeeze", "Sub", "Sum",
     "Tanh", "ThresholdedRelu", "Transpose", "Unsqueeze",
   ]
@@ -545,6 +545,8 @@ struct ONNXGraphImporter {
       outputs = [.tensor(try prelu(node, context: context))]
     case "Pad":
       outputs = [.tensor(try pad(node, attributes: &attributes, context: context))]
+    case "Resize":
+      outputs = [.tensor(try resize(node, attributes: &attributes, context: context))]
     default:
       outputs = [.tensor(try activation(node, attributes: &attributes, context: context))]
     }
@@ -1506,6 +1508,67 @@ struct ONNXGraphImporter {
         "top": .number(Double(top)), "bottom": .number(Double(bottom)),
         "left": .number(Double(left)), "right": .number(Double(right)),
       ], inputs: [value], plexusShape: shape, permutation: value.permutation)
+  }
+
+  /// Nearest-neighbour up-sampling by whole factors of a channels-first image.
+  private mutating func resize(
+    _ node: Onnx_NodeProto, attributes: inout ONNXAttributes, context: String
+  ) throws -> SymbolicValue {
+    let value = try tensorInput(node, 0, context: context)
+    let mode = try attributes.string("mode") ?? "nearest"
+    let transform = try attributes.string("coordinate_transformation_mode") ?? "half_pixel"
+    let nearest = try attributes.string("nearest_mode") ?? "round_prefer_floor"
+    attributes.ignore("cubic_coeff_a", "exclude_outside", "extrapolation_value")
+    if try attributes.int("antialias", default: 0) != 0 || attributes.has("axes") {
+      throw ONNXError("\(context): antialias and axes are not supported")
+    }
+    attributes.ignore("keep_aspect_ratio_policy", "antialias", "axes")
+    guard value.rank == 4, value.isChannelsFirst, mode == "nearest" else {
+      throw ONNXError(
+        "\(context): Plexus imports nearest-neighbour Resize of channels-first images")
+    }
+    var factors: [Int] = []
+    if let scales = try constantInput(node, 2, context: context), scales.count > 0 {
+      factors = try (scales.floats ?? []).map { scale -> Int in
+        guard scale >= 1, scale == scale.rounded(), scale <= 1024 else {
+          throw ONNXError("\(context): scale \(scale) is not a whole factor")
+        }
+        return Int(scale)
+      }
+    } else if let sizes = try constantInput(node, 3, context: context) {
+      let target = try knownIntegers(sizes, context: context)
+      let current = value.onnxShape
+      factors = try target.enumerated().map { axis, size in
+        guard axis < current.count else { throw ONNXError("\(context): sizes \(target)") }
+        guard axis >= 1, let from = current[axis] else { return 1 }
+        guard size % from == 0 else {
+          throw ONNXError("\(context): size \(size) is not a multiple of \(from)")
+        }
+        return size / from
+      }
+    }
+    guard factors.count == 4, factors[0] == 1, factors[1] == 1 else {
+      throw ONNXError("\(context): Resize needs scales or sizes of the spatial axes only")
+    }
+    // Whole factors replicate pixels under these conventions.
+    let exact =
+      (transform == "asymmetric"
+        && ["floor", "round_prefer_ceil", "round_prefer_floor"].contains(nearest))
+      || (transform == "half_pixel" || transform == "pytorch_half_pixel") && nearest != "ceil"
+      || factors.dropFirst(2).allSatisfy { $0 == 1 }
+    guard exact else {
+      throw ONNXError(
+        "\(context): coordinate_transformation_mode \(transform) with nearest_mode \(nearest)")
+    }
+    return try emit(
+      type: "plexus.up_sampling2d", node: node,
+      config: ["size": .array([.number(Double(factors[2])), .number(Double(factors[3]))])],
+      inputs: [value],
+      plexusShape: [
+        nil, value.plexusShape[1].map { $0 * factors[2] },
+        value.plexusShape[2].map { $0 * factors[3] },
+        value.plexusShape[3],
+      ], permutation: value.permutation)
   }
 
   private mutating func activation(

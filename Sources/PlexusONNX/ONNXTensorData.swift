@@ -109,7 +109,7 @@ struct ONNXTensorDecoder {
     let count = try elementCount(tensor.dims, what: what)
     let shape = tensor.dims.map { Int($0) }
     let type = tensor.dataType
-    guard let (size, isFloat) = Self.elementSize(type) else {
+    guard let size = Self.elementSize(type)?.size else {
       throw ONNXError(
         "\(source): \(what) has element type \(Self.typeName(type)); Plexus reads float, "
           + "float16, bfloat16, double, integer and bool tensors")
