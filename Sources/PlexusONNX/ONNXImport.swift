@@ -105,6 +105,9 @@ struct ONNXGraphImporter {
   var source: String { file.source }
   let decoder: ONNXTensorDecoder
   let opset: Int
+  /// How the graph's image inputs are laid out: `nil` guesses (channels first, unless every
+  /// reader transposes the input to channels first).
+  let inputLayout: ONNXInputLayout?
 
   private(set) var values: [String: ImportedValue] = [:]
   private var layers: [LayerDescription] = []
@@ -130,8 +133,9 @@ struct ONNXGraphImporter {
     "Tanh", "ThresholdedRelu", "Transpose", "Unsqueeze",
   ]
 
-  init(file: ONNXModelFile) throws {
+  init(file: ONNXModelFile, inputLayout: ONNXInputLayout? = nil) throws {
     self.file = file
+    self.inputLayout = inputLayout
     decoder = ONNXTensorDecoder(source: file.source, folder: file.folder)
     guard let opset = file.opsetVersion else {
       throw ONNXError("\(file.source): the model imports no opset of the default domain")
@@ -309,7 +313,9 @@ struct ONNXGraphImporter {
           && node.attribute.first { $0.name == "perm" }?.ints.map { Int($0) }
             == SymbolicValue.channelsFirst(rank: rank)
       }
-    let spatial = rank >= 3 && !isInteger && !transposedToChannelsFirst
+    let spatial =
+      rank >= 3 && !isInteger
+      && (inputLayout == .nchw || (inputLayout == nil && !transposedToChannelsFirst))
     let permutation = spatial ? SymbolicValue.channelsFirst(rank: rank) : Array(0..<rank)
     var plexusShape: [Int?] = Array(repeating: nil, count: rank)
     for axis in 1..<rank { plexusShape[permutation[axis]] = sample[axis - 1] }

@@ -102,6 +102,7 @@ public struct ONNXModelFile: Sendable {
     } catch {
       throw ONNXError("\(source): not a valid ONNX protobuf: \(error)")
     }
+    try ONNXWireCheck(source: source).check(model)
     guard model.hasIrVersion, model.hasGraph else {
       throw ONNXError(
         "\(source): not an ONNX model (no " + (model.hasIrVersion ? "graph" : "ir_version")
@@ -216,5 +217,89 @@ public struct ONNXModelFile: Sendable {
       } : nil
     return ONNXValueInfo(
       name: value.name, elementType: ONNXTensorDecoder.typeName(tensor.elemType), shape: shape)
+  }
+}
+
+/// Finds fields that swift-protobuf kept as unknown although the message declares their
+/// number: a field sent with the wrong wire type (a varint where a string is due, say), which
+/// is a malformed file rather than a field of a newer ONNX.
+struct ONNXWireCheck {
+  let source: String
+
+  func check(_ model: Onnx_ModelProto) throws {
+    try fields(model.unknownFields, ONNXFieldNumbers.model, "ModelProto")
+    for set in model.opsetImport {
+      try fields(set.unknownFields, ONNXFieldNumbers.operatorSet, "OperatorSetIdProto")
+    }
+    for entry in model.metadataProps {
+      try fields(entry.unknownFields, ONNXFieldNumbers.stringEntry, "StringStringEntryProto")
+    }
+    try check(model.graph, depth: 0)
+  }
+
+  private func check(_ graph: Onnx_GraphProto, depth: Int) throws {
+    guard depth < 16 else { throw ONNXError("\(source): subgraphs nest more than 16 deep") }
+    try fields(graph.unknownFields, ONNXFieldNumbers.graph, "GraphProto")
+    for value in graph.input + graph.output + graph.valueInfo {
+      try fields(value.unknownFields, ONNXFieldNumbers.valueInfo, "ValueInfoProto")
+    }
+    for tensor in graph.initializer { try check(tensor) }
+    for node in graph.node {
+      try fields(node.unknownFields, ONNXFieldNumbers.node, "NodeProto")
+      for attribute in node.attribute {
+        try fields(attribute.unknownFields, ONNXFieldNumbers.attribute, "AttributeProto")
+        if attribute.hasT { try check(attribute.t) }
+        for tensor in attribute.tensors { try check(tensor) }
+        if attribute.hasG { try check(attribute.g, depth: depth + 1) }
+        for graph in attribute.graphs { try check(graph, depth: depth + 1) }
+      }
+    }
+  }
+
+  private func check(_ tensor: Onnx_TensorProto) throws {
+    try fields(tensor.unknownFields, ONNXFieldNumbers.tensor, "TensorProto")
+    for entry in tensor.externalData {
+      try fields(entry.unknownFields, ONNXFieldNumbers.stringEntry, "StringStringEntryProto")
+    }
+  }
+
+  /// Walks the raw fields of `unknown`, throwing for one whose number `declared` holds.
+  private func fields(_ unknown: UnknownStorage, _ declared: Set<Int>, _ message: String) throws {
+    let bytes = [UInt8](unknown.data)
+    var offset = 0
+    func varint() throws -> UInt64 {
+      var result: UInt64 = 0
+      var shift: UInt64 = 0
+      while offset < bytes.count, shift < 64 {
+        let byte = bytes[offset]
+        offset += 1
+        result |= UInt64(byte & 0x7F) << shift
+        if byte & 0x80 == 0 { return result }
+        shift += 7
+      }
+      throw ONNXError("\(source): a \(message) holds a malformed unknown field")
+    }
+    while offset < bytes.count {
+      let tag = try varint()
+      let number = Int(clamping: tag >> 3)
+      let wireType = tag & 7
+      if declared.contains(number) {
+        throw ONNXError(
+          "\(source): not a valid ONNX protobuf: malformed fields (field \(number) of a "
+            + "\(message) has wire type \(wireType), not the one its type needs)")
+      }
+      switch wireType {
+      case 0: _ = try varint()
+      case 1: offset += 8
+      case 2:
+        let length = try varint()
+        guard length <= UInt64(bytes.count - offset) else {
+          throw ONNXError("\(source): a \(message) holds a malformed unknown field")
+        }
+        offset += Int(length)
+      case 5: offset += 4
+      default: throw ONNXError("\(source): a \(message) holds a field of wire type \(wireType)")
+      }
+    }
   }
 }

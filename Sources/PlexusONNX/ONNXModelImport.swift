@@ -3,24 +3,27 @@ import PlexusCore
 
 extension ONNXModelFile {
   /// Converts the graph to a Plexus architecture and parameter values, without building a
-  /// model.
+  /// model. `inputLayout` says how the graph's image inputs (rank 3 and more) are laid out;
+  /// `nil` takes them as channels first unless every reader of an input transposes it to
+  /// channels first (as tf2onnx writes Keras models). Plexus's model always reads images
+  /// channels last.
   ///
   /// - Throws: `ONNXError` naming every unsupported operator (with its node) at once, or what
   ///   is malformed or unsupported in the first node that cannot be converted.
-  public func translate() throws -> ONNXImportedModel {
-    var importer = try ONNXGraphImporter(file: self)
+  public func translate(inputLayout: ONNXInputLayout? = nil) throws -> ONNXImportedModel {
+    var importer = try ONNXGraphImporter(file: self, inputLayout: inputLayout)
     return try importer.translate()
   }
 
-  /// Converts the graph and builds the model through `registry` (which must know the Plexus
+  /// Converts the graph (see `translate(inputLayout:)`) and builds the model through `registry` (which must know the Plexus
   /// layers the graph maps to: `LayerRegistry.standard()` from the umbrella module), its
   /// parameters bounded by the largest tensor of the file and filled from the initializers.
   ///
   /// - Throws: as `translate()`, and the registry's errors for a layer it does not know.
-  public func importModel(registry: LayerRegistry) throws -> (
-    model: any ModelProtocol, imported: ONNXImportedModel
-  ) {
-    let imported = try translate()
+  public func importModel(registry: LayerRegistry, inputLayout: ONNXInputLayout? = nil) throws
+    -> (model: any ModelProtocol, imported: ONNXImportedModel)
+  {
+    let imported = try translate(inputLayout: inputLayout)
     let limit = max(imported.parameters.map(\.value.count).max() ?? 1, 1)
     let model = try ParameterAllocation.$current.withValue(
       ParameterAllocation(maximumElements: limit, drawsInitialValues: false)

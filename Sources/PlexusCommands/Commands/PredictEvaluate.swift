@@ -10,6 +10,9 @@ struct SavedModel {
   let formatVersion: String
   let fileSize: UInt64
   let hasOptimizerState: Bool
+  /// Whether image inputs may come channels first (an ONNX model's convention), transposed to
+  /// the model's channels-last layout.
+  var channelsFirstImages = false
 
   init(path: String, registry: LayerRegistry, architecturePath: String? = nil) throws {
     url = URL(fileURLWithPath: path)
@@ -28,6 +31,15 @@ struct SavedModel {
         "--architecture applies to a weight file (.safetensors, .npz, .pt), not to \(path)")
     }
     registry.addBundledProviderHints()
+    if ONNXConversion.isONNXFile(path) {
+      // An ONNX model, imported on the fly.
+      model = try ONNXConversion.loadModel(path: path, registry: registry).model
+      (metadata, formatVersion, hasOptimizerState) = (nil, "onnx", false)
+      fileSize = UInt64(
+        (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0)
+      channelsFirstImages = true
+      return
+    }
     if KerasConversion.isKerasFile(path) {
       // A Keras model, converted on the fly.
       model = try KerasConversion.loadModel(path: path, registry: registry)
@@ -66,6 +78,11 @@ struct SavedModel {
     }
     let inputShape = symbolic.enumerated().map { index, dimension in
       dimension ?? (index + 1 < features.rank ? features.shape[index + 1] : 1)
+    }
+    if channelsFirstImages, features.rank == 4, inputShape.count == 3,
+      features.sampleShape == [inputShape[2], inputShape[0], inputShape[1]]
+    {
+      return try features.transposed(permutation: [0, 2, 3, 1])
     }
     if features.rank == inputShape.count + 1, features.sampleShape == inputShape { return features }
     guard features.rank >= 1, features.sampleSize == inputShape.reduce(1, *) else {
