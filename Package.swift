@@ -161,6 +161,15 @@ let package = Package(
       swiftSettings: strictSettings
     ),
 
+    // Import time of a 25M-parameter ONNX model against onnx.load (release build;
+    // scripts/bench-onnx.sh, Benchmarks/README.md).
+    .executableTarget(
+      name: "PlexusONNXBenchmark",
+      dependencies: ["Plexus", "PlexusONNX"],
+      path: "Benchmarks/PlexusONNXBenchmark",
+      swiftSettings: strictSettings
+    ),
+
     // Shared test helpers (gradient checks, layer harness).
     .target(
       name: "PlexusTestSupport",

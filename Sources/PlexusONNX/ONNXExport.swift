@@ -199,11 +199,15 @@ private struct ONNXGraphBuilder {
     proto.name = unique
     proto.dataType = 1
     proto.dims = tensor.shape.map { Int64($0) }
-    var bytes = Data(capacity: tensor.count * 4)
-    for value in tensor.scalars {
-      withUnsafeBytes(of: value.bitPattern.littleEndian) { bytes.append(contentsOf: $0) }
-    }
-    proto.rawData = bytes
+    #if _endian(little)
+      proto.rawData = tensor.withUnsafeBufferPointer { Data(buffer: $0) }
+    #else
+      var bytes = Data(capacity: tensor.count * 4)
+      for value in tensor.scalars {
+        withUnsafeBytes(of: value.bitPattern.littleEndian) { bytes.append(contentsOf: $0) }
+      }
+      proto.rawData = bytes
+    #endif
     initializers.append(proto)
     return unique
   }

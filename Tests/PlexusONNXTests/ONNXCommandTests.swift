@@ -6,7 +6,7 @@ import Testing
 
 @Suite struct ONNXCommandTests {
   /// `plexus convert model.onnx model.plexus` keeps the predictions; `plexus predict` runs the
-  /// .onnx file directly on channels-first images; converting back gives an .onnx file that
+  /// .onnx file directly (`--input-layout nchw` for ONNX's channels-first images); converting back gives an .onnx file that
   /// imports to the same predictions.
   @Test func convertsAndPredictsONNXFiles() throws {
     let folder = try ONNXScratch()
@@ -28,7 +28,8 @@ import Testing
     let inputs = folder.file("x.npy")
     try NumPy.write(channelsFirst, to: inputs)
     let predicted = try Predict.run(
-      PredictSettings(modelPath: onnx, inputPath: inputs.path), console: CapturedOutput())
+      PredictSettings(modelPath: onnx, inputPath: inputs.path, inputsAreChannelsFirst: true),
+      console: CapturedOutput())
     #expect(try largestDifference(predicted, expected) < 1e-4)
 
     for layout in ["nchw", "nhwc"] {

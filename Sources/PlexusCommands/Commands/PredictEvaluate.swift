@@ -10,9 +10,6 @@ struct SavedModel {
   let formatVersion: String
   let fileSize: UInt64
   let hasOptimizerState: Bool
-  /// Whether image inputs may come channels first (an ONNX model's convention), transposed to
-  /// the model's channels-last layout.
-  var channelsFirstImages = false
 
   init(path: String, registry: LayerRegistry, architecturePath: String? = nil) throws {
     url = URL(fileURLWithPath: path)
@@ -37,7 +34,6 @@ struct SavedModel {
       (metadata, formatVersion, hasOptimizerState) = (nil, "onnx", false)
       fileSize = UInt64(
         (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0)
-      channelsFirstImages = true
       return
     }
     if KerasConversion.isKerasFile(path) {
@@ -78,11 +74,6 @@ struct SavedModel {
     }
     let inputShape = symbolic.enumerated().map { index, dimension in
       dimension ?? (index + 1 < features.rank ? features.shape[index + 1] : 1)
-    }
-    if channelsFirstImages, features.rank == 4, inputShape.count == 3,
-      features.sampleShape == [inputShape[2], inputShape[0], inputShape[1]]
-    {
-      return try features.transposed(permutation: [0, 2, 3, 1])
     }
     if features.rank == inputShape.count + 1, features.sampleShape == inputShape { return features }
     guard features.rank >= 1, features.sampleSize == inputShape.reduce(1, *) else {
