@@ -115,6 +115,30 @@ class Transposed(nn.Module):
         return self.prelu(self.up(self.pad(x)))
 
 
+class Grouped(nn.Module):
+    """MobileNet-style: grouped, depthwise (multiplier 1 and 2) and pointwise convolutions,
+    reflection and replication padding (which the TorchScript exporter computes at run time,
+    so that file has none)."""
+
+    def __init__(self, pad=True):
+        super().__init__()
+        self.grouped = nn.Conv2d(4, 6, 3, padding=1, groups=2)
+        self.reflect = nn.ReflectionPad2d((1, 2, 1, 0)) if pad else nn.Identity()
+        self.depthwise = nn.Conv2d(6, 12, 3, stride=2, groups=6)
+        self.edge = nn.ReplicationPad2d(1) if pad else nn.Identity()
+        self.depthwise1 = nn.Conv2d(12, 12, 3, padding=1, groups=12, bias=False)
+        self.pointwise = nn.Conv2d(12, 5, 1)
+        self.up = nn.ConvTranspose2d(5, 4, 2, stride=2, groups=1)
+        self.fc = nn.Linear(4, 3)
+
+    def forward(self, x):
+        x = self.reflect(torch.relu(self.grouped(x)))
+        x = self.edge(nn.functional.relu6(self.depthwise(x)))
+        x = self.pointwise(self.depthwise1(x))
+        x = self.up(x)
+        return self.fc(torch.flatten(nn.functional.adaptive_avg_pool2d(x, 1), 1))
+
+
 class Conv1D(nn.Module):
     def __init__(self):
         super().__init__()
@@ -148,6 +172,8 @@ def models():
     yield "transposed", lambda exporter: Transposed(pad=exporter == "dynamo"), torch.randn(
         3, 2, 4, 3, generator=generator), 17
     yield "conv1d", lambda _: Conv1D(), torch.randn(3, 2, 7, generator=generator), 17
+    yield "grouped", lambda exporter: Grouped(pad=exporter == "dynamo"), torch.randn(
+        3, 4, 9, 8, generator=generator), 17
     yield "embedding", lambda _: EmbeddingModel(), torch.randint(
         0, 10, (3, 5), generator=generator), 17
 

@@ -333,9 +333,7 @@ private struct ONNXGraphBuilder {
       let kernelSize = Array(kernelValue.shape.prefix(spatial))
       let strides = try extent(config["strides"], count: spatial, default: 1, layer: name)
       let dilation = try extent(config["dilation"], count: spatial, default: 1, layer: name)
-      if let groups = config["groups"], groups != .number(1) {
-        throw fail("grouped convolutions are not exported")
-      }
+      let groups = Int(config["groups"]?.number ?? 1)
       let weights: Tensor
       var attributes = [
         ints("kernel_shape", kernelSize), ints("strides", strides), ints("dilations", dilation),
@@ -372,6 +370,7 @@ private struct ONNXGraphBuilder {
               config["padding"], input: inputSample, output: outputSample, kernel: kernelSize,
               strides: strides, dilation: dilation, layer: name)))
       }
+      if groups > 1 { attributes.append(int("group", groups)) }
       let w = constant(name + ".kernel", weights)
       let bias = optionalParameter(layer, "bias").map { constant(name + ".bias", $0) }
       let linear = unique(name + "_linear")
@@ -380,6 +379,67 @@ private struct ONNXGraphBuilder {
       try activation(
         config["activation"], input: linear, output: outputName, layout: .channelsFirst,
         rank: rank(output), layer: name)
+      setOutput(output, outputName, .channelsFirst)
+
+    case "plexus.depthwise_conv2d", "plexus.separable_conv2d":
+      let x = try value(inputs[0], .channelsFirst)
+      let separable = type == "plexus.separable_conv2d"
+      let depthwiseKernel = try parameter(layer, separable ? "depthwise_kernel" : "kernel")
+      let kernelSize = Array(depthwiseKernel.shape.prefix(2))
+      let (channels, multiplier) = (depthwiseKernel.shape[2], depthwiseKernel.shape[3])
+      let strides = try extent(config["strides"], count: 2, default: 1, layer: name)
+      let dilation = try extent(config["dilation"], count: 2, default: 1, layer: name)
+      // [KH, KW, C, M] -> [C * M, 1, KH, KW]: output channel c * M + m, as ONNX's groups.
+      let weights = try depthwiseKernel.transposed(permutation: [2, 3, 0, 1]).reshaped(
+        [channels * multiplier, 1] + kernelSize)
+      let inputSample = try sample(inputs[0], layer: name)
+      // The depthwise output's spatial size (for a separable layer the pointwise part keeps it).
+      let outputSample = try sample(output, layer: name)
+      let pads = try forwardPads(
+        config["padding"], input: inputSample, output: Array(outputSample.prefix(2)),
+        kernel: kernelSize, strides: strides, dilation: dilation, layer: name)
+      let bias = optionalParameter(layer, "bias").map { constant(name + ".bias", $0) }
+      let depthwiseOutput = unique(name + (separable ? "_depthwise" : "_linear"))
+      let depthwiseBias = separable ? [] : bias.map { [$0] } ?? []
+      add(
+        "Conv", inputs: [x, constant(name + ".depthwise", weights)] + depthwiseBias,
+        outputs: [depthwiseOutput],
+        attributes: [
+          ints("kernel_shape", kernelSize), ints("strides", strides), ints("dilations", dilation),
+          ints("pads", pads), int("group", channels),
+        ])
+      var linear = depthwiseOutput
+      if separable {
+        let pointwise = try parameter(layer, "pointwise_kernel").transposed(
+          permutation: [3, 2, 0, 1])
+        linear = unique(name + "_linear")
+        add(
+          "Conv",
+          inputs: [depthwiseOutput, constant(name + ".pointwise", pointwise)]
+            + (bias.map { [$0] } ?? []),
+          outputs: [linear], attributes: [ints("kernel_shape", [1, 1])])
+      }
+      try activation(
+        config["activation"], input: linear, output: outputName, layout: .channelsFirst,
+        rank: rank(output), layer: name)
+      setOutput(output, outputName, .channelsFirst)
+
+    case "plexus.pad2d":
+      let x = try value(inputs[0], .channelsFirst)
+      guard case .array(let rows)? = config["padding"], rows.count == 2,
+        case .array(let vertical) = rows[0], case .array(let horizontal) = rows[1],
+        vertical.count == 2, horizontal.count == 2
+      else { throw fail("padding is not [[top, bottom], [left, right]]") }
+      let amounts = (vertical + horizontal).map { Int($0.number ?? 0) }
+      let pads = integerConstant(
+        name + "_pads", [0, 0, amounts[0], amounts[2], 0, 0, amounts[1], amounts[3]])
+      let mode = config["mode"]?.string ?? "constant"
+      var operands = [x, pads]
+      if mode == "constant" {
+        let fill = Float(config["value"]?.number ?? 0)
+        operands.append(constant(name + "_value", Tensor(shape: [], repeating: fill)))
+      }
+      add("Pad", inputs: operands, outputs: [outputName], attributes: [string("mode", mode)])
       setOutput(output, outputName, .channelsFirst)
 
     case "plexus.max_pool2d", "plexus.average_pool2d":

@@ -122,6 +122,12 @@ struct ONNXGraphImporter {
   private var notes: [String] = []
   private var inputDescriptions: [Model.InputDescription] = []
 
+  /// The layers a following bias or activation folds into.
+  static let foldingTypes: Set<String> = [
+    "plexus.dense", "plexus.conv2d", "plexus.conv1d", "plexus.conv2d_transpose",
+    "plexus.depthwise_conv2d",
+  ]
+
   /// The operators the importer converts.
   static let supportedOps: Set<String> = [
     "Add", "AveragePool", "BatchNormalization", "Cast", "Clip", "Concat", "Constant", "Conv",
@@ -1048,10 +1054,7 @@ struct ONNXGraphImporter {
       throw ONNXError("\(context): 1-D transposed convolutions are not supported")
     }
     let group = try attributes.int("group", default: 1)
-    guard group == 1 else {
-      throw ONNXError(
-        "\(context): grouped convolution (group \(group)) is not supported yet")
-    }
+    guard group >= 1 else { throw ONNXError("\(context): group \(group)") }
     let kernelSize = try attributes.ints("kernel_shape") ?? Array(weights.shape.dropFirst(2))
     guard kernelSize == Array(weights.shape.dropFirst(2)) else {
       throw ONNXError(
@@ -1072,14 +1075,28 @@ struct ONNXGraphImporter {
     }
     let padding = try padding(&attributes, spatial: spatial, context: context, transpose: transpose)
     let channels = value.plexusShape[rank - 1] ?? 0
-    let inputChannels = transpose ? weights.shape[0] : weights.shape[1]
-    guard inputChannels == channels else {
+    // Per group: Conv weights [F, C / group, ...], ConvTranspose [C, F / group, ...].
+    let inputChannels = transpose ? weights.shape[0] : weights.shape[1] * group
+    guard inputChannels == channels, channels % group == 0 else {
       throw ONNXError(
-        "\(context): weights of shape \(weights.shape) for an input of \(channels) channels")
+        "\(context): weights of shape \(weights.shape) in \(group) groups for an input of "
+          + "\(channels) channels")
     }
-    let filters = transpose ? weights.shape[1] : weights.shape[0]
+    let filters = transpose ? weights.shape[1] * group : weights.shape[0]
+    guard filters % group == 0 else {
+      throw ONNXError("\(context): \(filters) filters do not split into \(group) groups")
+    }
+    // One group per input channel of a 2-D convolution: Plexus's depthwise layer, whose
+    // kernel [KH, KW, C, multiplier] holds output channel c * multiplier + m at [.., c, m].
+    let depthwise = !transpose && spatial == 2 && group > 1 && group == channels
     var layerParameters: [(String, Tensor)] = [
-      ("kernel", try weights.transposed(permutation: spatial == 1 ? [2, 1, 0] : [2, 3, 1, 0]))
+      (
+        "kernel",
+        depthwise
+          ? try weights.reshaped([channels, filters / channels] + kernelSize).transposed(
+            permutation: [2, 3, 0, 1])
+          : try weights.transposed(permutation: spatial == 1 ? [2, 1, 0] : [2, 3, 1, 0])
+      )
     ]
     if let biasConstant = try constantInput(node, 2, context: context) {
       let bias = try floatTensor(biasConstant, context: context)
@@ -1115,16 +1132,28 @@ struct ONNXGraphImporter {
     func extent(_ values: [Int]) -> JSONValue {
       spatial == 1 ? .number(Double(values[0])) : .array(values.map { .number(Double($0)) })
     }
+    if depthwise {
+      return try emit(
+        type: "plexus.depthwise_conv2d", node: node,
+        config: [
+          "depthMultiplier": .number(Double(filters / channels)),
+          "kernelSize": extent(kernelSize), "strides": extent(strides),
+          "dilation": extent(dilations), "padding": padding, "activation": .string("linear"),
+          "useBias": .bool(layerParameters.count == 2),
+        ], inputs: [value], parameters: layerParameters, plexusShape: shape,
+        permutation: value.permutation)
+    }
     let type =
       transpose ? "plexus.conv2d_transpose" : spatial == 1 ? "plexus.conv1d" : "plexus.conv2d"
+    var config: [String: JSONValue] = [
+      "filters": .number(Double(filters)), "kernelSize": extent(kernelSize),
+      "strides": extent(strides), "dilation": extent(dilations), "padding": padding,
+      "activation": .string("linear"), "useBias": .bool(layerParameters.count == 2),
+    ]
+    if group > 1 { config["groups"] = .number(Double(group)) }
     return try emit(
-      type: type, node: node,
-      config: [
-        "filters": .number(Double(filters)), "kernelSize": extent(kernelSize),
-        "strides": extent(strides), "dilation": extent(dilations), "padding": padding,
-        "activation": .string("linear"), "useBias": .bool(layerParameters.count == 2),
-      ], inputs: [value], parameters: layerParameters, plexusShape: shape,
-      permutation: value.permutation)
+      type: type, node: node, config: config, inputs: [value], parameters: layerParameters,
+      plexusShape: shape, permutation: value.permutation)
   }
 
   private mutating func pooling(
@@ -1391,7 +1420,7 @@ struct ONNXGraphImporter {
     let constant = constants[0].1
     guard let owner = onlyReader(node, index: tensorIndex, value: value),
       let (type, config) = layerConfig(owner),
-      ["plexus.dense", "plexus.conv2d", "plexus.conv1d", "plexus.conv2d_transpose"].contains(type),
+      Self.foldingTypes.contains(type),
       config["useBias"] == .bool(false), config["activation"] == .string("linear"),
       value.flattened == nil
     else {
@@ -1498,22 +1527,32 @@ struct ONNXGraphImporter {
       throw ONNXError(
         "\(context): Plexus imports Pad of the spatial axes of channels-first images")
     }
-    guard mode == "constant", fill == 0 else {
-      throw ONNXError(
-        "\(context): Pad mode '\(mode)' with value \(fill) is not supported yet (zero padding is)")
-    }
     let (top, left, bottom, right) = (pads[2], pads[3], pads[6], pads[7])
     let shape: [Int?] = [
       nil, value.plexusShape[1].map { $0 + top + bottom },
-      value.plexusShape[2].map { $0 + left + right },
-      value.plexusShape[3],
+      value.plexusShape[2].map { $0 + left + right }, value.plexusShape[3],
     ]
+    guard ["constant", "reflect", "edge"].contains(mode) else {
+      throw ONNXError("\(context): Pad mode '\(mode)'; Plexus pads constant, reflect and edge")
+    }
+    if mode == "constant", fill == 0 {
+      return try emit(
+        type: "plexus.zero_padding2d", node: node,
+        config: [
+          "top": .number(Double(top)), "bottom": .number(Double(bottom)),
+          "left": .number(Double(left)), "right": .number(Double(right)),
+        ], inputs: [value], plexusShape: shape, permutation: value.permutation)
+    }
+    var config: [String: JSONValue] = [
+      "padding": .array([
+        .array([.number(Double(top)), .number(Double(bottom))]),
+        .array([.number(Double(left)), .number(Double(right))]),
+      ]), "mode": .string(mode),
+    ]
+    if mode == "constant" { config["value"] = .number(Double(fill)) }
     return try emit(
-      type: "plexus.zero_padding2d", node: node,
-      config: [
-        "top": .number(Double(top)), "bottom": .number(Double(bottom)),
-        "left": .number(Double(left)), "right": .number(Double(right)),
-      ], inputs: [value], plexusShape: shape, permutation: value.permutation)
+      type: "plexus.pad2d", node: node, config: config, inputs: [value], plexusShape: shape,
+      permutation: value.permutation)
   }
 
   /// Nearest-neighbour up-sampling by whole factors of a channels-first image.
@@ -1657,7 +1696,7 @@ struct ONNXGraphImporter {
     // Folded into the layer before when nothing else reads that layer's output.
     if let owner = onlyReader(node, index: 0, value: value),
       let (type, config) = layerConfig(owner),
-      ["plexus.dense", "plexus.conv2d", "plexus.conv1d", "plexus.conv2d_transpose"].contains(type),
+      Self.foldingTypes.contains(type),
       config["activation"] == .string("linear"), value.flattened == nil
     {
       updateConfig(of: owner, ["activation": function], node: node.name)

@@ -129,6 +129,25 @@ enum ONNXExportModels {
     return (model, [7, 5, 3])
   }
 
+  /// Grouped, depthwise and separable convolutions and the three padding modes.
+  static func grouped() throws -> (any ModelProtocol, [Int]) {
+    let model = Sequential([
+      try Conv2D(
+        config: .init(filters: 6, kernelSize: [3, 3], padding: .same, activation: .relu, groups: 2)),
+      try Pad2D(top: 1, bottom: 0, left: 2, right: 1, mode: .reflect),
+      try DepthwiseConv2D(kernelSize: 3, strides: 2, depthMultiplier: 2, activation: .tanh),
+      try Pad2D(top: 0, bottom: 1, left: 1, right: 1, mode: .edge),
+      try SeparableConv2D(filters: 4, kernelSize: 2, padding: .same, depthMultiplier: 2),
+      try Pad2D(top: 1, bottom: 1, left: 0, right: 0, mode: .constant, value: 0.5),
+      try Conv2DTranspose(
+        config: .init(filters: 4, kernelSize: [2, 2], strides: [2, 2], groups: 2)),
+      Flatten(),
+      try Dense(units: 3),
+    ])
+    try model.build(inputShape: [8, 7, 4], seed: 11)
+    return (model, [8, 7, 4])
+  }
+
   static func convolution1D() throws -> (any ModelProtocol, [Int]) {
     let model = Sequential([
       try Conv1D(filters: 3, kernelSize: 3, strides: 2, padding: .same, activation: .tanh),
@@ -202,7 +221,8 @@ enum ONNXExportModels {
   }
 
   static let all: [(String, @Sendable () throws -> (any ModelProtocol, [Int]))] = [
-    ("cnn", cnn), ("images", images), ("conv1d", convolution1D), ("branches", branches),
+    ("cnn", cnn), ("images", images), ("grouped", grouped), ("conv1d", convolution1D),
+    ("branches", branches),
     ("activations", activations), ("sequences", sequences), ("embedding", embedding),
   ]
 
@@ -245,7 +265,7 @@ enum ONNXExportModels {
   }
 
   /// An exported model imports back into the same predictions (without Python).
-  @Test(arguments: ["cnn", "images", "conv1d", "branches"])
+  @Test(arguments: ["cnn", "images", "grouped", "conv1d", "branches"])
   func exportedModelImportsBack(name: String) throws {
     let (model, input) = try ONNXExportModels.make(name)
     let data = try ONNXExporter(model: model, inputLayout: .nchw).modelData()

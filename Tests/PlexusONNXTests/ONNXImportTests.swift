@@ -27,7 +27,7 @@ func largestDifference(_ a: Tensor, _ b: Tensor) throws -> Float {
 @Suite struct ONNXImportTests {
   static let families = [
     "mlp", "cnn", "cnn_view", "global_pool", "pooling", "activations", "merge", "transposed",
-    "conv1d", "embedding",
+    "conv1d", "grouped", "embedding",
   ]
 
   /// Both PyTorch exporters' files of every family import and predict what onnxruntime
