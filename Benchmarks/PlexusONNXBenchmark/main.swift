@@ -47,10 +47,8 @@ let rows: [(String, Double)] = [
   ("decode + translate graph and weights", translate), ("import to a Plexus model", load),
 ]
 for (name, time) in rows {
-  print(
-    String(
-      format: "Plexus %-38@ %8.1f ms  %7.0f MB/s", name as NSString, time * 1000,
-      megabytes / time))
+  let label = ("Plexus " + name).padding(toLength: 45, withPad: " ", startingAt: 0)
+  print(label + String(format: " %8.1f ms  %7.0f MB/s", time * 1000, megabytes / time))
 }
 let encoder = JSONEncoder()
 encoder.outputFormatting = [.prettyPrinted, .sortedKeys]

@@ -259,7 +259,23 @@ struct ONNXTensorDecoder {
 
   /// Decodes `count` little-endian elements of `type` from `raw`.
   static func values(raw: Data, type: Int32, count: Int) throws -> ONNXConstant.Values {
-    raw.withUnsafeBytes { bytes -> ONNXConstant.Values in
+    #if _endian(little)
+      if type == 1 {
+        // float32 as stored: one copy.
+        return .floats(
+          [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+            raw.withUnsafeBytes { bytes in
+              if let base = buffer.baseAddress, let source = bytes.baseAddress {
+                base.withMemoryRebound(to: UInt8.self, capacity: count * 4) {
+                  $0.update(from: source.assumingMemoryBound(to: UInt8.self), count: count * 4)
+                }
+              }
+            }
+            initialized = count
+          })
+      }
+    #endif
+    return raw.withUnsafeBytes { bytes -> ONNXConstant.Values in
       func load<T: FixedWidthInteger>(_: T.Type, _ index: Int) -> T {
         T(
           littleEndian: bytes.loadUnaligned(
