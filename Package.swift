@@ -22,6 +22,7 @@ let package = Package(
     // links it instead of a static copy of Plexus and binds to the tool's (README).
     .library(name: "PlexusDynamic", type: .dynamic, targets: ["Plexus"]),
     .library(name: "PlexusInterop", targets: ["PlexusInterop"]),
+    .library(name: "PlexusONNX", targets: ["PlexusONNX"]),
     .library(name: "PlexusCommands", targets: ["PlexusCommands"]),
     .executable(name: "plexus", targets: ["PlexusTool"]),
     // SwiftPM plugins (Plugins/): typed Swift for bundled .plexus models, and the tool's commands.
@@ -34,6 +35,8 @@ let package = Package(
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     // Documentation catalogs (Sources/*/*.docc): swift package generate-documentation.
     .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
+    // ONNX's protobuf messages (PlexusONNX only).
+    .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
   ],
   targets: [
     // System libraries.
@@ -124,12 +127,21 @@ let package = Package(
       swiftSettings: strictSettings
     ),
 
+    // ONNX import and export: the messages generated from onnx.proto
+    // (scripts/generate-onnx-proto.sh) through swift-protobuf, and the graph translations;
+    // its own target so that users of the other conversions do not link protobuf.
+    .target(
+      name: "PlexusONNX",
+      dependencies: ["PlexusCore", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+      swiftSettings: strictSettings
+    ),
+
     // The `plexus` command-line tool: the commands live in a library so tests can run them
     // in-process; the executable only starts them.
     .target(
       name: "PlexusCommands",
       dependencies: [
-        "Plexus", "PlexusInterop",
+        "Plexus", "PlexusInterop", "PlexusONNX",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       swiftSettings: strictSettings
@@ -209,6 +221,15 @@ let package = Package(
       swiftSettings: strictSettings
     ),
 
+    // Import time of a 25M-parameter ONNX model against onnx.load (release build;
+    // scripts/bench-onnx.sh, Benchmarks/README.md).
+    .executableTarget(
+      name: "PlexusONNXBenchmark",
+      dependencies: ["Plexus", "PlexusONNX"],
+      path: "Benchmarks/PlexusONNXBenchmark",
+      swiftSettings: strictSettings
+    ),
+
     // Shared test helpers (gradient checks, layer harness).
     .target(
       name: "PlexusTestSupport",
@@ -239,6 +260,15 @@ let package = Package(
     .testTarget(
       name: "PlexusInteropTests",
       dependencies: ["PlexusInterop", "PlexusCore", "PlexusPerceptron", "Plexus", "PlexusCommands"],
+      resources: [.copy("Fixtures")],
+      swiftSettings: strictSettings
+    ),
+    .testTarget(
+      name: "PlexusONNXTests",
+      dependencies: [
+        "PlexusONNX", "Plexus", "PlexusCommands",
+        .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+      ],
       resources: [.copy("Fixtures")],
       swiftSettings: strictSettings
     ),

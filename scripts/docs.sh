@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 targets=()
 for module in PlexusCore PlexusPerceptron PlexusConvolution PlexusDatasets PlexusDBN \
-  PlexusAutoencoder PlexusRecurrent PlexusInterop Plexus PlexusCommands; do
+  PlexusAutoencoder PlexusRecurrent PlexusInterop PlexusONNX Plexus PlexusCommands; do
   targets+=(--target "$module")
 done
 swift package --disable-sandbox generate-documentation "${targets[@]}" --warnings-as-errors "$@"

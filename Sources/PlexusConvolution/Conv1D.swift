@@ -23,7 +23,7 @@ public final class Conv1D: UnaryLayer {
   /// The per-sample output shape `[OT, filters]`, once built.
   public var outputShape: [Int]? { weights.outputShape }
   private let expectedChannels: Int?
-  private let weights: WeightedConvolution<Int, ConvolutionLowering>
+  private let weights: WeightedConvolution<Int, GroupedConvolution<ConvolutionLowering>>
 
   /// - Throws: `PlexusError.invalidConfiguration` for filters, kernel size, stride or dilation
   ///   out of range, or padding amounts out of range (or on the top or bottom).
@@ -94,6 +94,8 @@ public final class Conv1D: UnaryLayer {
     if let expectedChannels, expectedChannels != channels {
       throw PlexusError.shapeMismatch(layer: name, expected: expected, found: shape)
     }
+    try config.validateGroups(channels: channels, layer: "conv1d '\(name)'")
+    let groups = config.groups
     guard
       let resolved = config.padding.resolve(
         input: steps, kernel: config.kernelSize, stride: config.strides, dilation: config.dilation,
@@ -106,14 +108,17 @@ public final class Conv1D: UnaryLayer {
         found: shape)
     }
     let geometry = ConvolutionGeometry(
-      inputHeight: 1, inputWidth: steps, channels: channels, kernelHeight: 1,
+      inputHeight: 1, inputWidth: steps, channels: channels / groups, kernelHeight: 1,
       kernelWidth: config.kernelSize, strideWidth: config.strides, dilationWidth: config.dilation,
       padLeft: resolved.before, outputHeight: 1, outputWidth: resolved.output)
     let filters = config.filters
     return try weights.build(
       outputShape: [resolved.output, filters],
-      pass: ConvolutionLowering(geometry: geometry, filters: filters),
-      kernelShape: [config.kernelSize, channels, filters], layer: name)
+      pass: GroupedConvolution(
+        inner: ConvolutionLowering(geometry: geometry, filters: filters / groups), groups: groups,
+        inputChannels: channels / groups, outputChannels: filters / groups,
+        kernelColumns: filters / groups),
+      kernelShape: [config.kernelSize, channels / groups, filters], layer: name)
   }
 
   public func forward(_ input: Tensor, record: CallRecord) throws -> Tensor {

@@ -5,7 +5,9 @@ import PlexusPerceptron
 ///
 /// Input `[N, H, W, C]`, output `[N, OH, OW, filters]`. The kernel is stored HWIO
 /// (`[KH, KW, C, filters]`) as in Keras; PyTorch and ONNX store OIHW. The convolution is
-/// lowered to im2col and one BLAS `gemm` per tile of output positions.
+/// lowered to im2col and one BLAS `gemm` per tile of output positions. With `groups` > 1 the
+/// channels are split into groups convolved apart (kernel `[KH, KW, C / groups, filters]`,
+/// PyTorch's and Keras's `groups`).
 ///
 /// ```swift
 /// let conv = try Conv2D(filters: 16, kernelSize: 3, padding: .same, activation: .relu)
@@ -18,14 +20,15 @@ public final class Conv2D: UnaryLayer {
   public static let typeName = "plexus.conv2d"
   public let state = LayerState()
   public var config: Config { weights.config }
-  /// The HWIO kernel `[KH, KW, C, filters]` (its shape is declared when the layer is built).
+  /// The HWIO kernel `[KH, KW, C / groups, filters]` (its shape is declared when the layer is
+  /// built).
   public var kernel: Parameter { weights.kernel }
   /// The bias `[filters]` (when `useBias`).
   public var bias: Parameter? { weights.bias }
   /// The per-sample output shape `[OH, OW, filters]`, once built.
   public var outputShape: [Int]? { weights.outputShape }
   private let expectedChannels: Int?
-  private let weights: WeightedConvolution<[Int], ConvolutionLowering>
+  private let weights: WeightedConvolution<[Int], GroupedConvolution<ConvolutionLowering>>
 
   /// - Throws: `PlexusError.invalidConfiguration` for filters, kernel size, strides or
   ///   dilation out of range, or padding amounts out of range.
@@ -33,7 +36,9 @@ public final class Conv2D: UnaryLayer {
     try self.init(config: config, expectedChannels: nil)
   }
 
-  private init(config: Config, expectedChannels: Int?) throws {
+  /// A layer whose kernel parameter is called `kernelName` (`SeparableConv2D`'s
+  /// `pointwise_kernel`).
+  init(config: Config, expectedChannels: Int?, kernelName: String = "kernel") throws {
     try config.validate2D(layer: "conv2d")
     if let expectedChannels,
       expectedChannels <= 0 || expectedChannels > ParameterAllocation.maximumSampleElements
@@ -43,7 +48,7 @@ public final class Conv2D: UnaryLayer {
           + "got \(expectedChannels)")
     }
     self.expectedChannels = expectedChannels
-    self.weights = WeightedConvolution(config: config)
+    self.weights = WeightedConvolution(config: config, kernelName: kernelName)
   }
 
   /// Creates a convolution with a square kernel, strides and dilation.
@@ -91,32 +96,19 @@ public final class Conv2D: UnaryLayer {
     if let expectedChannels, expectedChannels != channels {
       throw PlexusError.shapeMismatch(layer: name, expected: expected, found: shape)
     }
+    try config.validateGroups(channels: channels, layer: "conv2d '\(name)'")
+    let groups = config.groups
     let (kh, kw) = (config.kernelSize[0], config.kernelSize[1])
-    guard
-      let rows = config.padding.resolve(
-        input: height, kernel: kh, stride: config.strides[0], dilation: config.dilation[0],
-        axis: .height),
-      let columns = config.padding.resolve(
-        input: width, kernel: kw, stride: config.strides[1], dilation: config.dilation[1],
-        axis: .width)
-    else {
-      throw PlexusError.shapeMismatch(
-        layer: name,
-        expected: "an input at least as large as the dilated kernel \(config.kernelSize) "
-          + "(dilation \(config.dilation)) after padding \(config.padding)",
-        found: shape)
-    }
-    let geometry = ConvolutionGeometry(
-      inputHeight: height, inputWidth: width, channels: channels, kernelHeight: kh, kernelWidth: kw,
-      strideHeight: config.strides[0], strideWidth: config.strides[1],
-      dilationHeight: config.dilation[0], dilationWidth: config.dilation[1],
-      padTop: rows.before, padLeft: columns.before, outputHeight: rows.output,
-      outputWidth: columns.output)
+    let geometry = try config.geometry2D(
+      height: height, width: width, groupChannels: channels / groups, shape: shape, layer: name)
     let filters = config.filters
     return try weights.build(
-      outputShape: [rows.output, columns.output, filters],
-      pass: ConvolutionLowering(geometry: geometry, filters: filters),
-      kernelShape: [kh, kw, channels, filters], layer: name)
+      outputShape: [geometry.outputHeight, geometry.outputWidth, filters],
+      pass: GroupedConvolution(
+        inner: ConvolutionLowering(geometry: geometry, filters: filters / groups), groups: groups,
+        inputChannels: channels / groups, outputChannels: filters / groups,
+        kernelColumns: filters / groups),
+      kernelShape: [kh, kw, channels / groups, filters], layer: name)
   }
 
   public func forward(_ input: Tensor, record: CallRecord) throws -> Tensor {

@@ -8,7 +8,9 @@ import PlexusPerceptron
 /// `OH = (H - 1) * stride + dilatedKernel` for `valid`, `OH = H * stride` for `same`, and
 /// `OH = (H - 1) * stride + dilatedKernel - top - bottom` for explicit padding (padding crops
 /// the output, as in Keras and PyTorch). The kernel is stored `[KH, KW, filters, C]` as in
-/// Keras (PyTorch stores `[C, filters, KH, KW]`).
+/// Keras (PyTorch stores `[C, filters, KH, KW]`); with `groups` > 1 it is
+/// `[KH, KW, filters / groups, C]`, each group of input channels producing its own block of
+/// output channels.
 ///
 /// ```swift
 /// let up = try Conv2DTranspose(filters: 16, kernelSize: 3, strides: 2, padding: .same)
@@ -26,7 +28,7 @@ public final class Conv2DTranspose: UnaryLayer {
   public var bias: Parameter? { weights.bias }
   /// The per-sample output shape `[OH, OW, filters]`, once built.
   public var outputShape: [Int]? { weights.outputShape }
-  private let weights: WeightedConvolution<[Int], TransposedConvolutionLowering>
+  private let weights: WeightedConvolution<[Int], GroupedConvolution<TransposedConvolutionLowering>>
 
   /// - Throws: `PlexusError.invalidConfiguration` for filters, kernel size, strides or
   ///   dilation out of range, or padding amounts out of range.
@@ -83,17 +85,23 @@ public final class Conv2DTranspose: UnaryLayer {
           "an input whose transposed output stays non-empty after padding \(config.padding)",
         found: shape)
     }
+    try config.validateGroups(channels: channels, layer: "conv2d_transpose '\(name)'")
+    let groups = config.groups
     let (kh, kw) = (config.kernelSize[0], config.kernelSize[1])
     let filters = config.filters
     let geometry = ConvolutionGeometry(
-      inputHeight: rows.output, inputWidth: columns.output, channels: filters, kernelHeight: kh,
+      inputHeight: rows.output, inputWidth: columns.output, channels: filters / groups,
+      kernelHeight: kh,
       kernelWidth: kw, strideHeight: config.strides[0], strideWidth: config.strides[1],
       dilationHeight: config.dilation[0], dilationWidth: config.dilation[1], padTop: rows.before,
       padLeft: columns.before, outputHeight: height, outputWidth: width)
     return try weights.build(
       outputShape: [rows.output, columns.output, filters],
-      pass: TransposedConvolutionLowering(geometry: geometry, inputChannels: channels),
-      kernelShape: [kh, kw, filters, channels], layer: name)
+      pass: GroupedConvolution(
+        inner: TransposedConvolutionLowering(geometry: geometry, inputChannels: channels / groups),
+        groups: groups, inputChannels: channels / groups, outputChannels: filters / groups,
+        kernelColumns: channels / groups),
+      kernelShape: [kh, kw, filters / groups, channels], layer: name)
   }
 
   public func forward(_ input: Tensor, record: CallRecord) throws -> Tensor {

@@ -10,12 +10,14 @@ public enum ConvolutionLayers {
     Conv1D.typeName, Conv2D.typeName, Conv2DTranspose.typeName, MaxPool2D.typeName,
     AveragePool2D.typeName, GlobalAveragePool2D.typeName, GlobalMaxPool2D.typeName,
     BatchNormalization.typeName, ZeroPadding2D.typeName, UpSampling2D.typeName,
+    DepthwiseConv2D.typeName, SeparableConv2D.typeName, Pad2D.typeName,
   ]
 
   /// Registers the convolution family's layers: `plexus.conv1d`, `plexus.conv2d`,
   /// `plexus.conv2d_transpose`, `plexus.max_pool2d`, `plexus.average_pool2d`,
   /// `plexus.global_average_pool2d`, `plexus.global_max_pool2d`,
-  /// `plexus.batch_normalization`, `plexus.zero_padding2d` and `plexus.up_sampling2d`.
+  /// `plexus.batch_normalization`, `plexus.zero_padding2d`, `plexus.up_sampling2d`,
+  /// `plexus.depthwise_conv2d`, `plexus.separable_conv2d` and `plexus.pad2d`.
   public static func register(in registry: LayerRegistry) {
     registry.registerBuiltIn(Conv1D.self, module: module)
     registry.registerBuiltIn(Conv2D.self, module: module)
@@ -27,6 +29,9 @@ public enum ConvolutionLayers {
     registry.registerBuiltIn(BatchNormalization.self, module: module)
     registry.registerBuiltIn(ZeroPadding2D.self, module: module)
     registry.registerBuiltIn(UpSampling2D.self, module: module)
+    registry.registerBuiltIn(DepthwiseConv2D.self, module: module)
+    registry.registerBuiltIn(SeparableConv2D.self, module: module)
+    registry.registerBuiltIn(Pad2D.self, module: module)
   }
 
   /// How many elements of the unrolled column matrix (im2col) a convolution builds at once

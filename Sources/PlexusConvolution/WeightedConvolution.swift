@@ -44,6 +44,11 @@ public struct ConvolutionConfig<Extent: ConvolutionExtent>: DefaultedConfigurati
   public var kernelRegularizer: Regularizer?
   /// An optional penalty on the bias.
   public var biasRegularizer: Regularizer?
+  /// The number of channel groups (default 1): input channels and filters are split into
+  /// `groups` blocks and block `g` of the output sees only block `g` of the input, so the
+  /// kernel holds `channels / groups` input channels (`[KH, KW, C / groups, filters]` for
+  /// `Conv2D`). Both channel counts must be divisible by it. Left out of descriptions while 1.
+  public var groups: Int
 
   /// Creates a config.
   public init(
@@ -51,8 +56,9 @@ public struct ConvolutionConfig<Extent: ConvolutionExtent>: DefaultedConfigurati
     dilation: Extent = .unitExtent, activation: ActivationFunction = .linear,
     useBias: Bool = true, kernelInitializer: Initializer = .glorotUniform,
     biasInitializer: Initializer = .zeros, kernelRegularizer: Regularizer? = nil,
-    biasRegularizer: Regularizer? = nil
+    biasRegularizer: Regularizer? = nil, groups: Int = 1
   ) {
+    self.groups = groups
     self.filters = filters
     self.kernelSize = kernelSize
     self.strides = strides
@@ -78,6 +84,7 @@ public struct ConvolutionConfig<Extent: ConvolutionExtent>: DefaultedConfigurati
       .init("biasInitializer", \.biasInitializer),
       .init("kernelRegularizer", \.kernelRegularizer),
       .init("biasRegularizer", \.biasRegularizer),
+      .omitted("groups", \.groups, whenEqualTo: 1),
     ]
   }
 }
@@ -92,6 +99,23 @@ extension ConvolutionConfig {
       )
     }
     try padding.validate(in: layer)
+    guard groups > 0, groups <= filters else {
+      throw PlexusError.invalidConfiguration(
+        "\(layer) groups must be in 1...\(filters) (the filters), got \(groups)")
+    }
+    guard filters % groups == 0 else {
+      throw PlexusError.invalidConfiguration(
+        "\(layer) filters (\(filters)) must be divisible by groups (\(groups))")
+    }
+  }
+
+  /// Throws unless `channels` (the input channels of a convolution, the output channels of a
+  /// transposed one) is divisible by `groups`.
+  func validateGroups(channels: Int, layer: String) throws {
+    guard channels % groups == 0 else {
+      throw PlexusError.invalidConfiguration(
+        "\(layer) input channels (\(channels)) must be divisible by groups (\(groups))")
+    }
   }
 }
 
@@ -104,12 +128,40 @@ extension ConvolutionConfig where Extent == [Int] {
     try Validate.extents(strides, what: "strides", layer: layer)
     try Validate.extents(dilation, what: "dilation", layer: layer)
   }
+
+  /// The sliding-window geometry of a 2-D convolution over `height x width` images with
+  /// `groupChannels` channels per group.
+  ///
+  /// - Throws: `PlexusError.shapeMismatch` naming `layer` and the input `shape` when the
+  ///   padded input is smaller than the dilated kernel.
+  func geometry2D(height: Int, width: Int, groupChannels: Int, shape: [Int], layer: String)
+    throws -> ConvolutionGeometry
+  {
+    let (kh, kw) = (kernelSize[0], kernelSize[1])
+    guard
+      let rows = padding.resolve(
+        input: height, kernel: kh, stride: strides[0], dilation: dilation[0], axis: .height),
+      let columns = padding.resolve(
+        input: width, kernel: kw, stride: strides[1], dilation: dilation[1], axis: .width)
+    else {
+      throw PlexusError.shapeMismatch(
+        layer: layer,
+        expected: "an input at least as large as the dilated kernel \(kernelSize) "
+          + "(dilation \(dilation)) after padding \(padding)",
+        found: shape)
+    }
+    return ConvolutionGeometry(
+      inputHeight: height, inputWidth: width, channels: groupChannels, kernelHeight: kh,
+      kernelWidth: kw, strideHeight: strides[0], strideWidth: strides[1],
+      dilationHeight: dilation[0], dilationWidth: dilation[1], padTop: rows.before,
+      padLeft: columns.before, outputHeight: rows.output, outputWidth: columns.output)
+  }
 }
 
 /// A lowered convolution pass: `ConvolutionLowering` or `TransposedConvolutionLowering`.
 protocol ConvolutionPass: Sendable {
   /// Whether the pass applies a fusable activation (and its derivative) on its output tiles.
-  static var fusesActivation: Bool { get }
+  var fusesActivation: Bool { get }
 
   /// Convolves a batch, adds the bias and applies `activation` (only when it fuses them),
   /// unrolling in the call's `scratch` tiles.
@@ -129,11 +181,11 @@ protocol ConvolutionPass: Sendable {
 }
 
 extension ConvolutionLowering: ConvolutionPass {
-  static var fusesActivation: Bool { true }
+  var fusesActivation: Bool { true }
 }
 
 extension TransposedConvolutionLowering: ConvolutionPass {
-  static var fusesActivation: Bool { false }
+  var fusesActivation: Bool { false }
 
   func forward(
     input: Tensor, kernel: Tensor, bias: Tensor?, activation: ActivationFunction,
@@ -173,10 +225,10 @@ struct WeightedConvolution<Extent: ConvolutionExtent, Pass: ConvolutionPass>: Se
   private let plan = BuildValue<Plan>()
 
   /// Creates the kernel and, with `useBias`, the bias, without values.
-  init(config: ConvolutionConfig<Extent>) {
+  init(config: ConvolutionConfig<Extent>, kernelName: String = "kernel") {
     self.config = config
     self.activation = FusedActivation(config.activation)
-    kernel = Parameter(name: "kernel", regularizer: config.kernelRegularizer)
+    kernel = Parameter(name: kernelName, regularizer: config.kernelRegularizer)
     bias = config.useBias ? Parameter(name: "bias", regularizer: config.biasRegularizer) : nil
   }
 
@@ -186,7 +238,8 @@ struct WeightedConvolution<Extent: ConvolutionExtent, Pass: ConvolutionPass>: Se
   var outputShape: [Int]? { plan.value?.outputShape }
 
   /// Declares the kernel of `kernelShape` (`[spatial..., inputs, outputs]`, initialized with
-  /// fan-in `spatial * inputs` and fan-out `spatial * outputs`) and the bias `[filters]`,
+  /// fan-in `spatial * inputs` and fan-out `spatial * outputs`) and the bias (as many values
+  /// as the output has channels, its last dimension),
   /// keeps the pass and returns the output shape.
   ///
   /// - Throws: `PlexusError.invalidShape` when the output samples or the kernel would be too
@@ -203,19 +256,22 @@ struct WeightedConvolution<Extent: ConvolutionExtent, Pass: ConvolutionPass>: Se
     try kernel.declare(
       shape: kernelShape, initializer: config.kernelInitializer, fanIn: fanIn, fanOut: fanOut)
     try bias?.declare(
-      shape: [config.filters], initializer: config.biasInitializer, fanIn: fanIn, fanOut: fanOut)
+      shape: [outputShape[outputShape.count - 1]], initializer: config.biasInitializer,
+      fanIn: fanIn, fanOut: fanOut)
     plan.value = Plan(pass: pass, outputShape: outputShape)
     return outputShape.map { $0 }
   }
 
-  /// Whether the pass applies the activation on its tiles.
-  private var fusesActivation: Bool { Pass.fusesActivation && activation.isFusable }
+  /// Whether `pass` applies the activation on its tiles.
+  private func fusesActivation(_ pass: Pass) -> Bool {
+    pass.fusesActivation && activation.isFusable
+  }
 
   /// Runs the convolution and the activation on a batch; `record` keeps the scratch tiles and,
   /// when the derivative needs it, the pre-activation.
   func forward(_ input: Tensor, record: CallRecord, layer: String) throws -> Tensor {
     let plan = try plan.get(layer: layer)
-    let fused = fusesActivation
+    let fused = fusesActivation(plan.pass)
     let z = plan.pass.forward(
       input: input, kernel: kernel.value, bias: bias?.value,
       activation: fused ? config.activation : .linear,
@@ -229,7 +285,7 @@ struct WeightedConvolution<Extent: ConvolutionExtent, Pass: ConvolutionPass>: Se
     _ outputGradient: Tensor, record: CallRecord, computingInputGradient: Bool, layer: String
   ) throws -> Tensor? {
     let plan = try plan.get(layer: layer)
-    let fused = fusesActivation
+    let fused = fusesActivation(plan.pass)
     // A fused activation's derivative is applied by the lowering, tile by tile.
     return plan.pass.backward(
       gradient: fused ? outputGradient : activation.backward(outputGradient, record: record),

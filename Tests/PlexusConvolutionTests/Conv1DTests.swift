@@ -126,7 +126,7 @@ import Testing
     for config: JSONValue in [
       .object(["filters": .number(4), "kernelSize": .number(-3)]),
       .object(["filters": .number(4), "kernelSize": .array([.number(3)])]),
-      .object(["filters": .number(4), "kernelSize": .number(3), "groups": .number(2)]),
+      .object(["filters": .number(4), "kernelSize": .number(3), "groups": .number(3)]),
     ] {
       #expect(throws: PlexusError.self, "\(config)") {
         try registry.makeLayer(
@@ -147,7 +147,7 @@ import Testing
         padding: .explicit(top: 0, bottom: 0, left: 1, right: 2),
         dilation: 3, activation: .relu, useBias: false, kernelInitializer: .heUniform,
         biasInitializer: .ones, kernelRegularizer: Regularizer(l1: 0.5),
-        biasRegularizer: Regularizer(l2: 0.5)),
+        biasRegularizer: Regularizer(l2: 0.5), groups: 2),
       typo: #"{"dialation": 2}"#, suggestion: "dilation")
   }
 }

@@ -398,7 +398,7 @@ import Testing
         filters: 2, kernelSize: [3, 2], strides: [2, 1], padding: .same, dilation: [1, 2],
         activation: .gelu, useBias: false, kernelInitializer: .lecunUniform,
         biasInitializer: .ones, kernelRegularizer: Regularizer(l2: 1e-4),
-        biasRegularizer: Regularizer(l1: 1e-3)),
+        biasRegularizer: Regularizer(l1: 1e-3), groups: 2),
       typo: #"{"kernel_size": [3, 3]}"#, suggestion: "kernelSize")
     // Explicit padding is an object of its own, checked the same way.
     do {

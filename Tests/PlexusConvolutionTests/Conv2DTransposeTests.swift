@@ -172,10 +172,10 @@ import Testing
       minimal: #"{"filters": 3, "kernelSize": [2, 2]}"#,
       defaults: Conv2DTranspose.Config(filters: 3, kernelSize: [2, 2]),
       full: Conv2DTranspose.Config(
-        filters: 5, kernelSize: [3, 3], strides: [2, 2], padding: .same, dilation: [2, 1],
+        filters: 6, kernelSize: [3, 3], strides: [2, 2], padding: .same, dilation: [2, 1],
         activation: .sigmoid, useBias: false, kernelInitializer: .glorotNormal,
         biasInitializer: .ones, kernelRegularizer: Regularizer(l1: 0.25, l2: 0.25),
-        biasRegularizer: Regularizer(l2: 1)),
+        biasRegularizer: Regularizer(l2: 1), groups: 3),
       typo: #"{"stride": [2, 2]}"#, suggestion: "strides")
   }
 }

@@ -25,13 +25,16 @@ enum Reference {
     }
   }
 
-  /// `out[n, oh, ow, o] = bias[o] + sum x[n, oh*s - p + kh*d, ow*s - p + kw*d, c] * k[kh, kw, c, o]`.
+  /// `out[n, oh, ow, o] = bias[o] + sum x[n, oh*s - p + kh*d, ow*s - p + kw*d, c] * k[kh, kw, c, o]`,
+  /// with `groups`: filter `o` of group `g = o / (O / groups)` sums over input channels
+  /// `g * C/groups + c` with kernel `[KH, KW, C/groups, O]`.
   static func conv2d(
     input: Tensor, kernel: Tensor, bias: Tensor?, strides: (Int, Int), dilation: (Int, Int),
-    padding: Padding
+    padding: Padding, groups: Int = 1
   ) -> Tensor? {
-    let (n, h, w, c) = (input.shape[0], input.shape[1], input.shape[2], input.shape[3])
-    let (kh, kw, o) = (kernel.shape[0], kernel.shape[1], kernel.shape[3])
+    let (n, h, w, channels) = (input.shape[0], input.shape[1], input.shape[2], input.shape[3])
+    let (kh, kw, c, o) = (kernel.shape[0], kernel.shape[1], kernel.shape[2], kernel.shape[3])
+    precondition(c * groups == channels && o % groups == 0, "grouped kernel \(kernel.shape)")
     guard
       let rows = resolve(
         padding, input: h, kernel: kh, stride: strides.0, dilation: dilation.0, height: true),
@@ -52,9 +55,10 @@ enum Reference {
                 let ih = oh * strides.0 - rows.before + i * dilation.0
                 let iw = ow * strides.1 - columns.before + j * dilation.1
                 guard ih >= 0, ih < h, iw >= 0, iw < w else { continue }
+                let firstChannel = filter / (o / groups) * c
                 for channel in 0..<c {
                   total +=
-                    Double(x[((sample * h + ih) * w + iw) * c + channel])
+                    Double(x[((sample * h + ih) * w + iw) * channels + firstChannel + channel])
                     * Double(k[((i * kw + j) * c + channel) * o + filter])
                 }
               }

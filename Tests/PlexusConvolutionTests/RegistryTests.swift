@@ -8,7 +8,7 @@ import Testing
   @Test func registersEveryTypeItDeclares() {
     let registry = ConvolutionTesting.registry()
     let expected = ConvolutionLayers.typeNames
-    #expect(expected.count == 10)
+    #expect(expected.count == 13)
     for type in expected {
       #expect(registry.contains(type), "\(type)")
       #expect(registry.module(of: type) == "PlexusConvolution")

@@ -272,6 +272,31 @@ enum SampleModels {
           try Dense(units: 2),
         ])
       }, inputShape: [4, 4, 1]),
+    "plexus.pad2d": SampleModel(
+      make: {
+        Sequential([
+          try Pad2D(top: 1, bottom: 0, left: 2, right: 1, mode: .reflect),
+          try Pad2D(top: 0, bottom: 1, left: 0, right: 0, value: 0.5),
+          try Conv2D(filters: 2, kernelSize: 3), Flatten(), try Dense(units: 2),
+        ])
+      }, inputShape: [4, 4, 2]),
+    "plexus.depthwise_conv2d": SampleModel(
+      make: {
+        Sequential([
+          try DepthwiseConv2D(
+            kernelSize: 3, strides: 2, padding: .same, depthMultiplier: 2, activation: .relu),
+          try Conv2D(config: .init(filters: 4, kernelSize: [1, 1], groups: 2)), Flatten(),
+          try Dense(units: 2),
+        ])
+      }, inputShape: [5, 5, 3]),
+    "plexus.separable_conv2d": SampleModel(
+      make: {
+        Sequential([
+          try SeparableConv2D(
+            filters: 4, kernelSize: 3, padding: .same, depthMultiplier: 2, activation: .relu),
+          Flatten(), try Dense(units: 2),
+        ])
+      }, inputShape: [4, 4, 2]),
     "plexus.simple_rnn": SampleModel(
       make: {
         Sequential([

@@ -125,7 +125,7 @@ import Testing
     }
     #expect {
       try Convert.run(
-        ConvertSettings(inputPath: model.path, outputPath: folder.file("x.onnx").path),
+        ConvertSettings(inputPath: model.path, outputPath: folder.file("x.tflite").path),
         console: CapturedOutput())
     } throws: { "\($0)".contains("unknown format") }
   }

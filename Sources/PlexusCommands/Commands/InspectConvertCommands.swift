@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Plexus
 import PlexusInterop
+import PlexusONNX
 
 /// `plexus inspect FILE`: what a .plexus file holds.
 public struct InspectCommand: ParsableCommand {
@@ -21,7 +22,7 @@ public struct InspectCommand: ParsableCommand {
   /// The model file.
   @Argument(
     help: ArgumentHelp(
-      "The model or weight file (.plexus, .safetensors, .npz, .pt, .pth, .keras, .h5).",
+      "The model or weight file (.plexus, .safetensors, .npz, .pt, .pth, .keras, .h5, .onnx).",
       valueName: "FILE"))
   public var file: String
 
@@ -36,6 +37,10 @@ public struct InspectCommand: ParsableCommand {
   public init() {}
 
   public func run() throws {
+    if ONNXConversion.isONNXFile(file) {
+      try ONNXConversion.inspect(path: file, json: json, console: StandardOutput())
+      return
+    }
     if KerasConversion.isKerasFile(file) {
       try KerasConversion.inspect(path: file, json: json, console: StandardOutput())
       return
@@ -83,7 +88,9 @@ public struct ConvertCommand: ParsableCommand {
       spec) and match tensors by name, by order and shape, or as a --mapping file says; the \
       pairing is printed as a table. PyTorch files are read in the pytorch layout. Keras: .keras and legacy .h5 models convert \
       to .plexus with their architecture; a .weights.h5 file needs --architecture; .plexus \
-      converts to .keras (which keras.saving.load_model reads) or to .weights.h5.
+      converts to .keras (which keras.saving.load_model reads) or to .weights.h5. ONNX: .onnx \
+      converts to .plexus (images read channels last) and .plexus to .onnx (opset 17, dynamic \
+      batch; --input-layout nchw, the default, or nhwc for image inputs and outputs).
       """
   )
 
@@ -144,6 +151,14 @@ public struct ConvertCommand: ParsableCommand {
   @Option(help: "The zlib level 0-9 for the deflate codecs (default: chosen per byte plane).")
   public var level: Int?
 
+  /// The layout of image inputs and outputs of an ONNX file.
+  @Option(
+    name: .customLong("input-layout"),
+    help: ArgumentHelp(
+      "For .onnx files: images channels first (nchw, the default for export) or last (nhwc).",
+      valueName: "layout"))
+  public var inputLayout: String?
+
   public init() {}
 
   public func validate() throws {
@@ -187,6 +202,15 @@ public struct ConvertCommand: ParsableCommand {
       if let level, !(0...9).contains(level) {
         throw ValidationError("--level must be in 0...9, got \(level)")
       }
+      if let inputLayout {
+        guard let value = ONNXInputLayout(rawValue: inputLayout) else {
+          throw ValidationError("--input-layout must be nchw or nhwc, got '\(inputLayout)'")
+        }
+        guard ONNXConversion.isONNXFile(input) || ONNXConversion.isONNXFile(output) else {
+          throw ValidationError("--input-layout applies to conversions to and from .onnx")
+        }
+        parsed.inputLayout = value
+      }
       if level != nil, parsed.codec == .raw {
         throw ValidationError("--level applies to the deflate codecs, not to --codec raw")
       }
@@ -219,6 +243,9 @@ public struct ConvertSettings: Equatable, Sendable {
   public var mappingPath: String?
   /// The output format (`plexus`, `safetensors`, `npz`), or `nil` for the extension's.
   public var outputFormat: String?
+  /// How an ONNX file's image inputs and outputs are laid out (`nil`: channels first for
+  /// export, guessed for import).
+  public var inputLayout: ONNXInputLayout?
 
   /// Creates settings.
   public init(
@@ -244,6 +271,12 @@ public enum Convert {
   ///
   /// - Throws: `PlexusFormatError` when the input is corrupt or the output cannot be written.
   public static func run(_ settings: ConvertSettings, console: any Console) throws {
+    if ONNXConversion.isONNXFile(settings.inputPath)
+      || ONNXConversion.isONNXFile(settings.outputPath)
+    {
+      try ONNXConversion.convert(settings, console: console)
+      return
+    }
     if KerasConversion.isKerasFile(settings.inputPath)
       || KerasConversion.isKerasFile(settings.outputPath)
     {

@@ -28,6 +28,14 @@ struct SavedModel {
         "--architecture applies to a weight file (.safetensors, .npz, .pt), not to \(path)")
     }
     registry.addBundledProviderHints()
+    if ONNXConversion.isONNXFile(path) {
+      // An ONNX model, imported on the fly.
+      model = try ONNXConversion.loadModel(path: path, registry: registry).model
+      (metadata, formatVersion, hasOptimizerState) = (nil, "onnx", false)
+      fileSize = UInt64(
+        (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0)
+      return
+    }
     if KerasConversion.isKerasFile(path) {
       // A Keras model, converted on the fly.
       model = try KerasConversion.loadModel(path: path, registry: registry)
