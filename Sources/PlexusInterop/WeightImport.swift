@@ -236,46 +236,47 @@ public enum WeightImport {
     var key: String
     var module: String
     var tensors: [(suffix: String, info: WeightTensorInfo)] = []
+    /// Whether the tensors are a bidirectional RNN's reverse direction (`*_l0_reverse`).
+    var isReverse = false
 
     func tensor(_ suffix: String) -> WeightTensorInfo? {
       tensors.first { $0.suffix == suffix }?.info
     }
   }
 
-  /// A tensor name's module and suffix: `fc1.weight` is (`fc1`, `weight`, nil),
-  /// `lstm.weight_ih_l1` is (`lstm`, `weight_ih`, 1).
+  /// A tensor name's module and suffix: `fc1.weight` is (`fc1`, `weight`, nil, false),
+  /// `lstm.weight_ih_l1` is (`lstm`, `weight_ih`, 1, false) and `lstm.weight_ih_l1_reverse`,
+  /// of a bidirectional RNN's reverse direction, (`lstm`, `weight_ih`, 1, true).
   private static func split(_ name: String, file: WeightFile) throws
-    -> (module: String, suffix: String, layerIndex: Int?)
+    -> (module: String, suffix: String, layerIndex: Int?, isReverse: Bool)
   {
     let parts = name.split(separator: ".", omittingEmptySubsequences: false)
     let module = parts.dropLast().joined(separator: ".")
     let last = String(parts.last ?? "")
-    if let range = last.range(of: "_l", options: .backwards),
-      PyTorchLayout.recurrentSuffixes.contains(String(last[..<range.lowerBound]))
+    let reverse = last.hasSuffix("_reverse")
+    let plain = reverse ? String(last.dropLast("_reverse".count)) : last
+    if let range = plain.range(of: "_l", options: .backwards),
+      PyTorchLayout.recurrentSuffixes.contains(String(plain[..<range.lowerBound])),
+      let number = Int(plain[range.upperBound...]), number >= 0
     {
-      var index = String(last[range.upperBound...])
-      if index.hasSuffix("_reverse") {
-        throw failure(
-          file, "'\(name)' belongs to a bidirectional PyTorch RNN, which Plexus does not convert")
-      }
-      index = index.isEmpty ? "x" : index
-      if let number = Int(index), number >= 0 {
-        return (module, String(last[..<range.lowerBound]), number)
-      }
+      return (module, String(plain[..<range.lowerBound]), number, reverse)
     }
-    return (module, last, nil)
+    return (module, last, nil, false)
   }
 
   private static func groups(_ file: WeightFile) throws -> [ModuleGroup] {
     var groups: [ModuleGroup] = []
     var indices: [String: Int] = [:]
     for info in file.tensors {
-      let (module, suffix, layer) = try split(info.name, file: file)
-      let key = module + (layer.map { "#\($0)" } ?? "")
+      let (module, suffix, layer, reverse) = try split(info.name, file: file)
+      let direction = reverse ? "_reverse" : ""
+      let key = module + (layer.map { "#\($0)\(direction)" } ?? "")
       if indices[key] == nil {
         indices[key] = groups.count
         groups.append(
-          ModuleGroup(key: key, module: module + (layer.map { ".*_l\($0)" } ?? "")))
+          ModuleGroup(
+            key: key, module: module + (layer.map { ".*_l\($0)\(direction)" } ?? ""),
+            isReverse: reverse))
       }
       groups[indices[key]!].tensors.append((suffix, info))
     }
@@ -285,6 +286,12 @@ public enum WeightImport {
   /// Why the group cannot be the layer's module, or `nil` when it can.
   private static func misfit(_ group: ModuleGroup, _ layer: ParameterLayer) throws -> String? {
     let specs = try PyTorchLayout.parameters(of: layer)
+    if group.isReverse != layer.isReverseDirection {
+      return "module '\(group.module)' is "
+        + (group.isReverse ? "" : "not ")
+        + "the reverse direction of a bidirectional RNN, layer '\(layer.path)' is "
+        + (layer.isReverseDirection ? "" : "not")
+    }
     var suffixes = Set<String>()
     for (suffix, info) in group.tensors where !suffixes.insert(suffix).inserted {
       return "tensors '\(group.tensor(suffix)!.name)' and '\(info.name)' are both the '\(suffix)' "
@@ -347,9 +354,10 @@ public enum WeightImport {
               + "with parameters nor a parameter of the architecture; its layers are "
               + "\(layers.map(\.path))")
         }
-        let (_, suffix, _) = try split(info.name, file: file)
-        byLayer[layerPath, default: ModuleGroup(key: layerPath, module: layerPath)].tensors.append(
-          (suffix, info))
+        let (_, suffix, _, reverse) = try split(info.name, file: file)
+        byLayer[
+          layerPath, default: ModuleGroup(key: layerPath, module: layerPath, isReverse: reverse)
+        ].tensors.append((suffix, info))
       }
       for layer in layers {
         guard let group = byLayer[layer.path] else {
