@@ -37,6 +37,13 @@ public enum WeightExport {
           return TypedTensor(name: names[path] ?? path, tensor: entry.parameter.value)
         }
       }
+    case .keras:
+      guard mapping == nil else {
+        throw InteropError(
+          "the Keras layout names every tensor itself; a mapping file applies to the plexus "
+            + "and pytorch layouts")
+      }
+      return try KerasWeightLayout.tensors(of: model)
     case .pytorch:
       let modules = try mapping.map { try moduleNames($0, layers: layers) } ?? [:]
       return try layers.flatMap { layer in

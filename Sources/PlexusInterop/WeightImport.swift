@@ -8,6 +8,9 @@ public enum WeightLayout: String, Sendable, CaseIterable {
   /// A PyTorch state dict's: the `torch.nn` module of each layer, its tensor names
   /// (`fc1.weight`, `lstm.weight_ih_l0`) and layouts (see `Formats/conversions.md`).
   case pytorch
+  /// A Keras 3 weights file's: each parameter under its variable's path
+  /// (`layers/dense/vars/0`) in Keras's layouts, which are Plexus's.
+  case keras
 }
 
 /// A mapping file: for each tensor of a weight file, the Plexus path it goes to, or `nil` to
@@ -111,6 +114,7 @@ public enum WeightImport {
       switch layout {
       case .plexus: try plexusLayout(file, layers: layers, mapping: mapping)
       case .pytorch: try pytorchLayout(file, layers: layers, mapping: mapping)
+      case .keras: try kerasLayout(file, model: model, layers: layers, mapping: mapping)
       }
     for (parameter, value) in values { try parameter.assign(value) }
     return report
@@ -118,6 +122,28 @@ public enum WeightImport {
 
   private static func failure(_ file: WeightFile, _ message: String) -> PlexusError {
     PlexusError.invalidData("\(file.source): \(message)")
+  }
+
+  // MARK: Keras layout
+
+  /// The Keras layout: the Plexus layout through the mapping of Keras 3 paths to parameters.
+  private static func kerasLayout(
+    _ file: WeightFile, model: any ModelProtocol, layers: [ParameterLayer],
+    mapping: WeightMapping?
+  ) throws -> (WeightImportReport, [(Parameter, Tensor)]) {
+    guard mapping == nil else {
+      throw failure(
+        file,
+        "the Keras layout names every tensor itself; a mapping file applies to the "
+          + "plexus and pytorch layouts")
+    }
+    let (report, values) = try plexusLayout(
+      file, layers: layers, mapping: try KerasWeightLayout.mapping(for: model))
+    return (
+      WeightImportReport(
+        layout: .keras, method: "by Keras 3 path", assignments: report.assignments,
+        warnings: report.warnings), values
+    )
   }
 
   // MARK: Plexus layout

@@ -387,7 +387,7 @@ let torchPython: String? = {
       #expect(a.parameter.value == b.parameter.value)
     }
     for arguments in [
-      [converted, weights, "--to", "pt"], [converted, weights, "--layout", "keras"],
+      [converted, weights, "--to", "pt"], [converted, weights, "--layout", "tensorflow"],
     ] {
       #expect(throws: (any Error).self) { try ConvertCommand.parse(arguments).validate() }
     }
