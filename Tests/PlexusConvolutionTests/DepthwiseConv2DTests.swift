@@ -87,6 +87,42 @@ import Testing
     #expect(report.parameterErrors.count == 2)
   }
 
+  /// The direct depthwise loops and the grouped convolution with one group per channel (im2col
+  /// and `gemm` per group) give the same outputs and gradients, on one thread and on batches
+  /// split unevenly across two.
+  @Test(arguments: [false, true])
+  func matchesTheGroupedConvolutionWithOneGroupPerChannel(threads: Bool) throws {
+    func run() throws {
+      let depthwise = try DepthwiseConv2D(
+        config: .init(
+          kernelSize: [3, 2], strides: [2, 1], padding: .same, dilation: [1, 2],
+          depthMultiplier: 2, activation: .tanh, biasInitializer: .glorotUniform))
+      let grouped = try Conv2D(
+        config: .init(
+          filters: 6, kernelSize: [3, 2], strides: [2, 1], padding: .same, dilation: [1, 2],
+          activation: .tanh, groups: 3))
+      _ = try depthwise.build(inputShape: [7, 6, 3], seed: 5)
+      _ = try grouped.build(inputShape: [7, 6, 3], seed: 6)
+      try grouped.kernel.assign(try depthwise.kernel.value.reshaped([3, 2, 1, 6]))
+      try grouped.bias?.assign(try #require(depthwise.bias).value)
+      var generator = SeededGenerator(seed: 7)
+      let input = Tensor.uniform([3, 7, 6, 3], low: -1, high: 1, using: &generator)
+      let outputShape = try ConvolutionTesting.fixedOutputShape(depthwise)
+      let gradient = Tensor.uniform([3] + outputShape, low: -1, high: 1, using: &generator)
+      let a = try ConvolutionTesting.forwardAndBackward(
+        depthwise, input: input, outputGradient: gradient)
+      let b = try ConvolutionTesting.forwardAndBackward(
+        grouped, input: input, outputGradient: gradient)
+      #expect(try a.output.maxAbsoluteDifference(to: b.output) < 1e-5)
+      #expect(try a.inputGradient.maxAbsoluteDifference(to: b.inputGradient) < 1e-5)
+      #expect(
+        try a.parameterGradients[0].maxAbsoluteDifference(
+          to: b.parameterGradients[0].reshaped([3, 2, 3, 2])) < 1e-4)
+      #expect(try a.parameterGradients[1].maxAbsoluteDifference(to: b.parameterGradients[1]) < 1e-4)
+    }
+    if threads { try ConvolutionTesting.withThreads(run) } else { try run() }
+  }
+
   @Test func skippingTheInputGradientKeepsTheParameterGradients() throws {
     try ConvolutionTesting.expectSkippingTheInputGradientKeepsParameterGradients(
       DepthwiseConv2D(kernelSize: 3, depthMultiplier: 2, activation: .relu),
