@@ -107,7 +107,9 @@ public final class Conv2D: UnaryLayer {
       pass: GroupedConvolution(
         inner: ConvolutionLowering(geometry: geometry, filters: filters / groups), groups: groups,
         inputChannels: channels / groups, outputChannels: filters / groups,
-        kernelColumns: filters / groups),
+        kernelColumns: filters / groups,
+        depthwise: DepthwiseLowering.forGroups(
+          geometry: geometry, groups: groups, channels: channels, filters: filters)),
       kernelShape: [kh, kw, channels / groups, filters], layer: name)
   }
 

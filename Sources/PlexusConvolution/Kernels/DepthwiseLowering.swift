@@ -14,6 +14,18 @@ struct DepthwiseLowering: ConvolutionPass {
 
   var fusesActivation: Bool { false }
 
+  /// The direct pass of a grouped convolution with one input channel per group (`groups ==
+  /// channels > 1`), whose kernel `[KH, KW, 1, F]` is the depthwise kernel `[KH, KW, C, F / C]`;
+  /// `nil` for other groupings. `geometry` is one group's (one channel).
+  static func forGroups(geometry: ConvolutionGeometry, groups: Int, channels: Int, filters: Int)
+    -> DepthwiseLowering?
+  {
+    guard groups > 1, groups == channels else { return nil }
+    var whole = geometry
+    whole.channels = channels
+    return DepthwiseLowering(geometry: whole, multiplier: filters / groups)
+  }
+
   /// The kernel taps of output row `oh` (or column) that fall inside the input: the first and
   /// end tap and the input index of the first.
   @inline(__always)
