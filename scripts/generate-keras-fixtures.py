@@ -8,7 +8,8 @@ Run once, in a venv with keras, h5py, numpy and a Keras backend (torch here):
 
 PART is `base` (the families below, the hostile file and the Keras 2 layout) or `mobile`
 (`separable`: Conv2D with groups, DepthwiseConv2D, SeparableConv2D and ZeroPadding2D;
-`dropout_rnn`: LSTM, GRU and SimpleRNN with dropout and recurrent_dropout); all by default.
+`dropout_rnn`: a grouped Conv1D, then LSTM, GRU and SimpleRNN with dropout and
+recurrent_dropout); all by default.
 Each part draws from its own seeds, so one can be made again alone.
 
 For each small model of a family (an MLP, a CNN, an LSTM, a GRU with a bidirectional layer, a
@@ -190,6 +191,7 @@ def dropout_rnn():
     model = keras.Sequential(
         [
             keras.Input((6, 3)),
+            layers.Conv1D(6, 2, groups=3, padding="causal", activation="tanh"),
             layers.LSTM(4, return_sequences=True, dropout=0.2, recurrent_dropout=0.3, seed=5),
             layers.GRU(4, return_sequences=True, recurrent_dropout=0.25),
             layers.SimpleRNN(3, dropout=0.1),
