@@ -103,16 +103,16 @@ public final class DepthwiseConv2D: UnaryLayer {
   }
 
   /// A layer whose kernel parameter is called `kernelName` (`SeparableConv2D`'s
-  /// `depthwise_kernel`).
-  init(config: Config, kernelName: String) throws {
+  /// `depthwise_kernel`); `kind` names the layer kind in configuration errors.
+  init(config: Config, kernelName: String, kind: String = "depthwise_conv2d") throws {
     guard config.depthMultiplier > 0,
       config.depthMultiplier <= ParameterAllocation.maximumSampleElements
     else {
       throw PlexusError.invalidConfiguration(
-        "depthwise_conv2d depthMultiplier must be in "
+        "\(kind) depthMultiplier must be in "
           + "1...\(ParameterAllocation.maximumSampleElements), got \(config.depthMultiplier)")
     }
-    try config.convolution.validate2D(layer: "depthwise_conv2d")
+    try config.convolution.validate2D(layer: kind)
     self.config = config
     self.weights = WeightedConvolution(config: config.convolution, kernelName: kernelName)
   }
