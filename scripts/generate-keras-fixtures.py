@@ -7,7 +7,8 @@ Run once, in a venv with keras, h5py, numpy and a Keras backend (torch here):
     KERAS_BACKEND=torch venv/bin/python scripts/generate-keras-fixtures.py [PART ...]
 
 PART is `base` (the families below, the hostile file and the Keras 2 layout) or `mobile`
-(`separable`: Conv2D with groups, DepthwiseConv2D, SeparableConv2D and ZeroPadding2D;
+(`separable`: Conv2D with groups, DepthwiseConv2D, SeparableConv2D and ZeroPadding2D, also in
+tf.keras 2's layout as `separable-keras2.h5`;
 `dropout_rnn`: a grouped Conv1D, then LSTM, GRU and SimpleRNN with dropout and
 recurrent_dropout); all by default.
 Each part draws from its own seeds, so one can be made again alone.
@@ -235,7 +236,11 @@ def keras2_layout(model, path):
             layer_group = group.create_group(layer.name)
             names = []
             for variable in layer.weights:
-                names.append(f"{layer.name}/{variable.name}:0")
+                # tf.keras 2 called a DepthwiseConv2D's kernel depthwise_kernel.
+                name = variable.name
+                if isinstance(layer, layers.DepthwiseConv2D) and name == "kernel":
+                    name = "depthwise_kernel"
+                names.append(f"{layer.name}/{name}:0")
                 layer_group.create_dataset(names[-1], data=np.asarray(variable.numpy()))
             layer_group.attrs["weight_names"] = fixed(names) if names else np.array([], "S1")
 
@@ -261,7 +266,8 @@ mobile_rng = np.random.default_rng(11)
 
 def mobile():
     keras.utils.set_random_seed(13)
-    separable()
+    model = separable()
+    keras2_layout(model, OUT / "separable-keras2.h5")
     dropout_rnn()
 
 

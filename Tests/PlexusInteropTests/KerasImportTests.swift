@@ -103,6 +103,20 @@ func edited(_ value: JSONValue, at path: [String], _ transform: (JSONValue?) -> 
     #expect(largestDifference(try model.predict(input), expected) <= 1e-4)
   }
 
+  /// tf.keras 2 named a DepthwiseConv2D's kernel `depthwise_kernel`, Keras 3 `kernel`: both read.
+  @Test func aKeras2FileWithDepthwiseAndSeparableConvolutionsReads() throws {
+    let file = try KerasFile(
+      contentsOf: kerasFixtureFolder.appendingPathComponent("separable-keras2.h5"))
+    #expect(file.kerasVersion == "2.13.1")
+    let (model, assignments) = try file.loadModel(registry: .standard())
+    #expect(
+      assignments.contains {
+        $0.datasetPath == "model_weights/depthwise_conv2d/depthwise_conv2d/depthwise_kernel:0"
+      })
+    let (input, expected) = try kerasReference("separable")
+    #expect(largestDifference(try model.predict(input), expected) <= 1e-4)
+  }
+
   @Test func aWeightsFileFillsAGivenArchitecture() throws {
     let architecture = try #require(
       try KerasFile(contentsOf: kerasFixtureFolder.appendingPathComponent("mlp.keras"))
