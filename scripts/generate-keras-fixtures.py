@@ -4,7 +4,14 @@
 Run once, in a venv with keras, h5py, numpy and a Keras backend (torch here):
 
     python3 -m venv venv && venv/bin/pip install keras h5py numpy torch
-    KERAS_BACKEND=torch venv/bin/python scripts/generate-keras-fixtures.py
+    KERAS_BACKEND=torch venv/bin/python scripts/generate-keras-fixtures.py [PART ...]
+
+PART is `base` (the families below, the hostile file and the Keras 2 layout) or `mobile`
+(`separable`: Conv2D with groups, DepthwiseConv2D, SeparableConv2D and ZeroPadding2D, also in
+tf.keras 2's layout as `separable-keras2.h5`;
+`dropout_rnn`: a grouped Conv1D, then LSTM, GRU and SimpleRNN with dropout and
+recurrent_dropout); all by default.
+Each part draws from its own seeds, so one can be made again alone.
 
 For each small model of a family (an MLP, a CNN, an LSTM, a GRU with a bidirectional layer, a
 SimpleRNN over embeddings, a functional model with merges and a shared layer) it writes:
@@ -31,6 +38,7 @@ Batch normalization's moving statistics are set to random values so that they ma
 import json
 import os
 import pathlib
+import sys
 
 os.environ.setdefault("KERAS_BACKEND", "torch")
 
@@ -155,6 +163,46 @@ def functional():
     return save("functional", model, rng.normal(size=(4, 6)))
 
 
+def separable():
+    model = keras.Sequential(
+        [
+            keras.Input((9, 9, 4)),
+            layers.ZeroPadding2D(((1, 0), (0, 2))),
+            layers.Conv2D(6, 3, groups=2, activation="relu"),
+            layers.DepthwiseConv2D(3, strides=2, depth_multiplier=2, padding="same",
+                                   activation="relu"),
+            layers.SeparableConv2D(5, (2, 3), depth_multiplier=2, activation="tanh"),
+            layers.DepthwiseConv2D(2, use_bias=False),
+            layers.SeparableConv2D(4, 1, dilation_rate=1, use_bias=False),
+            layers.Flatten(),
+            layers.Dense(3),
+        ],
+        name="separable",
+    )
+    # Non-zero biases, so that they matter.
+    for layer in model.layers:
+        if getattr(layer, "use_bias", False):
+            weights = layer.get_weights()
+            weights[-1] = mobile_rng.normal(0, 0.5, weights[-1].shape).astype("float32")
+            layer.set_weights(weights)
+    return save("separable", model, mobile_rng.normal(size=(3, 9, 9, 4)))
+
+
+def dropout_rnn():
+    model = keras.Sequential(
+        [
+            keras.Input((6, 3)),
+            layers.Conv1D(6, 2, groups=3, padding="causal", activation="tanh"),
+            layers.LSTM(4, return_sequences=True, dropout=0.2, recurrent_dropout=0.3, seed=5),
+            layers.GRU(4, return_sequences=True, recurrent_dropout=0.25),
+            layers.SimpleRNN(3, dropout=0.1),
+            layers.Dense(2),
+        ],
+        name="dropout_rnn",
+    )
+    return save("dropout_rnn", model, mobile_rng.normal(size=(4, 6, 3)))
+
+
 def keras2_layout(model, path):
     """Writes `model` in the layout of a tf.keras 2.x HDF5 model file."""
     config_layers = []
@@ -188,7 +236,11 @@ def keras2_layout(model, path):
             layer_group = group.create_group(layer.name)
             names = []
             for variable in layer.weights:
-                names.append(f"{layer.name}/{variable.name}:0")
+                # tf.keras 2 called a DepthwiseConv2D's kernel depthwise_kernel.
+                name = variable.name
+                if isinstance(layer, layers.DepthwiseConv2D) and name == "kernel":
+                    name = "depthwise_kernel"
+                names.append(f"{layer.name}/{name}:0")
                 layer_group.create_dataset(names[-1], data=np.asarray(variable.numpy()))
             layer_group.attrs["weight_names"] = fixed(names) if names else np.array([], "S1")
 
@@ -209,8 +261,27 @@ def hostile():
         h5.create_dataset("ints", data=np.array([1, 2, 3], dtype="int64"))
 
 
+mobile_rng = np.random.default_rng(11)
+
+
+def mobile():
+    keras.utils.set_random_seed(13)
+    model = separable()
+    keras2_layout(model, OUT / "separable-keras2.h5")
+    dropout_rnn()
+
+
 def main():
     OUT.mkdir(parents=True, exist_ok=True)
+    parts = {"base": base, "mobile": mobile}
+    for part in sys.argv[1:] or list(parts):
+        if part not in parts:
+            raise SystemExit(f"unknown part {part!r}; parts: {', '.join(parts)}")
+        parts[part]()
+    print("wrote", sorted(p.name for p in OUT.iterdir()))
+
+
+def base():
     keras.utils.set_random_seed(3)
     model = mlp()
     model.save_weights(OUT / "mlp.weights.h5")
@@ -221,7 +292,6 @@ def main():
     embedding_rnn()
     functional()
     hostile()
-    print("wrote", sorted(p.name for p in OUT.iterdir()))
 
 
 if __name__ == "__main__":

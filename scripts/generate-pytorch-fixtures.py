@@ -16,9 +16,14 @@ libraries, and the values they hold as JSON.
   NAME-output.npy (torch's outputs in eval mode; image inputs in torch's NCHW layout).
   mlp.safetensors and cnn.npz hold the same state dicts in those formats, and
   cnn.mapping.json maps its tensor names to Plexus paths.
+- grouped (Conv2d with groups=2, a depthwise Conv2d with groups=C and two filters per channel,
+  a grouped ConvTranspose2d) and birnn (bidirectional LSTM and GRU, tensors *_reverse), in the
+  same form.
 
 Run once with a Python that has torch and numpy; commit the small outputs:
-  python scripts/generate-pytorch-fixtures.py
+  python scripts/generate-pytorch-fixtures.py [PART ...]
+with PART among numpy, pytorch, models and grouped (the grouped and birnn models); all by
+default. Each part draws from its own seed, so one part can be made again alone.
 """
 import collections
 import io
@@ -26,6 +31,7 @@ import json
 import os
 import pathlib
 import pickle
+import sys
 import zipfile
 
 import numpy as np
@@ -210,6 +216,35 @@ class Embedded(nn.Module):
         return self.head(output[:, -1])
 
 
+class Grouped(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.grouped = nn.Conv2d(4, 6, 3, padding=1, groups=2)
+        self.depthwise = nn.Conv2d(6, 12, 3, stride=2, padding=1, groups=6)
+        self.up = nn.ConvTranspose2d(12, 4, 2, stride=2, groups=2)
+        self.fc = nn.Linear(4 * 8 * 8, 3)
+
+    def forward(self, x):
+        x = torch.relu(self.grouped(x))
+        x = torch.relu(self.depthwise(x))
+        x = torch.tanh(self.up(x))
+        return self.fc(torch.flatten(x, 1))
+
+
+class BiRecurrent(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lstm = nn.LSTM(4, 6, batch_first=True, bidirectional=True)
+        self.gru = nn.GRU(12, 5, batch_first=True, bidirectional=True)
+        self.fc = nn.Linear(10, 3)
+
+    def forward(self, x):
+        x, _ = self.lstm(x)
+        _, state = self.gru(x)
+        # The last state of each direction: forward after step T, reverse after step 1.
+        return self.fc(torch.cat([state[0], state[1]], dim=1))
+
+
 def spec(name, input_shape, layers):
     return {
         "name": name,
@@ -241,6 +276,10 @@ def build(name):
         return Recurrent(nn.GRU, 4, 10, 3)
     if name == "rnn":
         return Embedded()
+    if name == "grouped":
+        return Grouped()
+    if name == "birnn":
+        return BiRecurrent()
     raise ValueError(name)
 
 
@@ -289,6 +328,39 @@ def models():
         dense(2),
     ])))
 
+    save_models(cases)
+
+
+def grouped_models():
+    torch.manual_seed(2)
+    cases = []
+    grouped = build("grouped")
+    cases.append(("grouped", grouped, torch.randn(3, 4, 8, 8), spec("grouped", [8, 8, 4], [
+        {"type": "plexus.conv2d", "config": {
+            "filters": 6, "kernelSize": [3, 3], "padding": "same", "groups": 2,
+            "activation": "relu"}},
+        {"type": "plexus.depthwise_conv2d", "config": {
+            "kernelSize": [3, 3], "strides": [2, 2], "depthMultiplier": 2, "activation": "relu",
+            "padding": {"top": 1, "bottom": 1, "left": 1, "right": 1}}},
+        {"type": "plexus.conv2d_transpose", "config": {
+            "filters": 4, "kernelSize": [2, 2], "strides": [2, 2], "groups": 2,
+            "activation": "tanh"}},
+        {"type": "plexus.flatten"},
+        dense(3),
+    ])))
+    birnn = build("birnn")
+    cases.append(("birnn", birnn, torch.randn(3, 5, 4), spec("birnn", [5, 4], [
+        {"type": "plexus.bidirectional", "config": {
+            "layer": {"type": "plexus.lstm", "name": "lstm", "config": {
+                "units": 6, "returnSequences": True}}}},
+        {"type": "plexus.bidirectional", "config": {
+            "layer": {"type": "plexus.gru", "name": "gru", "config": {"units": 5}}}},
+        dense(3),
+    ])))
+    save_models(cases)
+
+
+def save_models(cases):
     for name, model, inputs, architecture in cases:
         model.eval()
         with torch.no_grad():
@@ -316,9 +388,15 @@ def models():
 
 def main():
     FOLDER.mkdir(parents=True, exist_ok=True)
-    numpy_archives()
-    pytorch_files()
-    models()
+    parts = {
+        "numpy": numpy_archives, "pytorch": pytorch_files, "models": models,
+        "grouped": grouped_models,
+    }
+    chosen = sys.argv[1:] or list(parts)
+    for part in chosen:
+        if part not in parts:
+            raise SystemExit(f"unknown part {part!r}; parts: {', '.join(parts)}")
+        parts[part]()
 
 
 if __name__ == "__main__":

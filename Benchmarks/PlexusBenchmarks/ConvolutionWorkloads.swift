@@ -7,7 +7,48 @@ extension Workloads {
       Workload(name: "lenet_train_step_batch64", run: lenetTrainStep),
       Workload(name: "lenet_inference_batch64", run: lenetInferenceBatch64),
       Workload(name: "lenet_inference_batch1", run: lenetInferenceBatch1),
+      Workload(name: "depthwise3x3_step_batch16") {
+        try layerStep("depthwise3x3_step_batch16", seconds: $0) {
+          try DepthwiseConv2D(kernelSize: 3, padding: .same, activation: .relu)
+        }
+      },
+      Workload(name: "conv2d_groups32_3x3_step_batch16") {
+        try layerStep("conv2d_groups32_3x3_step_batch16", seconds: $0) {
+          try Conv2D(
+            config: .init(
+              filters: 32, kernelSize: [3, 3], padding: .same, activation: .relu, groups: 32))
+        }
+      },
+      Workload(name: "conv2d_groups4_3x3_step_batch16") {
+        try layerStep("conv2d_groups4_3x3_step_batch16", seconds: $0) {
+          try Conv2D(
+            config: .init(
+              filters: 32, kernelSize: [3, 3], padding: .same, activation: .relu, groups: 4))
+        }
+      },
+      Workload(name: "conv2d_3x3_step_batch16") {
+        try layerStep("conv2d_3x3_step_batch16", seconds: $0) {
+          try Conv2D(filters: 32, kernelSize: 3, padding: .same, activation: .relu)
+        }
+      },
     ]
+  }
+
+  /// One forward and backward pass (with the input gradient) of a layer on a batch of 16
+  /// images of 28x28x32: the grouped and depthwise convolutions of MobileNet-style models.
+  static func layerStep(_ name: String, seconds: Double, _ make: () throws -> any Layer) throws
+    -> Measurement
+  {
+    let layer = try make()
+    try layer.build(inputShape: [28, 28, 32], seed: 1)
+    var generator = SeededGenerator(seed: 2)
+    let input = Tensor.uniform([16, 28, 28, 32], low: -1, high: 1, using: &generator)
+    let gradient = Tensor.uniform([16, 28, 28, 32], low: -1, high: 1, using: &generator)
+    let record = CallRecord()
+    return try measure(name, seconds: seconds, inner: 2) {
+      _ = try layer(input, training: true, record: record)
+      _ = try layer.gradients([gradient], record: record)
+    }
   }
 
   /// LeNet-5-like: conv5x5x6 ReLU, maxpool 2, conv5x5x16 ReLU, maxpool 2, dense 120 ReLU,

@@ -117,7 +117,9 @@ public final class Conv1D: UnaryLayer {
       pass: GroupedConvolution(
         inner: ConvolutionLowering(geometry: geometry, filters: filters / groups), groups: groups,
         inputChannels: channels / groups, outputChannels: filters / groups,
-        kernelColumns: filters / groups),
+        kernelColumns: filters / groups,
+        depthwise: DepthwiseLowering.forGroups(
+          geometry: geometry, groups: groups, channels: channels, filters: filters)),
       kernelShape: [config.kernelSize, channels / groups, filters], layer: name)
   }
 

@@ -37,9 +37,12 @@ public final class Conv2D: UnaryLayer {
   }
 
   /// A layer whose kernel parameter is called `kernelName` (`SeparableConv2D`'s
-  /// `pointwise_kernel`).
-  init(config: Config, expectedChannels: Int?, kernelName: String = "kernel") throws {
-    try config.validate2D(layer: "conv2d")
+  /// `pointwise_kernel`); `kind` names the layer kind in configuration errors.
+  init(
+    config: Config, expectedChannels: Int?, kernelName: String = "kernel",
+    kind: String = "conv2d"
+  ) throws {
+    try config.validate2D(layer: kind)
     if let expectedChannels,
       expectedChannels <= 0 || expectedChannels > ParameterAllocation.maximumSampleElements
     {
@@ -107,7 +110,9 @@ public final class Conv2D: UnaryLayer {
       pass: GroupedConvolution(
         inner: ConvolutionLowering(geometry: geometry, filters: filters / groups), groups: groups,
         inputChannels: channels / groups, outputChannels: filters / groups,
-        kernelColumns: filters / groups),
+        kernelColumns: filters / groups,
+        depthwise: DepthwiseLowering.forGroups(
+          geometry: geometry, groups: groups, channels: channels, filters: filters)),
       kernelShape: [kh, kw, channels / groups, filters], layer: name)
   }
 

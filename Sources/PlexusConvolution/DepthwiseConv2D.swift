@@ -7,8 +7,9 @@ import PlexusPerceptron
 /// Input `[N, H, W, C]`, output `[N, OH, OW, C * depthMultiplier]`; output channel
 /// `c * depthMultiplier + m` is input channel `c` convolved with filter `m`. The kernel is
 /// `[KH, KW, C, depthMultiplier]` as in Keras's `DepthwiseConv2D` (PyTorch writes it as a
-/// `Conv2d` with `groups = C` and weight `[C * depthMultiplier, 1, KH, KW]`). It is the
-/// grouped convolution with one group per input channel.
+/// `Conv2d` with `groups = C` and weight `[C * depthMultiplier, 1, KH, KW]`). It computes the
+/// grouped convolution with one group per input channel, with direct loops over contiguous
+/// channels instead of a column matrix per channel.
 ///
 /// ```swift
 /// let depthwise = try DepthwiseConv2D(kernelSize: 3, padding: .same, activation: .relu)
@@ -93,7 +94,7 @@ public final class DepthwiseConv2D: UnaryLayer {
   public var bias: Parameter? { weights.bias }
   /// The per-sample output shape `[OH, OW, C * depthMultiplier]`, once built.
   public var outputShape: [Int]? { weights.outputShape }
-  private let weights: WeightedConvolution<[Int], GroupedConvolution<ConvolutionLowering>>
+  private let weights: WeightedConvolution<[Int], DepthwiseLowering>
 
   /// - Throws: `PlexusError.invalidConfiguration` for a depth multiplier, kernel size, strides
   ///   or dilation out of range, or padding amounts out of range.
@@ -102,16 +103,16 @@ public final class DepthwiseConv2D: UnaryLayer {
   }
 
   /// A layer whose kernel parameter is called `kernelName` (`SeparableConv2D`'s
-  /// `depthwise_kernel`).
-  init(config: Config, kernelName: String) throws {
+  /// `depthwise_kernel`); `kind` names the layer kind in configuration errors.
+  init(config: Config, kernelName: String, kind: String = "depthwise_conv2d") throws {
     guard config.depthMultiplier > 0,
       config.depthMultiplier <= ParameterAllocation.maximumSampleElements
     else {
       throw PlexusError.invalidConfiguration(
-        "depthwise_conv2d depthMultiplier must be in "
+        "\(kind) depthMultiplier must be in "
           + "1...\(ParameterAllocation.maximumSampleElements), got \(config.depthMultiplier)")
     }
-    try config.convolution.validate2D(layer: "depthwise_conv2d")
+    try config.convolution.validate2D(layer: kind)
     self.config = config
     self.weights = WeightedConvolution(config: config.convolution, kernelName: kernelName)
   }
@@ -146,12 +147,10 @@ public final class DepthwiseConv2D: UnaryLayer {
           + "\(multiplier) is more than \(ParameterAllocation.maximumSampleElements) outputs")
     }
     let geometry = try config.convolution.geometry2D(
-      height: height, width: width, groupChannels: 1, shape: shape, layer: name)
+      height: height, width: width, groupChannels: channels, shape: shape, layer: name)
     return try weights.build(
       outputShape: [geometry.outputHeight, geometry.outputWidth, outputChannels],
-      pass: GroupedConvolution(
-        inner: ConvolutionLowering(geometry: geometry, filters: multiplier), groups: channels,
-        inputChannels: 1, outputChannels: multiplier, kernelColumns: multiplier),
+      pass: DepthwiseLowering(geometry: geometry, multiplier: multiplier),
       kernelShape: [config.kernelSize[0], config.kernelSize[1], channels, multiplier],
       layer: name)
   }

@@ -130,14 +130,11 @@ public final class SeparableConv2D: UnaryLayer {
   /// - Throws: `PlexusError.invalidConfiguration` for filters, depth multiplier, kernel size,
   ///   strides or dilation out of range, or padding amounts out of range.
   public init(config: Config) throws {
-    depthwise = try DepthwiseConv2D(config: config.depthwise, kernelName: "depthwise_kernel")
-    do {
-      pointwise = try Conv2D(
-        config: config.pointwise, expectedChannels: nil, kernelName: "pointwise_kernel")
-    } catch PlexusError.invalidConfiguration(let message) {
-      throw PlexusError.invalidConfiguration(
-        message.replacingOccurrences(of: "conv2d", with: "separable_conv2d"))
-    }
+    depthwise = try DepthwiseConv2D(
+      config: config.depthwise, kernelName: "depthwise_kernel", kind: "separable_conv2d")
+    pointwise = try Conv2D(
+      config: config.pointwise, expectedChannels: nil, kernelName: "pointwise_kernel",
+      kind: "separable_conv2d")
     self.config = config
   }
 

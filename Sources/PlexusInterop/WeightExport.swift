@@ -37,17 +37,27 @@ public enum WeightExport {
           return TypedTensor(name: names[path] ?? path, tensor: entry.parameter.value)
         }
       }
+    case .keras:
+      guard mapping == nil else {
+        throw InteropError(
+          "the Keras layout names every tensor itself; a mapping file applies to the plexus "
+            + "and pytorch layouts")
+      }
+      return try KerasWeightLayout.tensors(of: model)
     case .pytorch:
       let modules = try mapping.map { try moduleNames($0, layers: layers) } ?? [:]
       return try layers.flatMap { layer in
-        let module = modules[layer.path] ?? (layer.path, nil)
+        // Both directions of a bidirectional RNN are one PyTorch module.
+        let module = modules[layer.path] ?? (layer.bidirectionalWrapper ?? layer.path, nil)
         guard mapping == nil || modules[layer.path] != nil else {
           throw InteropError("the mapping names no tensor of layer '\(layer.path)'")
         }
         let specs = try PyTorchLayout.parameters(of: layer)
         return try PyTorchLayout.torchValues(of: layer).map { suffix, tensor in
+          let direction = layer.isReverseDirection ? "_reverse" : ""
           let index =
-            PyTorchLayout.recurrentSuffixes.contains(suffix) ? "_l\(module.layerIndex ?? 0)" : ""
+            PyTorchLayout.recurrentSuffixes.contains(suffix)
+            ? "_l\(module.layerIndex ?? 0)\(direction)" : ""
           let dtype = specs.first { $0.suffix == suffix }?.dtype ?? .f32
           return TypedTensor(
             name: "\(module.name).\(suffix)\(index)", tensor: tensor, dtype: dtype)
@@ -72,7 +82,8 @@ public enum WeightExport {
       let parts = name.split(separator: ".", omittingEmptySubsequences: false)
       let module = parts.dropLast().joined(separator: ".")
       var index: Int?
-      let last = String(parts.last ?? "")
+      var last = String(parts.last ?? "")
+      if last.hasSuffix("_reverse") { last.removeLast("_reverse".count) }
       if let range = last.range(of: "_l", options: .backwards),
         PyTorchLayout.recurrentSuffixes.contains(String(last[..<range.lowerBound]))
       {

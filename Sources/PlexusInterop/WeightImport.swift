@@ -8,6 +8,9 @@ public enum WeightLayout: String, Sendable, CaseIterable {
   /// A PyTorch state dict's: the `torch.nn` module of each layer, its tensor names
   /// (`fc1.weight`, `lstm.weight_ih_l0`) and layouts (see `Formats/conversions.md`).
   case pytorch
+  /// A Keras 3 weights file's: each parameter under its variable's path
+  /// (`layers/dense/vars/0`) in Keras's layouts, which are Plexus's.
+  case keras
 }
 
 /// A mapping file: for each tensor of a weight file, the Plexus path it goes to, or `nil` to
@@ -111,6 +114,7 @@ public enum WeightImport {
       switch layout {
       case .plexus: try plexusLayout(file, layers: layers, mapping: mapping)
       case .pytorch: try pytorchLayout(file, layers: layers, mapping: mapping)
+      case .keras: try kerasLayout(file, model: model, layers: layers, mapping: mapping)
       }
     for (parameter, value) in values { try parameter.assign(value) }
     return report
@@ -118,6 +122,28 @@ public enum WeightImport {
 
   private static func failure(_ file: WeightFile, _ message: String) -> PlexusError {
     PlexusError.invalidData("\(file.source): \(message)")
+  }
+
+  // MARK: Keras layout
+
+  /// The Keras layout: the Plexus layout through the mapping of Keras 3 paths to parameters.
+  private static func kerasLayout(
+    _ file: WeightFile, model: any ModelProtocol, layers: [ParameterLayer],
+    mapping: WeightMapping?
+  ) throws -> (WeightImportReport, [(Parameter, Tensor)]) {
+    guard mapping == nil else {
+      throw failure(
+        file,
+        "the Keras layout names every tensor itself; a mapping file applies to the "
+          + "plexus and pytorch layouts")
+    }
+    let (report, values) = try plexusLayout(
+      file, layers: layers, mapping: try KerasWeightLayout.mapping(for: model))
+    return (
+      WeightImportReport(
+        layout: .keras, method: "by Keras 3 path", assignments: report.assignments,
+        warnings: report.warnings), values
+    )
   }
 
   // MARK: Plexus layout
@@ -236,46 +262,47 @@ public enum WeightImport {
     var key: String
     var module: String
     var tensors: [(suffix: String, info: WeightTensorInfo)] = []
+    /// Whether the tensors are a bidirectional RNN's reverse direction (`*_l0_reverse`).
+    var isReverse = false
 
     func tensor(_ suffix: String) -> WeightTensorInfo? {
       tensors.first { $0.suffix == suffix }?.info
     }
   }
 
-  /// A tensor name's module and suffix: `fc1.weight` is (`fc1`, `weight`, nil),
-  /// `lstm.weight_ih_l1` is (`lstm`, `weight_ih`, 1).
+  /// A tensor name's module and suffix: `fc1.weight` is (`fc1`, `weight`, nil, false),
+  /// `lstm.weight_ih_l1` is (`lstm`, `weight_ih`, 1, false) and `lstm.weight_ih_l1_reverse`,
+  /// of a bidirectional RNN's reverse direction, (`lstm`, `weight_ih`, 1, true).
   private static func split(_ name: String, file: WeightFile) throws
-    -> (module: String, suffix: String, layerIndex: Int?)
+    -> (module: String, suffix: String, layerIndex: Int?, isReverse: Bool)
   {
     let parts = name.split(separator: ".", omittingEmptySubsequences: false)
     let module = parts.dropLast().joined(separator: ".")
     let last = String(parts.last ?? "")
-    if let range = last.range(of: "_l", options: .backwards),
-      PyTorchLayout.recurrentSuffixes.contains(String(last[..<range.lowerBound]))
+    let reverse = last.hasSuffix("_reverse")
+    let plain = reverse ? String(last.dropLast("_reverse".count)) : last
+    if let range = plain.range(of: "_l", options: .backwards),
+      PyTorchLayout.recurrentSuffixes.contains(String(plain[..<range.lowerBound])),
+      let number = Int(plain[range.upperBound...]), number >= 0
     {
-      var index = String(last[range.upperBound...])
-      if index.hasSuffix("_reverse") {
-        throw failure(
-          file, "'\(name)' belongs to a bidirectional PyTorch RNN, which Plexus does not convert")
-      }
-      index = index.isEmpty ? "x" : index
-      if let number = Int(index), number >= 0 {
-        return (module, String(last[..<range.lowerBound]), number)
-      }
+      return (module, String(plain[..<range.lowerBound]), number, reverse)
     }
-    return (module, last, nil)
+    return (module, last, nil, false)
   }
 
   private static func groups(_ file: WeightFile) throws -> [ModuleGroup] {
     var groups: [ModuleGroup] = []
     var indices: [String: Int] = [:]
     for info in file.tensors {
-      let (module, suffix, layer) = try split(info.name, file: file)
-      let key = module + (layer.map { "#\($0)" } ?? "")
+      let (module, suffix, layer, reverse) = try split(info.name, file: file)
+      let direction = reverse ? "_reverse" : ""
+      let key = module + (layer.map { "#\($0)\(direction)" } ?? "")
       if indices[key] == nil {
         indices[key] = groups.count
         groups.append(
-          ModuleGroup(key: key, module: module + (layer.map { ".*_l\($0)" } ?? "")))
+          ModuleGroup(
+            key: key, module: module + (layer.map { ".*_l\($0)\(direction)" } ?? ""),
+            isReverse: reverse))
       }
       groups[indices[key]!].tensors.append((suffix, info))
     }
@@ -285,6 +312,12 @@ public enum WeightImport {
   /// Why the group cannot be the layer's module, or `nil` when it can.
   private static func misfit(_ group: ModuleGroup, _ layer: ParameterLayer) throws -> String? {
     let specs = try PyTorchLayout.parameters(of: layer)
+    if group.isReverse != layer.isReverseDirection {
+      return "module '\(group.module)' is "
+        + (group.isReverse ? "" : "not ")
+        + "the reverse direction of a bidirectional RNN, layer '\(layer.path)' is "
+        + (layer.isReverseDirection ? "" : "not")
+    }
     var suffixes = Set<String>()
     for (suffix, info) in group.tensors where !suffixes.insert(suffix).inserted {
       return "tensors '\(group.tensor(suffix)!.name)' and '\(info.name)' are both the '\(suffix)' "
@@ -347,9 +380,10 @@ public enum WeightImport {
               + "with parameters nor a parameter of the architecture; its layers are "
               + "\(layers.map(\.path))")
         }
-        let (_, suffix, _) = try split(info.name, file: file)
-        byLayer[layerPath, default: ModuleGroup(key: layerPath, module: layerPath)].tensors.append(
-          (suffix, info))
+        let (_, suffix, _, reverse) = try split(info.name, file: file)
+        byLayer[
+          layerPath, default: ModuleGroup(key: layerPath, module: layerPath, isReverse: reverse)
+        ].tensors.append((suffix, info))
       }
       for layer in layers {
         guard let group = byLayer[layer.path] else {

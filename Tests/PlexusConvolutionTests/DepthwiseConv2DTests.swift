@@ -87,6 +87,75 @@ import Testing
     #expect(report.parameterErrors.count == 2)
   }
 
+  /// The direct depthwise loops and one ordinary convolution per channel (im2col and `gemm`)
+  /// give the same outputs and gradients, on one thread and on batches split unevenly across
+  /// two; a `Conv2D` with one group per channel, which takes the same loops, agrees too.
+  @Test(arguments: [false, true])
+  func matchesOneConvolutionPerChannel(threads: Bool) throws {
+    func channel(_ tensor: Tensor, _ index: Int, of count: Int) -> Tensor {
+      var shape = tensor.shape
+      let width = shape[shape.count - 1] / count
+      shape[shape.count - 1] = width
+      let values = tensor.scalars
+      return Tensor(shape: shape) { buffer in
+        for position in buffer.indices {
+          buffer[position] =
+            values[position / width * width * count + index * width + position % width]
+        }
+      }
+    }
+    func run() throws {
+      let config = DepthwiseConv2D.Config(
+        kernelSize: [3, 2], strides: [2, 1], padding: .same, dilation: [1, 2],
+        depthMultiplier: 2, activation: .tanh, biasInitializer: .glorotUniform)
+      let depthwise = try DepthwiseConv2D(config: config)
+      _ = try depthwise.build(inputShape: [7, 6, 3], seed: 5)
+      var generator = SeededGenerator(seed: 7)
+      let input = Tensor.uniform([3, 7, 6, 3], low: -1, high: 1, using: &generator)
+      let outputShape = try ConvolutionTesting.fixedOutputShape(depthwise)
+      let gradient = Tensor.uniform([3] + outputShape, low: -1, high: 1, using: &generator)
+      let direct = try ConvolutionTesting.forwardAndBackward(
+        depthwise, input: input, outputGradient: gradient)
+      // The kernel [KH, KW, C, M] as [KH * KW, C * M]: channel c is C kernels [KH, KW, 1, M].
+      let kernel = try depthwise.kernel.value.reshaped([6, 6])
+      let kernelGradient = try direct.parameterGradients[0].reshaped([6, 6])
+      for c in 0..<3 {
+        let single = try Conv2D(
+          config: .init(
+            filters: 2, kernelSize: [3, 2], strides: [2, 1], padding: .same, dilation: [1, 2],
+            activation: .tanh))
+        _ = try single.build(inputShape: [7, 6, 1], seed: 0)
+        try single.kernel.assign(try channel(kernel, c, of: 3).reshaped([3, 2, 1, 2]))
+        try single.bias?.assign(channel(try #require(depthwise.bias).value, c, of: 3))
+        let one = try ConvolutionTesting.forwardAndBackward(
+          single, input: channel(input, c, of: 3),
+          outputGradient: channel(gradient, c, of: 3))
+        #expect(try one.output.maxAbsoluteDifference(to: channel(direct.output, c, of: 3)) < 1e-5)
+        #expect(
+          try one.inputGradient.maxAbsoluteDifference(
+            to: channel(direct.inputGradient, c, of: 3)) < 1e-5)
+        #expect(
+          try one.parameterGradients[0].reshaped([6, 2]).maxAbsoluteDifference(
+            to: channel(kernelGradient, c, of: 3).reshaped([6, 2])) < 1e-4)
+        #expect(
+          try one.parameterGradients[1].maxAbsoluteDifference(
+            to: channel(direct.parameterGradients[1], c, of: 3)) < 1e-4)
+      }
+      let grouped = try Conv2D(
+        config: .init(
+          filters: 6, kernelSize: [3, 2], strides: [2, 1], padding: .same, dilation: [1, 2],
+          activation: .tanh, groups: 3))
+      _ = try grouped.build(inputShape: [7, 6, 3], seed: 6)
+      try grouped.kernel.assign(try depthwise.kernel.value.reshaped([3, 2, 1, 6]))
+      try grouped.bias?.assign(try #require(depthwise.bias).value)
+      let viaGroups = try ConvolutionTesting.forwardAndBackward(
+        grouped, input: input, outputGradient: gradient)
+      #expect(try viaGroups.output.maxAbsoluteDifference(to: direct.output) < 1e-6)
+      #expect(try viaGroups.inputGradient.maxAbsoluteDifference(to: direct.inputGradient) < 1e-6)
+    }
+    if threads { try ConvolutionTesting.withThreads(run) } else { try run() }
+  }
+
   @Test func skippingTheInputGradientKeepsTheParameterGradients() throws {
     try ConvolutionTesting.expectSkippingTheInputGradientKeepsParameterGradients(
       DepthwiseConv2D(kernelSize: 3, depthMultiplier: 2, activation: .relu),

@@ -76,8 +76,11 @@ import Testing
       #expect(message.hasPrefix("separable_conv2d filters must be in 1..."), "\(message)")
     }
     #expect(throws: PlexusError.self) { try SeparableConv2D(filters: 2, kernelSize: -3) }
-    #expect(throws: PlexusError.self) {
-      try SeparableConv2D(filters: 2, kernelSize: 3, depthMultiplier: 0)
+    do {
+      _ = try SeparableConv2D(filters: 2, kernelSize: 3, depthMultiplier: 0)
+      Issue.record("a depth multiplier of 0 was accepted")
+    } catch PlexusError.invalidConfiguration(let message) {
+      #expect(message.hasPrefix("separable_conv2d depthMultiplier must be in 1..."), "\(message)")
     }
   }
 

@@ -69,6 +69,26 @@ import Testing
           metadata: ModelMetadata(created: created, description: "every convolution-family layer"))
       }),
     Golden(
+      name: "mobile-convolutions",
+      sample: SampleModel(
+        make: {
+          Sequential([
+            try Pad2D(top: 1, bottom: 0, left: 1, right: 2, mode: .reflect),
+            try Conv2D(
+              config: .init(filters: 4, kernelSize: [3, 3], activation: .relu, groups: 2)),
+            try DepthwiseConv2D(
+              kernelSize: 3, strides: 2, padding: .same, depthMultiplier: 2, activation: .relu),
+            try SeparableConv2D(filters: 3, kernelSize: 2, activation: .tanh),
+            try Pad2D(top: 0, bottom: 1, left: 0, right: 1, mode: .edge),
+            Flatten(), try Dense(units: 2, activation: .softmax),
+          ])
+        }, inputShape: [7, 6, 2]),
+      options: {
+        SaveOptions(
+          metadata: ModelMetadata(
+            created: created, description: "grouped, depthwise and separable convolutions, Pad2D"))
+      }),
+    Golden(
       name: "recurrent-layers",
       sample: SampleModel(
         make: {

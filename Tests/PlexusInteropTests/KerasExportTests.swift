@@ -123,6 +123,25 @@ enum PlexusExportModels {
     return (model, Tensor.normal([4, 5], using: &generator))
   }
 
+  /// Grouped, depthwise and separable convolutions after a zero padding, and recurrent layers
+  /// with dropout.
+  static func mobile() throws -> (any ModelProtocol, Tensor) {
+    let model = Sequential([
+      try Pad2D(top: 1, bottom: 1, left: 0, right: 2),
+      try Conv2D(
+        config: .init(filters: 4, kernelSize: [3, 3], activation: .relu, groups: 2)),
+      try DepthwiseConv2D(kernelSize: 3, padding: .same, depthMultiplier: 2, activation: .relu),
+      try SeparableConv2D(filters: 3, kernelSize: 2, strides: 2, depthMultiplier: 2),
+      try Reshape([-1, 3]),
+      try LSTM(config: .init(units: 3, returnSequences: true, dropout: 0.2, recurrentDropout: 0.1)),
+      try GRU(config: .init(units: 2, recurrentDropout: 0.3, seed: 4)),
+      try Dense(units: 2),
+    ])
+    try model.build(inputShape: [6, 5, 2], seed: 8)
+    var generator = SeededGenerator(seed: 11)
+    return (model, Tensor.normal([3, 6, 5, 2], using: &generator))
+  }
+
   static func perturbBatchNormalization(_ model: any ModelProtocol) throws {
     var generator = SeededGenerator(seed: 3)
     for (path, parameter) in try model.builtGraph().namedParameters(prefix: "")
@@ -135,7 +154,7 @@ enum PlexusExportModels {
   }
 
   static let all: [(String, @Sendable () throws -> (any ModelProtocol, Tensor))] = [
-    ("cnn", cnn), ("recurrent", recurrent), ("branches", branches),
+    ("cnn", cnn), ("recurrent", recurrent), ("branches", branches), ("mobile", mobile),
   ]
 }
 
@@ -231,6 +250,16 @@ func architecture(of model: any ModelProtocol) throws -> LayerDescription {
           name: "pad"), inputShape: [4, 4, 1]
       )
       .contains("option 'padding'"))
+    #expect(
+      try refusal(
+        try Pad2D(top: 1, bottom: 1, left: 1, right: 1, mode: .reflect, name: "mirror"),
+        inputShape: [4, 4, 1]
+      ).contains("layer 'mirror' (plexus.pad2d): option 'mode' is reflect"))
+    #expect(
+      try refusal(
+        try Conv2DTranspose(config: .init(filters: 2, kernelSize: [2, 2], groups: 2)).named("up"),
+        inputShape: [4, 4, 2]
+      ).contains("Keras's Conv2DTranspose has no groups"))
     #expect(
       try refusal(try GaussianNoise(config: .init(stddev: 0.1)).named("noise"), inputShape: [3])
         .contains("layer 'noise' (plexus.gaussian_noise) has no Keras equivalent"))

@@ -59,7 +59,9 @@ func edited(_ value: JSONValue, at path: [String], _ transform: (JSONValue?) -> 
 }
 
 @Suite struct KerasImportTests {
-  static let families = ["mlp", "cnn", "lstm", "gru", "embedding_rnn", "functional"]
+  static let families = [
+    "mlp", "cnn", "lstm", "gru", "embedding_rnn", "functional", "separable", "dropout_rnn",
+  ]
 
   @Test(arguments: families, ["keras", "h5"])
   func convertedModelsPredictAsKerasDoes(family: String, fileExtension: String) throws {
@@ -98,6 +100,20 @@ func edited(_ value: JSONValue, at path: [String], _ transform: (JSONValue?) -> 
     let (model, assignments) = try file.loadModel(registry: .standard())
     #expect(assignments.first?.datasetPath == "model_weights/dense/dense/kernel:0")
     let (input, expected) = try kerasReference("mlp")
+    #expect(largestDifference(try model.predict(input), expected) <= 1e-4)
+  }
+
+  /// tf.keras 2 named a DepthwiseConv2D's kernel `depthwise_kernel`, Keras 3 `kernel`: both read.
+  @Test func aKeras2FileWithDepthwiseAndSeparableConvolutionsReads() throws {
+    let file = try KerasFile(
+      contentsOf: kerasFixtureFolder.appendingPathComponent("separable-keras2.h5"))
+    #expect(file.kerasVersion == "2.13.1")
+    let (model, assignments) = try file.loadModel(registry: .standard())
+    #expect(
+      assignments.contains {
+        $0.datasetPath == "model_weights/depthwise_conv2d/depthwise_conv2d/depthwise_kernel:0"
+      })
+    let (input, expected) = try kerasReference("separable")
     #expect(largestDifference(try model.predict(input), expected) <= 1e-4)
   }
 
@@ -162,8 +178,16 @@ func edited(_ value: JSONValue, at path: [String], _ transform: (JSONValue?) -> 
     try expectRefusal("mlp", "option 'dtype'") {
       edited($0, at: dense + ["dtype"]) { _ in .string("mixed_float16") }
     }
-    try expectRefusal("lstm", "option 'recurrent_dropout' is 0.2") {
-      edited($0, at: ["config", "layers", "1", "config", "recurrent_dropout"]) { _ in .number(0.2) }
+    try expectRefusal("lstm", "option 'recurrent_dropout' must be in [0, 1)") {
+      edited($0, at: ["config", "layers", "1", "config", "recurrent_dropout"]) { _ in .number(1) }
+    }
+    try expectRefusal("separable", "option 'depthwise_constraint' is set") {
+      edited($0, at: ["config", "layers", "3", "config", "depthwise_constraint"]) { _ in
+        .object(["class_name": .string("NonNeg"), "config": .object([:])])
+      }
+    }
+    try expectRefusal("separable", "option 'groups' is 5") {
+      edited($0, at: ["config", "layers", "2", "config", "groups"]) { _ in .number(5) }
     }
     try expectRefusal("lstm", "option 'stateful' is true") {
       edited($0, at: ["config", "layers", "1", "config", "stateful"]) { _ in .bool(true) }

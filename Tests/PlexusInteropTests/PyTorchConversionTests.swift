@@ -54,7 +54,7 @@ let torchPython: String? = {
 }()
 
 @Suite struct PyTorchConversionTests {
-  static let models = ["mlp", "cnn", "lstm", "gru", "rnn"]
+  static let models = ["mlp", "cnn", "lstm", "gru", "rnn", "grouped", "birnn"]
 
   /// Converts a fixture's state dict with its spec and returns the model and the tool's output.
   private func convert(
@@ -207,6 +207,11 @@ let torchPython: String? = {
       ],
       "gru": ["gru_1": "rnn", "dense_1": "fc"],
       "rnn": ["embedding_1": "embed", "simple_rnn_1": "rnn", "dense_1": "head"],
+      "grouped": [
+        "conv2d_1": "grouped", "depthwise_conv2d_1": "depthwise", "conv2d_transpose_1": "up",
+        "dense_1": "fc",
+      ],
+      "birnn": ["bidirectional_1": "lstm", "bidirectional_2": "gru", "dense_1": "fc"],
     ]
     for name in Self.models {
       let converted = folder.file("\(name).plexus")
@@ -382,7 +387,7 @@ let torchPython: String? = {
       #expect(a.parameter.value == b.parameter.value)
     }
     for arguments in [
-      [converted, weights, "--to", "pt"], [converted, weights, "--layout", "keras"],
+      [converted, weights, "--to", "pt"], [converted, weights, "--layout", "tensorflow"],
     ] {
       #expect(throws: (any Error).self) { try ConvertCommand.parse(arguments).validate() }
     }

@@ -82,7 +82,8 @@ public struct ConvertCommand: ParsableCommand {
       rounds. OUT may be IN: the file is replaced atomically. .plexus to .safetensors or .npz \
       writes each parameter under its Plexus path (--dtype f32, f16 or bf16 for safetensors), \
       or with --layout pytorch the state dict of the equivalent torch.nn modules (names from \
-      the layers, or the modules a --mapping file names); safetensors files get the \
+      the layers, or the modules a --mapping file names), or with --layout keras each under \
+      its Keras 3 variable path (layers/dense/vars/0); safetensors files get the \
       architecture in their metadata. .safetensors, .npz, .pt and .pth to .plexus take the \
       architecture from that metadata or from --architecture (a .plexus file or a training \
       spec) and match tensors by name, by order and shape, or as a --mapping file says; the \
@@ -122,7 +123,7 @@ public struct ConvertCommand: ParsableCommand {
   /// The tensor names and layouts of the weight file.
   @Option(
     help: ArgumentHelp(
-      "The weight file's names and layouts: plexus or pytorch (default: pytorch for .pt/.pth, else plexus).",
+      "The weight file's names and layouts: plexus, pytorch or keras (default: pytorch for .pt/.pth, else the layout a safetensors file's metadata names, else plexus).",
       valueName: "layout"))
   public var layout: String?
 
@@ -173,7 +174,7 @@ public struct ConvertCommand: ParsableCommand {
         architecturePath: architecture, mappingPath: mapping)
       if let layout {
         guard let value = WeightLayout(rawValue: layout) else {
-          throw ValidationError("--layout must be plexus or pytorch, got '\(layout)'")
+          throw ValidationError("--layout must be plexus, pytorch or keras, got '\(layout)'")
         }
         parsed.layout = value
       }

@@ -139,12 +139,13 @@ public enum WeightConversion {
       metadata[layoutKey] = layout.rawValue
       metadata["format"] = "pt"
     }
+    if layout == .keras { metadata[layoutKey] = layout.rawValue }
     let tensors = try WeightExport.write(
       model, layout: layout, mapping: mapping, dtype: dtype, metadata: metadata,
       format: format.weightFormat, to: URL(fileURLWithPath: settings.outputPath))
     console.line(
       "Wrote \(settings.outputPath): \(tensors.count) tensors as \(dtype.rawValue)"
-        + (layout == .pytorch ? ", PyTorch layout" : "")
+        + (layout == .pytorch ? ", PyTorch layout" : layout == .keras ? ", Keras layout" : "")
         + (format == .safetensors
           ? ", architecture '\(file.architecture.type)' in the metadata" : ""))
   }

@@ -59,12 +59,12 @@ struct TilePlan: Sendable {
     return product
   }
 
-  /// Calls `body(samples)` once per thread with that thread's samples (disjoint ranges that
-  /// cover the batch), concurrently when there is more than one thread.
-  func forEachSampleRange(_ body: @Sendable (_ samples: Range<Int>) -> Void) {
+  /// Calls `body(thread, samples)` once per thread with that thread's index and samples
+  /// (disjoint ranges that cover the batch), concurrently when there is more than one thread.
+  func forEachThread(_ body: @Sendable (_ thread: Int, _ samples: Range<Int>) -> Void) {
     let (batch, threads) = (self.batch, self.threads)
     @Sendable func run(_ thread: Int) {
-      body((thread * batch / threads)..<((thread + 1) * batch / threads))
+      body(thread, (thread * batch / threads)..<((thread + 1) * batch / threads))
     }
     if threads == 1 {
       run(0)
@@ -73,14 +73,19 @@ struct TilePlan: Sendable {
     }
   }
 
+  /// Calls `body(samples)` once per thread with that thread's samples (disjoint ranges that
+  /// cover the batch), concurrently when there is more than one thread.
+  func forEachSampleRange(_ body: @Sendable (_ samples: Range<Int>) -> Void) {
+    forEachThread { _, samples in body(samples) }
+  }
+
   /// Calls `body(thread, rows)` for every tile; tiles of one thread run in order, threads run
   /// concurrently on disjoint sample ranges.
   func forEachTile(_ body: @Sendable (_ thread: Int, _ rows: Range<Int>) -> Void) {
-    let (batch, threads, positions, rowsPerTile) = (
-      self.batch, self.threads, self.positions, self.rowsPerTile
-    )
-    forEachSampleRange { samples in
-      let thread = samples.lowerBound * threads / Swift.max(batch, 1)
+    let (positions, rowsPerTile) = (self.positions, self.rowsPerTile)
+    // The thread's own index: one derived from its first sample (`lower * threads / batch`)
+    // gives two threads the same tiles when the batch does not divide evenly (3 over 2).
+    forEachThread { thread, samples in
       var row = samples.lowerBound * positions
       let end = samples.upperBound * positions
       while row < end {

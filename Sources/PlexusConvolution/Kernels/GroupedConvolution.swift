@@ -3,7 +3,8 @@ import PlexusCore
 /// A convolution pass split into channel groups: block `g` of the output channels is the
 /// `inner` pass applied to block `g` of the input channels with block `g` of the kernel's
 /// columns. With one group it is the inner pass itself, with its fast paths and fused
-/// activation; with more, each group's channels are gathered into a contiguous batch, run
+/// activation; with one input channel per group (depthwise) it is `DepthwiseLowering`'s
+/// direct loops; otherwise each group's channels are gathered into a contiguous batch, run
 /// through `inner` (im2col and `gemm`) and scattered back.
 ///
 /// The kernel is viewed as a `[rows, groups * kernelColumns]` matrix whose rows are the
@@ -22,6 +23,22 @@ struct GroupedConvolution<Inner: ConvolutionPass>: ConvolutionPass {
   /// The kernel columns of one group (the output channels of a convolution, the input
   /// channels of a transposed convolution).
   let kernelColumns: Int
+  /// For a convolution with one input channel per group (depthwise), the direct loops that
+  /// compute it without a column matrix per group.
+  let depthwise: DepthwiseLowering?
+
+  /// - Parameter depthwise: the direct pass for one input channel per group, if any.
+  init(
+    inner: Inner, groups: Int, inputChannels: Int, outputChannels: Int, kernelColumns: Int,
+    depthwise: DepthwiseLowering? = nil
+  ) {
+    self.inner = inner
+    self.groups = groups
+    self.inputChannels = inputChannels
+    self.outputChannels = outputChannels
+    self.kernelColumns = kernelColumns
+    self.depthwise = depthwise
+  }
 
   var fusesActivation: Bool { groups == 1 && inner.fusesActivation }
 
@@ -71,6 +88,11 @@ struct GroupedConvolution<Inner: ConvolutionPass>: ConvolutionPass {
         input: input, kernel: kernel, bias: bias, activation: activation,
         outputShape: outputShape, scratch: scratch)
     }
+    if let depthwise {
+      return depthwise.forward(
+        input: input, kernel: kernel, bias: bias, activation: activation,
+        outputShape: outputShape, scratch: scratch)
+    }
     let (groups, inputChannels, outputChannels, kernelColumns) = (
       self.groups, self.inputChannels, self.outputChannels, self.kernelColumns
     )
@@ -106,6 +128,12 @@ struct GroupedConvolution<Inner: ConvolutionPass>: ConvolutionPass {
   ) -> Tensor? {
     guard groups > 1 else {
       return inner.backward(
+        gradient: gradient, activation: activation, activationOutput: activationOutput,
+        input: input, kernel: kernel, bias: bias, computingInputGradient: computingInputGradient,
+        scratch: scratch)
+    }
+    if let depthwise {
+      return depthwise.backward(
         gradient: gradient, activation: activation, activationOutput: activationOutput,
         input: input, kernel: kernel, bias: bias, computingInputGradient: computingInputGradient,
         scratch: scratch)

@@ -276,7 +276,7 @@ public final class KerasFile {
       for (name, variable) in zip(names, variables) {
         let last = name.split(separator: "/").last.map(String.init) ?? name
         let stem = last.split(separator: ":").first.map(String.init) ?? last
-        guard stem == variable.kerasName else {
+        guard stem == variable.kerasName || variable.kerasAliases.contains(stem) else {
           throw KerasError(
             "\(source): layer '\(layer)' stores '\(name)' where Plexus expects its "
               + "\(variable.kerasName)")

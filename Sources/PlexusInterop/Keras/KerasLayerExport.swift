@@ -130,9 +130,15 @@ enum KerasLayerExport {
       func json(_ values: [Int]) -> JSONValue { numbers(values) }
       let className =
         ["plexus.conv1d": "Conv1D", "plexus.conv2d": "Conv2D"][type] ?? "Conv2DTranspose"
+      let groups = try options.int("groups", default: 1, in: 1...Int(Int32.max))
+      if className == "Conv2DTranspose" && groups != 1 {
+        throw options.fail("groups", "is \(groups); Keras's Conv2DTranspose has no groups")
+      }
+      let grouping: [String: JSONValue] =
+        className == "Conv2DTranspose" ? [:] : ["groups": .number(Double(groups))]
       return (
         className,
-        [
+        grouping.merging([
           "filters": .number(Double(try options.int("filters", in: 1...Int(Int32.max)))),
           "kernel_size": json(kernel),
           "strides": json(try extent(options, "strides", rank: rank, default: 1)),
@@ -143,7 +149,26 @@ enum KerasLayerExport {
           "use_bias": .bool(try options.bool("useBias", default: true)),
           "kernel_regularizer": try regularizer(options, "kernelRegularizer"),
           "bias_regularizer": try regularizer(options, "biasRegularizer"),
-        ]
+        ]) { $1 }
+      )
+
+    case "plexus.depthwise_conv2d", "plexus.separable_conv2d":
+      return try depthwise(type, options: options)
+
+    case "plexus.pad2d":
+      let mode = try options.string("mode", default: "constant")
+      let value = try options.number("value", default: 0)
+      guard mode == "constant", value == 0 else {
+        throw options.fail(
+          "mode", "is \(mode) with value \(value); Keras pads with zeros only (ZeroPadding2D)")
+      }
+      let amounts = options.value("padding")?.arrayItems?.compactMap(\.arrayItems) ?? []
+      guard amounts.count == 2, amounts.allSatisfy({ $0.count == 2 }) else {
+        throw options.fail("padding", "must be [[top, bottom], [left, right]]")
+      }
+      return (
+        "ZeroPadding2D",
+        ["padding": .array(amounts.map { .array($0) }), "data_format": .string("channels_last")]
       )
 
     case "plexus.max_pool2d", "plexus.average_pool2d":
@@ -291,6 +316,35 @@ enum KerasLayerExport {
     }
   }
 
+  /// `DepthwiseConv2D` or `SeparableConv2D`, whose Keras options follow Plexus's one to one.
+  private static func depthwise(_ type: String, options: KerasOptions) throws -> (
+    String, [String: JSONValue]
+  ) {
+    let separable = type == "plexus.separable_conv2d"
+    options.ignore(
+      "kernelInitializer", "depthwiseInitializer", "pointwiseInitializer", "biasInitializer")
+    var config: [String: JSONValue] = [
+      "kernel_size": numbers(try options.extent("kernelSize", count: 2)),
+      "strides": numbers(try extent(options, "strides", rank: 2, default: 1)),
+      "dilation_rate": numbers(try extent(options, "dilation", rank: 2, default: 1)),
+      "padding": .string(try padding(options)), "data_format": .string("channels_last"),
+      "depth_multiplier": .number(
+        Double(try options.int("depthMultiplier", default: 1, in: 1...Int(Int32.max)))),
+      "activation": .string(
+        try activationName(options.value("activation"), context: options.context)),
+      "use_bias": .bool(try options.bool("useBias", default: true)),
+      "bias_regularizer": try regularizer(options, "biasRegularizer"),
+    ]
+    if separable {
+      config["filters"] = .number(Double(try options.int("filters", in: 1...Int(Int32.max))))
+      config["depthwise_regularizer"] = try regularizer(options, "depthwiseRegularizer")
+      config["pointwise_regularizer"] = try regularizer(options, "pointwiseRegularizer")
+      return ("SeparableConv2D", config)
+    }
+    config["depthwise_regularizer"] = try regularizer(options, "kernelRegularizer")
+    return ("DepthwiseConv2D", config)
+  }
+
   private static func recurrent(_ type: String, options: KerasOptions) throws -> (
     String, [String: JSONValue]
   ) {
@@ -302,6 +356,9 @@ enum KerasLayerExport {
       "return_state": .bool(try options.bool("returnState", default: false)),
       "go_backwards": .bool(try options.bool("goBackwards", default: false)),
       "use_bias": .bool(true),
+      "dropout": .number(try options.number("dropout", default: 0)),
+      "recurrent_dropout": .number(try options.number("recurrentDropout", default: 0)),
+      "seed": options.value("seed") ?? .null,
     ]
     switch type {
     case "plexus.simple_rnn":

@@ -13,12 +13,15 @@ struct KerasVariable: Sendable, Equatable {
   var keras3Path: String
   /// The variable's Keras name (`kernel`), the last part of its legacy (Keras 2) weight name.
   var kerasName: String
+  /// Other names the variable has had in legacy files (tf.keras 2 called a
+  /// `DepthwiseConv2D`'s kernel `depthwise_kernel`, Keras 3 calls it `kernel`).
+  var kerasAliases: [String] = []
 
   /// The variable seen from one level up: both paths under the layer's own name and group.
   func nested(plexus prefix: String, keras group: String) -> KerasVariable {
     KerasVariable(
       plexusPath: prefix + "." + plexusPath, keras3Path: group + "/" + keras3Path,
-      kerasName: kerasName)
+      kerasName: kerasName, kerasAliases: kerasAliases)
   }
 }
 
@@ -181,7 +184,12 @@ struct KerasLayerImporter {
         throw options.fail("padding", "is '\(paddingName)'; Plexus supports valid and same")
       }
       try options.require("data_format", in: [.null, .string("channels_last")])
-      if className != "Conv2DTranspose" { try options.require("groups", in: [.number(1)]) }
+      let groups =
+        className == "Conv2DTranspose" ? 1 : try options.int("groups", default: 1, in: 1...filters)
+      guard filters % groups == 0 else {
+        throw options.fail(
+          "groups", "is \(groups); the filters (\(filters)) must be divisible by it")
+      }
       if className == "Conv2DTranspose" { try options.requireNull("output_padding") }
       func extentJSON(_ values: [Int]) -> JSONValue {
         rank == 1 ? .number(Double(values[0])) : .array(values.map { .number(Double($0)) })
@@ -191,6 +199,7 @@ struct KerasLayerImporter {
         "strides": extentJSON(strides), "dilation": extentJSON(dilation), "padding": padding,
         "activation": try activation(options, "activation"), "useBias": .bool(useBias),
       ]
+      if groups != 1 { config["groups"] = .number(Double(groups)) }
       try weightPenalties(options, into: &config, kernel: "kernel", bias: "bias")
       options.ignore("kernel_initializer", "bias_initializer")
       try options.requireNull(
@@ -201,6 +210,9 @@ struct KerasLayerImporter {
       return plain(
         className, name, type: type, config: config,
         variables: useBias ? ["kernel", "bias"] : ["kernel"])
+
+    case "DepthwiseConv2D", "SeparableConv2D":
+      return try depthwise(className: className, name: name, options: options)
 
     case "MaxPooling2D", "AveragePooling2D":
       let pool = try options.extent("pool_size", count: 2, default: [2, 2])
@@ -418,10 +430,12 @@ struct KerasLayerImporter {
   /// `Functional` models).
   static let supportedClasses = [
     "Activation", "Add", "Average", "AveragePooling2D", "BatchNormalization", "Bidirectional",
-    "Concatenate", "Conv1D", "Conv2D", "Conv2DTranspose", "Dense", "Dropout", "ELU", "Embedding",
-    "Flatten", "GRU", "GlobalAveragePooling2D", "GlobalMaxPooling2D", "LSTM", "LeakyReLU",
+    "Concatenate", "Conv1D", "Conv2D", "Conv2DTranspose", "Dense", "DepthwiseConv2D", "Dropout",
+    "ELU", "Embedding", "Flatten", "GRU", "GlobalAveragePooling2D", "GlobalMaxPooling2D", "LSTM",
+    "LeakyReLU",
     "Masking", "MaxPooling2D", "Maximum", "Minimum", "Multiply", "PReLU", "ReLU", "Reshape",
-    "SimpleRNN", "Softmax", "Subtract", "TimeDistributed", "UpSampling2D", "ZeroPadding2D",
+    "SeparableConv2D", "SimpleRNN", "Softmax", "Subtract", "TimeDistributed", "UpSampling2D",
+    "ZeroPadding2D",
   ]
 
   // MARK: - Option helpers
@@ -533,6 +547,67 @@ struct KerasLayerImporter {
     return [height, height, width, width]
   }
 
+  /// `DepthwiseConv2D` and `SeparableConv2D`: Keras's variables are `depthwise_kernel`
+  /// (Plexus's depthwise `kernel`), `pointwise_kernel` and `bias`, in Keras's layouts.
+  private func depthwise(className: String, name: String, options: KerasOptions) throws
+    -> ImportedLayer
+  {
+    let separable = className == "SeparableConv2D"
+    let kernel = try options.extent("kernel_size", count: 2)
+    var config: [String: JSONValue] = [
+      "kernelSize": .array(kernel.map { .number(Double($0)) }),
+      "strides": .array(
+        try options.extent("strides", count: 2, default: [1, 1]).map { .number(Double($0)) }),
+      "dilation": .array(
+        try options.extent("dilation_rate", count: 2, default: [1, 1]).map {
+          .number(Double($0))
+        }),
+      "padding": try padding(options),
+      "depthMultiplier": .number(
+        Double(try options.int("depth_multiplier", default: 1, in: 1...Int(Int32.max)))),
+      "activation": try activation(options, "activation"),
+    ]
+    let useBias = try options.bool("use_bias", default: true)
+    config["useBias"] = .bool(useBias)
+    try options.require("data_format", in: [.null, .string("channels_last")])
+    options.ignore("depthwise_initializer", "pointwise_initializer", "bias_initializer")
+    try options.requireNull(
+      "depthwise_constraint", "pointwise_constraint", "bias_constraint", "activity_regularizer")
+    if let penalty = try regularizer(options, "bias_regularizer") {
+      config["biasRegularizer"] = penalty
+    }
+    // Keras's variable names, and Plexus's parameter names where they differ.
+    var kerasNames = separable ? ["depthwise_kernel"] : ["kernel"]
+    var plexusNames = ["kernel"]
+    if separable {
+      config["filters"] = .number(Double(try options.int("filters", in: 1...Int(Int32.max))))
+      for (keras, plexus) in [
+        ("depthwise_regularizer", "depthwiseRegularizer"),
+        ("pointwise_regularizer", "pointwiseRegularizer"),
+      ] {
+        if let penalty = try regularizer(options, keras) { config[plexus] = penalty }
+      }
+      kerasNames.append("pointwise_kernel")
+      plexusNames = kerasNames
+    } else if let penalty = try regularizer(options, "depthwise_regularizer") {
+      config["kernelRegularizer"] = penalty
+    }
+    if useBias {
+      kerasNames.append("bias")
+      plexusNames.append("bias")
+    }
+    return ImportedLayer(
+      kerasClass: className,
+      description: LayerDescription(
+        type: separable ? "plexus.separable_conv2d" : "plexus.depthwise_conv2d", name: name,
+        config: .object(config)),
+      variables: zip(plexusNames, kerasNames).enumerated().map { index, pair in
+        KerasVariable(
+          plexusPath: "\(name).\(pair.0)", keras3Path: "vars/\(index)", kerasName: pair.1,
+          kerasAliases: !separable && index == 0 ? ["depthwise_kernel"] : [])
+      }, readsSequenceMask: false, masksPaddingIds: false)
+  }
+
   /// Batch normalization must normalize the last (channel) axis, as Plexus's does.
   private func batchNormalizationAxis(_ options: KerasOptions, buildShape: JSONValue?) throws {
     guard let value = options.value("axis") else { return }
@@ -584,8 +659,22 @@ struct KerasLayerImporter {
     try options.require("use_bias", in: [.bool(true)])
     try options.require("stateful", in: [.bool(false)])
     try options.require("time_major", in: [.bool(false)])
-    try options.require("dropout", in: [.number(0)])
-    try options.require("recurrent_dropout", in: [.number(0)])
+    for (keras, plexus) in [("dropout", "dropout"), ("recurrent_dropout", "recurrentDropout")] {
+      let rate = try options.number(keras, default: 0)
+      guard rate >= 0, rate < 1 else { throw options.fail(keras, "must be in [0, 1)") }
+      if rate != 0 { config[plexus] = .number(rate) }
+    }
+    // The seed of the dropout masks matters only with dropout.
+    if config["dropout"] != nil || config["recurrentDropout"] != nil,
+      let seed = options.value("seed"), seed != .null
+    {
+      guard let value = KerasOptions.integer(seed), value >= 0 else {
+        throw options.fail("seed", "must be a non-negative integer")
+      }
+      config["seed"] = .number(Double(value))
+    } else {
+      options.ignore("seed")
+    }
     let zeroOutput = try options.bool("zero_output_for_mask", default: false)
     if zeroOutput && modelHasMasks && config["returnSequences"] == .bool(true) {
       throw options.fail(
@@ -593,7 +682,7 @@ struct KerasLayerImporter {
         "is true in a model with masks; Plexus repeats the previous output at a masked step")
     }
     // Implementation choices that compute the same function.
-    options.ignore("unroll", "implementation", "use_cudnn", "seed")
+    options.ignore("unroll", "implementation", "use_cudnn")
     options.ignore("kernel_initializer", "recurrent_initializer", "bias_initializer")
     try options.requireNull(
       "kernel_regularizer", "recurrent_regularizer", "bias_regularizer", "activity_regularizer",

@@ -103,7 +103,7 @@ struct KerasModelImporter {
       variables: model.variables.map {
         KerasVariable(
           plexusPath: name + "." + $0.plexusPath, keras3Path: $0.keras3Path,
-          kerasName: $0.kerasName)
+          kerasName: $0.kerasName, kerasAliases: $0.kerasAliases)
       }, readsSequenceMask: false, masksPaddingIds: false)
   }
 

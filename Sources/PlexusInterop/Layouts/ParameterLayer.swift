@@ -17,6 +17,11 @@ public struct ParameterLayer: Sendable {
   /// `[L, C]` from a 1-D convolution), that data's shape: PyTorch flattens the same values in
   /// channels-first order, so the rows of a following dense kernel are permuted.
   public let flattenedSpatialShape: [Int]?
+  /// For a direction of a `Bidirectional` wrapper, the wrapper's path: PyTorch names both
+  /// directions after one module (`lstm.weight_ih_l0`, `lstm.weight_ih_l0_reverse`).
+  public var bidirectionalWrapper: String? = nil
+  /// Whether the layer is the backward direction of a `Bidirectional` wrapper.
+  public var isReverseDirection = false
 
   /// The parameter named `name`, if the layer has one.
   public func parameter(_ name: String) -> Parameter? {
@@ -81,9 +86,16 @@ public struct ParameterLayer: Sendable {
             graph: try model.builtGraph(), prefix: prefix + layer.name + "." + sublayer.name + ".",
             into: &result, seen: &seen)
         } else {
+          let first = result.count
           try collect(
             layer: sublayer, prefix: prefix + layer.name + ".", flattened: nil, into: &result,
             seen: &seen)
+          if layer.typeName == "plexus.bidirectional" {
+            for index in first..<result.count {
+              result[index].bidirectionalWrapper = prefix + layer.name
+              result[index].isReverseDirection = sublayer.name == "backward"
+            }
+          }
         }
       }
       return

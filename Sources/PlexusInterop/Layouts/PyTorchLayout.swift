@@ -99,6 +99,7 @@ enum PyTorchLayout {
       let kernel = try shape("kernel")  // [F, gates * H]
       let recurrent = try shape("recurrent_kernel")  // [H, gates * H]
       let width = kernel[1]
+      try checkDirection(of: layer)
       var gateNote = ""
       if layer.typeName == "plexus.gru" {
         guard case .object(let config) = layer.config, config["resetAfter"] != .bool(false) else {
@@ -128,6 +129,8 @@ enum PyTorchLayout {
         TorchParameter(
           suffix: "weight", shape: try shape("embeddings"), target: "embeddings", note: "")
       ]
+    case _ where convolutionTypes.contains(layer.typeName):
+      return try convolutionParameters(of: layer)
     default:
       throw InteropError(
         "layer '\(layer.path)' (\(layer.typeName)) has no PyTorch equivalent in Plexus's "
@@ -185,6 +188,9 @@ enum PyTorchLayout {
       values["bias"] = try Tensor.concatenate(rows, axis: 0)
     case "plexus.embedding":
       values["embeddings"] = try tensor("weight")
+    case _ where convolutionTypes.contains(layer.typeName):
+      values = try convolutionPlexusValues(
+        of: layer, weight: try tensor("weight"), bias: tensors["bias"])
     default:
       _ = try parameters(of: layer)
     }
@@ -238,6 +244,8 @@ enum PyTorchLayout {
       values["bias_hh"] = try gruBlocks(try rows[1].reshaped([width]))
     case "plexus.embedding":
       values["weight"] = try value("embeddings")
+    case _ where convolutionTypes.contains(layer.typeName):
+      values = try convolutionTorchValues(of: layer)
     default:
       break
     }
