@@ -88,9 +88,10 @@ public enum WeightExport {
     return result
   }
 
-  /// Writes the model's parameters in `layout` to `url` as safetensors or `.npz` (`format`, or
-  /// the one the extension names), atomically. Safetensors files carry `metadata`; floating-point tensors are
-  /// stored as `dtype` (F32, F16 or BF16; `.npz` is F32).
+  /// Writes the model's parameters in `layout` to `url` as safetensors, `.npz` or a PyTorch
+  /// state dict (`format`, or the one the extension names), atomically. Safetensors files carry
+  /// `metadata`; floating-point tensors are stored as `dtype` (F32, F16 or BF16; `.npz` is
+  /// F32).
   ///
   /// - Throws: as `tensors(of:layout:mapping:)`; `InteropError` for another extension or
   ///   dtype; `PlexusError.io` when the file cannot be written.
@@ -109,6 +110,11 @@ public enum WeightExport {
         tensors[index].dtype = dtype
       }
       try SafeTensorsFile.write(tensors, metadata: metadata, to: url)
+    case .pytorch?:
+      for index in tensors.indices where tensors[index].dtype == .f32 {
+        tensors[index].dtype = dtype
+      }
+      try PyTorchWriter.write(tensors, to: url)
     case .npz?:
       guard dtype == .f32 else { throw InteropError(".npz weights are written as F32 only") }
       try NumPyArchive.write(
@@ -117,7 +123,7 @@ public enum WeightExport {
         }, to: url)
     default:
       throw InteropError(
-        "\(url.path): weights are written as .safetensors or .npz (a .pt file is not written)")
+        "\(url.path): weights are written as .safetensors, .npz, .pt or .pth")
     }
     return tensors
   }

@@ -95,13 +95,13 @@ public struct ConvertCommand: ParsableCommand {
 
   /// The output file.
   @Argument(
-    help: ArgumentHelp("The file to write (.plexus, .safetensors, .npz).", valueName: "OUT"))
+    help: ArgumentHelp("The file to write (.plexus, .safetensors, .npz, .pt).", valueName: "OUT"))
   public var output: String
 
   /// The output format, when the extension does not say.
   @Option(
     help: ArgumentHelp(
-      "The output format: plexus, safetensors or npz (default: from OUT's extension).",
+      "The output format: plexus, safetensors, npz or pytorch (default: from OUT's extension).",
       valueName: "format"))
   public var to: String?
 
@@ -163,8 +163,8 @@ public struct ConvertCommand: ParsableCommand {
         parsed.layout = value
       }
       if let to {
-        guard let value = ConvertFormat(rawValue: to), value != .pytorch else {
-          throw ValidationError("--to must be plexus, safetensors or npz, got '\(to)'")
+        guard let value = ConvertFormat(rawValue: to) else {
+          throw ValidationError("--to must be plexus, safetensors, npz or pytorch, got '\(to)'")
         }
         parsed.outputFormat = value.rawValue
       }
