@@ -37,6 +37,12 @@ public enum WeightExport {
           return TypedTensor(name: names[path] ?? path, tensor: entry.parameter.value)
         }
       }
+    case .sklearn:
+      guard mapping == nil else {
+        throw InteropError(
+          "the scikit-learn layout names its three tensors itself; leave out the mapping file")
+      }
+      return try ScikitLearnLayout.exportTensors(layers)
     case .pytorch:
       let modules = try mapping.map { try moduleNames($0, layers: layers) } ?? [:]
       return try layers.flatMap { layer in

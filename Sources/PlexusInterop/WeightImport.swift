@@ -8,6 +8,9 @@ public enum WeightLayout: String, Sendable, CaseIterable {
   /// A PyTorch state dict's: the `torch.nn` module of each layer, its tensor names
   /// (`fc1.weight`, `lstm.weight_ih_l0`) and layouts (see `Formats/conversions.md`).
   case pytorch
+  /// scikit-learn's `BernoulliRBM` attributes (`components_`, `intercept_hidden_`,
+  /// `intercept_visible_`), for a model with one RBM.
+  case sklearn
 }
 
 /// A mapping file: for each tensor of a weight file, the Plexus path it goes to, or `nil` to
@@ -111,6 +114,13 @@ public enum WeightImport {
       switch layout {
       case .plexus: try plexusLayout(file, layers: layers, mapping: mapping)
       case .pytorch: try pytorchLayout(file, layers: layers, mapping: mapping)
+      case .sklearn:
+        if mapping != nil {
+          throw PlexusError.invalidArgument(
+            "the scikit-learn layout names its three tensors itself; leave out the mapping file")
+        } else {
+          try ScikitLearnLayout.importValues(file, layers: layers)
+        }
       }
     for (parameter, value) in values { try parameter.assign(value) }
     return report

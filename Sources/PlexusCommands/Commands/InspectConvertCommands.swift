@@ -115,7 +115,7 @@ public struct ConvertCommand: ParsableCommand {
   /// The tensor names and layouts of the weight file.
   @Option(
     help: ArgumentHelp(
-      "The weight file's names and layouts: plexus or pytorch (default: pytorch for .pt/.pth, else plexus).",
+      "The weight file's names and layouts: plexus, pytorch or sklearn (default: pytorch for .pt/.pth, sklearn for a BernoulliRBM's components_ and intercepts, else plexus).",
       valueName: "layout"))
   public var layout: String?
 
@@ -158,7 +158,7 @@ public struct ConvertCommand: ParsableCommand {
         architecturePath: architecture, mappingPath: mapping)
       if let layout {
         guard let value = WeightLayout(rawValue: layout) else {
-          throw ValidationError("--layout must be plexus or pytorch, got '\(layout)'")
+          throw ValidationError("--layout must be plexus, pytorch or sklearn, got '\(layout)'")
         }
         parsed.layout = value
       }

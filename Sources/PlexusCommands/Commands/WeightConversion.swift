@@ -188,10 +188,13 @@ public enum WeightConversion {
     let weights = try WeightFile(contentsOf: URL(fileURLWithPath: weightsPath))
     let model = try architecture(
       for: weights, path: weightsPath, architecturePath: architecturePath)
+    // A file holding a BernoulliRBM's components_ and intercepts is scikit-learn's.
     let chosen =
       layout
       ?? (weights.format == .pytorch
-        ? .pytorch : weights.metadata[layoutKey].flatMap(WeightLayout.init(rawValue:)) ?? .plexus)
+        ? .pytorch
+        : weights.metadata[layoutKey].flatMap(WeightLayout.init(rawValue:))
+          ?? (WeightImport.isScikitLearnRBM(weights) ? .sklearn : .plexus))
     let mapping = try mappingPath.map { try WeightMapping(contentsOf: URL(fileURLWithPath: $0)) }
     let report = try WeightImport.load(weights, into: model, layout: chosen, mapping: mapping)
     return (model, report)
