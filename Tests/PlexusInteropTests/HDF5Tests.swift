@@ -93,3 +93,31 @@ private let kerasFixtures = Bundle.module.url(forResource: "Fixtures", withExten
     }
   }
 }
+
+extension HDF5Tests {
+  /// A fuzzed file whose dense link storage is damaged: libhdf5 1.10 freed pointers it never
+  /// set while building its sorted link table for a listing by name. Groups are listed in
+  /// libhdf5's own order and sorted by Plexus, so the listing is an error or names, never a
+  /// crash; the well-formed file lists its groups sorted.
+  @Test func damagedLinkStorageIsAnErrorNotACrash() throws {
+    let file = try HDF5File(contentsOf: kerasFixtures.appendingPathComponent("damaged-links.h5"))
+    var failures = 0
+    func walk(_ path: String, depth: Int) {
+      guard depth < 8 else { return }
+      do {
+        for (name, kind) in try file.members(of: path) where kind == .group {
+          walk(path.isEmpty ? name : path + "/" + name, depth: depth + 1)
+        }
+      } catch {
+        #expect(error is HDF5Error)
+        failures += 1
+      }
+    }
+    walk("", depth: 0)
+    #expect(failures > 0)
+    let weights = try HDF5File(contentsOf: kerasFixtures.appendingPathComponent("mlp.weights.h5"))
+    let names = try weights.members(of: "layers").map(\.name)
+    #expect(names.count >= 3, "\(names)")
+    #expect(names == names.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) })
+  }
+}

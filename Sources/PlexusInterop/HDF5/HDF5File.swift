@@ -257,21 +257,39 @@ public final class HDF5File {
         guard info.nlinks <= 1_000_000 else {
           throw HDF5Error("\(source): group '\(path)' has \(info.nlinks) links, too many")
         }
-        return try (0..<Int(info.nlinks)).map { index in
-          let length = H5Lget_name_by_idx(
-            group, ".", H5_INDEX_NAME, H5_ITER_INC, hsize_t(index), nil, 0, plexus_h5p_default())
-          guard length >= 0, length < 65_536 else {
+        // Listed in libhdf5's own order (which does not build the sorted link table that
+        // libhdf5 1.10 mishandles in a damaged file), then sorted by name here.
+        var listed: [String]?
+        for size in [1 << 20, 1 << 26] where listed == nil {
+          var buffer = [CChar](repeating: 0, count: size)
+          // One name more than declared is let through, so that it shows as a mismatch.
+          let count = plexus_h5_link_names(group, &buffer, size, UInt32(info.nlinks) + 1)
+          if count == -2 { continue }
+          guard count >= 0 else {
             throw HDF5Error(
-              "\(source): cannot read link \(index) of '\(path)': "
-                + HDF5Library.stackDescription())
+              "\(source): cannot list '\(path)': \(HDF5Library.stackDescription())")
           }
-          var buffer = [CChar](repeating: 0, count: Int(length) + 1)
-          _ = H5Lget_name_by_idx(
-            group, ".", H5_INDEX_NAME, H5_ITER_INC, hsize_t(index), &buffer, buffer.count,
-            plexus_h5p_default())
-          return String(
-            decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+          listed = buffer.withUnsafeBufferPointer { raw in
+            var names: [String] = []
+            var start = 0
+            for _ in 0..<Int(count) {
+              let length = strlen(raw.baseAddress! + start)
+              names.append(
+                String(
+                  decoding: UnsafeRawBufferPointer(
+                    rebasing: UnsafeRawBufferPointer(raw)[
+                      start..<(start + length)]), as: UTF8.self))
+              start += length + 1
+            }
+            return names
+          }
         }
+        guard let listed, listed.count == Int(info.nlinks) else {
+          throw HDF5Error(
+            "\(source): group '\(path)' declares \(info.nlinks) links but lists "
+              + (listed.map { String($0.count) } ?? "more names than fit 64 MiB"))
+        }
+        return listed.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
       }
       guard let names else { throw HDF5Error("\(source): no group '\(path)'") }
       let prefix = try components(path).map { "/" + $0 }.joined()
