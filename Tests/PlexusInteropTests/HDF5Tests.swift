@@ -121,3 +121,26 @@ extension HDF5Tests {
     #expect(names == names.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) })
   }
 }
+
+extension HDF5Tests {
+  /// Fuzzed files whose global heap (where variable-length strings such as Keras'
+  /// model_config live) is damaged: libhdf5 1.10 looped forever on one and copied past the
+  /// collection on the other. Both are refused before libhdf5 reads them, naming the
+  /// collection; every well-formed fixture still opens.
+  @Test func damagedGlobalHeapsAreRefused() throws {
+    for name in ["damaged-heap-loop.h5", "damaged-heap-size.h5"] {
+      #expect("\(name)") {
+        try HDF5File(contentsOf: kerasFixtures.appendingPathComponent(name))
+      } throws: { error in
+        error is HDF5Error && "\(error)".contains("global heap collection at byte")
+      }
+    }
+    let fixtures = try FileManager.default.contentsOfDirectory(atPath: kerasFixtures.path)
+      .filter { $0.hasSuffix(".h5") && !$0.hasPrefix("damaged-") }
+    #expect(fixtures.count >= 8)
+    for name in fixtures {
+      let file = try HDF5File(contentsOf: kerasFixtures.appendingPathComponent(name))
+      _ = try file.stringAttribute("keras_version", of: "/")
+    }
+  }
+}
