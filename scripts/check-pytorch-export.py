@@ -6,7 +6,8 @@ equivalent torch.nn modules with load_state_dict(strict=True) and give torch's o
 
 FOLDER holds manifest.json, written by the PlexusInteropTests test that exports the fixture
 models: {"cases": [{"fixture": "cnn", "file": "cnn-torch.safetensors", "modules": null}, ...]}.
-A case's file is a .safetensors or .npz state dict. With "modules": null it must load into the
+A case's file is a .safetensors, .npz or .pt state dict (a .pt file is read with
+torch.load(weights_only=True)). With "modules": null it must load into the
 fixture's own module (its tensors carry torch's names, through a mapping file); otherwise
 "modules" maps each exported module name (a Plexus layer path) to the fixture module's
 submodule, and the file loads into a module made of those submodules under those names.
@@ -35,6 +36,9 @@ def fixture_models():
 
 
 def load_state(path):
+    if path.suffix == ".pt":
+        # Written by Plexus as torch.save writes state dicts; the restricted loader must take it.
+        return torch.load(path, weights_only=True)
     if path.suffix == ".safetensors":
         from safetensors.torch import load_file
         return load_file(str(path))

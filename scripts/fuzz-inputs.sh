@@ -30,17 +30,27 @@ swift build -c release --build-path "$build" --target PlexusCommands \
   -Xswiftc -sanitize=fuzzer,address -Xcc -fsanitize=fuzzer-no-link,address
 release="$build/release"
 objects=()
-for module in PlexusCore PlexusPerceptron PlexusConvolution PlexusDatasets PlexusDBN \
+for module in PlexusKernels PlexusCore PlexusPerceptron PlexusConvolution PlexusDatasets PlexusDBN \
   PlexusAutoencoder PlexusRecurrent Plexus PlexusInterop PlexusCommands ArgumentParser \
   ArgumentParserToolInfo; do
   while IFS= read -r -d '' object; do objects+=("$object"); done \
     < <(find "$release/$module.build" -name '*.o' -print0)
 done
 
+# PlexusInterop (under PlexusCommands) reads HDF5 through libhdf5.
+hdf5_flags=()
+for flag in $(pkg-config --cflags --libs hdf5); do
+  case "$flag" in
+    -I*) hdf5_flags+=(-Xcc "$flag") ;;
+    *) hdf5_flags+=("$flag") ;;
+  esac
+done
+
 out=".build/fuzz/$target"
 mkdir -p "$out/corpus" "$out/findings"
 swiftc -O -g -sanitize=fuzzer,address -parse-as-library -swift-version 6 \
-  -module-name "Fuzz_$target" -I "$release/Modules" -I Sources/CZlib \
+  -module-name "Fuzz_$target" -I "$release/Modules" -I "$release/PlexusKernels.build" \
+  -I Sources/CZlib -I Sources/CHDF5 "${hdf5_flags[@]}" \
   "$source" "${objects[@]}" -lz -o "$out/fuzzer" \
   2> >(grep -v "Cannot export local symbol" >&2)
 

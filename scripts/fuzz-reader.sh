@@ -23,10 +23,18 @@ for file in Sources/PlexusPerceptron/*.swift; do
 done
 cp Tests/Fuzz/PlexusReaderFuzzer.swift "$out/src/"
 
+# PlexusCore imports the C kernels (PlexusKernels): compiled here with the sanitizers, with a
+# module map for the import.
+mkdir -p "$out/kernels"
+printf 'module PlexusKernels {\n  header "%s"\n  export *\n}\n' \
+  "$PWD/Sources/PlexusKernels/include/PlexusKernels.h" > "$out/kernels/module.modulemap"
+clang -O2 -g -fsanitize=fuzzer-no-link,address -I Sources/PlexusKernels/include \
+  -c Sources/PlexusKernels/Kernels.c -o "$out/kernels/Kernels.o"
+
 swiftc -O -g -sanitize=fuzzer,address -parse-as-library -swift-version 6 \
   -module-name PlexusFuzz \
-  -I Sources/CZlib -lz \
-  "$out/src"/*.swift -o "$out/plexus-reader-fuzzer" \
+  -I Sources/CZlib -I "$out/kernels" -lz \
+  "$out/src"/*.swift "$out/kernels/Kernels.o" -o "$out/plexus-reader-fuzzer" \
   2> >(grep -v "Cannot export local symbol" >&2)
 
 cp -n Tests/PlexusFormatTests/FuzzCorpus/* "$out/corpus/" 2>/dev/null || true

@@ -1,6 +1,7 @@
 // The HDF5 C library, with functions for the values its headers define as macros (Swift does
 // not import macros that expand to expressions).
 #include <hdf5.h>
+#include <string.h>
 
 static inline hid_t plexus_h5p_default(void) { return H5P_DEFAULT; }
 static inline hid_t plexus_h5s_all(void) { return H5S_ALL; }
@@ -64,3 +65,43 @@ static inline void plexus_h5e_describe(char *buffer, size_t size) {
 
 /// Turns off libhdf5's printing of errors to standard error for the calling thread.
 static inline void plexus_h5e_silence(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
+
+struct plexus_h5_names {
+  char *buffer;
+  size_t size;
+  size_t used;
+  unsigned count;
+  unsigned limit;
+  int overflow;
+};
+
+static inline herr_t plexus_h5_collect_name(
+    hid_t group, const char *name, const H5L_info_t *info, void *data) {
+  struct plexus_h5_names *names = (struct plexus_h5_names *)data;
+  (void)group;
+  (void)info;
+  size_t length = strlen(name);
+  if (names->count >= names->limit || length + 1 > names->size - names->used) {
+    names->overflow = 1;
+    return 1;
+  }
+  memcpy(names->buffer + names->used, name, length + 1);
+  names->used += length + 1;
+  names->count += 1;
+  return 0;
+}
+
+/// Writes the names of the links in `group` into `buffer`, each ending in a NUL, in the order
+/// libhdf5 keeps them (H5_ITER_NATIVE: a group's dense link storage is walked in its B-tree,
+/// without the sorted link table whose error path in libhdf5 1.10 frees pointers it never set
+/// when the storage is damaged). Returns the number of names, -1 when libhdf5 fails, -2 when
+/// there are more than `limit` names or they do not fit `size` bytes.
+static inline int plexus_h5_link_names(hid_t group, char *buffer, size_t size, unsigned limit) {
+  struct plexus_h5_names names = {buffer, size, 0, 0, limit, 0};
+  hsize_t index = 0;
+  herr_t status =
+      H5Literate(group, H5_INDEX_NAME, H5_ITER_NATIVE, &index, plexus_h5_collect_name, &names);
+  if (names.overflow) return -2;
+  if (status < 0) return -1;
+  return (int)names.count;
+}

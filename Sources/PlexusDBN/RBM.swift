@@ -50,7 +50,7 @@ public struct RBMGradient: Sendable {
 /// of a CD-1 step on a small RBM and leaves the training itself unchanged.
 ///
 /// Gibbs sampling is seeded by `seed`: training runs repeat exactly.
-public final class RBM: SingleGraphModel {
+public final class RBM: SingleGraphModel, TrainingStateHolder {
   /// The hyperparameters. In JSON `visible` and `hidden` are required.
   public struct Config: DefaultedConfiguration {
     /// The number of visible units.
@@ -417,6 +417,54 @@ public final class RBM: SingleGraphModel {
     guard (1...maximumGibbsSteps).contains(steps) else {
       throw PlexusError.invalidArgument(
         "gibbsSteps must be in 1...\(maximumGibbsSteps), got \(steps)")
+    }
+  }
+
+  /// The Gibbs sampler's generator (`gibbs`), the pseudo-likelihood monitor's (`monitor`) and,
+  /// once a PCD step ran, the persistent chains (`chains`, `[chains, visible]`): what the next
+  /// training step continues, saved with the model so a resumed run draws what an
+  /// uninterrupted one would.
+  public var trainingState: TrainingState {
+    sampler.withLock { sampler in
+      TrainingState(
+        streams: ["gibbs": sampler.generator, "monitor": sampler.monitor],
+        tensors: sampler.chains.map { ["chains": $0] } ?? [:])
+    }
+  }
+
+  /// Continues a saved sampler state (see ``trainingState``).
+  ///
+  /// - Throws: `PlexusError.invalidArgument` for an unknown key, a missing generator or chains
+  ///   that are not `[n, visible]` with `n` in `1...65536`.
+  public func restoreTrainingState(_ state: TrainingState) throws {
+    let streamKeys: Set<String> = ["gibbs", "monitor"]
+    if let key = state.streams.keys.sorted().first(where: { !streamKeys.contains($0) })
+      ?? state.tensors.keys.sorted().first(where: { $0 != "chains" })
+    {
+      throw PlexusError.invalidArgument(
+        "RBM '\(name)' keeps no training state '\(key)' (it keeps gibbs, monitor, chains)")
+    }
+    guard let gibbs = state.streams["gibbs"], let monitor = state.streams["monitor"] else {
+      throw PlexusError.invalidArgument(
+        "RBM '\(name)': the saved training state lacks the 'gibbs' or 'monitor' generator")
+    }
+    if let chains = state.tensors["chains"] {
+      guard chains.shape.count == 2, chains.shape[1] == config.visible,
+        (1...65_536).contains(chains.shape[0])
+      else {
+        throw PlexusError.invalidArgument(
+          "RBM '\(name)': the saved persistent chains have shape \(chains.shape), expected "
+            + "[n, \(config.visible)] with n in 1...65536")
+      }
+      guard chains.withUnsafeBufferPointer({ $0.allSatisfy(\.isFinite) }) else {
+        throw PlexusError.invalidArgument(
+          "RBM '\(name)': the saved persistent chains hold a non-finite value")
+      }
+    }
+    sampler.withLock { sampler in
+      sampler.generator = gibbs
+      sampler.monitor = monitor
+      sampler.chains = state.tensors["chains"]
     }
   }
 

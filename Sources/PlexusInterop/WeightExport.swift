@@ -44,6 +44,12 @@ public enum WeightExport {
             + "and pytorch layouts")
       }
       return try KerasWeightLayout.tensors(of: model)
+    case .sklearn:
+      guard mapping == nil else {
+        throw InteropError(
+          "the scikit-learn layout names its three tensors itself; leave out the mapping file")
+      }
+      return try ScikitLearnLayout.exportTensors(layers)
     case .pytorch:
       let modules = try mapping.map { try moduleNames($0, layers: layers) } ?? [:]
       return try layers.flatMap { layer in
@@ -99,9 +105,10 @@ public enum WeightExport {
     return result
   }
 
-  /// Writes the model's parameters in `layout` to `url` as safetensors or `.npz` (`format`, or
-  /// the one the extension names), atomically. Safetensors files carry `metadata`; floating-point tensors are
-  /// stored as `dtype` (F32, F16 or BF16; `.npz` is F32).
+  /// Writes the model's parameters in `layout` to `url` as safetensors, `.npz` or a PyTorch
+  /// state dict (`format`, or the one the extension names), atomically. Safetensors files carry
+  /// `metadata`; floating-point tensors are stored as `dtype` (F32, F16 or BF16; `.npz` is
+  /// F32).
   ///
   /// - Throws: as `tensors(of:layout:mapping:)`; `InteropError` for another extension or
   ///   dtype; `PlexusError.io` when the file cannot be written.
@@ -120,6 +127,11 @@ public enum WeightExport {
         tensors[index].dtype = dtype
       }
       try SafeTensorsFile.write(tensors, metadata: metadata, to: url)
+    case .pytorch?:
+      for index in tensors.indices where tensors[index].dtype == .f32 {
+        tensors[index].dtype = dtype
+      }
+      try PyTorchWriter.write(tensors, to: url)
     case .npz?:
       guard dtype == .f32 else { throw InteropError(".npz weights are written as F32 only") }
       try NumPyArchive.write(
@@ -128,7 +140,7 @@ public enum WeightExport {
         }, to: url)
     default:
       throw InteropError(
-        "\(url.path): weights are written as .safetensors or .npz (a .pt file is not written)")
+        "\(url.path): weights are written as .safetensors, .npz, .pt or .pth")
     }
     return tensors
   }

@@ -11,6 +11,9 @@ public enum WeightLayout: String, Sendable, CaseIterable {
   /// A Keras 3 weights file's: each parameter under its variable's path
   /// (`layers/dense/vars/0`) in Keras's layouts, which are Plexus's.
   case keras
+  /// scikit-learn's `BernoulliRBM` attributes (`components_`, `intercept_hidden_`,
+  /// `intercept_visible_`), for a model with one RBM.
+  case sklearn
 }
 
 /// A mapping file: for each tensor of a weight file, the Plexus path it goes to, or `nil` to
@@ -115,6 +118,13 @@ public enum WeightImport {
       case .plexus: try plexusLayout(file, layers: layers, mapping: mapping)
       case .pytorch: try pytorchLayout(file, layers: layers, mapping: mapping)
       case .keras: try kerasLayout(file, model: model, layers: layers, mapping: mapping)
+      case .sklearn:
+        if mapping != nil {
+          throw PlexusError.invalidArgument(
+            "the scikit-learn layout names its three tensors itself; leave out the mapping file")
+        } else {
+          try ScikitLearnLayout.importValues(file, layers: layers)
+        }
       }
     for (parameter, value) in values { try parameter.assign(value) }
     return report

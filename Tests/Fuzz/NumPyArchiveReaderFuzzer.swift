@@ -1,8 +1,9 @@
-// libFuzzer target for the zip and .npz readers. Built by scripts/fuzz-interop.sh together
-// with the sources of PlexusCore and PlexusInterop in one module (so it has no imports of
-// them).
+// libFuzzer target for the zip and .npz readers. Built by scripts/fuzz-interop.sh and linked
+// against the package's modules, built for fuzzing (.build/fuzz-pm), and libhdf5.
 
 import Foundation
+import PlexusCore
+import PlexusInterop
 
 /// Reads the bytes as an .npz archive and every array in it; then, so that mutations reach the
 /// .npy parser behind the zip's checksums, reads them as one stored and one deflated member of

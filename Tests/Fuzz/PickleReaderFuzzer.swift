@@ -1,8 +1,10 @@
 // libFuzzer target for the restricted unpickler and the PyTorch reader. Built by
-// scripts/fuzz-interop.sh together with the sources of PlexusCore and PlexusInterop in one
-// module (so it has no imports of them).
+// scripts/fuzz-interop.sh and linked against the package's modules, built for fuzzing
+// (.build/fuzz-pm), and libhdf5.
 
 import Foundation
+import PlexusCore
+import PlexusInterop
 
 /// Storages that fuzzed pickles may name: keys 0-3 of 0, 6, 24 and 96 bytes (made per input:
 /// a global `Data` is reported as leaked by LeakSanitizer, which cannot see its tagged

@@ -1,7 +1,9 @@
-// libFuzzer target for the safetensors reader. Built by scripts/fuzz-interop.sh together with
-// the sources of PlexusCore and PlexusInterop in one module (so it has no imports of them).
+// libFuzzer target for the safetensors reader. Built by scripts/fuzz-interop.sh and linked
+// against the package's modules, built for fuzzing (.build/fuzz-pm), and libhdf5.
 
 import Foundation
+import PlexusCore
+import PlexusInterop
 
 /// Opens the bytes as a safetensors file, lists them as a weight file and decodes every
 /// tensor. An error thrown is the expected outcome for a malformed file; a crash, a sanitizer

@@ -21,7 +21,8 @@ func exerciseSpec(_ bytes: [UInt8]) {
   ParameterAllocation.$current.withValue(
     ParameterAllocation(maximumElements: 1 << 18, drawsInitialValues: false)
   ) {
-    guard let model = try? spec.buildModel(registry: specRegistry, inputShape: spec.inputShape ?? [8])
+    guard
+      let model = try? spec.buildModel(registry: specRegistry, inputShape: spec.inputShape ?? [8])
     else { return }
     _ = model.summary()
     _ = try? LayerDescription(model)

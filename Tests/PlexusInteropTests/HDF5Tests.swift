@@ -93,3 +93,54 @@ private let kerasFixtures = Bundle.module.url(forResource: "Fixtures", withExten
     }
   }
 }
+
+extension HDF5Tests {
+  /// A fuzzed file whose dense link storage is damaged: libhdf5 1.10 freed pointers it never
+  /// set while building its sorted link table for a listing by name. Groups are listed in
+  /// libhdf5's own order and sorted by Plexus, so the listing is an error or names, never a
+  /// crash; the well-formed file lists its groups sorted.
+  @Test func damagedLinkStorageIsAnErrorNotACrash() throws {
+    let file = try HDF5File(contentsOf: kerasFixtures.appendingPathComponent("damaged-links.h5"))
+    var failures = 0
+    func walk(_ path: String, depth: Int) {
+      guard depth < 8 else { return }
+      do {
+        for (name, kind) in try file.members(of: path) where kind == .group {
+          walk(path.isEmpty ? name : path + "/" + name, depth: depth + 1)
+        }
+      } catch {
+        #expect(error is HDF5Error)
+        failures += 1
+      }
+    }
+    walk("", depth: 0)
+    #expect(failures > 0)
+    let weights = try HDF5File(contentsOf: kerasFixtures.appendingPathComponent("mlp.weights.h5"))
+    let names = try weights.members(of: "layers").map(\.name)
+    #expect(names.count >= 3, "\(names)")
+    #expect(names == names.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) })
+  }
+}
+
+extension HDF5Tests {
+  /// Fuzzed files whose global heap (where variable-length strings such as Keras'
+  /// model_config live) is damaged: libhdf5 1.10 looped forever on one and copied past the
+  /// collection on the other. Both are refused before libhdf5 reads them, naming the
+  /// collection; every well-formed fixture still opens.
+  @Test func damagedGlobalHeapsAreRefused() throws {
+    for name in ["damaged-heap-loop.h5", "damaged-heap-size.h5"] {
+      #expect("\(name)") {
+        try HDF5File(contentsOf: kerasFixtures.appendingPathComponent(name))
+      } throws: { error in
+        error is HDF5Error && "\(error)".contains("global heap collection at byte")
+      }
+    }
+    let fixtures = try FileManager.default.contentsOfDirectory(atPath: kerasFixtures.path)
+      .filter { $0.hasSuffix(".h5") && !$0.hasPrefix("damaged-") }
+    #expect(fixtures.count >= 8)
+    for name in fixtures {
+      let file = try HDF5File(contentsOf: kerasFixtures.appendingPathComponent(name))
+      _ = try file.stringAttribute("keras_version", of: "/")
+    }
+  }
+}

@@ -144,7 +144,7 @@ let torchPython: String? = {
         inputPath: fixture("\(name).pt"), outputPath: converted,
         architecturePath: fixture("\(name).spec.json")), console: console)
     let original = try loadModel(from: URL(fileURLWithPath: converted), registry: .standard())
-    for format in ["safetensors", "npz"] {
+    for format in ["safetensors", "npz", "pt"] {
       let exported = folder.file("\(name).\(format)")
       try Convert.run(
         ConvertSettings(inputPath: converted, outputPath: exported, layout: .pytorch),
@@ -153,7 +153,7 @@ let torchPython: String? = {
       try Convert.run(
         ConvertSettings(
           inputPath: exported, outputPath: back,
-          architecturePath: format == "npz" ? converted : nil,
+          architecturePath: format == "safetensors" ? nil : converted,
           layout: format == "npz" ? .pytorch : nil), console: CapturedOutput())
       let reloaded = try loadModel(from: URL(fileURLWithPath: back), registry: .standard())
       for (a, b) in zip(original.namedParameters, reloaded.namedParameters) {
@@ -171,6 +171,28 @@ let torchPython: String? = {
     let torchNames = try PyTorchFile(contentsOf: URL(fileURLWithPath: fixture("\(name).pt")))
       .entries.map(\.name)
     #expect(Set(names) == Set(torchNames))
+    // As a .pt file with torch's names: the fixture's names and dtypes in its order, and back
+    // through the same mapping exactly.
+    let torchFile = folder.file("\(name)-torch.pt")
+    try Convert.run(
+      ConvertSettings(inputPath: converted, outputPath: torchFile, mappingPath: mapping),
+      console: CapturedOutput())
+    let written = try PyTorchFile(contentsOf: URL(fileURLWithPath: torchFile))
+    let reference = try PyTorchFile(contentsOf: URL(fileURLWithPath: fixture("\(name).pt")))
+    #expect(Set(written.entries.map(\.name)) == Set(reference.entries.map(\.name)))
+    for entry in written.entries {
+      let match = reference.entries.first { $0.name == entry.name }
+      #expect(match?.dtype == entry.dtype && match?.shape == entry.shape, "\(entry.name)")
+    }
+    let back = folder.file("\(name)-back-torch.plexus")
+    try Convert.run(
+      ConvertSettings(
+        inputPath: torchFile, outputPath: back, architecturePath: converted, mappingPath: mapping),
+      console: CapturedOutput())
+    let reloaded = try loadModel(from: URL(fileURLWithPath: back), registry: .standard())
+    for (a, b) in zip(original.namedParameters, reloaded.namedParameters) {
+      #expect(a.path == b.path && a.parameter.value == b.parameter.value, "\(name) torch .pt")
+    }
   }
 
   /// The mapping file the conversion of a fixture amounts to (tensor name -> Plexus path, or
@@ -220,7 +242,7 @@ let torchPython: String? = {
           inputPath: fixture("\(name).pt"), outputPath: converted,
           architecturePath: fixture("\(name).spec.json")), console: CapturedOutput())
       let mapping = try mappingFromImport(name, in: folder)
-      for format in ["safetensors", "npz"] {
+      for format in ["safetensors", "npz", "pt"] {
         let file = "\(name)-torch.\(format)"
         try Convert.run(
           ConvertSettings(
@@ -229,15 +251,16 @@ let torchPython: String? = {
         cases.append(.object(["fixture": .string(name), "file": .string(file), "modules": .null]))
       }
       if let submodules = modules[name] {
-        let file = "\(name)-plexus.safetensors"
-        try Convert.run(
-          ConvertSettings(inputPath: converted, outputPath: folder.file(file), layout: .pytorch),
-          console: CapturedOutput())
-        cases.append(
-          .object([
-            "fixture": .string(name), "file": .string(file),
-            "modules": .object(submodules.mapValues { .string($0) }),
-          ]))
+        for file in ["\(name)-plexus.safetensors", "\(name)-plexus.pt"] {
+          try Convert.run(
+            ConvertSettings(inputPath: converted, outputPath: folder.file(file), layout: .pytorch),
+            console: CapturedOutput())
+          cases.append(
+            .object([
+              "fixture": .string(name), "file": .string(file),
+              "modules": .object(submodules.mapValues { .string($0) }),
+            ]))
+        }
       }
     }
     try JSONEncoder().encode(JSONValue.object(["cases": .array(cases)])).write(
@@ -486,7 +509,7 @@ let torchPython: String? = {
     }
     #expect(evil?.contains("system'") == true)
     #expect(!FileManager.default.fileExists(atPath: folder.file("x.plexus")))
-    // Writing .pt is refused with the way to go.
+    // A .pt file is written in PyTorch's layout only.
     let converted = folder.file("m.plexus")
     try Convert.run(
       ConvertSettings(
@@ -494,9 +517,9 @@ let torchPython: String? = {
         architecturePath: fixture("mlp.spec.json")), console: CapturedOutput())
     #expect {
       try Convert.run(
-        ConvertSettings(inputPath: converted, outputPath: folder.file("m.pt")),
+        ConvertSettings(inputPath: converted, outputPath: folder.file("m.pt"), layout: .plexus),
         console: CapturedOutput())
-    } throws: { "\($0)".contains("does not write .pt") }
+    } throws: { "\($0)".contains("written in PyTorch's layout (--layout pytorch), not plexus's") }
   }
 
   @Test func inspectListsNpzAndPyTorchFiles() throws {

@@ -103,13 +103,13 @@ public struct ConvertCommand: ParsableCommand {
 
   /// The output file.
   @Argument(
-    help: ArgumentHelp("The file to write (.plexus, .safetensors, .npz).", valueName: "OUT"))
+    help: ArgumentHelp("The file to write (.plexus, .safetensors, .npz, .pt).", valueName: "OUT"))
   public var output: String
 
   /// The output format, when the extension does not say.
   @Option(
     help: ArgumentHelp(
-      "The output format: plexus, safetensors or npz (default: from OUT's extension).",
+      "The output format: plexus, safetensors, npz or pytorch (default: from OUT's extension).",
       valueName: "format"))
   public var to: String?
 
@@ -123,7 +123,7 @@ public struct ConvertCommand: ParsableCommand {
   /// The tensor names and layouts of the weight file.
   @Option(
     help: ArgumentHelp(
-      "The weight file's names and layouts: plexus, pytorch or keras (default: pytorch for .pt/.pth, else the layout a safetensors file's metadata names, else plexus).",
+      "The weight file's names and layouts: plexus, pytorch, keras or sklearn (default: pytorch for .pt/.pth, sklearn for a BernoulliRBM's components_ and intercepts, else the layout a safetensors file's metadata names, else plexus).",
       valueName: "layout"))
   public var layout: String?
 
@@ -174,13 +174,14 @@ public struct ConvertCommand: ParsableCommand {
         architecturePath: architecture, mappingPath: mapping)
       if let layout {
         guard let value = WeightLayout(rawValue: layout) else {
-          throw ValidationError("--layout must be plexus, pytorch or keras, got '\(layout)'")
+          throw ValidationError(
+            "--layout must be plexus, pytorch, keras or sklearn, got '\(layout)'")
         }
         parsed.layout = value
       }
       if let to {
-        guard let value = ConvertFormat(rawValue: to), value != .pytorch else {
-          throw ValidationError("--to must be plexus, safetensors or npz, got '\(to)'")
+        guard let value = ConvertFormat(rawValue: to) else {
+          throw ValidationError("--to must be plexus, safetensors, npz or pytorch, got '\(to)'")
         }
         parsed.outputFormat = value.rawValue
       }

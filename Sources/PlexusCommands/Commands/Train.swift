@@ -171,6 +171,7 @@ public enum Train {
     var previousHistory = History()
     var restoredOptimizer: (any Optimizer)?
     var initialBatch = 0
+    var savedStoppingWeights: EarlyStoppingMetadata.SavedWeights?
     if let file = resumeFile, let resumePath = settings.resumePath {
       let saved = try file.loadModel(registry: registry)
       guard try LayerDescription(saved) == LayerDescription(model) else {
@@ -187,6 +188,12 @@ public enum Train {
         throw PlexusError.invalidArgument(
           "\(resumePath) has trained \(previousHistory.epochsCompleted) epochs already; give "
             + "--epochs with a larger total to train on")
+      }
+      // A run that ended by restoring early stopping's best weights saved the last epoch's
+      // beside them: training continues from those.
+      savedStoppingWeights = try file.earlyStoppingWeights(for: saved)
+      if let resume = savedStoppingWeights?.resume {
+        for (parameter, value) in zip(saved.parameters, resume) { try parameter.assign(value) }
       }
       model = saved
       restoredOptimizer = optimizer
@@ -233,10 +240,14 @@ public enum Train {
       ProgressCallback(
         FitProgress(display: display, batchSize: min(spec.batchSize, data.train.count)))
     ]
-    callbacks += try controlCallbacks(spec, options: &options, resumingAfter: previousHistory)
+    let control = try controlCallbacks(
+      spec, options: &options, resumingAfter: previousHistory,
+      savedStoppingWeights: savedStoppingWeights)
+    callbacks += control.callbacks
     let writer = RunWriter(
       model: model, optimizer: optimizer, prepared: prepared, spec: spec,
       previousHistory: previousHistory)
+    writer.earlyStopping = control.earlyStopping
     if let checkpoint, let every = settings.checkpointEvery {
       callbacks.append(
         CheckpointCallback(
@@ -319,15 +330,22 @@ public enum Train {
   }
 
   /// The spec's early stopping and learning-rate schedule: callbacks, or an epoch schedule in
-  /// the options; on a resumed run, continued from the saved history.
+  /// the options; on a resumed run, continued from the saved history (and early stopping's
+  /// saved best weights).
   private static func controlCallbacks(
-    _ spec: TrainingSpec, options: inout TrainingOptions, resumingAfter history: History
-  ) throws -> [any TrainingCallback] {
+    _ spec: TrainingSpec, options: inout TrainingOptions, resumingAfter history: History,
+    savedStoppingWeights: EarlyStoppingMetadata.SavedWeights?
+  ) throws -> (callbacks: [any TrainingCallback], earlyStopping: EarlyStopping?) {
     var callbacks: [any TrainingCallback] = []
+    var earlyStopping: EarlyStopping?
     if let config = spec.earlyStopping {
       let stopping = try EarlyStopping(config: config)
-      try stopping.resume(after: history)
+      try stopping.resume(
+        after: history,
+        bestWeights: config.restoreBestWeights ? savedStoppingWeights?.best : nil,
+        ofEpoch: savedStoppingWeights?.bestEpoch)
       callbacks.append(stopping)
+      earlyStopping = stopping
     }
     switch spec.learningRateSchedule {
     case .epochs(let schedule)?:
@@ -339,7 +357,7 @@ public enum Train {
     case nil:
       break
     }
-    return callbacks
+    return (callbacks, earlyStopping)
   }
 
   /// Pretrains a DBN's RBMs one after the other, with a header and progress for each.
@@ -390,6 +408,8 @@ final class RunWriter {
   let spec: TrainingSpec
   /// The history of the epochs run before this run (a resumed run's).
   let previousHistory: History
+  /// The run's early stopping, whose best weights are saved with the model.
+  var earlyStopping: EarlyStopping?
 
   init(
     model: any ModelProtocol, optimizer: any Optimizer, prepared: PreparedTraining,
@@ -403,8 +423,9 @@ final class RunWriter {
   }
 
   /// Writes the model atomically with the loss, the optimizer, the data seed, `history`, the
-  /// layers' random streams, the optimizer state and, for a run stopped within an epoch, the
-  /// batches of the next epoch already trained.
+  /// layers' random streams and training state, early stopping's best weights, the optimizer
+  /// state and, for a run stopped within an epoch, the batches of the next epoch already
+  /// trained.
   func save(to url: URL, history: History, resumeBatch: Int) throws {
     var metadata = ModelMetadata(description: spec.name ?? "")
     metadata.values = try prepared.metadataValues()
@@ -417,11 +438,20 @@ final class RunWriter {
     metadata.history = try JSONValue(encoding: history)
     // Dropout's and the noise layers' streams, so a resumed run draws what this one would have.
     try metadata.recordRandomStreams(of: model)
-    try model.save(
-      to: url,
-      options: SaveOptions(
-        metadata: metadata,
-        optimizerState: try optimizer.exportState(for: model.trainableParameters)))
+    // An RBM's sampler and persistent chains; early stopping's best (and last) weights.
+    let training = try TrainingStateMetadata.encode(model)
+    metadata.values[TrainingStateMetadata.key] = training.value
+    var trainingTensors = training.tensors
+    if let earlyStopping {
+      let stopping = try EarlyStoppingMetadata.encode(earlyStopping, model: model)
+      metadata.values[EarlyStoppingMetadata.key] = stopping.value
+      trainingTensors += stopping.tensors
+    }
+    var options = SaveOptions(
+      metadata: metadata,
+      optimizerState: try optimizer.exportState(for: model.trainableParameters))
+    options.trainingTensors = trainingTensors
+    try model.save(to: url, options: options)
   }
 }
 
@@ -445,8 +475,9 @@ final class CheckpointCallback: TrainingCallback {
     self.keepBest = keepBest
     self.console = console
     self.quiet = quiet
-    // A resumed run keeps the best its history holds.
-    best = writer.previousHistory["val_loss"]?.filter { !$0.isNaN }.min()
+    // A resumed run keeps the best of the epochs it checkpointed (every `every`-th).
+    best = writer.previousHistory["val_loss"]?.enumerated()
+      .filter { ($0.offset + 1) % every == 0 && !$0.element.isNaN }.map(\.element).min()
   }
 
   func epochDidEnd(epoch: Int, logs: [String: Float], context: TrainingContext) throws {

@@ -29,7 +29,7 @@ enum ConvertFormat: String, CaseIterable {
     } else {
       throw PlexusError.invalidArgument(
         "\(path): unknown format; plexus convert reads .plexus, .safetensors, .npz, .pt and "
-          + ".pth files and writes .plexus, .safetensors and .npz")
+          + ".pth files and writes them too")
     }
   }
 }
@@ -109,23 +109,24 @@ public enum WeightConversion {
     if settings.codec != nil || settings.compressionLevel != nil {
       throw PlexusError.invalidArgument("--codec and --level apply to .plexus output only")
     }
-    guard format != .pytorch else {
+    // A state dict is for torch's load_state_dict: PyTorch's layout, and no metadata.
+    if format == .pytorch, let layout = settings.layout, layout != .pytorch {
       throw PlexusError.invalidArgument(
-        "Plexus does not write .pt files; write .safetensors with --layout pytorch and load it "
-          + "with safetensors.torch.load_file, then model.load_state_dict(...)")
+        ".pt and .pth files are written in PyTorch's layout (--layout pytorch), not "
+          + "\(layout.rawValue)'s")
     }
     let dtype: WeightDType
     switch settings.dtype {
     case nil, .f32?: dtype = .f32
-    case .f16? where format == .safetensors: dtype = .f16
-    case .bf16? where format == .safetensors: dtype = .bf16
+    case .f16? where format != .npz: dtype = .f16
+    case .bf16? where format != .npz: dtype = .bf16
     case let other?:
       throw PlexusError.invalidArgument(
-        format == .safetensors
-          ? "safetensors output is f32, f16 or bf16, not \(other.rawValue)"
+        format != .npz
+          ? "\(format == .safetensors ? "safetensors" : "PyTorch") output is f32, f16 or bf16, not \(other.rawValue)"
           : ".npz output is f32, not \(other.rawValue)")
     }
-    let layout = settings.layout ?? .plexus
+    let layout = settings.layout ?? (format == .pytorch ? .pytorch : .plexus)
     let mapping = try settings.mappingPath.map {
       try WeightMapping(contentsOf: URL(fileURLWithPath: $0))
     }
@@ -135,7 +136,7 @@ public enum WeightConversion {
     encoder.outputFormatting = [.sortedKeys]
     let architecture = String(decoding: try encoder.encode(file.architecture), as: UTF8.self)
     var metadata = [architectureKey: architecture]
-    if layout == .pytorch {
+    if layout == .pytorch, format != .pytorch {
       metadata[layoutKey] = layout.rawValue
       metadata["format"] = "pt"
     }
@@ -188,10 +189,13 @@ public enum WeightConversion {
     let weights = try WeightFile(contentsOf: URL(fileURLWithPath: weightsPath))
     let model = try architecture(
       for: weights, path: weightsPath, architecturePath: architecturePath)
+    // A file holding a BernoulliRBM's components_ and intercepts is scikit-learn's.
     let chosen =
       layout
       ?? (weights.format == .pytorch
-        ? .pytorch : weights.metadata[layoutKey].flatMap(WeightLayout.init(rawValue:)) ?? .plexus)
+        ? .pytorch
+        : weights.metadata[layoutKey].flatMap(WeightLayout.init(rawValue:))
+          ?? (WeightImport.isScikitLearnRBM(weights) ? .sklearn : .plexus))
     let mapping = try mappingPath.map { try WeightMapping(contentsOf: URL(fileURLWithPath: $0)) }
     let report = try WeightImport.load(weights, into: model, layout: chosen, mapping: mapping)
     return (model, report)

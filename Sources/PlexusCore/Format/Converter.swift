@@ -2,7 +2,8 @@ import Foundation
 
 /// Rewrites `.plexus` files with other codecs or storage dtypes (`plexus convert`).
 public enum PlexusConverter {
-  /// Reads `input` and writes its architecture, metadata, tensors and optimizer state to
+  /// Reads `input` and writes its architecture, metadata, tensors, optimizer state and
+  /// training state to
   /// `output` (atomically; `output` may equal `input`).
   ///
   /// - Parameters:
@@ -22,6 +23,7 @@ public enum PlexusConverter {
     var items: [PlexusWriter.Item] = []
     let decoded = try file.tensors(group: TensorIndexEntry.modelGroup)
       .merging(try file.tensors(group: TensorIndexEntry.optimizerGroup)) { first, _ in first }
+      .merging(try file.tensors(group: TrainingStateMetadata.group)) { first, _ in first }
     for entry in file.tensors {
       guard let tensor = decoded[entry.name] else {
         throw PlexusFormatError(

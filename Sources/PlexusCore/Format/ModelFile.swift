@@ -78,7 +78,8 @@ public func loadModel(from url: URL, registry: LayerRegistry) throws -> any Mode
 
 extension PlexusFile {
   /// Creates the model the file describes and fills its parameters from the file's tensors;
-  /// the layers' random streams continue from those saved in the metadata, if any.
+  /// the layers' random streams and training state (``TrainingStateHolder``) continue from
+  /// those saved, if any.
   ///
   /// Every parameter must fit the largest tensor the file declares, and initial values are not
   /// drawn: the file's tensors replace them.
@@ -116,6 +117,7 @@ extension PlexusFile {
           .modelMismatch, error.description, chunk: PlexusFormat.ChunkType.metadata)
       }
     }
+    try restoreTrainingState(of: model)
     return model
   }
 }
@@ -160,8 +162,8 @@ extension PlexusFile {
 }
 
 extension ModelProtocol {
-  /// Saves the model with its training history, its optimizer's state and its layers' random
-  /// streams (dropout's masks), so that `fit` can resume where it stopped and draw what an
+  /// Saves the model with its training history, its optimizer's state, its layers' random
+  /// streams (dropout's masks) and training state (an RBM's sampler), so that `fit` can resume where it stopped and draw what an
   /// uninterrupted run would (load with `Sequential.load`, then `PlexusFile.restoreOptimizer`).
   ///
   /// ```swift
@@ -177,6 +179,9 @@ extension ModelProtocol {
     var options = options
     if let history { options.metadata.history = try JSONValue(encoding: history) }
     try options.metadata.recordRandomStreams(of: self)
+    let training = try TrainingStateMetadata.encode(self)
+    options.metadata.values[TrainingStateMetadata.key] = training.value
+    options.trainingTensors += training.tensors
     if let optimizer {
       options.optimizerState = try optimizer.exportState(for: trainableParameters)
     }

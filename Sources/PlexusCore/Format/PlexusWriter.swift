@@ -15,6 +15,10 @@ public struct SaveOptions: Sendable {
   public var metadata: ModelMetadata
   /// An optimizer state to save, so that training can resume.
   public var optimizerState: OptimizerState?
+  /// Training-state tensors (an RBM's persistent chains, early stopping's best weights), stored
+  /// `f32` under the tensor-index group `training` with these names (see
+  /// `TrainingStateMetadata`, `EarlyStoppingMetadata`).
+  public var trainingTensors: [(name: String, tensor: Tensor)] = []
   /// The most threads used for compression, in `Parallel.maximumThreads.validValues`
   /// (default: `Parallel.maximumThreads.current` when the options are created).
   public var threads: Int
@@ -102,6 +106,12 @@ public enum PlexusWriter {
       }
       optimizer = OptimizerDocument(
         type: state.typeName, config: state.config, step: state.step, slots: slots)
+    }
+    for (name, tensor) in options.trainingTensors {
+      items.append(
+        Item(
+          name: name, group: TrainingStateMetadata.group, tensor: tensor, dtype: .f32,
+          codec: options.codec))
     }
     try write(
       architecture: architecture, items: items, metadata: options.metadata, optimizer: optimizer,

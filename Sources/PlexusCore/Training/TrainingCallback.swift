@@ -321,8 +321,9 @@ public final class EarlyStopping: TrainingCallback {
   /// Continues the count of a run resumed from a file: the best value, its epoch and the
   /// epochs since, as `history` (the epochs already run) leaves them, so the next `fit` (with
   /// `initialEpoch` after them) stops where the uninterrupted run would. The weights of a best
-  /// epoch among those are not known; `restoreBestWeights` then restores only a best epoch of
-  /// the resumed run.
+  /// epoch among those are not known here; give them to
+  /// ``resume(after:bestWeights:ofEpoch:)``, else `restoreBestWeights` restores only a best
+  /// epoch of the resumed run.
   ///
   /// - Throws: `PlexusError.invalidArgument` when the history lacks the monitored key.
   public func resume(after history: History) throws {
@@ -338,7 +339,35 @@ public final class EarlyStopping: TrainingCallback {
     resumed = true
   }
 
+  /// Continues a resumed run as ``resume(after:)`` does and, with `bestWeights` (the values of
+  /// `model.parameters` at the end of epoch `epoch`, saved by the interrupted run), restores
+  /// them at the end as an uninterrupted run would.
+  ///
+  /// - Throws: as ``resume(after:)``; `PlexusError.invalidArgument` when `epoch` is not the best
+  ///   epoch the history gives.
+  public func resume(after history: History, bestWeights: [Tensor]?, ofEpoch epoch: Int?) throws {
+    try resume(after: history)
+    guard let bestWeights else { return }
+    guard let epoch, epoch == bestEpoch else {
+      throw PlexusError.invalidArgument(
+        "early stopping: the saved best weights are of epoch \(epoch.map(String.init) ?? "none"), "
+          + "but the history's best '\(monitor)' is at epoch "
+          + (bestEpoch.map(String.init) ?? "none"))
+    }
+    self.bestWeights = bestWeights
+  }
+
+  /// The values of `model.parameters` at the end of the best epoch (``bestEpoch``), kept with
+  /// `restoreBestWeights`; `nil` otherwise or before a first epoch.
+  public var bestWeightsSnapshot: [Tensor]? { bestWeights }
+
+  /// The values of `model.parameters` at the end of the last epoch when training ended and
+  /// ``trainingDidEnd(history:context:)`` replaced them by the best epoch's: what a resumed run
+  /// continues from. `nil` when nothing was restored.
+  public private(set) var weightsBeforeRestore: [Tensor]?
+
   private func reset() {
+    weightsBeforeRestore = nil
     bestValue = nil
     bestEpoch = nil
     stoppedEpoch = nil
@@ -397,6 +426,7 @@ public final class EarlyStopping: TrainingCallback {
         "early stopping cannot restore weights: the model now has \(parameters.count) parameters, "
           + "it had \(bestWeights.count)")
     }
+    weightsBeforeRestore = parameters.map(\.value)
     for (parameter, value) in zip(parameters, bestWeights) { try parameter.assign(value) }
   }
 }

@@ -126,6 +126,7 @@ public final class HDF5File {
       guard image.count >= 8 else {
         throw HDF5Error("\(source): \(image.count) bytes is too short for an HDF5 file")
       }
+      try HDF5GlobalHeapCheck.check(image, source: source)
       let fapl = HDF5Handle(H5Pcreate(plexus_h5p_file_access()), close: H5Pclose)
       guard fapl.id >= 0, H5Pset_fapl_core(fapl.id, 1 << 16, false) >= 0 else {
         throw HDF5Error("\(source): cannot set up libhdf5: \(HDF5Library.stackDescription())")
@@ -257,21 +258,39 @@ public final class HDF5File {
         guard info.nlinks <= 1_000_000 else {
           throw HDF5Error("\(source): group '\(path)' has \(info.nlinks) links, too many")
         }
-        return try (0..<Int(info.nlinks)).map { index in
-          let length = H5Lget_name_by_idx(
-            group, ".", H5_INDEX_NAME, H5_ITER_INC, hsize_t(index), nil, 0, plexus_h5p_default())
-          guard length >= 0, length < 65_536 else {
+        // Listed in libhdf5's own order (which does not build the sorted link table that
+        // libhdf5 1.10 mishandles in a damaged file), then sorted by name here.
+        var listed: [String]?
+        for size in [1 << 20, 1 << 26] where listed == nil {
+          var buffer = [CChar](repeating: 0, count: size)
+          // One name more than declared is let through, so that it shows as a mismatch.
+          let count = plexus_h5_link_names(group, &buffer, size, UInt32(info.nlinks) + 1)
+          if count == -2 { continue }
+          guard count >= 0 else {
             throw HDF5Error(
-              "\(source): cannot read link \(index) of '\(path)': "
-                + HDF5Library.stackDescription())
+              "\(source): cannot list '\(path)': \(HDF5Library.stackDescription())")
           }
-          var buffer = [CChar](repeating: 0, count: Int(length) + 1)
-          _ = H5Lget_name_by_idx(
-            group, ".", H5_INDEX_NAME, H5_ITER_INC, hsize_t(index), &buffer, buffer.count,
-            plexus_h5p_default())
-          return String(
-            decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+          listed = buffer.withUnsafeBufferPointer { raw in
+            var names: [String] = []
+            var start = 0
+            for _ in 0..<Int(count) {
+              let length = strlen(raw.baseAddress! + start)
+              names.append(
+                String(
+                  decoding: UnsafeRawBufferPointer(
+                    rebasing: UnsafeRawBufferPointer(raw)[
+                      start..<(start + length)]), as: UTF8.self))
+              start += length + 1
+            }
+            return names
+          }
         }
+        guard let listed, listed.count == Int(info.nlinks) else {
+          throw HDF5Error(
+            "\(source): group '\(path)' declares \(info.nlinks) links but lists "
+              + (listed.map { String($0.count) } ?? "more names than fit 64 MiB"))
+        }
+        return listed.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
       }
       guard let names else { throw HDF5Error("\(source): no group '\(path)'") }
       let prefix = try components(path).map { "/" + $0 }.joined()
@@ -724,5 +743,83 @@ public final class HDF5File {
       }
       return data
     }
+  }
+}
+
+/// Checks the global heap collections of an HDF5 file (where variable-length strings, such as
+/// Keras' `model_config`, are kept) before libhdf5 sees them: libhdf5 1.10 loops forever on a
+/// collection whose free-space object is empty and copies past a collection whose object sizes
+/// exceed it. Each collection (`GCOL`, version 1) is walked as libhdf5 walks it: 16-byte object
+/// headers (index, reference count, reserved, size), objects padded to 8 bytes, the free space
+/// (index 0) taking its stated size; every step must advance and stay inside the collection,
+/// and the collection inside the file. Files whose lengths are not 8 bytes wide are left to
+/// libhdf5.
+enum HDF5GlobalHeapCheck {
+  static func check(_ image: Data, source: String) throws {
+    try image.withUnsafeBytes { (raw: UnsafeRawBufferPointer) in
+      let bytes = raw.bindMemory(to: UInt8.self)
+      guard lengthSize(bytes) == 8 else { return }
+      func little(_ offset: Int, _ count: Int) -> UInt64 {
+        (0..<count).reduce(UInt64(0)) { $0 | UInt64(bytes[offset + $1]) << (8 * UInt64($1)) }
+      }
+      let signature: [UInt8] = Array("GCOL".utf8)
+      var position = 0
+      while position + 16 <= bytes.count {
+        // The next "GCOL".
+        guard
+          let start = bytes[position..<(bytes.count - 3)].indices.first(where: {
+            bytes[$0] == signature[0] && bytes[$0 + 1] == signature[1]
+              && bytes[$0 + 2] == signature[2] && bytes[$0 + 3] == signature[3]
+          })
+        else { return }
+        position = start + 4
+        // Version 1 and three reserved zero bytes; anything else is not a collection.
+        guard start + 16 <= bytes.count, bytes[start + 4] == 1, bytes[start + 5] == 0,
+          bytes[start + 6] == 0, bytes[start + 7] == 0
+        else { continue }
+        func fail(_ message: String) -> HDF5Error {
+          HDF5Error(
+            "\(source): the global heap collection at byte \(start) is damaged (\(message)); "
+              + "Plexus does not hand it to libhdf5")
+        }
+        let size = little(start + 8, 8)
+        guard size >= 16, size <= UInt64(bytes.count - start) else {
+          throw fail("its size \(size) does not fit the file")
+        }
+        let end = start + Int(size)
+        var object = start + 16
+        while object < end {
+          // The last bytes too small for an object header are free space.
+          guard object + 16 <= end else { break }
+          let index = little(object, 2)
+          let objectSize = little(object + 8, 8)
+          let (padded, overflow) = objectSize.addingReportingOverflow(7)
+          guard !overflow else { throw fail("object \(index) claims \(objectSize) bytes") }
+          let need = index == 0 ? objectSize : 16 + (padded & ~7)
+          guard need > 0, need <= UInt64(end - object) else {
+            throw fail("object \(index) of \(objectSize) bytes does not fit the collection")
+          }
+          object += Int(need)
+        }
+      }
+    }
+  }
+
+  /// The size of lengths in the superblock (at byte 0, 512, 1024, ...), or nil.
+  private static func lengthSize(_ bytes: UnsafeBufferPointer<UInt8>) -> Int? {
+    let signature: [UInt8] = [0x89, 0x48, 0x44, 0x46, 0x0D, 0x0A, 0x1A, 0x0A]
+    var offset = 0
+    while offset + 16 <= bytes.count {
+      if Array(bytes[offset..<(offset + 8)]) == signature {
+        let version = bytes[offset + 8]
+        switch version {
+        case 0, 1: return Int(bytes[offset + 14])
+        case 2, 3: return Int(bytes[offset + 10])
+        default: return nil
+        }
+      }
+      offset = offset == 0 ? 512 : offset * 2
+    }
+    return nil
   }
 }
