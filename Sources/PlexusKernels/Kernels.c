@@ -209,6 +209,14 @@ void plexus_f32_to_f16(const float *source, uint16_t *destination, int64_t count
   PK_DISPATCH(f32_to_f16, source, destination, count)
 }
 
+void plexus_bf16_to_f32(const uint16_t *source, float *destination, int64_t count) {
+  PK_DISPATCH(bf16_to_f32, source, destination, count)
+}
+
+void plexus_f32_to_bf16(const float *source, uint16_t *destination, int64_t count) {
+  PK_DISPATCH(f32_to_bf16, source, destination, count)
+}
+
 int64_t plexus_gemm_packed_size(int64_t k, int64_t n) {
   return ((n + PK_GEMM_PANEL - 1) / PK_GEMM_PANEL) * k * PK_GEMM_PANEL;
 }

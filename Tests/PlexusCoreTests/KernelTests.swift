@@ -458,3 +458,48 @@ import Testing
     }
   }
 }
+
+/// bfloat16 conversion at every level against `Float.bfloat16Bits` and the exact widening:
+/// every bit pattern, rounding ties both ways, values that round up to infinity, NaN payloads
+/// and lengths that leave a scalar tail.
+@Suite(.serialized) struct BFloat16KernelTests {
+  @Test func decodingEveryPatternIsExact() {
+    let patterns = (0...UInt16.max).map { $0 }
+    KernelTests.atEachLevel { level in
+      for count in [patterns.count, 37, 1] {
+        var decoded = [Float](repeating: 1, count: count)
+        plexus_bf16_to_f32(patterns, &decoded, Int64(count))
+        for (bits, value) in zip(patterns.prefix(count), decoded) {
+          #expect(value.bitPattern == UInt32(bits) << 16, "level \(level): \(bits)")
+        }
+      }
+    }
+  }
+
+  @Test func encodingMatchesTheScalarRounding() {
+    var words: [UInt32] = [
+      0, 0x8000_0000, 0x3F80_0000, 0x3F80_8000, 0x3F81_8000, 0x3F80_7FFF, 0x3F80_8001,
+      0x7F7F_FFFF, 0xFF7F_FFFF, 0x7F7F_8000, 0x7F80_0000, 0xFF80_0000, 0x7F80_0001, 0xFFC0_0000,
+      0x7FFF_FFFF, 0xFFFF_FFFF, 0x7FA0_0000, 0x0000_0001, 0x0000_8000, 0x0001_8000,
+    ]
+    var generator = SeededGenerator(seed: 31)
+    for _ in 0..<5000 { words.append(UInt32.random(in: 0...UInt32.max, using: &generator)) }
+    // Every exact tie between two bfloat16 values of one binade.
+    for high in stride(from: UInt32(0x3F00), through: 0x3FFF, by: 1) {
+      words.append(high << 16 | 0x8000)
+    }
+    let values = words.map { Float(bitPattern: $0) }
+    KernelTests.atEachLevel { level in
+      for count in [values.count, 23, 3] {
+        var encoded = [UInt16](repeating: 0, count: count)
+        plexus_f32_to_bf16(values, &encoded, Int64(count))
+        for (value, bits) in zip(values.prefix(count), encoded) {
+          #expect(
+            bits == value.bfloat16Bits,
+            "level \(level): \(String(value.bitPattern, radix: 16)) gave \(String(bits, radix: 16))"
+          )
+        }
+      }
+    }
+  }
+}
