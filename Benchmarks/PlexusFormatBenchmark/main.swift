@@ -102,11 +102,13 @@ let cases: [(String, SaveOptions)] = [
 // PLEXUS_BENCH_CASES=raw,default (prefixes of the case names) limits the run to some cases.
 let selected = ProcessInfo.processInfo.environment["PLEXUS_BENCH_CASES"]?.split(separator: ",").map(
   String.init)
+// PLEXUS_BENCH_OPENS=20000 repeats the lazy open that often (for a profile; default 20).
+let opens = ProcessInfo.processInfo.environment["PLEXUS_BENCH_OPENS"].flatMap { Int($0) } ?? 20
 for (name, options) in cases where selected.map({ $0.contains { name.hasPrefix($0) } }) ?? true {
   let url = output.appendingPathComponent("bench.plexus")
   let save = try best(3) { try model.save(to: url, options: options) }
   let size = try FileManager.default.attributesOfItem(atPath: url.path)[.size] as? Int ?? 0
-  let open = try best(20) { _ = try PlexusFile(contentsOf: url) }
+  let open = try best(max(1, opens)) { _ = try PlexusFile(contentsOf: url) }
   let fileLoad = try best(3) { _ = try PlexusFile(contentsOf: url).tensors() }
   let load = try best(3) { _ = try Sequential.load(from: url, registry: registry) }
   let row = Row(

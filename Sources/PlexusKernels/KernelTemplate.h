@@ -486,6 +486,49 @@ PK_TARGET static void PK_NAME(f32_to_f16)(const float *source, uint16_t *destina
 }
 
 
+typedef uint32_t PK_NAME(words) __attribute__((ext_vector_type(PK_LANES)));
+
+/// bfloat16 bits to floats (exact): each becomes the high half of a binary32, one widening and
+/// one shift per vector.
+PK_TARGET static void PK_NAME(bf16_to_f32)(const uint16_t *source, float *destination,
+                                            int64_t count) {
+  int64_t index = 0;
+  for (; index + PK_LANES <= count; index += PK_LANES) {
+    PK_NAME(shorts) b;
+    memcpy(&b, source + index, sizeof b);
+    PK_NAME(words) w = __builtin_convertvector(b, PK_NAME(words)) << 16;
+    memcpy(destination + index, &w, sizeof w);
+  }
+  for (; index < count; index++) {
+    uint32_t w = (uint32_t)source[index] << 16;
+    memcpy(destination + index, &w, sizeof w);
+  }
+}
+
+/// Floats to bfloat16 bits, rounded to nearest even; NaN stays a quiet NaN (the high half with
+/// the quiet bit set), as `Float.bfloat16Bits`.
+PK_TARGET static void PK_NAME(f32_to_bf16)(const float *source, uint16_t *destination,
+                                            int64_t count) {
+  int64_t index = 0;
+  for (; index + PK_LANES <= count; index += PK_LANES) {
+    PK_NAME(words) w;
+    memcpy(&w, source + index, sizeof w);
+    PK_NAME(words) rounded = (w + 0x7FFFu + ((w >> 16) & 1u)) >> 16;
+    PK_NAME(words) quiet = (w >> 16) | 0x0040u;
+    PK_NAME(words) nan = (PK_NAME(words))((w & 0x7FFFFFFFu) > 0x7F800000u);
+    PK_NAME(words) chosen = (nan & quiet) | (~nan & rounded);
+    PK_NAME(shorts) b = __builtin_convertvector(chosen, PK_NAME(shorts));
+    memcpy(destination + index, &b, sizeof b);
+  }
+  for (; index < count; index++) {
+    uint32_t w;
+    memcpy(&w, source + index, sizeof w);
+    destination[index] = (w & 0x7FFFFFFFu) > 0x7F800000u
+                             ? (uint16_t)((w >> 16) | 0x0040u)
+                             : (uint16_t)((w + 0x7FFFu + ((w >> 16) & 1u)) >> 16);
+  }
+}
+
 // A matrix product with the right-hand matrix packed once and reused: B in panels of
 // PK_GEMM_PANEL columns, each `k` rows of PK_GEMM_PANEL contiguous floats (the last panel
 // padded with zeros). A tile of PK_GEMM_ROWS rows by PK_GEMM_VECTORS vectors of C stays in

@@ -209,6 +209,119 @@ void plexus_f32_to_f16(const float *source, uint16_t *destination, int64_t count
   PK_DISPATCH(f32_to_f16, source, destination, count)
 }
 
+#ifdef PK_HAS_X86_LEVELS
+#include <immintrin.h>
+
+// CRC-32 (ISO-HDLC, reflected, polynomial 0xEDB88320) by carry-less multiplication: four
+// 128-bit lanes fold 64 bytes per step, then fold into one lane, reduce 128 to 64 bits and
+// finish with a Barrett reduction (Intel's "Fast CRC Computation for Generic Polynomials Using
+// PCLMULQDQ"). Takes and returns the inverted register; at least 64 bytes.
+__attribute__((target("pclmul,sse4.1")))
+static uint32_t pk_crc32_fold(uint32_t crc, const uint8_t *p, int64_t n) {
+  const __m128i k1k2 = _mm_set_epi64x(0x1c6e41596, 0x154442bd4);
+  const __m128i k3k4 = _mm_set_epi64x(0x0ccaa009e, 0x1751997d0);
+  const __m128i k5k0 = _mm_set_epi64x(0, 0x163cd6124);
+  const __m128i poly = _mm_set_epi64x(0x1f7011641, 0x1db710641);
+  __m128i x0 = _mm_loadu_si128((const __m128i *)(p + 0));
+  __m128i x1 = _mm_loadu_si128((const __m128i *)(p + 16));
+  __m128i x2 = _mm_loadu_si128((const __m128i *)(p + 32));
+  __m128i x3 = _mm_loadu_si128((const __m128i *)(p + 48));
+  x0 = _mm_xor_si128(x0, _mm_cvtsi32_si128((int)crc));
+  p += 64; n -= 64;
+  while (n >= 64) {
+    __m128i y0 = _mm_clmulepi64_si128(x0, k1k2, 0x00);
+    __m128i y1 = _mm_clmulepi64_si128(x1, k1k2, 0x00);
+    __m128i y2 = _mm_clmulepi64_si128(x2, k1k2, 0x00);
+    __m128i y3 = _mm_clmulepi64_si128(x3, k1k2, 0x00);
+    x0 = _mm_clmulepi64_si128(x0, k1k2, 0x11);
+    x1 = _mm_clmulepi64_si128(x1, k1k2, 0x11);
+    x2 = _mm_clmulepi64_si128(x2, k1k2, 0x11);
+    x3 = _mm_clmulepi64_si128(x3, k1k2, 0x11);
+    x0 = _mm_xor_si128(_mm_xor_si128(x0, y0), _mm_loadu_si128((const __m128i *)(p + 0)));
+    x1 = _mm_xor_si128(_mm_xor_si128(x1, y1), _mm_loadu_si128((const __m128i *)(p + 16)));
+    x2 = _mm_xor_si128(_mm_xor_si128(x2, y2), _mm_loadu_si128((const __m128i *)(p + 32)));
+    x3 = _mm_xor_si128(_mm_xor_si128(x3, y3), _mm_loadu_si128((const __m128i *)(p + 48)));
+    p += 64; n -= 64;
+  }
+  // Fold 4 into 1.
+  __m128i y;
+  y = _mm_clmulepi64_si128(x0, k3k4, 0x00);
+  x0 = _mm_clmulepi64_si128(x0, k3k4, 0x11);
+  x0 = _mm_xor_si128(_mm_xor_si128(x0, y), x1);
+  y = _mm_clmulepi64_si128(x0, k3k4, 0x00);
+  x0 = _mm_clmulepi64_si128(x0, k3k4, 0x11);
+  x0 = _mm_xor_si128(_mm_xor_si128(x0, y), x2);
+  y = _mm_clmulepi64_si128(x0, k3k4, 0x00);
+  x0 = _mm_clmulepi64_si128(x0, k3k4, 0x11);
+  x0 = _mm_xor_si128(_mm_xor_si128(x0, y), x3);
+  while (n >= 16) {
+    y = _mm_clmulepi64_si128(x0, k3k4, 0x00);
+    x0 = _mm_clmulepi64_si128(x0, k3k4, 0x11);
+    x0 = _mm_xor_si128(_mm_xor_si128(x0, y), _mm_loadu_si128((const __m128i *)p));
+    p += 16; n -= 16;
+  }
+  // Reduce 128 -> 64 bits.
+  const __m128i mask32 = _mm_set_epi32(0, 0, 0, -1);
+  __m128i x = _mm_clmulepi64_si128(x0, k3k4, 0x10);
+  x0 = _mm_xor_si128(_mm_srli_si128(x0, 8), x);
+  x = _mm_srli_si128(x0, 4);
+  x0 = _mm_and_si128(x0, mask32);
+  x0 = _mm_clmulepi64_si128(x0, k5k0, 0x00);
+  x0 = _mm_xor_si128(x0, x);
+  // Barrett reduction 64 -> 32 bits.
+  x = _mm_and_si128(x0, mask32);
+  x = _mm_clmulepi64_si128(x, poly, 0x10);
+  x = _mm_and_si128(x, mask32);
+  x = _mm_clmulepi64_si128(x, poly, 0x00);
+  x0 = _mm_xor_si128(x0, x);
+  uint32_t result = (uint32_t)_mm_extract_epi32(x0, 1);
+  // Remaining n < 16 bytes: bitwise.
+  for (int64_t i = 0; i < n; i++) {
+    result ^= p[i];
+    for (int b = 0; b < 8; b++) result = (result >> 1) ^ (0xEDB88320u & (0u - (result & 1u)));
+  }
+  return result;
+}
+
+
+/// Whether this CPU has carry-less multiplication: -1 until first asked.
+static _Atomic int pk_has_pclmul = -1;
+#endif
+
+int plexus_crc32_accelerated(void) {
+#ifdef PK_HAS_X86_LEVELS
+  int has = atomic_load_explicit(&pk_has_pclmul, memory_order_relaxed);
+  if (has < 0) {
+    __builtin_cpu_init();
+    has = __builtin_cpu_supports("pclmul") && __builtin_cpu_supports("sse4.1") ? 1 : 0;
+    atomic_store_explicit(&pk_has_pclmul, has, memory_order_relaxed);
+  }
+  return has && plexus_kernels_level() >= 1;
+#else
+  return 0;
+#endif
+}
+
+uint32_t plexus_crc32(uint32_t crc, const uint8_t *bytes, int64_t count) {
+  crc = ~crc;
+#ifdef PK_HAS_X86_LEVELS
+  if (count >= 64 && plexus_crc32_accelerated()) return ~pk_crc32_fold(crc, bytes, count);
+#endif
+  for (int64_t i = 0; i < count; i++) {
+    crc ^= bytes[i];
+    for (int b = 0; b < 8; b++) crc = (crc >> 1) ^ (0xEDB88320u & (0u - (crc & 1u)));
+  }
+  return ~crc;
+}
+
+void plexus_bf16_to_f32(const uint16_t *source, float *destination, int64_t count) {
+  PK_DISPATCH(bf16_to_f32, source, destination, count)
+}
+
+void plexus_f32_to_bf16(const float *source, uint16_t *destination, int64_t count) {
+  PK_DISPATCH(f32_to_bf16, source, destination, count)
+}
+
 int64_t plexus_gemm_packed_size(int64_t k, int64_t n) {
   return ((n + PK_GEMM_PANEL - 1) / PK_GEMM_PANEL) * k * PK_GEMM_PANEL;
 }

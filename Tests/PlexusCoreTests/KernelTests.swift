@@ -458,3 +458,93 @@ import Testing
     }
   }
 }
+
+/// bfloat16 conversion at every level against `Float.bfloat16Bits` and the exact widening:
+/// every bit pattern, rounding ties both ways, values that round up to infinity, NaN payloads
+/// and lengths that leave a scalar tail.
+@Suite(.serialized) struct BFloat16KernelTests {
+  @Test func decodingEveryPatternIsExact() {
+    let patterns = (0...UInt16.max).map { $0 }
+    KernelTests.atEachLevel { level in
+      for count in [patterns.count, 37, 1] {
+        var decoded = [Float](repeating: 1, count: count)
+        plexus_bf16_to_f32(patterns, &decoded, Int64(count))
+        for (bits, value) in zip(patterns.prefix(count), decoded) {
+          #expect(value.bitPattern == UInt32(bits) << 16, "level \(level): \(bits)")
+        }
+      }
+    }
+  }
+
+  @Test func encodingMatchesTheScalarRounding() {
+    var words: [UInt32] = [
+      0, 0x8000_0000, 0x3F80_0000, 0x3F80_8000, 0x3F81_8000, 0x3F80_7FFF, 0x3F80_8001,
+      0x7F7F_FFFF, 0xFF7F_FFFF, 0x7F7F_8000, 0x7F80_0000, 0xFF80_0000, 0x7F80_0001, 0xFFC0_0000,
+      0x7FFF_FFFF, 0xFFFF_FFFF, 0x7FA0_0000, 0x0000_0001, 0x0000_8000, 0x0001_8000,
+    ]
+    var generator = SeededGenerator(seed: 31)
+    for _ in 0..<5000 { words.append(UInt32.random(in: 0...UInt32.max, using: &generator)) }
+    // Every exact tie between two bfloat16 values of one binade.
+    for high in stride(from: UInt32(0x3F00), through: 0x3FFF, by: 1) {
+      words.append(high << 16 | 0x8000)
+    }
+    let values = words.map { Float(bitPattern: $0) }
+    KernelTests.atEachLevel { level in
+      for count in [values.count, 23, 3] {
+        var encoded = [UInt16](repeating: 0, count: count)
+        plexus_f32_to_bf16(values, &encoded, Int64(count))
+        for (value, bits) in zip(values.prefix(count), encoded) {
+          #expect(
+            bits == value.bfloat16Bits,
+            "level \(level): \(String(value.bitPattern, radix: 16)) gave \(String(bits, radix: 16))"
+          )
+        }
+      }
+    }
+  }
+}
+
+/// CRC-32 at every level (carry-less multiplication from level 1 where the CPU has it, bit by
+/// bit at the baseline) against a table-driven reference: every length up to 700 at three
+/// alignments, continued from a non-zero CRC, and long buffers.
+@Suite(.serialized) struct CRC32KernelTests {
+  static let table: [UInt32] = (0..<256).map { index in
+    var value = UInt32(index)
+    for _ in 0..<8 { value = value & 1 == 1 ? (value >> 1) ^ 0xEDB8_8320 : value >> 1 }
+    return value
+  }
+
+  static func reference(_ crc: UInt32, _ bytes: ArraySlice<UInt8>) -> UInt32 {
+    var value = ~crc
+    for byte in bytes { value = table[Int((value ^ UInt32(byte)) & 0xFF)] ^ (value >> 8) }
+    return ~value
+  }
+
+  @Test func matchesTheTableDrivenCRC() {
+    var generator = SeededGenerator(seed: 5)
+    let bytes = (0..<(1 << 20) + 77).map { _ in UInt8.random(in: 0...255, using: &generator) }
+    #expect(Self.reference(0, Array("123456789".utf8)[...]) == 0xCBF4_3926)
+    KernelTests.atEachLevel { level in
+      bytes.withUnsafeBufferPointer { buffer in
+        let base = buffer.baseAddress!
+        for start in 0..<3 {
+          for length in 0...700 {
+            let slice = bytes[start..<(start + length)]
+            for seed: UInt32 in [0, 0xDEAD_BEEF] {
+              #expect(
+                plexus_crc32(seed, base + start, Int64(length)) == Self.reference(seed, slice),
+                "level \(level), start \(start), length \(length)")
+            }
+          }
+        }
+        for length in [4096, 65_536 + 13, bytes.count - 5] {
+          #expect(
+            plexus_crc32(7, base + 5, Int64(length))
+              == Self.reference(7, bytes[5..<(5 + length)]), "level \(level), length \(length)")
+        }
+      }
+      // Every CPU with AVX2 (level 1) has carry-less multiplication.
+      #expect((plexus_crc32_accelerated() != 0) == (level >= 1), "level \(level)")
+    }
+  }
+}

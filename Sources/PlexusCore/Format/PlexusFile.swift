@@ -85,17 +85,17 @@ public final class PlexusFile: Sendable {
     let optimizerChunk = try unique(PlexusFormat.ChunkType.optimizer)
 
     architecture = try Self.decodeJSON(
-      LayerDescription.self, chunk: architectureChunk, reader: reader)
+      chunk: architectureChunk, reader: reader, HeaderJSON.layerDescription)
     metadata = try metadataChunk.map {
-      try Self.decodeJSON(ModelMetadata.self, chunk: $0, reader: reader)
+      try Self.decodeJSON(chunk: $0, reader: reader, HeaderJSON.metadata)
     }
-    let index = try Self.decodeJSON(
-      TensorIndexDocument.self, chunk: indexChunk, reader: reader, minorVersion: minorVersion)
-    tensors = index.tensors
-    entryIndex = try Self.validate(index.tensors, data: dataChunk, indexChunk: indexChunk)
-    try Self.verifyDataChunk(dataChunk, entries: index.tensors, reader: reader)
+    let entries = try Self.decodeJSON(
+      chunk: indexChunk, reader: reader, minorVersion: minorVersion, HeaderJSON.tensorIndex)
+    tensors = entries
+    entryIndex = try Self.validate(entries, data: dataChunk, indexChunk: indexChunk)
+    try Self.verifyDataChunk(dataChunk, entries: entries, reader: reader)
     optimizerDocument = try optimizerChunk.map {
-      try Self.decodeJSON(OptimizerDocument.self, chunk: $0, reader: reader)
+      try Self.decodeJSON(chunk: $0, reader: reader, HeaderJSON.optimizer)
     }
     if let optimizerDocument, let optimizerChunk {
       for (key, name) in optimizerDocument.slots.sorted(by: { $0.key < $1.key }) {
@@ -243,9 +243,10 @@ public final class PlexusFile: Sendable {
     }
   }
 
-  private static func decodeJSON<T: Decodable>(
-    _ type: T.Type, chunk: ChunkInfo, reader: ByteReader,
-    minorVersion: UInt16 = PlexusFormat.minorVersion
+  /// Parses a JSON chunk with `StrictJSON` and reads it with `read` (a `HeaderJSON` function).
+  private static func decodeJSON<T>(
+    chunk: ChunkInfo, reader: ByteReader, minorVersion: UInt16 = PlexusFormat.minorVersion,
+    _ read: (JSONValue) throws -> T
   ) throws -> T {
     guard chunk.length <= PlexusFormat.Limits.maximumJSONChunkLength else {
       throw PlexusFormatError(
@@ -253,9 +254,9 @@ public final class PlexusFile: Sendable {
         "JSON payload of \(chunk.length) bytes exceeds the limit of \(PlexusFormat.Limits.maximumJSONChunkLength)",
         chunk: chunk.type, offset: chunk.offset + 8)
     }
-    let payload = Data(reader.slice(Int(chunk.payloadOffset), Int(chunk.length)))
+    let payload = [UInt8](reader.slice(Int(chunk.payloadOffset), Int(chunk.length)))
     do {
-      return try JSONDecoder().decode(T.self, from: payload)
+      return try read(try StrictJSON.parse(bytes: payload))
     } catch let error as UnknownFormatValue {
       throw PlexusFormatError(
         .unsupportedVersion,
@@ -263,10 +264,10 @@ public final class PlexusFile: Sendable {
           + "\(PlexusFormat.minorVersion)); the file is format version \(PlexusFormat.majorVersion).\(minorVersion) "
           + "and needs a reader for that version",
         chunk: chunk.type, offset: chunk.payloadOffset, tensor: error.tensor)
-    } catch let error as DecodingError {
+    } catch let error as StrictJSON.SyntaxError {
       throw PlexusFormatError(
-        .malformed, "invalid JSON: \(JSONValue.explain(error))", chunk: chunk.type,
-        offset: chunk.payloadOffset)
+        .malformed, "invalid JSON: \(error)", chunk: chunk.type,
+        offset: chunk.payloadOffset + UInt64(error.offset))
     } catch {
       throw PlexusFormatError(
         .malformed, "invalid JSON: \(error)", chunk: chunk.type, offset: chunk.payloadOffset)

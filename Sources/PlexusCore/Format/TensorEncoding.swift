@@ -36,10 +36,16 @@ enum BlockCodec {
         }
       #endif
     case .bf16:
-      for index in source.indices {
-        base.storeBytes(
-          of: bfloat16Bits(source[index]).littleEndian, toByteOffset: index * 2, as: UInt16.self)
-      }
+      #if _endian(little)
+        plexus_f32_to_bf16(
+          source.baseAddress!, base.assumingMemoryBound(to: UInt16.self), Int64(source.count))
+      #else
+        for index in source.indices {
+          base.storeBytes(
+            of: bfloat16Bits(source[index]).littleEndian, toByteOffset: index * 2,
+            as: UInt16.self)
+        }
+      #endif
     case .int8:
       for index in source.indices {
         let quantized = scale > 0 ? (source[index] / scale).rounded(.toNearestOrEven) : 0
@@ -80,11 +86,18 @@ enum BlockCodec {
         }
       #endif
     case .bf16:
-      for index in destination.indices {
-        let bits = UInt16(
-          littleEndian: base.loadUnaligned(fromByteOffset: index * 2, as: UInt16.self))
-        destination[index] = Float(bitPattern: UInt32(bits) << 16)
-      }
+      #if _endian(little)
+        // A widening shift per vector (PlexusKernels).
+        plexus_bf16_to_f32(
+          base.assumingMemoryBound(to: UInt16.self), destination.baseAddress!,
+          Int64(destination.count))
+      #else
+        for index in destination.indices {
+          let bits = UInt16(
+            littleEndian: base.loadUnaligned(fromByteOffset: index * 2, as: UInt16.self))
+          destination[index] = Float(bitPattern: UInt32(bits) << 16)
+        }
+      #endif
     case .int8:
       for index in destination.indices {
         destination[index] = Float(base.load(fromByteOffset: index, as: Int8.self)) * scale

@@ -115,12 +115,14 @@ public final class Parameter: @unchecked Sendable {
           "the initializer of parameter '\(name)' gave shape \(initial.shape), declared \(declaredShape)"
         )
       }
+      value = initial
+      gradient = Tensor.zeros(declaredShape)
     } else {
-      _ = try ParameterAllocation.check(declaredShape)
-      initial = Tensor.zeros(declaredShape)
+      // The file's tensor replaces the value: zeros that are never touched cost nothing.
+      let count = try ParameterAllocation.check(declaredShape)
+      value = Tensor(lazilyZeroedShape: declaredShape, count: count)
+      gradient = Tensor(lazilyZeroedShape: declaredShape, count: count)
     }
-    value = initial
-    gradient = Tensor.zeros(declaredShape)
     isMaterialized = true
     pendingInitializer = nil
   }

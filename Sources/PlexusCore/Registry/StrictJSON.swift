@@ -298,6 +298,18 @@ public enum StrictJSON {
     private mutating func string() throws -> String {
       let start = index
       index += 1  // "
+      // The common string without escapes is one run of bytes, decoded at once.
+      var end = index
+      while end < bytes.count {
+        let byte = bytes[end]
+        if byte == UInt8(ascii: "\"") {
+          let text = String(decoding: bytes[index..<end], as: UTF8.self)
+          index = end + 1
+          return text
+        }
+        if byte < 0x20 || byte == UInt8(ascii: "\\") { break }
+        end += 1
+      }
       var scalars = String.UnicodeScalarView()
       var runStart = index
       func flush(_ reader: Reader, upTo end: Int) {
@@ -435,6 +447,17 @@ public enum StrictJSON {
           index += 1
         }
         guard digits() > 0 else { throw fail("expected a digit in the exponent, found \(found)") }
+      }
+      // An integer of up to 15 digits is exact in a Double: no text conversion needed.
+      let length = index - start
+      let negative = bytes[start] == UInt8(ascii: "-")
+      if length - (negative ? 1 : 0) == integerDigits, integerDigits <= 15 {
+        var magnitude: Int64 = 0
+        for position in integerStart..<index {
+          magnitude = magnitude * 10 + Int64(bytes[position] &- UInt8(ascii: "0"))
+        }
+        let value = Double(magnitude)
+        return negative ? -value : value
       }
       let text = String(decoding: bytes[start..<index], as: UTF8.self)
       guard let value = Double(text), value.isFinite else {

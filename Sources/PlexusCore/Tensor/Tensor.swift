@@ -27,6 +27,13 @@ public struct Tensor: Sendable {
     self.storage = TensorStorage(count: count, repeating: value)
   }
 
+  /// Zeros of `shape` (`count` elements, checked by the caller) whose pages are made when first
+  /// touched (see `TensorStorage(lazilyZeroedCount:)`).
+  init(lazilyZeroedShape shape: [Int], count: Int) {
+    self.shape = shape
+    storage = TensorStorage(lazilyZeroedCount: count)
+  }
+
   /// Creates a tensor of zeros.
   public static func zeros(_ shape: [Int]) -> Tensor { Tensor(shape: shape, repeating: 0) }
 

@@ -119,6 +119,23 @@ void plexus_f16_to_f32(const uint16_t *source, float *destination, int64_t count
 /// values beyond the half range become infinities, NaN stays NaN.
 void plexus_f32_to_f16(const float *source, uint16_t *destination, int64_t count);
 
+/// Whether `plexus_crc32` runs with carry-less multiplication (x86 PCLMULQDQ) at the calling
+/// thread's level (1 and above); otherwise callers should use a table-driven CRC such as zlib's.
+int plexus_crc32_accelerated(void);
+
+/// The CRC-32 (ISO-HDLC: zlib, PNG, gzip) of `count` bytes continuing from `crc` (0 to start),
+/// as zlib's `crc32`. Folds 64 bytes per step with carry-less multiplication where
+/// `plexus_crc32_accelerated()`, else (and for fewer than 64 bytes) bit by bit.
+uint32_t plexus_crc32(uint32_t crc, const uint8_t *bytes, int64_t count);
+
+/// bfloat16 bit patterns (host byte order) to floats, exactly (a shift into the high half),
+/// vectorized at every level.
+void plexus_bf16_to_f32(const uint16_t *source, float *destination, int64_t count);
+
+/// Floats to bfloat16 bit patterns (host byte order), rounded to nearest even; NaN stays a
+/// quiet NaN (the high half with bit 6 set), as Plexus's `Float.bfloat16Bits`.
+void plexus_f32_to_bf16(const float *source, uint16_t *destination, int64_t count);
+
 /// Replaces each of `count` values by its logistic sigmoid.
 void plexus_sigmoid(float *values, int64_t count);
 
