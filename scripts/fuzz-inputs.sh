@@ -31,7 +31,7 @@ swift build -c release --build-path "$build" --target PlexusCommands \
 release="$build/release"
 objects=()
 for module in PlexusKernels PlexusCore PlexusPerceptron PlexusConvolution PlexusDatasets PlexusDBN \
-  PlexusAutoencoder PlexusRecurrent Plexus PlexusInterop PlexusCommands ArgumentParser \
+  PlexusAutoencoder PlexusRecurrent Plexus PlexusInterop PlexusONNX SwiftProtobuf PlexusCommands ArgumentParser \
   ArgumentParserToolInfo; do
   while IFS= read -r -d '' object; do objects+=("$object"); done \
     < <(find "$release/$module.build" -name '*.o' -print0)
