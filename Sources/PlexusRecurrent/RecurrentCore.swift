@@ -723,20 +723,11 @@ final class RecurrentCore: Sendable {
     }
     // The inputs in processing order (step-major), scaled by the input dropout mask.
     let ordered = tape.orderedInputs.reserve(try Self.count(rows, featureCount, layer: layer))
-    let goBackwards = self.goBackwards
     x.withUnsafeBufferPointer { xs in
-      for s in 0..<steps {
-        let t = goBackwards ? steps - 1 - s : s
-        for n in 0..<batch {
-          let source = xs.baseAddress! + (n * steps + t) * featureCount
-          let target = ordered + (s * batch + n) * featureCount
-          if let scale = inputScales.map({ $0 + n * featureCount }) {
-            for k in 0..<featureCount { target[k] = source[k] * scale[k] }
-          } else {
-            target.update(from: source, count: featureCount)
-          }
-        }
-      }
+      reorder(
+        batch: batch, steps: steps, features: featureCount, scales: inputScales,
+        sampleMajor: UnsafeMutablePointer(mutating: xs.baseAddress!), stepMajor: ordered,
+        toStepMajor: true)
     }
     let droppedHidden = tape.droppedHidden.reserve(tape.usesRecurrentDropout ? stepStates : 1)
 
@@ -828,6 +819,31 @@ final class RecurrentCore: Sendable {
       plexus_gemm_pack(Int64(k), Int64(n), u.baseAddress!, Int64(width), transposed ? 1 : 0, packed)
     }
     return UnsafePointer(packed)
+  }
+
+  /// Copies rows of `features` values between a sequence `[N, T, F]` (`sampleMajor`) and the
+  /// processing order `[T, N, F]` (`stepMajor`, reversed in time for `goBackwards`), in the
+  /// direction `toStepMajor` says, multiplying each sample's row by its `scales` (the input
+  /// dropout mask `[N, F]`) when given: the inputs on the way in, their gradients on the way
+  /// out.
+  private func reorder(
+    batch: Int, steps: Int, features: Int, scales: UnsafePointer<Float>?,
+    sampleMajor: UnsafeMutablePointer<Float>, stepMajor: UnsafeMutablePointer<Float>,
+    toStepMajor: Bool
+  ) {
+    for s in 0..<steps {
+      let t = goBackwards ? steps - 1 - s : s
+      for n in 0..<batch {
+        let sequenceRow = sampleMajor + (n * steps + t) * features
+        let orderedRow = stepMajor + (s * batch + n) * features
+        let (source, target) = toStepMajor ? (sequenceRow, orderedRow) : (orderedRow, sequenceRow)
+        if let scale = scales.map({ $0 + n * features }) {
+          for k in 0..<features { target[k] = source[k] * scale[k] }
+        } else {
+          target.update(from: source, count: features)
+        }
+      }
+    }
   }
 
   /// The smallest batch whose per-step recurrent products run on a packed kernel.
@@ -992,21 +1008,11 @@ final class RecurrentCore: Sendable {
           c: orderedGradients, ldc: featureCount)
       }
       let inputScales = tape.usesInputDropout ? UnsafePointer(tape.inputScales.pointer) : nil
-      let goBackwards = self.goBackwards
       gradients.append(
         Tensor(unsafeUninitializedShape: [batch, steps, featureCount]) { dx in
-          for s in 0..<steps {
-            let t = goBackwards ? steps - 1 - s : s
-            for n in 0..<batch {
-              let source = orderedGradients + (s * batch + n) * featureCount
-              let target = dx.baseAddress! + (n * steps + t) * featureCount
-              if let scale = inputScales.map({ $0 + n * featureCount }) {
-                for k in 0..<featureCount { target[k] = source[k] * scale[k] }
-              } else {
-                target.update(from: source, count: featureCount)
-              }
-            }
-          }
+          reorder(
+            batch: batch, steps: steps, features: featureCount, scales: inputScales,
+            sampleMajor: dx.baseAddress!, stepMajor: orderedGradients, toStepMajor: false)
         })
     } else {
       gradients.append(nil)
